@@ -1,0 +1,18 @@
+//! gantry-core: what every other gantry crate stands on.
+//!
+//! - [`image`]: NCHW float tensors in [-1, 1] <-> u8 pixels, sample grids, PNG files. The only place
+//!   where pixels are converted.
+//! - [`device`]: `--device auto|cpu|cuda|cuda:N`, and seeds derived from (run seed, stream, index).
+//! - [`checkpoint`]: named tensors + string metadata in one safetensors file, written atomically;
+//!   loading into a `VarStore` with shape checks.
+//! - [`optim`]: Adam over a `VarStore`, with its full state exportable (tch's optimizers cannot).
+//! - [`fs`]: atomic file writes (temp file + rename).
+
+pub mod checkpoint;
+pub mod device;
+pub mod error;
+pub mod fs;
+pub mod image;
+pub mod optim;
+
+pub use error::{CoreError, Result};

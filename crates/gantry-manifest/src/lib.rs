@@ -1,0 +1,276 @@
+//! Dataset manifests: what a dataset is made of, where it comes from, how to check it, and where
+//! gantry looks for it on disk.
+//!
+//! A manifest is `datasets/<name>.toml` in the repository. Every manifest is compiled into this
+//! crate ([`builtin`]), so an installed `gantry` knows them without the repository. `cargo xtask
+//! datasets` (fetch, verify) and `gantry-data` (load) both read them through this crate, which links
+//! no libtorch so that xtask can build before libtorch exists.
+//!
+//! Checksums are of the *decompressed payload*: `sha256`/`size` of a `.gz` file are those of its
+//! decompressed bytes; an archive or folder has a `tree_sha256` over its members (see
+//! [`FileEntry::tree_sha256`]) or, where only the host's checksum is known, the `md5` of the
+//! downloaded archive and each member's size.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Errors from reading manifests or locating datasets.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("unknown dataset '{name}': known datasets are {known}")]
+    Unknown { name: String, known: String },
+    #[error(
+        "dataset '{name}' not found (looked in {looked}); fetch it with `cargo xtask datasets fetch {name}` \
+         (add `--from DIR` to copy it from a local mirror such as ../shared/datasets)"
+    )]
+    Missing { name: String, looked: String },
+}
+
+/// How a dataset's files are laid out, which decides the reader `gantry-data` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// IDX files (`train-images-idx3-ubyte[.gz]`, ...) as MNIST and Fashion-MNIST ship them.
+    Idx,
+    /// CIFAR-10 binary batches (`data_batch_{1..5}.bin`, `test_batch.bin`), in a folder or `.tar.gz`.
+    CifarBin,
+    /// Images in class folders (optionally under `train/` and `test/`), in a folder or `.tar.gz`.
+    ImageFolder,
+    /// One image per CSV row: 784 pixels then the label (the mnist-5k layout).
+    MnistCsv,
+}
+
+/// One archive member whose size is known.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub path: String,
+    pub size: u64,
+}
+
+/// One file (or folder, `name = "."`) of a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// File name inside the dataset folder; `"."` for a dataset that is a folder of files.
+    pub name: String,
+    /// Canonical download URL, where one exists.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// sha256 of the decompressed payload of a single file.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Size in bytes of the decompressed payload of a single file.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// For archives and folders: sha256 of the listing `"<sha256>  <path>\n"` of every regular file
+    /// member, sorted bytewise by path (what `find . -type f | LC_ALL=C sort | xargs sha256sum`
+    /// prints, paths without `./`).
+    #[serde(default)]
+    pub tree_sha256: Option<String>,
+    /// For archives and folders: the number of regular file members.
+    #[serde(default)]
+    pub member_count: Option<u64>,
+    /// md5 of the downloaded archive bytes, as its host publishes it.
+    #[serde(default)]
+    pub md5: Option<String>,
+    /// Archive members whose sizes are checked.
+    #[serde(default)]
+    pub members: Vec<Member>,
+}
+
+/// A dataset manifest (`datasets/<name>.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub title: String,
+    pub format: Format,
+    pub license: String,
+    pub credit: String,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    /// Compiled into gantry (needs no files on disk).
+    #[serde(default)]
+    pub embedded: bool,
+    pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// Parses a manifest; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let m: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
+            origin: origin.to_string(),
+            message: e.message().to_string(),
+        })?;
+        if m.files.is_empty() {
+            return Err(ManifestError::Parse {
+                origin: origin.to_string(),
+                message: "no [[files]] entries".into(),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Whether every file of the manifest exists below `dir`.
+    pub fn present_in(&self, dir: &Path) -> bool {
+        self.files.iter().all(|f| dir.join(&f.name).exists())
+    }
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("mnist", include_str!("../../../datasets/mnist.toml")),
+    ("fashion-mnist", include_str!("../../../datasets/fashion-mnist.toml")),
+    ("cifar10", include_str!("../../../datasets/cifar10.toml")),
+    ("cifar10-jpg", include_str!("../../../datasets/cifar10-jpg.toml")),
+    ("orl-faces", include_str!("../../../datasets/orl-faces.toml")),
+    ("mnist-5k", include_str!("../../../datasets/mnist-5k.toml")),
+];
+
+/// Every manifest compiled into gantry, sorted by name.
+pub fn builtin() -> Vec<Manifest> {
+    let mut all: Vec<Manifest> = BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            // The manifests are checked by this crate's tests; a malformed one is a build defect.
+            Manifest::parse(text, &format!("datasets/{name}.toml"))
+                .unwrap_or_else(|e| panic!("built-in manifest is malformed: {e}"))
+        })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+/// The compiled-in manifest called `name`.
+pub fn find(name: &str) -> Result<Manifest, ManifestError> {
+    let all = builtin();
+    match all.iter().find(|m| m.name == name) {
+        Some(m) => Ok(m.clone()),
+        None => Err(ManifestError::Unknown {
+            name: name.to_string(),
+            known: all.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// The cache folder: `$GANTRY_CACHE`, else `$XDG_CACHE_HOME/gantry`, else `~/.cache/gantry`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("GANTRY_CACHE").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p).join("gantry");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("gantry")
+}
+
+/// Where `cargo xtask datasets fetch` puts datasets: `$GANTRY_DATA` if set, else `<cache>/datasets`.
+pub fn fetch_root() -> PathBuf {
+    match std::env::var_os("GANTRY_DATA").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => cache_dir().join("datasets"),
+    }
+}
+
+/// The folders searched for `<root>/<name>/`, in order: `$GANTRY_DATA`, the repository's
+/// `datasets/`, the cache's `datasets/`, and `$GANTRY_SHARED/datasets` (a local mirror such as
+/// `../shared`, which `cargo xtask test` sets).
+pub fn search_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Some(p) = std::env::var_os("GANTRY_DATA").filter(|p| !p.is_empty()) {
+        roots.push(PathBuf::from(p));
+    }
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets"));
+    roots.push(cache_dir().join("datasets"));
+    if let Some(p) = std::env::var_os("GANTRY_SHARED").filter(|p| !p.is_empty()) {
+        roots.push(PathBuf::from(p).join("datasets"));
+    }
+    roots
+}
+
+/// The folder holding every file of `manifest`, searched in `roots` (see [`search_roots`]).
+pub fn locate_in(manifest: &Manifest, roots: &[PathBuf]) -> Result<PathBuf, ManifestError> {
+    for root in roots {
+        let dir = root.join(&manifest.name);
+        if dir.is_dir() && manifest.present_in(&dir) {
+            return Ok(dir);
+        }
+    }
+    Err(ManifestError::Missing {
+        name: manifest.name.clone(),
+        looked: roots
+            .iter()
+            .map(|r| r.join(&manifest.name).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// [`locate_in`] over the default [`search_roots`].
+pub fn locate(manifest: &Manifest) -> Result<PathBuf, ManifestError> {
+    locate_in(manifest, &search_roots())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_manifests_parse_and_are_consistent() {
+        let all = builtin();
+        assert_eq!(all.len(), BUILTIN.len());
+        for m in &all {
+            for f in &m.files {
+                // Every file can be verified somehow.
+                let checkable = f.sha256.is_some() || f.tree_sha256.is_some() || f.md5.is_some();
+                assert!(checkable, "{}: {} has no checksum", m.name, f.name);
+                for h in [&f.sha256, &f.tree_sha256].into_iter().flatten() {
+                    assert_eq!(h.len(), 64, "{}: bad sha256 {h}", m.name);
+                    assert!(h.bytes().all(|b| b.is_ascii_hexdigit()));
+                }
+            }
+        }
+        assert_eq!(find("mnist").unwrap().files.len(), 4);
+        assert_eq!(find("mnist").unwrap().format, Format::Idx);
+        assert!(find("mnist-5k").unwrap().embedded);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_the_origin() {
+        let text = "name='x'\ntitle='t'\nformat='idx'\nlicense='l'\ncredit='c'\ncolour='red'\n[[files]]\nname='a'\n";
+        let err = Manifest::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("x.toml") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn unknown_dataset_lists_known_ones() {
+        let err = find("imagenet").unwrap_err().to_string();
+        assert!(err.contains("imagenet") && err.contains("mnist"), "{err}");
+    }
+
+    #[test]
+    fn missing_dataset_names_the_fetch_command() {
+        let m = find("mnist").unwrap();
+        let err = locate_in(&m, &[PathBuf::from("/nonexistent-root")]).unwrap_err().to_string();
+        assert!(err.contains("cargo xtask datasets fetch mnist"), "{err}");
+        assert!(err.contains("/nonexistent-root/mnist"), "{err}");
+    }
+
+    #[test]
+    fn locate_finds_a_complete_folder_only() {
+        let root = std::env::temp_dir().join(format!("gantry-manifest-{}", std::process::id()));
+        let dir = root.join("mnist");
+        std::fs::create_dir_all(&dir).unwrap();
+        let m = find("mnist").unwrap();
+        assert!(locate_in(&m, std::slice::from_ref(&root)).is_err());
+        for f in &m.files {
+            std::fs::write(dir.join(&f.name), b"").unwrap();
+        }
+        assert_eq!(locate_in(&m, std::slice::from_ref(&root)).unwrap(), dir);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,129 @@
+//! `cargo xtask`: gantry's project automation.
+//!
+//! ```text
+//! cargo xtask setup                 find or install libtorch (PyTorch 2.11.0)
+//! cargo xtask env                   print `export` lines for plain cargo: eval "$(cargo xtask env)"
+//! cargo xtask test [ARGS]           setup, then `cargo test --workspace [ARGS]`
+//! cargo xtask demo                  setup, release build, train dcgan-mnist on the embedded digits
+//! cargo xtask datasets list|fetch|verify
+//! cargo xtask bench                 criterion benches and their PyTorch peers, as ratios
+//! ```
+
+mod bench;
+mod datasets;
+mod libtorch;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "gantry's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Find libtorch (LIBTORCH; a python3 whose torch is 2.11.0; else a cache venv it creates).
+    Setup,
+    /// Print the `export` lines that give plain cargo the xtask environment.
+    Env,
+    /// Set up libtorch, then run `cargo test --workspace` with the right environment.
+    Test {
+        /// Passed on to `cargo test` (e.g. `-- --nocapture`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up, build gantry in release mode, and train `dcgan-mnist` on the embedded digits.
+    Demo {
+        /// Extra arguments for `gantry train` (e.g. `--steps 200`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Dataset manifests: list, fetch, verify.
+    Datasets {
+        #[command(subcommand)]
+        cmd: datasets::DatasetsCmd,
+    },
+    /// Run the criterion benches and their PyTorch peers; print medians and ratios.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Setup => {
+            let lt = libtorch::setup()?;
+            eprintln!("libtorch {} at {}", lt.version, lt.root.display());
+            Ok(())
+        }
+        Cmd::Env => {
+            let lt = libtorch::setup()?;
+            for (k, v) in lt.env_vars() {
+                if k == "LD_LIBRARY_PATH" {
+                    // Prepend to the shell's own value (cargo adds its target folders to ours).
+                    let lib = lt.lib_dir().display().to_string();
+                    println!("export LD_LIBRARY_PATH=\"{lib}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\"");
+                } else {
+                    println!("export {k}='{}'", v.replace('\'', r"'\''"));
+                }
+            }
+            Ok(())
+        }
+        Cmd::Test { args } => {
+            let lt = libtorch::setup()?;
+            let mut cmd = cargo();
+            cmd.args(["test", "--workspace"]).args(&args);
+            lt.apply(&mut cmd);
+            run_status(cmd, "cargo test")
+        }
+        Cmd::Demo { args } => demo(args),
+        Cmd::Datasets { cmd } => datasets::run(cmd),
+        Cmd::Bench(args) => bench::run(args),
+    }
+}
+
+/// The repository root (xtask's parent folder).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+}
+
+/// `cargo` as the one running us, in the repository root.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(repo_root());
+    cmd
+}
+
+/// Runs `cmd`, failing with `what` if it does not exit successfully.
+pub fn run_status(mut cmd: Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("could not start {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn demo(args: Vec<String>) -> Result<()> {
+    let lt = libtorch::setup()?;
+    let mut build = cargo();
+    build.args(["build", "--release", "--package", "gantry-runner", "--bin", "gantry"]);
+    lt.apply(&mut build);
+    run_status(build, "cargo build --release")?;
+    let bin = repo_root().join("target/release/gantry");
+    let mut train = Command::new(&bin);
+    train.current_dir(repo_root()).args(["train", "--preset", "dcgan-mnist"]).args(&args);
+    lt.apply(&mut train);
+    eprintln!("running: {} train --preset dcgan-mnist {}", bin.display(), args.join(" "));
+    run_status(train, "gantry train")
+}
