@@ -1,1 +1,22 @@
+//! gantry-dcgan: the first convolutional GAN and the small MLP GANs of the toy experiments.
+//!
+//! - [`dcgan`]: DCGAN (Radford, Metz & Chintala, ICLR 2016), any power-of-two resolution ≥ 8.
+//! - [`mlp`]: MLP generator/discriminator for 2-D toy distributions (ring, grid of Gaussians).
+//!
+//! Both take an `nn::Path` (which carries device and dtype) and return modules; the discriminators
+//! output one *logit* per sample (the sigmoid lives in `gantry-losses`).
 
+pub mod dcgan;
+pub mod mlp;
+
+pub use dcgan::DcganConfig;
+pub use mlp::MlpConfig;
+
+/// A configuration value out of range; names the field, expected and found.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {field}: expected {expected}, found {found}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub expected: String,
+    pub found: String,
+}

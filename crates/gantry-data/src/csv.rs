@@ -1,0 +1,67 @@
+//! One image per CSV row: `H·W` pixel values (0–255, row-major) then the label, no header — the
+//! layout of `mnist_5k.csv` (784 pixels + label in column 785). Optionally gzip-compressed.
+
+use crate::dataset::{numeric_classes, ImageDataset};
+use crate::{DataError, Result};
+
+/// Parses CSV text of square grey images of side `side` (28 for MNIST).
+pub fn parse(text: &str, side: usize, origin: &str) -> Result<ImageDataset> {
+    let cols = side * side + 1;
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut count = 0;
+        for (j, field) in line.split(',').enumerate() {
+            count += 1;
+            if j >= cols {
+                continue;
+            }
+            let v: u32 = field.trim().parse().map_err(|_| {
+                DataError::format(origin, format!("line {}, column {}: expected an integer, found {field:?}", i + 1, j + 1))
+            })?;
+            if j + 1 < cols {
+                if v > 255 {
+                    return Err(DataError::format(origin, format!("line {}, column {}: pixel {v} out of range 0..=255", i + 1, j + 1)));
+                }
+                pixels.push(v as u8);
+            } else {
+                labels.push(v as i64);
+            }
+        }
+        if count != cols {
+            return Err(DataError::format(origin, format!("line {}: expected {cols} values ({} pixels + label), found {count}", i + 1, cols - 1)));
+        }
+    }
+    let n = labels.len();
+    let classes = numeric_classes(&labels);
+    ImageDataset::from_pixels(origin, pixels, [n, 1, side, side], Some(labels), classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rows_and_names_bad_lines() {
+        let row = |label: u8| {
+            let mut v: Vec<String> = (0..4).map(|i| (i * 60).to_string()).collect();
+            v.push(label.to_string());
+            v.join(",")
+        };
+        let ds = parse(&format!("{}\n{}\n", row(1), row(0)), 2, "t.csv").unwrap();
+        assert_eq!(ds.len(), 2);
+        assert_eq!(ds.image_shape(), [1, 2, 2]);
+        assert_eq!(ds.classes, vec!["0", "1"]);
+        assert_eq!(ds.images.int64_value(&[0, 0, 1, 1]), 180);
+        let e = parse("1,2,3,4\n", 2, "t.csv").unwrap_err().to_string();
+        assert!(e.contains("t.csv") && e.contains("line 1") && e.contains("found 4"), "{e}");
+        let e = parse("1,2,x,4,5\n", 2, "t.csv").unwrap_err().to_string();
+        assert!(e.contains("column 3"), "{e}");
+        assert!(parse("1,2,300,4,5\n", 2, "t.csv").unwrap_err().to_string().contains("out of range"));
+        assert!(parse("\n", 2, "t.csv").unwrap_err().to_string().contains("empty"));
+    }
+}

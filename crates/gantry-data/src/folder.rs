@@ -1,0 +1,287 @@
+//! Image folders and `.tar.gz` archives of PNG, JPEG and PGM/PPM files.
+//!
+//! Labels come from class folders: `<class>/<file>`, optionally under split folders
+//! (`train/<class>/<file>`, `test/<class>/<file>`). Files with an image extension must decode (else
+//! an error names the file); other files (README, LICENSE, …) are skipped and counted. Classes and
+//! files are ordered naturally (`s2` before `s10`), so a folder always loads in the same order.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::dataset::{fit_pixels, Fit, ImageDataset, Split};
+use crate::{DataError, Result};
+
+/// Extensions decoded as images.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm"];
+
+/// The size and channels images are brought to. `None` keeps what the files have (then every
+/// image must have the same size).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target {
+    pub size: Option<i64>,
+    pub channels: Option<i64>,
+    pub fit: Fit,
+}
+
+enum Bytes {
+    File(PathBuf),
+    Mem(Vec<u8>),
+}
+
+struct Member {
+    /// Path relative to the folder or archive root, `/`-separated.
+    rel: String,
+    /// How errors name it.
+    shown: String,
+    bytes: Bytes,
+}
+
+/// A sort key that orders digit runs by value: `s2` < `s10`.
+fn natural_key(s: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+        } else {
+            if !digits.is_empty() {
+                out.push((std::mem::take(&mut text), digits.parse().unwrap_or(u64::MAX)));
+                digits.clear();
+            }
+            text.push(ch);
+        }
+    }
+    out.push((text, digits.parse().unwrap_or(0)));
+    out
+}
+
+fn list_folder(root: &Path) -> Result<Vec<Member>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(|e| DataError::io(&dir, e))? {
+            let p = e.map_err(|e| DataError::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                let rel = p.strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
+                out.push(Member { rel, shown: p.display().to_string(), bytes: Bytes::File(p) });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn list_archive(path: &Path) -> Result<Vec<Member>> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let reader: Box<dyn Read> = if path.to_string_lossy().ends_with(".tar") {
+        Box::new(std::io::BufReader::new(file))
+    } else {
+        Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+    };
+    let mut archive = tar::Archive::new(reader);
+    let bad = |e: std::io::Error| DataError::format(path.display(), format!("corrupt or truncated archive ({e})"));
+    let mut out = Vec::new();
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().map_err(bad)?.to_string_lossy().trim_start_matches("./").to_string();
+        let mut buf = Vec::new();
+        entry.read_to_end(&mut buf).map_err(bad)?;
+        out.push(Member { shown: format!("{}!{rel}", path.display()), rel, bytes: Bytes::Mem(buf) });
+    }
+    Ok(out)
+}
+
+fn is_archive(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    s.ends_with(".tar.gz") || s.ends_with(".tgz") || s.ends_with(".tar")
+}
+
+/// Loads an image folder or archive (see the module docs).
+pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
+    let mut members = if path.is_dir() {
+        list_folder(path)?
+    } else if is_archive(path) {
+        list_archive(path)?
+    } else {
+        return Err(DataError::Spec(format!("{}: expected a folder or a .tar.gz archive of images", path.display())));
+    };
+    let ext_of = |rel: &str| rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let is_image = |m: &Member| IMAGE_EXTENSIONS.contains(&ext_of(&m.rel).as_str());
+
+    // Split folders: train/ and test/ at the top.
+    let top = |rel: &str| rel.split('/').next().unwrap_or_default().to_string();
+    let has_splits = members.iter().any(|m| is_image(m) && m.rel.contains('/') && ["train", "test"].contains(&top(&m.rel).as_str()));
+    if has_splits {
+        let keep: &[&str] = match split {
+            Split::Train => &["train"],
+            Split::Test => &["test"],
+            Split::All => &["train", "test"],
+        };
+        let total = members.len();
+        members.retain(|m| keep.contains(&top(&m.rel).as_str()) || !is_image(m));
+        if !members.iter().any(is_image) {
+            return Err(DataError::Empty(format!("{}: no images under {}/ ({total} files in all)", path.display(), keep.join("/, "))));
+        }
+        for m in &mut members {
+            if is_image(m) && m.rel.contains('/') {
+                m.rel = m.rel.split_once('/').map(|(_, r)| r.to_string()).unwrap_or_default();
+            }
+        }
+    } else if split == Split::Test {
+        return Err(DataError::Spec(format!("{}: has no test/ split folder (use split = \"train\" or \"all\")", path.display())));
+    }
+
+    let (images, skipped): (Vec<Member>, Vec<Member>) = members.into_iter().partition(is_image);
+    let mut images = images;
+    images.sort_by(|a, b| natural_key(&a.rel).cmp(&natural_key(&b.rel)));
+    if images.is_empty() {
+        return Err(DataError::Empty(format!(
+            "{}: the dataset is empty: no image files ({}) among {} files",
+            path.display(),
+            IMAGE_EXTENSIONS.join(", "),
+            skipped.len()
+        )));
+    }
+
+    // Class = first folder of the (split-relative) path, when every image has one.
+    let labelled = images.iter().all(|m| m.rel.contains('/'));
+    let mut classes: Vec<String> = Vec::new();
+    if labelled {
+        classes = images.iter().map(|m| top(&m.rel)).collect();
+        classes.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+        classes.dedup();
+    }
+
+    let mut decoded = Vec::with_capacity(images.len());
+    for m in &images {
+        let bytes = match &m.bytes {
+            Bytes::Mem(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+            Bytes::File(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| DataError::io(p, e))?),
+        };
+        let format = image::ImageFormat::from_extension(ext_of(&m.rel))
+            .ok_or_else(|| DataError::Decode { path: m.shown.clone(), message: "unknown image format".into() })?;
+        let img = image::load_from_memory_with_format(&bytes, format)
+            .map_err(|e| DataError::Decode { path: m.shown.clone(), message: e.to_string() })?;
+        decoded.push(img);
+    }
+
+    let channels = target.channels.unwrap_or_else(|| {
+        let grey = decoded.iter().all(|i| matches!(i.color(), image::ColorType::L8 | image::ColorType::La8 | image::ColorType::L16 | image::ColorType::La16));
+        if grey { 1 } else { 3 }
+    });
+    let (h0, w0) = (decoded[0].height() as i64, decoded[0].width() as i64);
+    if target.size.is_none() {
+        if let Some((m, i)) = images.iter().zip(&decoded).find(|(_, i)| (i.height() as i64, i.width() as i64) != (h0, w0)) {
+            return Err(DataError::format(
+                &m.shown,
+                format!("image is {}x{}, but {} is {w0}x{h0}; images of mixed sizes need a target size", i.width(), i.height(), images[0].shown),
+            ));
+        }
+    }
+    let (out_h, out_w) = match target.size {
+        Some(s) => (s, s),
+        None => (h0, w0),
+    };
+    let mut pixels = Vec::with_capacity(decoded.len() * (channels * out_h * out_w) as usize);
+    for img in &decoded {
+        let (h, w) = (img.height() as i64, img.width() as i64);
+        let chw: Vec<u8> = if channels == 1 {
+            img.to_luma8().into_raw()
+        } else {
+            let rgb = img.to_rgb8();
+            let plane = (h * w) as usize;
+            let raw = rgb.as_raw();
+            (0..3).flat_map(|c| (0..plane).map(move |i| raw[3 * i + c])).collect()
+        };
+        match target.size {
+            Some(s) => pixels.extend(fit_pixels(&chw, [channels, h, w], s, channels, target.fit)?),
+            None => pixels.extend(chw),
+        }
+    }
+    let labels = labelled.then(|| {
+        images
+            .iter()
+            .map(|m| classes.iter().position(|c| *c == top(&m.rel)).expect("class listed") as i64)
+            .collect()
+    });
+    let name = format!("{} ({})", path.display(), if has_splits { split.name() } else { "all files" });
+    let mut ds = ImageDataset::from_pixels(name, pixels, [decoded.len(), channels as usize, out_h as usize, out_w as usize], labels, classes)?;
+    ds.skipped = skipped.len();
+    Ok(ds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(dir: &Path, rel: &str, v: u8, size: u32) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        image::GrayImage::from_pixel(size, size, image::Luma([v])).save(&p).unwrap();
+    }
+
+    #[test]
+    fn class_folders_natural_order_and_skipped_files() {
+        let d = tempfile::tempdir().unwrap();
+        png(d.path(), "s10/1.png", 10, 4);
+        png(d.path(), "s2/1.png", 2, 4);
+        png(d.path(), "s2/10.png", 3, 4);
+        png(d.path(), "s2/9.png", 4, 4);
+        std::fs::write(d.path().join("README"), "hi").unwrap();
+        let ds = load(d.path(), Split::Train, Target::default()).unwrap();
+        assert_eq!(ds.classes, vec!["s2", "s10"]);
+        assert_eq!(ds.skipped, 1);
+        assert_eq!(ds.image_shape(), [1, 4, 4]);
+        let firsts: Vec<i64> = (0..4).map(|i| ds.images.int64_value(&[i, 0, 0, 0])).collect();
+        assert_eq!(firsts, vec![2, 4, 3, 10], "s2/1 < s2/9 < s2/10 < s10/1");
+        let labels: Vec<i64> = Vec::try_from(ds.labels.unwrap()).unwrap();
+        assert_eq!(labels, vec![0, 0, 0, 1]);
+        assert!(load(d.path(), Split::Test, Target::default()).unwrap_err().to_string().contains("no test/"));
+    }
+
+    #[test]
+    fn splits_targets_and_bad_images() {
+        let d = tempfile::tempdir().unwrap();
+        png(d.path(), "train/cat/a.png", 1, 4);
+        png(d.path(), "train/dog/b.png", 2, 6);
+        png(d.path(), "test/dog/c.png", 3, 4);
+        let t = Target { size: Some(8), channels: Some(3), fit: Fit::Resize };
+        let train = load(d.path(), Split::Train, t).unwrap();
+        assert_eq!((train.len(), train.image_shape()), (2, [3, 8, 8]));
+        assert_eq!(train.classes, vec!["cat", "dog"]);
+        let test = load(d.path(), Split::Test, t).unwrap();
+        assert_eq!(test.len(), 1);
+        assert_eq!(load(d.path(), Split::All, t).unwrap().len(), 3);
+        let e = load(d.path(), Split::Train, Target::default()).unwrap_err().to_string();
+        assert!(e.contains("mixed sizes"), "{e}");
+        std::fs::write(d.path().join("train/cat/broken.png"), b"not a png").unwrap();
+        let e = load(d.path(), Split::Train, t).unwrap_err().to_string();
+        assert!(e.contains("broken.png") && e.contains("undecodable"), "{e}");
+    }
+
+    #[test]
+    fn empty_folders_and_archives() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("LICENSE"), "x").unwrap();
+        let e = load(d.path(), Split::Train, Target::default()).unwrap_err().to_string();
+        assert!(e.contains("empty") && e.contains("1 files"), "{e}");
+        // A tar.gz of the same layout as a folder loads the same.
+        png(d.path(), "src/a/1.png", 5, 4);
+        png(d.path(), "src/b/1.png", 6, 4);
+        let tgz = d.path().join("x.tar.gz");
+        let f = std::fs::File::create(&tgz).unwrap();
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()));
+        b.append_dir_all(".", d.path().join("src")).unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+        let ds = load(&tgz, Split::Train, Target::default()).unwrap();
+        assert_eq!(ds.classes, vec!["a", "b"]);
+        assert_eq!(ds.images.int64_value(&[1, 0, 0, 0]), 6);
+        std::fs::write(&tgz, b"\x1f\x8b\x08\x00garbage").unwrap();
+        assert!(load(&tgz, Split::Train, Target::default()).unwrap_err().to_string().contains("corrupt"));
+    }
+}

@@ -1,0 +1,98 @@
+//! MLP GANs for low-dimensional toy data (the 8-Gaussian ring and 5×5 grid of Metz et al., "Unrolled
+//! Generative Adversarial Networks", ICLR 2017, §3.1; the 1-D Gaussian of the lectures).
+//!
+//! ```text
+//! G: z [N, z_dim] ─ layers × { Linear(hidden) ─ ReLU } ─ Linear → x [N, data_dim]
+//! D: x [N, data_dim] ─ layers × { Linear(hidden) ─ LeakyReLU(0.2) } ─ Linear → logit [N]
+//! ```
+//! PyTorch's default (Kaiming-uniform) initialisation, as in Metz et al.'s reference setting.
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, ModuleT};
+
+use crate::dcgan::leaky_relu;
+use crate::ConfigError;
+
+/// MLP GAN hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Dimension of the data (2 for the ring and the grid, 1 for the 1-D Gaussian).
+    pub data_dim: i64,
+    /// Latent dimension.
+    pub z_dim: i64,
+    /// Width of every hidden layer.
+    pub hidden: i64,
+    /// Number of hidden layers in each network.
+    pub layers: i64,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        Self { data_dim: 2, z_dim: 64, hidden: 128, layers: 3 }
+    }
+}
+
+impl MlpConfig {
+    /// Checks every field; the error names the first one out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, v) in [
+            ("model.data_dim", self.data_dim),
+            ("model.z_dim", self.z_dim),
+            ("model.hidden", self.hidden),
+            ("model.layers", self.layers),
+        ] {
+            if v < 1 {
+                return Err(ConfigError { field, expected: "≥ 1".into(), found: v.to_string() });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// G: z `[N, z_dim]` → points `[N, data_dim]`.
+pub fn generator(p: nn::Path, cfg: &MlpConfig) -> nn::SequentialT {
+    let mut seq = nn::seq_t();
+    let mut width = cfg.z_dim;
+    for i in 0..cfg.layers {
+        seq = seq.add(nn::linear(&p / format!("fc{i}"), width, cfg.hidden, Default::default())).add_fn(|x| x.relu());
+        width = cfg.hidden;
+    }
+    seq.add(nn::linear(&p / "out", width, cfg.data_dim, Default::default()))
+}
+
+/// D: points `[N, data_dim]` → logits `[N]`.
+pub fn discriminator(p: nn::Path, cfg: &MlpConfig) -> nn::SequentialT {
+    let mut seq = nn::seq_t();
+    let mut width = cfg.data_dim;
+    for i in 0..cfg.layers {
+        seq = seq
+            .add(nn::linear(&p / format!("fc{i}"), width, cfg.hidden, Default::default()))
+            .add_fn(|x| leaky_relu(x, 0.2));
+        width = cfg.hidden;
+    }
+    seq.add(nn::linear(&p / "logit", width, 1, Default::default())).add_fn(|x| x.flatten(0, -1))
+}
+
+/// Both networks as boxed modules.
+pub fn build(g: nn::Path, d: nn::Path, cfg: &MlpConfig) -> (Box<dyn ModuleT>, Box<dyn ModuleT>) {
+    (Box::new(generator(g, cfg)), Box::new(discriminator(d, cfg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Tensor};
+
+    #[test]
+    fn shapes() {
+        let cfg = MlpConfig::default();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let (g, d) = build(vs.root() / "g", vs.root() / "d", &cfg);
+        let x = g.forward_t(&Tensor::randn([7, 64], tch::kind::FLOAT_CPU), true);
+        assert_eq!(x.size(), vec![7, 2]);
+        assert_eq!(d.forward_t(&x, true).size(), vec![7]);
+        assert_eq!(vs.variables()["g.fc1.weight"].size(), vec![128, 128]);
+        assert!(MlpConfig { layers: 0, ..cfg }.validate().unwrap_err().to_string().contains("model.layers"));
+    }
+}
