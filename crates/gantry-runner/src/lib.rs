@@ -1,1 +1,16 @@
+//! gantry-runner: the training loop, recipes, presets, run folders and the `gantry` command line.
+//!
+//! - [`config::RunConfig`]: model + loss + optimisers + data + schedule; `--set key=value` overrides.
+//! - [`presets`]: `dcgan-mnist`, `dcgan-cifar10`, `dcgan-64`, `toy-ring`.
+//! - [`recipe::Recipe`]: what a step means for a family; [`recipe::GanRecipe`] serves DCGAN and the
+//!   toy MLPs.
+//! - [`train`]: start or resume a run; [`generate`]: sample and interpolate from checkpoints.
+//! - [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`.
 
+pub mod config;
+pub mod generate;
+pub mod plot;
+pub mod presets;
+pub mod recipe;
+pub mod run_dir;
+pub mod train;

@@ -1,0 +1,278 @@
+//! A run's configuration: model + loss + optimisers + data + schedule, saved as `config.toml` beside
+//! the checkpoints (and inside each checkpoint) so that a run can be rebuilt from its folder alone.
+//!
+//! `--set key=value` overrides any field by its dotted path (`model.g_width=64`, `train.g_opt.lr=1e-4`,
+//! `data=mnist`); an unknown key or a value of the wrong type is a one-line error naming the key.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use gantry_core::optim::AdamConfig;
+use gantry_data::{Fit, LastBatch, Split};
+use gantry_dcgan::{DcganConfig, MlpConfig};
+use gantry_losses::AdversarialLoss;
+use serde::{Deserialize, Serialize};
+
+/// Everything that defines a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The preset this configuration started from (informational).
+    pub preset: String,
+    /// Training data: a dataset name (`mnist-5k`, `mnist`, `fashion-mnist`, `cifar10`, `cifar10-jpg`,
+    /// `orl-faces`), a path (image folder/archive, IDX folder, CIFAR batches, CSV), or for MLP
+    /// models a toy distribution (`ring`, `grid`, `gaussian1d`).
+    pub data: String,
+    /// Run seed: weights, noise, data order and sample latents all derive from it.
+    pub seed: u64,
+    /// Generator updates to reach.
+    pub steps: u64,
+    /// Real images per discriminator step (and fakes per step).
+    pub batch_size: usize,
+    /// CPU threads (0 = all available). Part of the run: it changes floating-point reduction order.
+    pub threads: usize,
+    /// Adversarial loss: `minimax` or `non-saturating`.
+    pub loss: AdversarialLoss,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    pub loader: LoaderConfig,
+    pub log: LogConfig,
+}
+
+/// The architecture and its hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// DCGAN (Radford et al. 2015). `channels = 0` takes the dataset's channel count.
+    Dcgan(DcganConfig),
+    /// MLP G and D for toy distributions.
+    Mlp(MlpConfig),
+}
+
+impl ModelConfig {
+    pub fn arch(&self) -> &'static str {
+        match self {
+            ModelConfig::Dcgan(_) => "dcgan",
+            ModelConfig::Mlp(_) => "mlp",
+        }
+    }
+
+    pub fn z_dim(&self) -> i64 {
+        match self {
+            ModelConfig::Dcgan(c) => c.z_dim,
+            ModelConfig::Mlp(c) => c.z_dim,
+        }
+    }
+}
+
+/// Optimisation schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Discriminator steps per generator step (WGAN's n_critic).
+    pub d_steps: u32,
+    pub g_opt: AdamConfig,
+    pub d_opt: AdamConfig,
+}
+
+/// How the dataset is read and batched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoaderConfig {
+    pub split: Split,
+    /// How images of another size reach the model's: `auto`, `pad`, `resize`.
+    pub fit: Fit,
+    /// Random horizontal flips (off for digits).
+    pub hflip: bool,
+    /// `drop` or `keep` the last partial batch of an epoch.
+    pub last_batch: LastBatch,
+}
+
+/// Logging, sampling and checkpointing cadence (in generator steps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Append averaged losses to `metrics.jsonl` every this many steps.
+    pub every: u64,
+    /// Write `samples/step-N.png` from the fixed latents every this many steps (and at the end).
+    pub sample_every: u64,
+    /// Write `checkpoints/step-N.safetensors` every this many steps (and at the end).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept (the newest); 0 keeps all.
+    pub keep_checkpoints: usize,
+    /// Samples in the grid.
+    pub grid: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { every: 50, sample_every: 500, checkpoint_every: 1000, keep_checkpoints: 5, grid: 64 }
+    }
+}
+
+impl RunConfig {
+    /// The config as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).context("cannot serialise the config")
+    }
+
+    /// Parses TOML; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Applies `key=value` overrides (see the module docs).
+    pub fn with_overrides(self, sets: &[String]) -> Result<Self> {
+        let mut value = toml::Value::try_from(&self).context("cannot serialise the config")?;
+        for set in sets {
+            let (key, raw) = set
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
+            let key = key.trim();
+            set_path(&mut value, key, raw.trim())?;
+            // Check each override on its own so the error names the key that broke the config.
+            let text = toml::to_string(&value)?;
+            toml::from_str::<RunConfig>(&text)
+                .map_err(|e| anyhow!("--set {key}={raw}: invalid value for '{key}': {}", one_line(e.message())))?;
+        }
+        let text = toml::to_string(&value)?;
+        toml::from_str(&text).map_err(|e| anyhow!("invalid config after --set: {}", one_line(e.message())))
+    }
+
+    /// Checks values that types alone cannot; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            bail!("invalid steps: expected ≥ 1, found 0");
+        }
+        if self.batch_size == 0 {
+            bail!("invalid batch_size: expected ≥ 1, found 0");
+        }
+        if self.train.d_steps == 0 {
+            bail!("invalid train.d_steps: expected ≥ 1, found 0");
+        }
+        for (k, v) in [("log.every", self.log.every), ("log.sample_every", self.log.sample_every), ("log.checkpoint_every", self.log.checkpoint_every)] {
+            if v == 0 {
+                bail!("invalid {k}: expected ≥ 1, found 0");
+            }
+        }
+        if self.log.grid == 0 {
+            bail!("invalid log.grid: expected ≥ 1, found 0");
+        }
+        for (k, o) in [("train.g_opt", &self.train.g_opt), ("train.d_opt", &self.train.d_opt)] {
+            if !(o.lr > 0.0 && (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2) && o.eps > 0.0) {
+                bail!("invalid {k}: expected lr > 0, 0 ≤ beta1, beta2 < 1, eps > 0; found {o:?}");
+            }
+        }
+        match &self.model {
+            ModelConfig::Dcgan(c) => {
+                // channels = 0 is resolved from the data before the model is built.
+                let probe = DcganConfig { channels: c.channels.max(1), ..c.clone() };
+                probe.validate()?;
+                if c.channels < 0 {
+                    bail!("invalid model.channels: expected 0 (from the data), 1 or 3, found {}", c.channels);
+                }
+            }
+            ModelConfig::Mlp(c) => c.validate()?,
+        }
+        Ok(())
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Sets `key` (dotted) in a TOML table to `raw`, keeping the existing value's type.
+fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut node = root;
+    for (i, part) in parts.iter().enumerate() {
+        let table = node.as_table_mut().ok_or_else(|| {
+            anyhow!("unknown config key '{key}': '{}' is not a table", parts[..i].join("."))
+        })?;
+        if !table.contains_key(*part) {
+            let mut known: Vec<&String> = table.keys().collect();
+            known.sort();
+            let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+            let here = if i == 0 { "top level".to_string() } else { format!("'{}'", parts[..i].join(".")) };
+            bail!("unknown config key '{key}' (keys at {here}: {})", known.join(", "));
+        }
+        node = table.get_mut(*part).expect("checked");
+    }
+    let new = parse_value(raw, node).map_err(|why| anyhow!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
+    *node = new;
+    Ok(())
+}
+
+/// Parses `raw` as a value of the same TOML type as `old` (strings need no quotes).
+fn parse_value(raw: &str, old: &toml::Value) -> std::result::Result<toml::Value, String> {
+    use toml::Value as V;
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v"));
+    match (old, parsed) {
+        (V::String(_), Some(V::String(s))) => Ok(V::String(s)),
+        (V::String(_), _) => Ok(V::String(raw.to_string())),
+        (V::Integer(_), Some(V::Integer(i))) => Ok(V::Integer(i)),
+        (V::Float(_), Some(V::Float(f))) => Ok(V::Float(f)),
+        (V::Float(_), Some(V::Integer(i))) => Ok(V::Float(i as f64)),
+        (V::Boolean(_), Some(V::Boolean(b))) => Ok(V::Boolean(b)),
+        (V::Table(_), _) => Err("it is a table; set one of its keys".into()),
+        (old, _) => Err(format!("expected {}, found {raw:?}", old.type_str())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+
+    #[test]
+    fn every_preset_round_trips_through_toml_and_validates() {
+        for p in presets::all() {
+            let c = p.config();
+            c.validate().unwrap();
+            let back = RunConfig::from_toml(&c.to_toml().unwrap(), "t").unwrap();
+            assert_eq!(back, c, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn overrides_keep_types_and_name_bad_keys() {
+        let c = presets::find("dcgan-mnist").unwrap().config();
+        let c2 = c
+            .clone()
+            .with_overrides(&["data=mnist".into(), "model.g_width=64".into(), "train.g_opt.lr=1e-4".into(), "loss=minimax".into(), "loader.hflip=true".into(), "train.d_opt.beta1=0".into()])
+            .unwrap();
+        assert_eq!(c2.data, "mnist");
+        assert_eq!(c2.loss, AdversarialLoss::Minimax);
+        assert!(c2.loader.hflip);
+        assert_eq!(c2.train.g_opt.lr, 1e-4);
+        assert_eq!(c2.train.d_opt.beta1, 0.0);
+        match c2.model {
+            ModelConfig::Dcgan(m) => assert_eq!(m.g_width, 64),
+            _ => panic!(),
+        }
+        let e = c.clone().with_overrides(&["model.g_widht=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("'model.g_widht'") && e.contains("g_width"), "{e}");
+        let e = c.clone().with_overrides(&["steps=abc".into()]).unwrap_err().to_string();
+        assert!(e.contains("'steps'") && e.contains("integer"), "{e}");
+        let e = c.clone().with_overrides(&["loss=wgan".into()]).unwrap_err().to_string();
+        assert!(e.contains("'loss'") && e.contains("wgan"), "{e}");
+        let e = c.clone().with_overrides(&["train=1".into()]).unwrap_err().to_string();
+        assert!(e.contains("'train'") && e.contains("table"), "{e}");
+        assert!(c.with_overrides(&["steps".into()]).unwrap_err().to_string().contains("key=value"));
+    }
+
+    #[test]
+    fn config_files_refuse_unknown_keys() {
+        let c = presets::find("toy-ring").unwrap().config();
+        let text = c.to_toml().unwrap().replace("[train]", "[train]\nmomentum = 0.9");
+        let e = RunConfig::from_toml(&text, "run.toml").unwrap_err().to_string();
+        assert!(e.contains("run.toml") && e.contains("momentum"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

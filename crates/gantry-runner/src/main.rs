@@ -1,0 +1,188 @@
+//! `gantry`: train, sample and explore GANs.
+//!
+//! ```text
+//! gantry train --preset NAME | --config FILE.toml [--set key=value ...] [--out DIR] [--steps N]
+//!              [--device auto|cpu|cuda|cuda:N] [--seed S]
+//! gantry train --resume DIR [--steps N]
+//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] --out FILE.png
+//! gantry interpolate --ckpt DIR|FILE [--frames 10] [--rows 8] [--seed S] --out FILE.png
+//! gantry presets
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use gantry_runner::config::RunConfig;
+use gantry_runner::{generate, presets, run_dir, train};
+
+#[derive(Parser)]
+#[command(name = "gantry", version, about = "Train, sample and explore generative adversarial networks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a GAN from a preset or a config file, or resume a run.
+    Train(TrainArgs),
+    /// Draw a grid of samples from a checkpoint.
+    Sample {
+        /// A checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// Number of samples.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seed of the latents.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// Walk the latent space: rows of z(α) = (1 − α)·z1 + α·z2 for α from 0 to 1.
+    Interpolate {
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// Images per row (α steps).
+        #[arg(long, default_value_t = 10)]
+        frames: usize,
+        /// Rows (pairs z1, z2).
+        #[arg(long, default_value_t = 8)]
+        rows: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// List the presets.
+    Presets,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Start from a named preset (see `gantry presets`).
+    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    preset: Option<String>,
+    /// Start from a config file (TOML, as written to a run's config.toml).
+    #[arg(long, conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Override a config field: --set model.g_width=64 --set data=mnist.
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    sets: Vec<String>,
+    /// Continue the run in this folder from its newest checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Run folder (default: runs/<preset>-<YYYYmmdd-HHMMSS>).
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Total generator steps to reach.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Run seed.
+    #[arg(long, conflicts_with = "resume")]
+    seed: Option<u64>,
+    /// auto (CUDA when available), cpu, cuda, cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        let msg = format!("{e:#}");
+        eprintln!("error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Presets => {
+            for p in presets::all() {
+                println!("{:<15} {}", p.name, p.summary);
+            }
+            Ok(())
+        }
+        Cmd::Train(args) => train_cmd(args),
+        Cmd::Sample { ckpt, n, seed, out, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            generate::sample(&path, n, seed, &out, device)?;
+            println!("wrote {} ({n} samples from {})", out.display(), path.display());
+            Ok(())
+        }
+        Cmd::Interpolate { ckpt, frames, rows, seed, out, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            generate::interpolate(&path, frames, rows, seed, &out, device)?;
+            println!("wrote {} ({rows} rows x {frames} frames from {})", out.display(), path.display());
+            Ok(())
+        }
+    }
+}
+
+fn timestamp() -> String {
+    // UTC, from the system clock, without a date-time dependency.
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn train_cmd(a: TrainArgs) -> Result<()> {
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let summary = if let Some(dir) = &a.resume {
+        train::resume(dir, a.steps, device)?
+    } else {
+        let base = match (&a.preset, &a.config) {
+            (Some(p), None) => presets::find(p)?.config(),
+            (None, Some(f)) => RunConfig::load(f)?,
+            _ => bail!("train needs --preset NAME, --config FILE or --resume DIR (see `gantry presets`)"),
+        };
+        let mut cfg = base.with_overrides(&a.sets)?;
+        if let Some(s) = a.steps {
+            cfg.steps = s;
+        }
+        if let Some(s) = a.seed {
+            cfg.seed = s;
+        }
+        let out = a.out.clone().unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", cfg.preset, timestamp())));
+        train::start(cfg, &out, device)?
+    };
+    let exe = std::env::args().next().unwrap_or_else(|| "gantry".into());
+    let run = summary.run.display();
+    println!("trained to step {} in {:.1} s", summary.steps, summary.seconds);
+    println!("  samples:    {}", summary.samples.display());
+    println!("  checkpoint: {}", summary.checkpoint.display());
+    println!("  metrics:    {}", summary.metrics.display());
+    println!("  resume:     {exe} train --resume {run} --steps {}", summary.steps * 2);
+    println!("  sample:     {exe} sample --ckpt {run} --n 64 --out samples.png");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_has_the_documented_shape() {
+        let t = super::timestamp();
+        assert_eq!(t.len(), 15, "{t}");
+        assert_eq!(&t[8..9], "-");
+        assert!(t[..8].chars().all(|c| c.is_ascii_digit()) && t.starts_with("20"));
+    }
+}

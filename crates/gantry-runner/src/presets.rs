@@ -1,0 +1,119 @@
+//! Named starting points, each a complete [`RunConfig`]. `gantry presets` lists them.
+
+use anyhow::{bail, Result};
+use gantry_core::optim::AdamConfig;
+use gantry_data::{Fit, LastBatch, Split};
+use gantry_dcgan::{DcganConfig, MlpConfig};
+use gantry_losses::AdversarialLoss;
+
+use crate::config::{LoaderConfig, LogConfig, ModelConfig, RunConfig, TrainConfig};
+
+/// A named configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Preset {
+    pub name: &'static str,
+    pub summary: &'static str,
+    build: fn() -> RunConfig,
+}
+
+impl Preset {
+    pub fn config(&self) -> RunConfig {
+        (self.build)()
+    }
+}
+
+fn loader(hflip: bool) -> LoaderConfig {
+    LoaderConfig { split: Split::Train, fit: Fit::Auto, hflip, last_batch: LastBatch::Drop }
+}
+
+fn dcgan_train() -> TrainConfig {
+    TrainConfig { d_steps: 1, g_opt: AdamConfig::dcgan(), d_opt: AdamConfig::dcgan() }
+}
+
+/// DCGAN on MNIST padded to 32×32, by default the embedded 5k digits: the demo.
+fn dcgan_mnist() -> RunConfig {
+    RunConfig {
+        preset: "dcgan-mnist".into(),
+        data: "mnist-5k".into(),
+        seed: 0,
+        steps: 1500,
+        batch_size: 64,
+        threads: 0,
+        loss: AdversarialLoss::NonSaturating,
+        model: ModelConfig::Dcgan(DcganConfig::mnist()),
+        train: dcgan_train(),
+        loader: loader(false),
+        log: LogConfig { every: 25, sample_every: 250, checkpoint_every: 500, ..Default::default() },
+    }
+}
+
+/// DCGAN on CIFAR-10 (binary version), 32×32×3.
+fn dcgan_cifar10() -> RunConfig {
+    RunConfig {
+        preset: "dcgan-cifar10".into(),
+        data: "cifar10".into(),
+        steps: 30_000,
+        model: ModelConfig::Dcgan(DcganConfig::cifar10()),
+        loader: loader(true),
+        log: LogConfig { every: 100, sample_every: 1000, checkpoint_every: 5000, ..Default::default() },
+        ..dcgan_mnist()
+    }
+}
+
+/// The paper's 64×64 DCGAN on any image folder; by default the ORL faces (grey).
+fn dcgan_64() -> RunConfig {
+    RunConfig {
+        preset: "dcgan-64".into(),
+        data: "orl-faces".into(),
+        steps: 5000,
+        model: ModelConfig::Dcgan(DcganConfig { channels: 0, g_width: 64, d_width: 64, ..DcganConfig::default() }),
+        loader: loader(true),
+        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
+        ..dcgan_mnist()
+    }
+}
+
+/// MLP GAN on the ring of 8 Gaussians (Metz et al. 2017's setting: Adam 1e-4, β1 = 0.5).
+fn toy_ring() -> RunConfig {
+    let adam = AdamConfig { lr: 1e-4, beta1: 0.5, beta2: 0.999, ..Default::default() };
+    RunConfig {
+        preset: "toy-ring".into(),
+        data: "ring".into(),
+        seed: 0,
+        steps: 5000,
+        batch_size: 256,
+        threads: 0,
+        loss: AdversarialLoss::NonSaturating,
+        model: ModelConfig::Mlp(MlpConfig::default()),
+        train: TrainConfig { d_steps: 1, g_opt: adam, d_opt: adam },
+        loader: loader(false),
+        log: LogConfig { every: 100, sample_every: 1000, checkpoint_every: 1000, grid: 1024, ..Default::default() },
+    }
+}
+
+const PRESETS: &[Preset] = &[
+    Preset {
+        name: "dcgan-mnist",
+        summary: "DCGAN, MNIST padded to 32x32x1, embedded 5k digits (--set data=mnist for all 60k); the demo",
+        build: dcgan_mnist,
+    },
+    Preset { name: "dcgan-cifar10", summary: "DCGAN, CIFAR-10 32x32x3 (binary version; data=cifar10-jpg for the JPEG mirror)", build: dcgan_cifar10 },
+    Preset { name: "dcgan-64", summary: "DCGAN at 64x64 on an image folder (default: ORL faces; data=PATH for yours)", build: dcgan_64 },
+    Preset { name: "toy-ring", summary: "MLP GAN on the ring of 8 Gaussians (data=grid for the 5x5 grid)", build: toy_ring },
+];
+
+/// Every preset.
+pub fn all() -> &'static [Preset] {
+    PRESETS
+}
+
+/// The preset called `name`.
+pub fn find(name: &str) -> Result<Preset> {
+    match PRESETS.iter().find(|p| p.name == name) {
+        Some(p) => Ok(*p),
+        None => bail!(
+            "unknown preset '{name}': expected one of {}",
+            PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}

@@ -1,0 +1,326 @@
+//! The `gantry` binary end to end, as subprocesses (libtorch's RNG is global to a process).
+//! Every run here has LD_LIBRARY_PATH removed: the binary must find libtorch through its rpath.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use gantry_core::checkpoint::Checkpoint;
+
+fn gantry() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    c.env_remove("LD_LIBRARY_PATH");
+    c
+}
+
+/// A DCGAN small enough to train in a second.
+const TINY: &[&str] = &[
+    "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "batch_size=16", "--set", "threads=2",
+    "--set", "log.every=2", "--set", "log.sample_every=4", "--set", "log.checkpoint_every=4", "--set", "log.grid=16",
+    "--device", "cpu",
+];
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("gantry runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "gantry panicked: {stderr}");
+    out
+}
+
+fn ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "gantry failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Runs a command that must fail with one clear line; returns that line.
+fn fails(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, got {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    lines[0].to_string()
+}
+
+fn train_tiny(out: &Path, steps: u64, extra: &[&str]) -> Output {
+    ok(gantry()
+        .args(["train", "--preset", "dcgan-mnist", "--steps", &steps.to_string(), "--out"])
+        .arg(out)
+        .args(TINY)
+        .args(extra))
+}
+
+/// Every file below `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// One 8-step run shared by several tests.
+fn run_a() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
+        train_tiny(&a, 8, &[]);
+        (tmp, a)
+    })
+    .1
+}
+
+#[test]
+fn presets_are_listed() {
+    let out = ok(gantry().arg("presets"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for p in ["dcgan-mnist", "dcgan-cifar10", "dcgan-64", "toy-ring"] {
+        assert!(text.contains(p), "{text}");
+    }
+}
+
+#[test]
+fn a_run_folder_tells_its_story() {
+    let a = run_a();
+    assert!(a.join("config.toml").is_file());
+    for s in [4, 8] {
+        assert!(a.join(format!("checkpoints/step-{s:07}.safetensors")).is_file());
+        assert!(a.join(format!("samples/step-{s:07}.png")).is_file());
+    }
+    let metrics = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![2, 4, 6, 8]);
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    for k in ["d_loss", "g_loss", "d_real", "d_fake", "sec_per_step", "kimg"] {
+        assert!(first[k].as_f64().is_some_and(f64::is_finite), "{k} in {first}");
+    }
+    let ck = Checkpoint::load(&a.join("checkpoints/step-0000008.safetensors")).unwrap();
+    assert_eq!(ck.get_i64("meta.step").unwrap(), 8);
+    assert_eq!(ck.get_i64("meta.threads").unwrap(), 2);
+    assert_eq!(ck.get_i64("opt_g.step").unwrap(), 8);
+    assert!(ck.metadata["gantry.config"].contains("g_width = 4"));
+    assert!(ck.tensors.contains_key("g.project_bn.running_mean"));
+    let img = image::open(a.join("samples/step-0000008.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 34 + 2, 4 * 34 + 2));
+}
+
+#[test]
+fn resume_is_bit_identical_to_an_uninterrupted_run() {
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let b = tmp.path().join("b");
+    train_tiny(&b, 3, &[]);
+    ok(gantry().args(["train", "--resume"]).arg(&b).args(["--steps", "8", "--device", "cpu"]));
+    let ca = Checkpoint::load(&a.join("checkpoints/step-0000008.safetensors")).unwrap();
+    let cb = Checkpoint::load(&b.join("checkpoints/step-0000008.safetensors")).unwrap();
+    assert_eq!(ca.tensors.keys().collect::<Vec<_>>(), cb.tensors.keys().collect::<Vec<_>>());
+    for (name, ta) in &ca.tensors {
+        assert!(ta.equal(&cb.tensors[name]), "tensor {name} differs after resume");
+    }
+    assert_eq!(std::fs::read(a.join("samples/step-0000008.png")).unwrap(), std::fs::read(b.join("samples/step-0000008.png")).unwrap());
+    // Metric lines continue from the checkpoint: no step twice.
+    let steps: Vec<u64> = std::fs::read_to_string(b.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![2, 3, 4, 6, 8]);
+    // A different seed gives a different run.
+    let c = tmp.path().join("c");
+    train_tiny(&c, 8, &["--seed", "1"]);
+    let cc = Checkpoint::load(&c.join("checkpoints/step-0000008.safetensors")).unwrap();
+    assert!(!ca.tensors["g.to_image.weight"].equal(&cc.tensors["g.to_image.weight"]));
+}
+
+#[test]
+fn sample_and_interpolate_draw_deterministic_grids() {
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let s1 = tmp.path().join("s1.png");
+    let s2 = tmp.path().join("s2.png");
+    let s3 = tmp.path().join("s3.png");
+    ok(gantry().args(["sample", "--ckpt"]).arg(a).args(["--n", "10", "--device", "cpu", "--out"]).arg(&s1));
+    ok(gantry().args(["sample", "--ckpt"]).arg(a.join("checkpoints/step-0000008.safetensors")).args(["--n", "10", "--out"]).arg(&s2));
+    ok(gantry().args(["sample", "--ckpt"]).arg(a).args(["--n", "10", "--seed", "5", "--out"]).arg(&s3));
+    let img = image::open(&s1).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 34 + 2, 3 * 34 + 2)); // 10 samples, 4 per row
+    assert_eq!(std::fs::read(&s1).unwrap(), std::fs::read(&s2).unwrap());
+    assert_ne!(std::fs::read(&s1).unwrap(), std::fs::read(&s3).unwrap());
+    let strip = tmp.path().join("i.png");
+    ok(gantry().args(["interpolate", "--ckpt"]).arg(a).args(["--frames", "5", "--rows", "2", "--out"]).arg(&strip));
+    let img = image::open(&strip).unwrap().to_luma8();
+    assert_eq!((img.width(), img.height()), (5 * 34 + 2, 2 * 34 + 2));
+    // α = 0 of row 0 differs from α = 1 of row 0.
+    let cell = |col: u32| (0..32).flat_map(|y| (0..32).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(2 + col * 34 + x, 2 + y).0[0] as i64).collect::<Vec<_>>();
+    assert_ne!(cell(0), cell(4));
+}
+
+#[test]
+fn toy_runs_plot_samples_and_score_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("toy");
+    ok(gantry()
+        .args(["train", "--preset", "toy-ring", "--steps", "20", "--device", "cpu", "--set", "log.sample_every=10", "--set", "threads=1", "--out"])
+        .arg(&out));
+    let img = image::open(out.join("samples/step-0000020.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (512, 512));
+    let last = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    let covered = v["modes_covered"].as_u64().unwrap();
+    assert!(covered <= 8);
+    let hq = v["high_quality"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&hq));
+    let e = fails(gantry().args(["interpolate", "--ckpt"]).arg(&out).arg("--out").arg(tmp.path().join("x.png")));
+    assert!(e.contains("mlp"), "{e}");
+}
+
+// ---- bad input: one line, exit 1, nothing written ------------------------------------------
+
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    v
+}
+
+fn train_on(data: &Path, out: &Path) -> String {
+    fails(gantry().args(["train", "--preset", "dcgan-mnist", "--steps", "2", "--set"]).arg(format!("data={}", data.display())).arg("--out").arg(out).args(TINY))
+}
+
+#[test]
+fn bad_idx_files_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>, Vec<u8>, &str); 3] = [
+        ("truncated", idx(&[20, 28, 28], &[0; 20 * 784 - 100]), idx(&[20], &[1; 20]), "truncated IDX payload"),
+        ("magic", { let mut b = idx(&[20, 28, 28], &[0; 20 * 784]); b[0] = 0x50; b }, idx(&[20], &[1; 20]), "bad IDX magic"),
+        ("count", idx(&[20, 28, 28], &[0; 20 * 784]), idx(&[19], &[1; 19]), "count mismatch"),
+    ];
+    for (name, images, labels, want) in cases {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("train-images-idx3-ubyte"), images).unwrap();
+        std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).unwrap();
+        let out = tmp.path().join(format!("run-{name}"));
+        let e = train_on(&dir, &out);
+        assert!(e.contains(want) && e.contains("idx"), "{name}: {e}");
+        assert!(!out.exists(), "{name}: a run folder was created");
+    }
+    // The same files gzip-compressed and cut short.
+    let dir = tmp.path().join("gz");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &idx(&[20, 28, 28], &[0; 20 * 784])).unwrap();
+    let bytes = gz.finish().unwrap();
+    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(&[20], &[1; 20])).unwrap();
+    let e = train_on(&dir, &tmp.path().join("run-gz"));
+    assert!(e.contains("gzip"), "{e}");
+}
+
+#[test]
+fn bad_image_folders_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("faces");
+    std::fs::create_dir_all(dir.join("s1")).unwrap();
+    image::GrayImage::from_pixel(8, 8, image::Luma([9])).save(dir.join("s1/1.png")).unwrap();
+    std::fs::write(dir.join("s1/2.pgm"), b"P5\n8 8\n255\nshort").unwrap();
+    let out = tmp.path().join("run");
+    let e = train_on(&dir, &out);
+    assert!(e.contains("2.pgm") && e.contains("undecodable"), "{e}");
+    assert!(!out.exists());
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("README"), "no images here").unwrap();
+    let e = train_on(&empty, &out);
+    assert!(e.contains("empty"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_missing_dataset_names_the_fetch_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let e = fails(gantry()
+        .env("GANTRY_DATA", tmp.path().join("data"))
+        .env("GANTRY_CACHE", tmp.path().join("cache"))
+        .env_remove("GANTRY_SHARED")
+        .args(["train", "--preset", "dcgan-mnist", "--set", "data=fashion-mnist", "--out"])
+        .arg(&out)
+        .args(TINY));
+    assert!(e.contains("cargo xtask datasets fetch fashion-mnist"), "{e}");
+    assert!(!out.exists());
+    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "data=/no/such/place", "--out"]).arg(&out).args(TINY));
+    assert!(e.contains("/no/such/place") && e.contains("not a known dataset"), "{e}");
+}
+
+#[test]
+fn checkpoints_of_another_architecture_are_refused() {
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    train_tiny(&c, 1, &["--set", "model.g_width=8"]);
+    std::fs::copy(a.join("checkpoints/step-0000008.safetensors"), c.join("checkpoints/step-0000099.safetensors")).unwrap();
+    let before = snapshot(&c);
+    let e = fails(gantry().args(["train", "--resume"]).arg(&c).args(["--steps", "120"]));
+    assert!(e.contains("step-0000099.safetensors") && e.contains("shape") && e.contains("g."), "{e}");
+    assert_eq!(snapshot(&c), before, "the run folder changed");
+
+    // A corrupt checkpoint, for sampling and for resuming.
+    let bad = tmp.path().join("bad.safetensors");
+    std::fs::write(&bad, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": garbage}").unwrap();
+    let e = fails(gantry().args(["sample", "--ckpt"]).arg(&bad).arg("--out").arg(tmp.path().join("s.png")));
+    assert!(e.contains("bad.safetensors") && e.contains("not a valid checkpoint"), "{e}");
+    assert!(!tmp.path().join("s.png").exists());
+}
+
+#[test]
+fn resume_and_out_misuse_are_refused_without_touching_the_run() {
+    let a = run_a();
+    let before = snapshot(a);
+    let e = fails(gantry().args(["train", "--resume", "/no/such/run", "--steps", "10"]));
+    assert!(e.contains("/no/such/run") && e.contains("does not exist"), "{e}");
+    let e = fails(gantry().args(["train", "--resume"]).arg(a).args(["--steps", "5"]));
+    assert!(e.contains("--steps 5 is below the checkpoint's step 8"), "{e}");
+    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--out"]).arg(a).args(TINY));
+    assert!(e.contains("refusing to write into") && e.contains("--resume"), "{e}");
+    assert_eq!(snapshot(a), before, "the run folder changed");
+}
+
+#[test]
+fn config_mistakes_name_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "model.widht=3", "--out"]).arg(&out));
+    assert!(e.contains("'model.widht'") && e.contains("g_width"), "{e}");
+    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "batch_size=lots", "--out"]).arg(&out));
+    assert!(e.contains("'batch_size'"), "{e}");
+    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "model.image_size=48", "--out"]).arg(&out));
+    assert!(e.contains("model.image_size") && e.contains("48"), "{e}");
+    let e = fails(gantry().args(["train", "--preset", "no-such-preset"]));
+    assert!(e.contains("dcgan-mnist"), "{e}");
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "preset = 'x'\nlearning_rate = 3\n").unwrap();
+    let e = fails(gantry().args(["train", "--config"]).arg(&cfg).arg("--out").arg(&out));
+    assert!(e.contains("c.toml"), "{e}");
+    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--device", "tpu", "--out"]).arg(&out));
+    assert!(e.contains("'tpu'"), "{e}");
+    assert!(!out.exists());
+}
