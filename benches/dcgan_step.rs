@@ -1,1 +1,39 @@
-fn main() {}
+//! One DCGAN-32 training step (a D step and a G step, batch 64, 32×32×3, widths 64) on the CPU,
+//! through the same `GanRecipe` the trainer uses. `benches/peers/dcgan_step.py` measures the same
+//! network and step in eager PyTorch; `cargo xtask bench` runs both with the same thread count
+//! (`GANTRY_BENCH_THREADS`) and prints the ratio.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gantry::core::optim::AdamConfig;
+use gantry::dcgan::DcganConfig;
+use gantry::losses::AdversarialLoss;
+use gantry::runner::config::{ModelConfig, TrainConfig};
+use gantry::runner::recipe::{GanRecipe, Recipe};
+use tch::{Device, Kind, Tensor};
+
+fn dcgan_step(c: &mut Criterion) {
+    let threads: i32 = std::env::var("GANTRY_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    tch::set_num_threads(threads);
+    tch::manual_seed(0);
+    let model = ModelConfig::Dcgan(DcganConfig::cifar10());
+    let train = TrainConfig { d_steps: 1, g_opt: AdamConfig::dcgan(), d_opt: AdamConfig::dcgan() };
+    let mut recipe = GanRecipe::new(&model, AdversarialLoss::NonSaturating, &train, Device::Cpu).unwrap();
+    let real = Tensor::rand([64, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+    let mut group = c.benchmark_group("dcgan32_train_step");
+    group.sample_size(20);
+    group.measurement_time(std::time::Duration::from_secs(15));
+    group.bench_function("batch64", |b| {
+        b.iter(|| {
+            let d = recipe.d_step(&real);
+            let g = recipe.g_step(64);
+            (d, g)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, dcgan_step);
+criterion_main!(benches);

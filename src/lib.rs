@@ -1,1 +1,19 @@
+//! gantry: generative adversarial networks on libtorch.
+//!
+//! This facade re-exports every gantry crate under one name; depend on the individual crates
+//! (`gantry-losses`, `gantry-data`, …) to take only what you need.
+//!
+//! | module | crate | holds |
+//! |---|---|---|
+//! | [`core`] | gantry-core | tensors ↔ images, devices and seeds, checkpoints, Adam with exportable state |
+//! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
+//! | [`losses`] | gantry-losses | adversarial losses on logits, each with its equation |
+//! | [`dcgan`] | gantry-dcgan | DCGAN and the toy MLP GANs |
+//! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
 
+pub use gantry_core as core;
+pub use gantry_data as data;
+pub use gantry_dcgan as dcgan;
+pub use gantry_losses as losses;
+pub use gantry_runner as runner;
+pub use tch;

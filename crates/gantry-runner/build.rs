@@ -12,7 +12,9 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
-        println!("cargo:warning=torch-sys did not report its libtorch folder; gantry will need LD_LIBRARY_PATH");
+        println!(
+            "cargo:warning=torch-sys did not report its libtorch folder; gantry will need LD_LIBRARY_PATH"
+        );
         return;
     };
     let lib = Path::new(&lib);

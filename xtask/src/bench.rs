@@ -41,9 +41,10 @@ const PAIRS: &[Pair] = &[Pair {
 pub fn run(args: BenchArgs) -> Result<()> {
     let lt = libtorch::setup()?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let python = lt.python.clone().context(
-        "no Python with torch 2.11.0 is known for the PyTorch peers; set GANTRY_PYTHON to one",
-    )?;
+    let python = lt
+        .python
+        .clone()
+        .context("no Python with torch 2.11.0 is known for the PyTorch peers; set GANTRY_PYTHON to one")?;
     let mut results = Vec::new();
     for pair in PAIRS.iter().filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench)) {
         let mut cmd = cargo();
@@ -86,6 +87,7 @@ fn criterion_median_ms(id: &str) -> Result<f64> {
     let path: PathBuf = repo_root().join("target/criterion").join(id).join("new/estimates.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"].as_f64().with_context(|| format!("no median in {}", path.display()))?;
+    let ns =
+        v["median"]["point_estimate"].as_f64().with_context(|| format!("no median in {}", path.display()))?;
     Ok(ns / 1e6)
 }

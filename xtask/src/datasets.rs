@@ -108,7 +108,8 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
         return Ok(());
     }
     let tmp = tmp_path(dst);
-    std::fs::copy(src, &tmp).with_context(|| format!("cannot copy {} to {}", src.display(), tmp.display()))?;
+    std::fs::copy(src, &tmp)
+        .with_context(|| format!("cannot copy {} to {}", src.display(), tmp.display()))?;
     std::fs::rename(&tmp, dst)?;
     Ok(())
 }

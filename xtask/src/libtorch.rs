@@ -178,7 +178,11 @@ fn install_venv() -> Result<Libtorch> {
             .status()
             .with_context(|| format!("cannot run {base:?} to create a venv (is Python 3 installed?)"))?;
         if !st.success() {
-            bail!("`{} -m venv {}` failed ({st}); install python3-venv or set LIBTORCH", base.to_string_lossy(), venv.display());
+            bail!(
+                "`{} -m venv {}` failed ({st}); install python3-venv or set LIBTORCH",
+                base.to_string_lossy(),
+                venv.display()
+            );
         }
     }
     let st = Command::new(&python)

@@ -133,15 +133,14 @@ impl Checkpoint {
             }
         }
         let dot = format!("{prefix}.");
-        if let Some(extra) = self
-            .tensors
-            .keys()
-            .filter_map(|k| k.strip_prefix(&dot))
-            .find(|k| !vars.contains_key(*k))
+        if let Some(extra) =
+            self.tensors.keys().filter_map(|k| k.strip_prefix(&dot)).find(|k| !vars.contains_key(*k))
         {
             return Err(CoreError::BadCheckpoint {
                 path: self.source.clone(),
-                message: format!("tensor '{dot}{extra}' is not part of the model (checkpoint from another architecture?)"),
+                message: format!(
+                    "tensor '{dot}{extra}' is not part of the model (checkpoint from another architecture?)"
+                ),
             });
         }
         tch::no_grad(|| {
@@ -169,9 +168,8 @@ impl Checkpoint {
             raws.push((name.clone(), Raw { dtype, shape, data }));
         }
         let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        safetensors::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), Some(meta)).map_err(|e| {
-            CoreError::BadCheckpoint { path: self.source.clone(), message: e.to_string() }
-        })
+        safetensors::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), Some(meta))
+            .map_err(|e| CoreError::BadCheckpoint { path: self.source.clone(), message: e.to_string() })
     }
 
     /// Writes the checkpoint to `path` atomically (temp file + rename).
@@ -195,7 +193,8 @@ impl Checkpoint {
             ck.metadata = meta.clone().into_iter().collect();
         }
         for (name, view) in st.tensors() {
-            let kind = kind_of(view.dtype()).ok_or_else(|| bad(format!("tensor '{name}' has unsupported dtype {:?}", view.dtype())))?;
+            let kind = kind_of(view.dtype())
+                .ok_or_else(|| bad(format!("tensor '{name}' has unsupported dtype {:?}", view.dtype())))?;
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             let t = Tensor::f_from_data_size(view.data(), &shape, kind)?;
             ck.tensors.insert(name, t);

@@ -96,9 +96,11 @@ mod tests {
     fn grid_places_each_image() {
         // 3 images 1x2x2, values -1 (0), 0 (128 after rounding 127.5), 1 (255); 2 per row, pad 1.
         let imgs = Tensor::cat(
-            &[Tensor::full([1, 1, 2, 2], -1.0, tch::kind::FLOAT_CPU),
-              Tensor::full([1, 1, 2, 2], 1.0, tch::kind::FLOAT_CPU),
-              Tensor::full([1, 1, 2, 2], 1.0, tch::kind::FLOAT_CPU)],
+            &[
+                Tensor::full([1, 1, 2, 2], -1.0, tch::kind::FLOAT_CPU),
+                Tensor::full([1, 1, 2, 2], 1.0, tch::kind::FLOAT_CPU),
+                Tensor::full([1, 1, 2, 2], 1.0, tch::kind::FLOAT_CPU),
+            ],
             0,
         );
         let g = make_grid(&imgs, 2, 1).unwrap();
@@ -112,7 +114,10 @@ mod tests {
 
     #[test]
     fn png_round_trips_through_the_image_crate() {
-        let px = Tensor::arange(3 * 4 * 5, (Kind::Int64, tch::Device::Cpu)).remainder(256).to_kind(Kind::Uint8).reshape([3, 4, 5]);
+        let px = Tensor::arange(3 * 4 * 5, (Kind::Int64, tch::Device::Cpu))
+            .remainder(256)
+            .to_kind(Kind::Uint8)
+            .reshape([3, 4, 5]);
         let bytes = encode_png(&px).unwrap();
         let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (5, 4));

@@ -154,7 +154,14 @@ mod tests {
     #[test]
     fn scales_and_flips() {
         // 4 images 1x1x2: pixel values (0, 255), labels 0..3.
-        let ds = ImageDataset::from_pixels("t", [0u8, 255].repeat(4), [4, 1, 1, 2], Some(vec![0, 1, 2, 3]), vec![]).unwrap();
+        let ds = ImageDataset::from_pixels(
+            "t",
+            [0u8, 255].repeat(4),
+            [4, 1, 1, 2],
+            Some(vec![0, 1, 2, 3]),
+            vec![],
+        )
+        .unwrap();
         let mut plain = Batcher::new(4, 4, LastBatch::Drop, 1, false).unwrap();
         let b = plain.batch(&ds, 0, Device::Cpu);
         assert_eq!(b.images.size(), vec![4, 1, 1, 2]);
@@ -168,6 +175,9 @@ mod tests {
             })
             .sum();
         assert!((20..60).contains(&flips), "{flips} of 80 flipped");
-        assert!(Batcher::new(3, 4, LastBatch::Drop, 0, false).unwrap_err().to_string().contains("fewer than one batch"));
+        assert!(Batcher::new(3, 4, LastBatch::Drop, 0, false)
+            .unwrap_err()
+            .to_string()
+            .contains("fewer than one batch"));
     }
 }

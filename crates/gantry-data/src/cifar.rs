@@ -18,7 +18,8 @@ pub const CLASSES: [&str; 10] =
     ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 fn batch_names(split: Split) -> Vec<&'static str> {
-    let train = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+    let train =
+        ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
     match split {
         Split::Train => train.to_vec(),
         Split::Test => vec!["test_batch.bin"],
@@ -44,7 +45,10 @@ pub fn parse_batch(bytes: &[u8], origin: &str) -> Result<(Vec<u8>, Vec<i64>)> {
     let mut labels = Vec::with_capacity(n);
     for (i, rec) in bytes.chunks_exact(RECORD).enumerate() {
         if rec[0] > 9 {
-            return Err(DataError::format(origin, format!("record {i}: label {} out of range 0..=9", rec[0])));
+            return Err(DataError::format(
+                origin,
+                format!("record {i}: label {} out of range 0..=9", rec[0]),
+            ));
         }
         labels.push(rec[0] as i64);
         pixels.extend_from_slice(&rec[1..]);
@@ -74,26 +78,38 @@ pub fn load(path: &Path, split: Split) -> Result<ImageDataset> {
             if !file.exists() {
                 return Err(DataError::format(path.display(), format!("missing CIFAR-10 batch {name}")));
             }
-            found.push((file.display().to_string(), std::fs::read(&file).map_err(|e| DataError::io(&file, e))?));
+            found.push((
+                file.display().to_string(),
+                std::fs::read(&file).map_err(|e| DataError::io(&file, e))?,
+            ));
         }
     } else {
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
-        let entries = archive.entries().map_err(|e| DataError::format(path.display(), format!("not a tar.gz archive ({e})")))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| DataError::format(path.display(), format!("not a tar.gz archive ({e})")))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| DataError::format(path.display(), format!("corrupt archive ({e})")))?;
+            let mut entry =
+                entry.map_err(|e| DataError::format(path.display(), format!("corrupt archive ({e})")))?;
             let member = entry.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
             let base = member.rsplit('/').next().unwrap_or_default().to_string();
             if wanted.contains(&base.as_str()) {
                 let mut buf = Vec::new();
-                entry
-                    .read_to_end(&mut buf)
-                    .map_err(|e| DataError::format(format!("{}!{member}", path.display()), format!("truncated member ({e})")))?;
+                entry.read_to_end(&mut buf).map_err(|e| {
+                    DataError::format(
+                        format!("{}!{member}", path.display()),
+                        format!("truncated member ({e})"),
+                    )
+                })?;
                 found.push((format!("{}!{member}", path.display()), buf));
             }
         }
         if let Some(missing) = wanted.iter().find(|w| !found.iter().any(|(m, _)| m.ends_with(*w))) {
-            return Err(DataError::format(path.display(), format!("archive has no CIFAR-10 batch {missing}")));
+            return Err(DataError::format(
+                path.display(),
+                format!("archive has no CIFAR-10 batch {missing}"),
+            ));
         }
         // Archive order is arbitrary: put the batches in their canonical order.
         found.sort_by_key(|(m, _)| wanted.iter().position(|w| m.ends_with(w)));

@@ -21,11 +21,17 @@ pub fn parse(text: &str, side: usize, origin: &str) -> Result<ImageDataset> {
                 continue;
             }
             let v: u32 = field.trim().parse().map_err(|_| {
-                DataError::format(origin, format!("line {}, column {}: expected an integer, found {field:?}", i + 1, j + 1))
+                DataError::format(
+                    origin,
+                    format!("line {}, column {}: expected an integer, found {field:?}", i + 1, j + 1),
+                )
             })?;
             if j + 1 < cols {
                 if v > 255 {
-                    return Err(DataError::format(origin, format!("line {}, column {}: pixel {v} out of range 0..=255", i + 1, j + 1)));
+                    return Err(DataError::format(
+                        origin,
+                        format!("line {}, column {}: pixel {v} out of range 0..=255", i + 1, j + 1),
+                    ));
                 }
                 pixels.push(v as u8);
             } else {
@@ -33,7 +39,14 @@ pub fn parse(text: &str, side: usize, origin: &str) -> Result<ImageDataset> {
             }
         }
         if count != cols {
-            return Err(DataError::format(origin, format!("line {}: expected {cols} values ({} pixels + label), found {count}", i + 1, cols - 1)));
+            return Err(DataError::format(
+                origin,
+                format!(
+                    "line {}: expected {cols} values ({} pixels + label), found {count}",
+                    i + 1,
+                    cols - 1
+                ),
+            ));
         }
     }
     let n = labels.len();

@@ -69,7 +69,10 @@ impl ImageDataset {
             return Err(DataError::Empty(format!("{name}: the dataset is empty (no images found)")));
         }
         if pixels.len() != n * c * h * w {
-            return Err(DataError::format(&name, format!("expected {} pixel bytes, found {}", n * c * h * w, pixels.len())));
+            return Err(DataError::format(
+                &name,
+                format!("expected {} pixel bytes, found {}", n * c * h * w, pixels.len()),
+            ));
         }
         let images = Tensor::from_slice(&pixels).reshape([n as i64, c as i64, h as i64, w as i64]);
         let labels = match labels {
@@ -128,7 +131,9 @@ pub fn fit_pixels(px: &[u8], [c, h, w]: [i64; 3], size: i64, channels: i64, fit:
             })
             .collect(),
         (a, b) => {
-            return Err(DataError::Spec(format!("cannot convert {a}-channel images to {b} channels (1 and 3 are supported)")))
+            return Err(DataError::Spec(format!(
+                "cannot convert {a}-channel images to {b} channels (1 and 3 are supported)"
+            )))
         }
     };
     let c = channels;
@@ -143,7 +148,9 @@ pub fn fit_pixels(px: &[u8], [c, h, w]: [i64; 3], size: i64, channels: i64, fit:
     match fit {
         Fit::Pad => {
             if h > size || w > size {
-                return Err(DataError::Spec(format!("cannot pad {h}x{w} images to {size}x{size}: they are larger (use fit = \"resize\")")));
+                return Err(DataError::Spec(format!(
+                    "cannot pad {h}x{w} images to {size}x{size}: they are larger (use fit = \"resize\")"
+                )));
             }
             let (top, left) = ((size - h) / 2, (size - w) / 2);
             let s = size as usize;
@@ -184,12 +191,18 @@ pub fn concat(parts: Vec<ImageDataset>, name: impl Into<String>) -> Result<Image
     let first = parts.first().ok_or_else(|| DataError::Empty(format!("{name}: nothing to join")))?;
     let shape = first.image_shape();
     if let Some(p) = parts.iter().find(|p| p.image_shape() != shape) {
-        return Err(DataError::format(&name, format!("parts differ in image shape: {:?} vs {:?}", shape, p.image_shape())));
+        return Err(DataError::format(
+            &name,
+            format!("parts differ in image shape: {:?} vs {:?}", shape, p.image_shape()),
+        ));
     }
     let classes = first.classes.clone();
     let images = Tensor::cat(&parts.iter().map(|p| p.images.shallow_clone()).collect::<Vec<_>>(), 0);
     let labels = if parts.iter().all(|p| p.labels.is_some()) {
-        Some(Tensor::cat(&parts.iter().map(|p| p.labels.as_ref().unwrap().shallow_clone()).collect::<Vec<_>>(), 0))
+        Some(Tensor::cat(
+            &parts.iter().map(|p| p.labels.as_ref().unwrap().shallow_clone()).collect::<Vec<_>>(),
+            0,
+        ))
     } else {
         None
     };

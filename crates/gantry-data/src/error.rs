@@ -44,9 +44,9 @@ pub(crate) fn read_maybe_gz(path: &std::path::Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::format(path.display(), format!("corrupt or truncated gzip stream ({e})")))?;
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| {
+            DataError::format(path.display(), format!("corrupt or truncated gzip stream ({e})"))
+        })?;
         Ok(out)
     } else {
         Ok(raw)

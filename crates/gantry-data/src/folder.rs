@@ -81,7 +81,8 @@ fn list_archive(path: &Path) -> Result<Vec<Member>> {
         Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
     };
     let mut archive = tar::Archive::new(reader);
-    let bad = |e: std::io::Error| DataError::format(path.display(), format!("corrupt or truncated archive ({e})"));
+    let bad =
+        |e: std::io::Error| DataError::format(path.display(), format!("corrupt or truncated archive ({e})"));
     let mut out = Vec::new();
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -108,14 +109,19 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
     } else if is_archive(path) {
         list_archive(path)?
     } else {
-        return Err(DataError::Spec(format!("{}: expected a folder or a .tar.gz archive of images", path.display())));
+        return Err(DataError::Spec(format!(
+            "{}: expected a folder or a .tar.gz archive of images",
+            path.display()
+        )));
     };
     let ext_of = |rel: &str| rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     let is_image = |m: &Member| IMAGE_EXTENSIONS.contains(&ext_of(&m.rel).as_str());
 
     // Split folders: train/ and test/ at the top.
     let top = |rel: &str| rel.split('/').next().unwrap_or_default().to_string();
-    let has_splits = members.iter().any(|m| is_image(m) && m.rel.contains('/') && ["train", "test"].contains(&top(&m.rel).as_str()));
+    let has_splits = members
+        .iter()
+        .any(|m| is_image(m) && m.rel.contains('/') && ["train", "test"].contains(&top(&m.rel).as_str()));
     if has_splits {
         let keep: &[&str] = match split {
             Split::Train => &["train"],
@@ -125,7 +131,11 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
         let total = members.len();
         members.retain(|m| keep.contains(&top(&m.rel).as_str()) || !is_image(m));
         if !members.iter().any(is_image) {
-            return Err(DataError::Empty(format!("{}: no images under {}/ ({total} files in all)", path.display(), keep.join("/, "))));
+            return Err(DataError::Empty(format!(
+                "{}: no images under {}/ ({total} files in all)",
+                path.display(),
+                keep.join("/, ")
+            )));
         }
         for m in &mut members {
             if is_image(m) && m.rel.contains('/') {
@@ -133,12 +143,15 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
             }
         }
     } else if split == Split::Test {
-        return Err(DataError::Spec(format!("{}: has no test/ split folder (use split = \"train\" or \"all\")", path.display())));
+        return Err(DataError::Spec(format!(
+            "{}: has no test/ split folder (use split = \"train\" or \"all\")",
+            path.display()
+        )));
     }
 
     let (images, skipped): (Vec<Member>, Vec<Member>) = members.into_iter().partition(is_image);
     let mut images = images;
-    images.sort_by(|a, b| natural_key(&a.rel).cmp(&natural_key(&b.rel)));
+    images.sort_by_cached_key(|m| natural_key(&m.rel));
     if images.is_empty() {
         return Err(DataError::Empty(format!(
             "{}: the dataset is empty: no image files ({}) among {} files",
@@ -153,7 +166,7 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
     let mut classes: Vec<String> = Vec::new();
     if labelled {
         classes = images.iter().map(|m| top(&m.rel)).collect();
-        classes.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+        classes.sort_by_cached_key(|c| natural_key(c));
         classes.dedup();
     }
 
@@ -163,23 +176,41 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
             Bytes::Mem(b) => std::borrow::Cow::Borrowed(b.as_slice()),
             Bytes::File(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| DataError::io(p, e))?),
         };
-        let format = image::ImageFormat::from_extension(ext_of(&m.rel))
-            .ok_or_else(|| DataError::Decode { path: m.shown.clone(), message: "unknown image format".into() })?;
+        let format = image::ImageFormat::from_extension(ext_of(&m.rel)).ok_or_else(|| DataError::Decode {
+            path: m.shown.clone(),
+            message: "unknown image format".into(),
+        })?;
         let img = image::load_from_memory_with_format(&bytes, format)
             .map_err(|e| DataError::Decode { path: m.shown.clone(), message: e.to_string() })?;
         decoded.push(img);
     }
 
     let channels = target.channels.unwrap_or_else(|| {
-        let grey = decoded.iter().all(|i| matches!(i.color(), image::ColorType::L8 | image::ColorType::La8 | image::ColorType::L16 | image::ColorType::La16));
-        if grey { 1 } else { 3 }
+        let grey = decoded.iter().all(|i| {
+            matches!(
+                i.color(),
+                image::ColorType::L8 | image::ColorType::La8 | image::ColorType::L16 | image::ColorType::La16
+            )
+        });
+        if grey {
+            1
+        } else {
+            3
+        }
     });
     let (h0, w0) = (decoded[0].height() as i64, decoded[0].width() as i64);
     if target.size.is_none() {
-        if let Some((m, i)) = images.iter().zip(&decoded).find(|(_, i)| (i.height() as i64, i.width() as i64) != (h0, w0)) {
+        if let Some((m, i)) =
+            images.iter().zip(&decoded).find(|(_, i)| (i.height() as i64, i.width() as i64) != (h0, w0))
+        {
             return Err(DataError::format(
                 &m.shown,
-                format!("image is {}x{}, but {} is {w0}x{h0}; images of mixed sizes need a target size", i.width(), i.height(), images[0].shown),
+                format!(
+                    "image is {}x{}, but {} is {w0}x{h0}; images of mixed sizes need a target size",
+                    i.width(),
+                    i.height(),
+                    images[0].shown
+                ),
             ));
         }
     }
@@ -210,7 +241,13 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
             .collect()
     });
     let name = format!("{} ({})", path.display(), if has_splits { split.name() } else { "all files" });
-    let mut ds = ImageDataset::from_pixels(name, pixels, [decoded.len(), channels as usize, out_h as usize, out_w as usize], labels, classes)?;
+    let mut ds = ImageDataset::from_pixels(
+        name,
+        pixels,
+        [decoded.len(), channels as usize, out_h as usize, out_w as usize],
+        labels,
+        classes,
+    )?;
     ds.skipped = skipped.len();
     Ok(ds)
 }

@@ -22,11 +22,17 @@ pub struct Idx {
 /// Parses IDX bytes; `origin` names the file in errors.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<Idx> {
     if bytes.len() < 4 {
-        return Err(DataError::format(origin, format!("truncated IDX header: expected at least 4 bytes, found {}", bytes.len())));
+        return Err(DataError::format(
+            origin,
+            format!("truncated IDX header: expected at least 4 bytes, found {}", bytes.len()),
+        ));
     }
     let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(DataError::format(origin, format!("bad IDX magic number: expected 0x000008NN, found 0x{magic:08X} (not an IDX file?)")));
+        return Err(DataError::format(
+            origin,
+            format!("bad IDX magic number: expected 0x000008NN, found 0x{magic:08X} (not an IDX file?)"),
+        ));
     }
     if bytes[2] != 0x08 {
         return Err(DataError::format(
@@ -36,11 +42,17 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Idx> {
     }
     let nd = bytes[3] as usize;
     if nd == 0 || nd > 4 {
-        return Err(DataError::format(origin, format!("bad IDX magic number 0x{magic:08X}: {nd} dimensions (expected 1 to 4)")));
+        return Err(DataError::format(
+            origin,
+            format!("bad IDX magic number 0x{magic:08X}: {nd} dimensions (expected 1 to 4)"),
+        ));
     }
     let header = 4 + 4 * nd;
     if bytes.len() < header {
-        return Err(DataError::format(origin, format!("truncated IDX header: expected {header} bytes, found {}", bytes.len())));
+        return Err(DataError::format(
+            origin,
+            format!("truncated IDX header: expected {header} bytes, found {}", bytes.len()),
+        ));
     }
     let dims: Vec<usize> = (0..nd)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
@@ -53,7 +65,10 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Idx> {
             origin,
             format!("truncated IDX payload: dims {dims:?} need {w} bytes after the header, found {found}"),
         )),
-        Some(w) => Err(DataError::format(origin, format!("{} unexpected trailing bytes after the IDX payload of dims {dims:?}", found - w))),
+        Some(w) => Err(DataError::format(
+            origin,
+            format!("{} unexpected trailing bytes after the IDX payload of dims {dims:?}", found - w),
+        )),
         None => Err(DataError::format(origin, format!("IDX dims {dims:?} overflow"))),
     }
 }
@@ -70,20 +85,31 @@ pub fn read_pair(images: &Path, labels: &Path) -> Result<(Vec<u8>, [usize; 3], V
     if im.dims.len() != 3 {
         return Err(DataError::format(
             images.display(),
-            format!("expected an IDX image file (3 dimensions, magic 0x00000803), found {} dimensions", im.dims.len()),
+            format!(
+                "expected an IDX image file (3 dimensions, magic 0x00000803), found {} dimensions",
+                im.dims.len()
+            ),
         ));
     }
     let lb = read(labels)?;
     if lb.dims.len() != 1 {
         return Err(DataError::format(
             labels.display(),
-            format!("expected an IDX label file (1 dimension, magic 0x00000801), found {} dimensions", lb.dims.len()),
+            format!(
+                "expected an IDX label file (1 dimension, magic 0x00000801), found {} dimensions",
+                lb.dims.len()
+            ),
         ));
     }
     if im.dims[0] != lb.dims[0] {
         return Err(DataError::format(
             labels.display(),
-            format!("image/label count mismatch: {} has {} images, this file {} labels", images.display(), im.dims[0], lb.dims[0]),
+            format!(
+                "image/label count mismatch: {} has {} images, this file {} labels",
+                images.display(),
+                im.dims[0],
+                lb.dims[0]
+            ),
         ));
     }
     let labels = lb.data.iter().map(|&l| l as i64).collect();
@@ -110,7 +136,10 @@ mod tests {
         let ok = encode(&[2, 2, 3], &[1; 12]);
         assert_eq!(parse(&ok, "f").unwrap().dims, vec![2, 2, 3]);
         let e = parse(&ok[..ok.len() - 1], "f.idx").unwrap_err().to_string();
-        assert!(e.contains("f.idx") && e.contains("truncated") && e.contains("need 12") && e.contains("found 11"), "{e}");
+        assert!(
+            e.contains("f.idx") && e.contains("truncated") && e.contains("need 12") && e.contains("found 11"),
+            "{e}"
+        );
         let mut bad = ok.clone();
         bad[0] = 0x1f;
         let e = parse(&bad, "f").unwrap_err().to_string();

@@ -79,7 +79,10 @@ fn load_path(path: &Path, opts: &LoadOptions) -> Result<ImageDataset> {
         if has("train-images-idx3-ubyte") || has("t10k-images-idx3-ubyte") {
             return load_idx(path, opts.split);
         }
-        if path.join("data_batch_1.bin").exists() || path.join("test_batch.bin").exists() || path.join("cifar-10-batches-bin").is_dir() {
+        if path.join("data_batch_1.bin").exists()
+            || path.join("test_batch.bin").exists()
+            || path.join("cifar-10-batches-bin").is_dir()
+        {
             return cifar::load(path, opts.split);
         }
     } else if name.contains("cifar-10-binary") || name.contains("batches-bin") {
@@ -104,7 +107,13 @@ fn load_idx(dir: &Path, split: Split) -> Result<ImageDataset> {
         let labels = idx_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
         let (pixels, [n, h, w], labels) = idx::read_pair(&images, &labels)?;
         let classes = dataset::numeric_classes(&labels);
-        ImageDataset::from_pixels(format!("{} ({prefix})", dir.display()), pixels, [n, 1, h, w], Some(labels), classes)
+        ImageDataset::from_pixels(
+            format!("{} ({prefix})", dir.display()),
+            pixels,
+            [n, 1, h, w],
+            Some(labels),
+            classes,
+        )
     };
     match split {
         Split::Train => one("train"),
@@ -115,7 +124,10 @@ fn load_idx(dir: &Path, split: Split) -> Result<ImageDataset> {
 
 fn load_csv(path: &Path, split: Split) -> Result<ImageDataset> {
     if split == Split::Test {
-        return Err(DataError::Spec(format!("{}: a CSV dataset has no test split (use split = \"train\")", path.display())));
+        return Err(DataError::Spec(format!(
+            "{}: a CSV dataset has no test split (use split = \"train\")",
+            path.display()
+        )));
     }
     let bytes = crate::error::read_maybe_gz(path)?;
     let text = String::from_utf8(bytes).map_err(|_| DataError::format(path.display(), "not UTF-8 text"))?;
@@ -125,7 +137,9 @@ fn load_csv(path: &Path, split: Split) -> Result<ImageDataset> {
 /// The embedded mnist-5k subset (500 digits of each class).
 pub fn load_embedded(split: Split) -> Result<ImageDataset> {
     if split == Split::Test {
-        return Err(DataError::Spec(format!("{EMBEDDED} has no test split: it is 5,000 images of MNIST-train")));
+        return Err(DataError::Spec(format!(
+            "{EMBEDDED} has no test split: it is 5,000 images of MNIST-train"
+        )));
     }
     let mut text = String::new();
     flate2::read::GzDecoder::new(EMBEDDED_MNIST_5K)
@@ -140,7 +154,8 @@ mod tests {
 
     #[test]
     fn embedded_digits_are_500_per_class_and_pad_to_32() {
-        let ds = load("mnist-5k", &LoadOptions { size: Some(32), channels: Some(1), ..Default::default() }).unwrap();
+        let ds = load("mnist-5k", &LoadOptions { size: Some(32), channels: Some(1), ..Default::default() })
+            .unwrap();
         assert_eq!(ds.len(), 5000);
         assert_eq!(ds.image_shape(), [1, 32, 32]);
         let labels = ds.labels.as_ref().unwrap();

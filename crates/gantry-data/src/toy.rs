@@ -108,8 +108,9 @@ pub struct Coverage {
 pub fn coverage(toy: &Toy, samples: &Tensor, min_share: f64) -> Coverage {
     let modes = toy.modes();
     let dim = toy.dim() as i64;
-    let pts: Vec<f32> = Vec::try_from(samples.to_device(tch::Device::Cpu).reshape([-1]).to_kind(tch::Kind::Float))
-        .unwrap_or_default();
+    let pts: Vec<f32> =
+        Vec::try_from(samples.to_device(tch::Device::Cpu).reshape([-1]).to_kind(tch::Kind::Float))
+            .unwrap_or_default();
     let n = pts.len() / dim as usize;
     let radius = 3.0 * toy.std();
     let mut counts = vec![0usize; modes.len()];

@@ -66,7 +66,7 @@ impl DcganConfig {
     /// Checks every field; the error names the first one out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = self.image_size;
-        if s < 8 || s > 1024 || (s & (s - 1)) != 0 {
+        if !(8..=1024).contains(&s) || (s & (s - 1)) != 0 {
             return Err(ConfigError {
                 field: "model.image_size",
                 expected: "a power of two from 8 to 1024".into(),
@@ -81,7 +81,11 @@ impl DcganConfig {
         let widest = |w: i64| w.checked_mul(1 << (self.stages() - 1));
         for (field, w) in [("model.g_width", self.g_width), ("model.d_width", self.d_width)] {
             if w < 1 || widest(w).is_none_or(|c| c > 1 << 16) {
-                return Err(ConfigError { field, expected: "≥ 1, and ≤ 65536 at the widest layer".into(), found: w.to_string() });
+                return Err(ConfigError {
+                    field,
+                    expected: "≥ 1, and ≤ 65536 at the widest layer".into(),
+                    found: w.to_string(),
+                });
             }
         }
         Ok(())
@@ -118,14 +122,26 @@ pub fn generator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
         .add_fn(|x| x.relu());
     let mut c = c0;
     for i in 1..k {
-        let cfg_t = nn::ConvTransposeConfig { stride: 2, padding: 1, bias: false, ws_init: conv_init(), ..Default::default() };
+        let cfg_t = nn::ConvTransposeConfig {
+            stride: 2,
+            padding: 1,
+            bias: false,
+            ws_init: conv_init(),
+            ..Default::default()
+        };
         seq = seq
             .add(nn::conv_transpose2d(&p / format!("up{i}"), c, c / 2, 4, cfg_t)) // doubles H, W
             .add(batch_norm(&p / format!("up{i}_bn"), c / 2))
             .add_fn(|x| x.relu());
         c /= 2;
     }
-    let out_cfg = nn::ConvTransposeConfig { stride: 2, padding: 1, ws_init: conv_init(), bs_init: nn::Init::Const(0.0), ..Default::default() };
+    let out_cfg = nn::ConvTransposeConfig {
+        stride: 2,
+        padding: 1,
+        ws_init: conv_init(),
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    };
     seq.add(nn::conv_transpose2d(&p / "to_image", c, cfg.channels, 4, out_cfg)) // [N, channels, S, S]
         .add_fn(|x| x.tanh())
 }
@@ -134,7 +150,14 @@ pub fn generator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
 /// Call [`DcganConfig::validate`] first.
 pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
     let k = cfg.stages();
-    let conv = |bias: bool| nn::ConvConfig { stride: 2, padding: 1, bias, ws_init: conv_init(), bs_init: nn::Init::Const(0.0), ..Default::default() };
+    let conv = |bias: bool| nn::ConvConfig {
+        stride: 2,
+        padding: 1,
+        bias,
+        ws_init: conv_init(),
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    };
     let mut seq = nn::seq_t()
         .add(nn::conv2d(&p / "from_image", cfg.channels, cfg.d_width, 4, conv(true))) // [N, w, S/2, S/2]
         .add_fn(|x| leaky_relu(x, 0.2));
@@ -169,7 +192,9 @@ mod tests {
 
     #[test]
     fn shapes_at_32_and_64() {
-        for (cfg, s) in [(DcganConfig::mnist(), 32), (DcganConfig { g_width: 8, d_width: 8, ..Default::default() }, 64)] {
+        for (cfg, s) in
+            [(DcganConfig::mnist(), 32), (DcganConfig { g_width: 8, d_width: 8, ..Default::default() }, 64)]
+        {
             cfg.validate().unwrap();
             let vs = nn::VarStore::new(Device::Cpu);
             let (g, d) = build(vs.root() / "g", vs.root() / "d", &cfg);

@@ -55,7 +55,9 @@ pub fn generator(p: nn::Path, cfg: &MlpConfig) -> nn::SequentialT {
     let mut seq = nn::seq_t();
     let mut width = cfg.z_dim;
     for i in 0..cfg.layers {
-        seq = seq.add(nn::linear(&p / format!("fc{i}"), width, cfg.hidden, Default::default())).add_fn(|x| x.relu());
+        seq = seq
+            .add(nn::linear(&p / format!("fc{i}"), width, cfg.hidden, Default::default()))
+            .add_fn(|x| x.relu());
         width = cfg.hidden;
     }
     seq.add(nn::linear(&p / "out", width, cfg.data_dim, Default::default()))

@@ -176,6 +176,12 @@ pub fn fetch_root() -> PathBuf {
     }
 }
 
+/// The repository's `datasets/` folder (as it was when gantry was built).
+pub fn repo_datasets() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir).join("datasets")
+}
+
 /// The folders searched for `<root>/<name>/`, in order: `$GANTRY_DATA`, the repository's
 /// `datasets/`, the cache's `datasets/`, and `$GANTRY_SHARED/datasets` (a local mirror such as
 /// `../shared`, which `cargo xtask test` sets).
@@ -184,7 +190,7 @@ pub fn search_roots() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("GANTRY_DATA").filter(|p| !p.is_empty()) {
         roots.push(PathBuf::from(p));
     }
-    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets"));
+    roots.push(repo_datasets());
     roots.push(cache_dir().join("datasets"));
     if let Some(p) = std::env::var_os("GANTRY_SHARED").filter(|p| !p.is_empty()) {
         roots.push(PathBuf::from(p).join("datasets"));
@@ -241,7 +247,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected_with_the_origin() {
-        let text = "name='x'\ntitle='t'\nformat='idx'\nlicense='l'\ncredit='c'\ncolour='red'\n[[files]]\nname='a'\n";
+        let text =
+            "name='x'\ntitle='t'\nformat='idx'\nlicense='l'\ncredit='c'\ncolour='red'\n[[files]]\nname='a'\n";
         let err = Manifest::parse(text, "x.toml").unwrap_err().to_string();
         assert!(err.contains("x.toml") && err.contains("colour"), "{err}");
     }

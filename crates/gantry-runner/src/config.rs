@@ -122,7 +122,8 @@ impl RunConfig {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -130,15 +131,15 @@ impl RunConfig {
     pub fn with_overrides(self, sets: &[String]) -> Result<Self> {
         let mut value = toml::Value::try_from(&self).context("cannot serialise the config")?;
         for set in sets {
-            let (key, raw) = set
-                .split_once('=')
-                .ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
+            let (key, raw) =
+                set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
             let key = key.trim();
             set_path(&mut value, key, raw.trim())?;
             // Check each override on its own so the error names the key that broke the config.
             let text = toml::to_string(&value)?;
-            toml::from_str::<RunConfig>(&text)
-                .map_err(|e| anyhow!("--set {key}={raw}: invalid value for '{key}': {}", one_line(e.message())))?;
+            toml::from_str::<RunConfig>(&text).map_err(|e| {
+                anyhow!("--set {key}={raw}: invalid value for '{key}': {}", one_line(e.message()))
+            })?;
         }
         let text = toml::to_string(&value)?;
         toml::from_str(&text).map_err(|e| anyhow!("invalid config after --set: {}", one_line(e.message())))
@@ -155,7 +156,11 @@ impl RunConfig {
         if self.train.d_steps == 0 {
             bail!("invalid train.d_steps: expected ≥ 1, found 0");
         }
-        for (k, v) in [("log.every", self.log.every), ("log.sample_every", self.log.sample_every), ("log.checkpoint_every", self.log.checkpoint_every)] {
+        for (k, v) in [
+            ("log.every", self.log.every),
+            ("log.sample_every", self.log.sample_every),
+            ("log.checkpoint_every", self.log.checkpoint_every),
+        ] {
             if v == 0 {
                 bail!("invalid {k}: expected ≥ 1, found 0");
             }
@@ -164,7 +169,8 @@ impl RunConfig {
             bail!("invalid log.grid: expected ≥ 1, found 0");
         }
         for (k, o) in [("train.g_opt", &self.train.g_opt), ("train.d_opt", &self.train.d_opt)] {
-            if !(o.lr > 0.0 && (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2) && o.eps > 0.0) {
+            if !(o.lr > 0.0 && (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2) && o.eps > 0.0)
+            {
                 bail!("invalid {k}: expected lr > 0, 0 ≤ beta1, beta2 < 1, eps > 0; found {o:?}");
             }
         }
@@ -204,7 +210,8 @@ fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<()> {
         }
         node = table.get_mut(*part).expect("checked");
     }
-    let new = parse_value(raw, node).map_err(|why| anyhow!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
+    let new = parse_value(raw, node)
+        .map_err(|why| anyhow!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
     *node = new;
     Ok(())
 }
@@ -245,7 +252,14 @@ mod tests {
         let c = presets::find("dcgan-mnist").unwrap().config();
         let c2 = c
             .clone()
-            .with_overrides(&["data=mnist".into(), "model.g_width=64".into(), "train.g_opt.lr=1e-4".into(), "loss=minimax".into(), "loader.hflip=true".into(), "train.d_opt.beta1=0".into()])
+            .with_overrides(&[
+                "data=mnist".into(),
+                "model.g_width=64".into(),
+                "train.g_opt.lr=1e-4".into(),
+                "loss=minimax".into(),
+                "loader.hflip=true".into(),
+                "train.d_opt.beta1=0".into(),
+            ])
             .unwrap();
         assert_eq!(c2.data, "mnist");
         assert_eq!(c2.loss, AdversarialLoss::Minimax);

@@ -18,16 +18,16 @@ use crate::recipe::{GanRecipe, Recipe};
 /// `n` latents `[n, dim]` of N(0, 1), determined by `seed` and `stream` alone.
 pub fn latents(n: usize, dim: i64, seed: u64, stream: &str) -> Tensor {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, 0));
-    let v: Vec<f32> = (0..n * dim as usize).map(|_| gantry_data::toy::standard_normal(&mut rng) as f32).collect();
+    let v: Vec<f32> =
+        (0..n * dim as usize).map(|_| gantry_data::toy::standard_normal(&mut rng) as f32).collect();
     Tensor::from_slice(&v).reshape([n as i64, dim])
 }
 
 /// The run config stored in a checkpoint.
 pub fn config_of(ck: &Checkpoint) -> Result<RunConfig> {
-    let text = ck
-        .metadata
-        .get("gantry.config")
-        .with_context(|| format!("{}: not a gantry checkpoint (no gantry.config metadata)", ck.source.display()))?;
+    let text = ck.metadata.get("gantry.config").with_context(|| {
+        format!("{}: not a gantry checkpoint (no gantry.config metadata)", ck.source.display())
+    })?;
     RunConfig::from_toml(text, &format!("{} (embedded config)", ck.source.display()))
 }
 
@@ -67,7 +67,14 @@ pub fn sample(ckpt: &Path, n: usize, seed: u64, out: &Path, device: Device) -> R
 }
 
 /// `gantry interpolate`: `rows` strips of `frames` images along z(α) = (1 − α)·z1 + α·z2.
-pub fn interpolate(ckpt: &Path, frames: usize, rows: usize, seed: u64, out: &Path, device: Device) -> Result<()> {
+pub fn interpolate(
+    ckpt: &Path,
+    frames: usize,
+    rows: usize,
+    seed: u64,
+    out: &Path,
+    device: Device,
+) -> Result<()> {
     if frames < 2 || rows == 0 {
         bail!("--frames must be at least 2 and --rows at least 1 (found {frames} and {rows})");
     }

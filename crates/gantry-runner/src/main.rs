@@ -130,7 +130,8 @@ fn run(cli: Cli) -> Result<()> {
 
 fn timestamp() -> String {
     // UTC, from the system clock, without a date-time dependency.
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (H. Hinnant's algorithm).
     let z = days + 719_468;
@@ -162,7 +163,10 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         if let Some(s) = a.seed {
             cfg.seed = s;
         }
-        let out = a.out.clone().unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", cfg.preset, timestamp())));
+        let out = a
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", cfg.preset, timestamp())));
         train::start(cfg, &out, device)?
     };
     let exe = std::env::args().next().unwrap_or_else(|| "gantry".into());

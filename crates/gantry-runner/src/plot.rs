@@ -12,7 +12,12 @@ pub fn scatter(points: &Tensor, modes: &[Vec<f64>], extent: f64, size: usize) ->
         for dy in -r..=r {
             for dx in -r..=r {
                 let (px, py) = (cx + dx, cy + dy);
-                if dx * dx + dy * dy <= r * r && px >= 0 && py >= 0 && (px as usize) < size && (py as usize) < size {
+                if dx * dx + dy * dy <= r * r
+                    && px >= 0
+                    && py >= 0
+                    && (px as usize) < size
+                    && (py as usize) < size
+                {
                     for (c, v) in rgb.iter().enumerate() {
                         img[c * size * size + py as usize * size + px as usize] = *v;
                     }
@@ -29,7 +34,11 @@ pub fn scatter(points: &Tensor, modes: &[Vec<f64>], extent: f64, size: usize) ->
     let flat: Vec<f64> = Vec::try_from(p.reshape([-1])).unwrap_or_default();
     for i in 0..n as usize {
         let x = flat[i * d as usize];
-        let y = if d > 1 { flat[i * d as usize + 1] } else { extent * (2.0 * (i as f64 + 0.5) / n as f64 - 1.0) * 0.9 };
+        let y = if d > 1 {
+            flat[i * d as usize + 1]
+        } else {
+            extent * (2.0 * (i as f64 + 0.5) / n as f64 - 1.0) * 0.9
+        };
         put(x, y, [20, 60, 160], 1);
     }
     Tensor::from_slice(&img).reshape([3, size as i64, size as i64])

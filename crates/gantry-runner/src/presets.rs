@@ -36,14 +36,14 @@ fn dcgan_mnist() -> RunConfig {
         preset: "dcgan-mnist".into(),
         data: "mnist-5k".into(),
         seed: 0,
-        steps: 1500,
+        steps: 5000,
         batch_size: 64,
         threads: 0,
         loss: AdversarialLoss::NonSaturating,
         model: ModelConfig::Dcgan(DcganConfig::mnist()),
         train: dcgan_train(),
         loader: loader(false),
-        log: LogConfig { every: 25, sample_every: 250, checkpoint_every: 500, ..Default::default() },
+        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
     }
 }
 
@@ -66,7 +66,12 @@ fn dcgan_64() -> RunConfig {
         preset: "dcgan-64".into(),
         data: "orl-faces".into(),
         steps: 5000,
-        model: ModelConfig::Dcgan(DcganConfig { channels: 0, g_width: 64, d_width: 64, ..DcganConfig::default() }),
+        model: ModelConfig::Dcgan(DcganConfig {
+            channels: 0,
+            g_width: 64,
+            d_width: 64,
+            ..DcganConfig::default()
+        }),
         loader: loader(true),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
         ..dcgan_mnist()
@@ -87,19 +92,38 @@ fn toy_ring() -> RunConfig {
         model: ModelConfig::Mlp(MlpConfig::default()),
         train: TrainConfig { d_steps: 1, g_opt: adam, d_opt: adam },
         loader: loader(false),
-        log: LogConfig { every: 100, sample_every: 1000, checkpoint_every: 1000, grid: 1024, ..Default::default() },
+        log: LogConfig {
+            every: 100,
+            sample_every: 1000,
+            checkpoint_every: 1000,
+            grid: 1024,
+            ..Default::default()
+        },
     }
 }
 
 const PRESETS: &[Preset] = &[
     Preset {
         name: "dcgan-mnist",
-        summary: "DCGAN, MNIST padded to 32x32x1, embedded 5k digits (--set data=mnist for all 60k); the demo",
+        summary:
+            "DCGAN, MNIST padded to 32x32x1, embedded 5k digits (--set data=mnist for all 60k); the demo",
         build: dcgan_mnist,
     },
-    Preset { name: "dcgan-cifar10", summary: "DCGAN, CIFAR-10 32x32x3 (binary version; data=cifar10-jpg for the JPEG mirror)", build: dcgan_cifar10 },
-    Preset { name: "dcgan-64", summary: "DCGAN at 64x64 on an image folder (default: ORL faces; data=PATH for yours)", build: dcgan_64 },
-    Preset { name: "toy-ring", summary: "MLP GAN on the ring of 8 Gaussians (data=grid for the 5x5 grid)", build: toy_ring },
+    Preset {
+        name: "dcgan-cifar10",
+        summary: "DCGAN, CIFAR-10 32x32x3 (binary version; data=cifar10-jpg for the JPEG mirror)",
+        build: dcgan_cifar10,
+    },
+    Preset {
+        name: "dcgan-64",
+        summary: "DCGAN at 64x64 on an image folder (default: ORL faces; data=PATH for yours)",
+        build: dcgan_64,
+    },
+    Preset {
+        name: "toy-ring",
+        summary: "MLP GAN on the ring of 8 Gaussians (data=grid for the 5x5 grid)",
+        build: toy_ring,
+    },
 ];
 
 /// Every preset.

@@ -48,7 +48,12 @@ pub struct GanRecipe {
 impl GanRecipe {
     /// Builds both networks on `device` (their initial weights come from libtorch's generator:
     /// seed it first). `model` must be resolved (DCGAN channels ≥ 1).
-    pub fn new(model: &ModelConfig, loss: AdversarialLoss, train: &TrainConfig, device: Device) -> Result<Self> {
+    pub fn new(
+        model: &ModelConfig,
+        loss: AdversarialLoss,
+        train: &TrainConfig,
+        device: Device,
+    ) -> Result<Self> {
         let vs_g = VarStore::new(device);
         let vs_d = VarStore::new(device);
         let (g, d) = match model {
@@ -86,8 +91,8 @@ impl Recipe for GanRecipe {
         let b = real.size()[0];
         let z = self.noise(b);
         let fake = tch::no_grad(|| self.g.forward_t(&z, true)); // [B, ...], no graph into G
-        // Real and fake go through D as separate batches (separate BatchNorm statistics), as in
-        // the DCGAN reference implementation.
+                                                                // Real and fake go through D as separate batches (separate BatchNorm statistics), as in
+                                                                // the DCGAN reference implementation.
         let real_logits = self.d.forward_t(real, true); // [B]
         let fake_logits = self.d.forward_t(&fake, true); // [B]
         let loss = self.loss.d_loss(&real_logits, &fake_logits);

@@ -57,7 +57,9 @@ impl RunDir {
     pub fn latest_checkpoint(&self) -> Result<(u64, PathBuf)> {
         match self.checkpoints()?.pop() {
             Some(c) => Ok(c),
-            None => bail!("{}: no checkpoint in {}", self.root.display(), self.root.join("checkpoints").display()),
+            None => {
+                bail!("{}: no checkpoint in {}", self.root.display(), self.root.join("checkpoints").display())
+            }
         }
     }
 
@@ -134,7 +136,12 @@ mod tests {
         for s in [1, 2, 3] {
             run.append_metrics(&serde_json::json!({ "step": s })).unwrap();
         }
-        std::fs::OpenOptions::new().append(true).open(run.metrics()).unwrap().write_all(b"{\"step\": 4, \"d_lo").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(run.metrics())
+            .unwrap()
+            .write_all(b"{\"step\": 4, \"d_lo")
+            .unwrap();
         run.truncate_metrics(2).unwrap();
         assert_eq!(std::fs::read_to_string(run.metrics()).unwrap(), "{\"step\":1}\n{\"step\":2}\n");
         assert_eq!(run.checkpoint(5).file_name().unwrap(), "step-0000005.safetensors");

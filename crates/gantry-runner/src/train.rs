@@ -38,7 +38,12 @@ pub fn toy_of(cfg: &RunConfig) -> Result<Toy> {
     };
     if let ModelConfig::Mlp(m) = &cfg.model {
         if m.data_dim != toy.dim() as i64 {
-            bail!("invalid model.data_dim: '{}' is {}-dimensional, found {}", cfg.data, toy.dim(), m.data_dim);
+            bail!(
+                "invalid model.data_dim: '{}' is {}-dimensional, found {}",
+                cfg.data,
+                toy.dim(),
+                m.data_dim
+            );
         }
     }
     Ok(toy)
@@ -67,7 +72,8 @@ fn load_data(cfg: &mut RunConfig) -> Result<RealData> {
             if m.channels == 0 {
                 m.channels = ds.image_shape()[0];
             }
-            let batcher = Batcher::new(ds.len(), cfg.batch_size, cfg.loader.last_batch, cfg.seed, cfg.loader.hflip)?;
+            let batcher =
+                Batcher::new(ds.len(), cfg.batch_size, cfg.loader.last_batch, cfg.seed, cfg.loader.hflip)?;
             Ok(RealData::Images { ds, batcher })
         }
         ModelConfig::Mlp(_) => Ok(RealData::Toy(toy_of(cfg)?)),
@@ -99,7 +105,11 @@ fn describe_data(data: &RealData) -> String {
     match data {
         RealData::Images { ds, .. } => {
             let [c, h, w] = ds.image_shape();
-            let skipped = if ds.skipped > 0 { format!(", {} non-image files skipped", ds.skipped) } else { String::new() };
+            let skipped = if ds.skipped > 0 {
+                format!(", {} non-image files skipped", ds.skipped)
+            } else {
+                String::new()
+            };
             format!("{}: {} images {c}x{h}x{w}{skipped}", ds.name, ds.len())
         }
         RealData::Toy(t) => format!("toy distribution {t:?}"),
@@ -147,7 +157,12 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     let ck = Checkpoint::load(&ck_path)?;
     let seed = ck.get_i64("meta.seed")? as u64;
     if seed != cfg.seed {
-        bail!("{}: seed {seed} disagrees with {} (seed {})", ck_path.display(), run.config().display(), cfg.seed);
+        bail!(
+            "{}: seed {seed} disagrees with {} (seed {})",
+            ck_path.display(),
+            run.config().display(),
+            cfg.seed
+        );
     }
     let threads = ck.get_i64("meta.threads")?.max(1) as usize;
     tch::set_num_threads(threads as i32);
@@ -171,7 +186,9 @@ impl Session {
     fn real_batch(&mut self, k: u64) -> Tensor {
         match &mut self.data {
             RealData::Images { ds, batcher } => batcher.batch(ds, k, self.device).images,
-            RealData::Toy(t) => t.sample(self.cfg.batch_size, derive_seed(self.cfg.seed, "toy-batch", k)).to_device(self.device),
+            RealData::Toy(t) => t
+                .sample(self.cfg.batch_size, derive_seed(self.cfg.seed, "toy-batch", k))
+                .to_device(self.device),
         }
     }
 
@@ -216,8 +233,10 @@ impl Session {
         let tty = std::io::stderr().is_terminal();
         let bar = if tty { indicatif::ProgressBar::new(to) } else { indicatif::ProgressBar::hidden() };
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_position(from);
         let t0 = Instant::now();
@@ -255,7 +274,11 @@ impl Session {
                 }
                 obj.insert("sec_per_step".into(), (secs / n_in_log as f64).into());
                 obj.insert("elapsed_sec".into(), t0.elapsed().as_secs_f64().into());
-                let msg = sums.iter().map(|(k, v)| format!("{k} {:.3}", v / n_in_log as f64)).collect::<Vec<_>>().join("  ");
+                let msg = sums
+                    .iter()
+                    .map(|(k, v)| format!("{k} {:.3}", v / n_in_log as f64))
+                    .collect::<Vec<_>>()
+                    .join("  ");
                 if tty {
                     bar.set_message(msg);
                 } else {
@@ -292,6 +315,13 @@ impl Session {
             None => self.run.latest_checkpoint()?.1,
         };
         let samples = last_sample.unwrap_or_else(|| self.run.sample(to));
-        Ok(Summary { run: self.run.root.clone(), steps: to, checkpoint, samples, metrics: self.run.metrics(), seconds })
+        Ok(Summary {
+            run: self.run.root.clone(),
+            steps: to,
+            checkpoint,
+            samples,
+            metrics: self.run.metrics(),
+            seconds,
+        })
     }
 }

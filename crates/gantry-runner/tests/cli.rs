@@ -16,9 +16,24 @@ fn gantry() -> Command {
 
 /// A DCGAN small enough to train in a second.
 const TINY: &[&str] = &[
-    "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "batch_size=16", "--set", "threads=2",
-    "--set", "log.every=2", "--set", "log.sample_every=4", "--set", "log.checkpoint_every=4", "--set", "log.grid=16",
-    "--device", "cpu",
+    "--set",
+    "model.g_width=4",
+    "--set",
+    "model.d_width=4",
+    "--set",
+    "batch_size=16",
+    "--set",
+    "threads=2",
+    "--set",
+    "log.every=2",
+    "--set",
+    "log.sample_every=4",
+    "--set",
+    "log.checkpoint_every=4",
+    "--set",
+    "log.grid=16",
+    "--device",
+    "cpu",
 ];
 
 fn run(cmd: &mut Command) -> Output {
@@ -37,7 +52,13 @@ fn ok(cmd: &mut Command) -> Output {
 /// Runs a command that must fail with one clear line; returns that line.
 fn fails(cmd: &mut Command) -> String {
     let out = run(cmd);
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, got {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
@@ -132,7 +153,10 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
     for (name, ta) in &ca.tensors {
         assert!(ta.equal(&cb.tensors[name]), "tensor {name} differs after resume");
     }
-    assert_eq!(std::fs::read(a.join("samples/step-0000008.png")).unwrap(), std::fs::read(b.join("samples/step-0000008.png")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("samples/step-0000008.png")).unwrap(),
+        std::fs::read(b.join("samples/step-0000008.png")).unwrap()
+    );
     // Metric lines continue from the checkpoint: no step twice.
     let steps: Vec<u64> = std::fs::read_to_string(b.join("metrics.jsonl"))
         .unwrap()
@@ -155,18 +179,31 @@ fn sample_and_interpolate_draw_deterministic_grids() {
     let s2 = tmp.path().join("s2.png");
     let s3 = tmp.path().join("s3.png");
     ok(gantry().args(["sample", "--ckpt"]).arg(a).args(["--n", "10", "--device", "cpu", "--out"]).arg(&s1));
-    ok(gantry().args(["sample", "--ckpt"]).arg(a.join("checkpoints/step-0000008.safetensors")).args(["--n", "10", "--out"]).arg(&s2));
+    ok(gantry()
+        .args(["sample", "--ckpt"])
+        .arg(a.join("checkpoints/step-0000008.safetensors"))
+        .args(["--n", "10", "--out"])
+        .arg(&s2));
     ok(gantry().args(["sample", "--ckpt"]).arg(a).args(["--n", "10", "--seed", "5", "--out"]).arg(&s3));
     let img = image::open(&s1).unwrap();
     assert_eq!((img.width(), img.height()), (4 * 34 + 2, 3 * 34 + 2)); // 10 samples, 4 per row
     assert_eq!(std::fs::read(&s1).unwrap(), std::fs::read(&s2).unwrap());
     assert_ne!(std::fs::read(&s1).unwrap(), std::fs::read(&s3).unwrap());
     let strip = tmp.path().join("i.png");
-    ok(gantry().args(["interpolate", "--ckpt"]).arg(a).args(["--frames", "5", "--rows", "2", "--out"]).arg(&strip));
+    ok(gantry()
+        .args(["interpolate", "--ckpt"])
+        .arg(a)
+        .args(["--frames", "5", "--rows", "2", "--out"])
+        .arg(&strip));
     let img = image::open(&strip).unwrap().to_luma8();
     assert_eq!((img.width(), img.height()), (5 * 34 + 2, 2 * 34 + 2));
     // α = 0 of row 0 differs from α = 1 of row 0.
-    let cell = |col: u32| (0..32).flat_map(|y| (0..32).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(2 + col * 34 + x, 2 + y).0[0] as i64).collect::<Vec<_>>();
+    let cell = |col: u32| {
+        (0..32)
+            .flat_map(|y| (0..32).map(move |x| (x, y)))
+            .map(|(x, y)| img.get_pixel(2 + col * 34 + x, 2 + y).0[0] as i64)
+            .collect::<Vec<_>>()
+    };
     assert_ne!(cell(0), cell(4));
 }
 
@@ -175,7 +212,20 @@ fn toy_runs_plot_samples_and_score_modes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("toy");
     ok(gantry()
-        .args(["train", "--preset", "toy-ring", "--steps", "20", "--device", "cpu", "--set", "log.sample_every=10", "--set", "threads=1", "--out"])
+        .args([
+            "train",
+            "--preset",
+            "toy-ring",
+            "--steps",
+            "20",
+            "--device",
+            "cpu",
+            "--set",
+            "log.sample_every=10",
+            "--set",
+            "threads=1",
+            "--out",
+        ])
         .arg(&out));
     let img = image::open(out.join("samples/step-0000020.png")).unwrap();
     assert_eq!((img.width(), img.height()), (512, 512));
@@ -185,7 +235,8 @@ fn toy_runs_plot_samples_and_score_modes() {
     assert!(covered <= 8);
     let hq = v["high_quality"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&hq));
-    let e = fails(gantry().args(["interpolate", "--ckpt"]).arg(&out).arg("--out").arg(tmp.path().join("x.png")));
+    let e =
+        fails(gantry().args(["interpolate", "--ckpt"]).arg(&out).arg("--out").arg(tmp.path().join("x.png")));
     assert!(e.contains("mlp"), "{e}");
 }
 
@@ -201,15 +252,36 @@ fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
 }
 
 fn train_on(data: &Path, out: &Path) -> String {
-    fails(gantry().args(["train", "--preset", "dcgan-mnist", "--steps", "2", "--set"]).arg(format!("data={}", data.display())).arg("--out").arg(out).args(TINY))
+    fails(
+        gantry()
+            .args(["train", "--preset", "dcgan-mnist", "--steps", "2", "--set"])
+            .arg(format!("data={}", data.display()))
+            .arg("--out")
+            .arg(out)
+            .args(TINY),
+    )
 }
 
 #[test]
 fn bad_idx_files_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>, Vec<u8>, &str); 3] = [
-        ("truncated", idx(&[20, 28, 28], &[0; 20 * 784 - 100]), idx(&[20], &[1; 20]), "truncated IDX payload"),
-        ("magic", { let mut b = idx(&[20, 28, 28], &[0; 20 * 784]); b[0] = 0x50; b }, idx(&[20], &[1; 20]), "bad IDX magic"),
+        (
+            "truncated",
+            idx(&[20, 28, 28], &[0; 20 * 784 - 100]),
+            idx(&[20], &[1; 20]),
+            "truncated IDX payload",
+        ),
+        (
+            "magic",
+            {
+                let mut b = idx(&[20, 28, 28], &[0; 20 * 784]);
+                b[0] = 0x50;
+                b
+            },
+            idx(&[20], &[1; 20]),
+            "bad IDX magic",
+        ),
         ("count", idx(&[20, 28, 28], &[0; 20 * 784]), idx(&[19], &[1; 19]), "count mismatch"),
     ];
     for (name, images, labels, want) in cases {
@@ -258,16 +330,23 @@ fn bad_image_folders_are_refused() {
 fn a_missing_dataset_names_the_fetch_command() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let e = fails(gantry()
-        .env("GANTRY_DATA", tmp.path().join("data"))
-        .env("GANTRY_CACHE", tmp.path().join("cache"))
-        .env_remove("GANTRY_SHARED")
-        .args(["train", "--preset", "dcgan-mnist", "--set", "data=fashion-mnist", "--out"])
-        .arg(&out)
-        .args(TINY));
+    let e = fails(
+        gantry()
+            .env("GANTRY_DATA", tmp.path().join("data"))
+            .env("GANTRY_CACHE", tmp.path().join("cache"))
+            .env_remove("GANTRY_SHARED")
+            .args(["train", "--preset", "dcgan-mnist", "--set", "data=fashion-mnist", "--out"])
+            .arg(&out)
+            .args(TINY),
+    );
     assert!(e.contains("cargo xtask datasets fetch fashion-mnist"), "{e}");
     assert!(!out.exists());
-    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "data=/no/such/place", "--out"]).arg(&out).args(TINY));
+    let e = fails(
+        gantry()
+            .args(["train", "--preset", "dcgan-mnist", "--set", "data=/no/such/place", "--out"])
+            .arg(&out)
+            .args(TINY),
+    );
     assert!(e.contains("/no/such/place") && e.contains("not a known dataset"), "{e}");
 }
 
@@ -277,7 +356,11 @@ fn checkpoints_of_another_architecture_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let c = tmp.path().join("c");
     train_tiny(&c, 1, &["--set", "model.g_width=8"]);
-    std::fs::copy(a.join("checkpoints/step-0000008.safetensors"), c.join("checkpoints/step-0000099.safetensors")).unwrap();
+    std::fs::copy(
+        a.join("checkpoints/step-0000008.safetensors"),
+        c.join("checkpoints/step-0000099.safetensors"),
+    )
+    .unwrap();
     let before = snapshot(&c);
     let e = fails(gantry().args(["train", "--resume"]).arg(&c).args(["--steps", "120"]));
     assert!(e.contains("step-0000099.safetensors") && e.contains("shape") && e.contains("g."), "{e}");
@@ -308,11 +391,19 @@ fn resume_and_out_misuse_are_refused_without_touching_the_run() {
 fn config_mistakes_name_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "model.widht=3", "--out"]).arg(&out));
+    let e = fails(
+        gantry().args(["train", "--preset", "dcgan-mnist", "--set", "model.widht=3", "--out"]).arg(&out),
+    );
     assert!(e.contains("'model.widht'") && e.contains("g_width"), "{e}");
-    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "batch_size=lots", "--out"]).arg(&out));
+    let e = fails(
+        gantry().args(["train", "--preset", "dcgan-mnist", "--set", "batch_size=lots", "--out"]).arg(&out),
+    );
     assert!(e.contains("'batch_size'"), "{e}");
-    let e = fails(gantry().args(["train", "--preset", "dcgan-mnist", "--set", "model.image_size=48", "--out"]).arg(&out));
+    let e = fails(
+        gantry()
+            .args(["train", "--preset", "dcgan-mnist", "--set", "model.image_size=48", "--out"])
+            .arg(&out),
+    );
     assert!(e.contains("model.image_size") && e.contains("48"), "{e}");
     let e = fails(gantry().args(["train", "--preset", "no-such-preset"]));
     assert!(e.contains("dcgan-mnist"), "{e}");
