@@ -23,8 +23,6 @@ fn dcgan_step(c: &mut Criterion) {
     let mut recipe = GanRecipe::new(&model, AdversarialLoss::NonSaturating, &train, Device::Cpu).unwrap();
     let real = Tensor::rand([64, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
     let mut group = c.benchmark_group("dcgan32_train_step");
-    group.sample_size(20);
-    group.measurement_time(std::time::Duration::from_secs(15));
     group.bench_function("batch64", |b| {
         b.iter(|| {
             let d = recipe.d_step(&real);
@@ -35,5 +33,13 @@ fn dcgan_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, dcgan_step);
+criterion_group! {
+    name = benches;
+    // Defaults for a ~150 ms step; `cargo bench -- --measurement-time S --sample-size N` overrides.
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_secs(2))
+        .measurement_time(std::time::Duration::from_secs(8));
+    targets = dcgan_step
+}
 criterion_main!(benches);

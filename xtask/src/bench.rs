@@ -1,5 +1,8 @@
 //! `cargo xtask bench`: each criterion bench beside its PyTorch peer (`benches/peers/*.py`), run from
 //! this process with the same thread count, reported as medians and a ratio gantry/pytorch.
+//!
+//! Shared machines drift by ±10% over a minute, so the two sides are measured in interleaved rounds
+//! (peer, gantry, peer, gantry, …) and the ratio is taken between the medians over rounds.
 //! Results are also written to `target/bench/results.json`.
 
 use std::path::PathBuf;
@@ -18,6 +21,9 @@ pub struct BenchArgs {
     /// Only this pair (e.g. `dcgan_step`).
     #[arg(long)]
     only: Option<String>,
+    /// Interleaved measurement rounds per pair.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// A criterion bench and the PyTorch script measuring the same work.
@@ -47,40 +53,77 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .context("no Python with torch 2.11.0 is known for the PyTorch peers; set GANTRY_PYTHON to one")?;
     let mut results = Vec::new();
     for pair in PAIRS.iter().filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench)) {
-        let mut cmd = cargo();
-        cmd.args(["bench", "--bench", pair.bench]).env("GANTRY_BENCH_THREADS", threads.to_string());
-        lt.apply(&mut cmd);
-        run_status(cmd, &format!("cargo bench --bench {}", pair.bench))?;
-        let ours = criterion_median_ms(pair.criterion_id)?;
-
-        let script = repo_root().join("benches/peers").join(pair.peer);
-        let out = Command::new(&python)
-            .arg(&script)
-            .args(["--threads", &threads.to_string()])
-            .output()
-            .with_context(|| format!("cannot run {}", script.display()))?;
-        if !out.status.success() {
-            bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim());
+        let (mut ours, mut peers) = (Vec::new(), Vec::new());
+        for round in 1..=args.rounds.max(1) {
+            peers.push(peer_median_ms(&python, pair, threads)?);
+            let mut cmd = cargo();
+            cmd.args([
+                "bench",
+                "--bench",
+                pair.bench,
+                "--",
+                "--warm-up-time",
+                "2",
+                "--measurement-time",
+                "8",
+            ])
+            .args(["--sample-size", "10"])
+            .env("GANTRY_BENCH_THREADS", threads.to_string());
+            lt.apply(&mut cmd);
+            run_status(cmd, &format!("cargo bench --bench {}", pair.bench))?;
+            ours.push(criterion_median_ms(pair.criterion_id)?);
+            eprintln!(
+                "round {round}: gantry {:.2} ms, pytorch {:.2} ms",
+                ours.last().unwrap_or(&0.0),
+                peers.last().unwrap_or(&0.0)
+            );
         }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(last)
-            .with_context(|| format!("{} printed no JSON result line: {last:?}", pair.peer))?;
-        let peer = v["median_ms"].as_f64().context("peer JSON has no median_ms")?;
-        let ratio = ours / peer;
+        let (g, p) = (median(&ours), median(&peers));
+        let ratio = g / p;
         println!(
-            "{}, {threads} threads: gantry {ours:.2} ms, pytorch {peer:.2} ms (median); ratio gantry/pytorch = {ratio:.3}",
-            pair.what
+            "{}, {threads} threads, {} rounds: gantry {g:.2} ms, pytorch {p:.2} ms (medians); ratio gantry/pytorch = {ratio:.3}",
+            pair.what,
+            ours.len()
         );
         results.push(serde_json::json!({
             "bench": pair.bench, "what": pair.what, "threads": threads,
-            "gantry_median_ms": ours, "pytorch_median_ms": peer, "ratio": ratio,
+            "gantry_ms_per_round": ours, "pytorch_ms_per_round": peers,
+            "gantry_median_ms": g, "pytorch_median_ms": p, "ratio": ratio,
         }));
     }
     let dir = repo_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results)?)?;
     Ok(())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs the peer script once; its last stdout line is `{"median_ms": ...}`.
+fn peer_median_ms(python: &std::path::Path, pair: &Pair, threads: usize) -> Result<f64> {
+    let script = repo_root().join("benches/peers").join(pair.peer);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(["--threads", &threads.to_string()])
+        .output()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    if !out.status.success() {
+        bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(last)
+        .with_context(|| format!("{} printed no JSON result line: {last:?}", pair.peer))?;
+    v["median_ms"].as_f64().context("peer JSON has no median_ms")
 }
 
 fn criterion_median_ms(id: &str) -> Result<f64> {

@@ -80,25 +80,51 @@ impl Adam {
         }
     }
 
-    /// One Adam update of every parameter that has a gradient.
+    /// The parameters, in the order of [`Self::apply`]'s gradients.
+    pub fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    /// Differentiates the scalar `loss` with respect to this optimiser's parameters only and
+    /// takes one update. Nothing is accumulated into `.grad` (so no `zero_grad` is needed), and
+    /// the backward pass skips the gradients of every other tensor — e.g. the discriminator's
+    /// weights during a generator update.
+    pub fn backward_step(&mut self, loss: &Tensor) {
+        let grads = Tensor::run_backward(&[loss], &self.params, false, false);
+        self.apply(&grads);
+    }
+
+    /// One update from the gradients accumulated in each parameter's `.grad`.
     pub fn step(&mut self) {
+        let grads: Vec<Tensor> = self.params.iter().map(Tensor::grad).collect();
+        self.apply(&grads);
+    }
+
+    /// One update with `grads` (one per parameter, in [`Self::params`] order; undefined tensors
+    /// leave their parameter unchanged).
+    pub fn apply(&mut self, grads: &[Tensor]) {
+        assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
         let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;
         self.step += 1;
         let t = self.step as i32;
         let bias1 = 1.0 - beta1.powi(t);
         let bias2_sqrt = (1.0 - beta2.powi(t)).sqrt();
+        // θ −= lr/b1 · m / (√v/√b2 + ε), computed as θ += m / d with
+        // d = (√v + ε·√b2) · (−b1 / (lr·√b2)): four kernels, one temporary (tch's addcdiv_ and
+        // addcmul_ take no scalar factor, so the factor goes into d).
+        let d_scale = -bias1 / (lr * bias2_sqrt);
         tch::no_grad(|| {
-            for ((p, m), v) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
-                let g = p.grad();
+            for (((p, m), v), g) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v).zip(grads) {
                 if !g.defined() {
                     continue;
                 }
-                let g = if weight_decay != 0.0 { g + &*p * weight_decay } else { g };
-                let _ = m.lerp_(&g, 1.0 - beta1);
-                *v *= beta2;
-                let _ = v.addcmul_(&g, &(&g * (1.0 - beta2)));
-                let denom = v.sqrt() / bias2_sqrt + eps;
-                let _ = p.addcdiv_(&(&*m * (-lr / bias1)), &denom);
+                let g = if weight_decay != 0.0 { g + &*p * weight_decay } else { g.shallow_clone() };
+                let _ = m.lerp_(&g, 1.0 - beta1); // β1·m + (1 − β1)·g
+                let _ = v.lerp_(&g.square(), 1.0 - beta2); // β2·v + (1 − β2)·g²
+                let mut d = v.sqrt();
+                let _ = d.g_add_scalar_(eps * bias2_sqrt);
+                let _ = d.g_mul_scalar_(d_scale);
+                let _ = p.addcdiv_(m, &d);
             }
         });
     }
@@ -142,6 +168,20 @@ mod tests {
     use super::*;
     use tch::{nn, Kind};
 
+    /// Overwrites every variable with fixed values: tests in one process share libtorch's global
+    /// generator, so seeded initialisation is not reproducible across concurrently running tests.
+    fn fill_fixed(vs: &VarStore) {
+        let mut vars: Vec<_> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        tch::no_grad(|| {
+            for (i, (_, mut t)) in vars.into_iter().enumerate() {
+                let n = t.numel() as i64;
+                let v = (Tensor::arange(n, tch::kind::FLOAT_CPU) * 0.7 + i as f64).sin() * 0.5;
+                t.copy_(&v.reshape(t.size()));
+            }
+        });
+    }
+
     /// Reference values from torch.optim.Adam(lr=0.1, betas=(0.9, 0.999)) minimising (w - 3)^2
     /// from w = 0, three steps (computed by hand from the update rule: the first steps of Adam move
     /// each coordinate by ≈ lr because m/√v ≈ ±1).
@@ -168,11 +208,42 @@ mod tests {
     }
 
     #[test]
+    fn backward_step_equals_backward_then_step() {
+        let run = |explicit: bool| {
+            let vs = VarStore::new(tch::Device::Cpu);
+            let a = nn::linear(vs.root() / "a", 3, 3, Default::default());
+            let other = VarStore::new(tch::Device::Cpu);
+            let b = nn::linear(other.root() / "b", 3, 1, Default::default());
+            fill_fixed(&vs);
+            fill_fixed(&other);
+            let mut opt = Adam::new(&vs, AdamConfig::dcgan());
+            let x = Tensor::from_slice(&[1.0f32, -2.0, 0.5]).reshape([1, 3]);
+            for _ in 0..3 {
+                let loss = nn::Module::forward(&b, &nn::Module::forward(&a, &x)).square().sum(Kind::Float);
+                if explicit {
+                    opt.backward_step(&loss);
+                } else {
+                    opt.zero_grad();
+                    loss.backward();
+                    opt.step();
+                }
+            }
+            // backward_step leaves every .grad alone, including the other network's.
+            let b_grad = other.variables()["b.weight"].grad();
+            (vs.variables()["a.weight"].copy(), b_grad.defined())
+        };
+        let (w1, touched1) = run(true);
+        let (w2, touched2) = run(false);
+        assert!(w1.allclose(&w2, 1e-6, 1e-7, false));
+        assert!(!touched1 && touched2);
+    }
+
+    #[test]
     fn state_round_trips_and_resumes_identically() {
         let make = || {
-            tch::manual_seed(1);
             let vs = VarStore::new(tch::Device::Cpu);
             let lin = nn::linear(vs.root() / "fc", 4, 2, Default::default());
+            fill_fixed(&vs);
             (vs, lin)
         };
         let x = Tensor::from_slice(&[0.5f32, -1.0, 2.0, 0.25]).reshape([1, 4]);

@@ -96,9 +96,7 @@ impl Recipe for GanRecipe {
         let real_logits = self.d.forward_t(real, true); // [B]
         let fake_logits = self.d.forward_t(&fake, true); // [B]
         let loss = self.loss.d_loss(&real_logits, &fake_logits);
-        self.opt_d.zero_grad();
-        loss.backward();
-        self.opt_d.step();
+        self.opt_d.backward_step(&loss);
         vec![
             ("d_loss", loss.double_value(&[])),
             ("d_real", mean_sigmoid(&real_logits)),
@@ -109,14 +107,10 @@ impl Recipe for GanRecipe {
     fn g_step(&mut self, batch: i64) -> Scalars {
         let z = self.noise(batch);
         let fake = self.g.forward_t(&z, true);
-        // D's weights get no gradient during G's update.
-        self.vs_d.freeze();
         let logits = self.d.forward_t(&fake, true);
         let loss = self.loss.g_loss(&logits);
-        self.opt_g.zero_grad();
-        loss.backward();
-        self.opt_g.step();
-        self.vs_d.unfreeze();
+        // Differentiates w.r.t. G's parameters only: D's weight gradients are never computed.
+        self.opt_g.backward_step(&loss);
         vec![("g_loss", loss.double_value(&[]))]
     }
 
