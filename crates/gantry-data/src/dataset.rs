@@ -99,43 +99,37 @@ impl ImageDataset {
         [s[1], s[2], s[3]]
     }
 
-    /// Brings every image to `channels` × `size` × `size` (see [`Fit`], [`fit_pixels`]).
-    pub fn fit(self, size: i64, channels: i64, fit: Fit) -> Result<Self> {
+    /// Brings every image to `channels` (None: keep) and `size` × `size` (None: keep H × W); see
+    /// [`Fit`] and [`fit_pixels`].
+    pub fn fit(self, size: Option<i64>, channels: Option<i64>, fit: Fit) -> Result<Self> {
         let [c, h, w] = self.image_shape();
-        if c == channels && h == size && w == size {
+        let channels = channels.unwrap_or(c);
+        if c == channels && size.is_none_or(|s| h == s && w == s) {
             return Ok(self);
         }
+        let (out_h, out_w) = size.map_or((h, w), |s| (s, s));
         let n = self.len();
         let flat: Vec<u8> = Vec::try_from(self.images.flatten(0, -1))?;
         let per = (c * h * w) as usize;
-        let mut out = Vec::with_capacity(n * (channels * size * size) as usize);
+        let mut out = Vec::with_capacity(n * (channels * out_h * out_w) as usize);
         for i in 0..n {
-            out.extend(fit_pixels(&flat[i * per..(i + 1) * per], [c, h, w], size, channels, fit)?);
+            let px = &flat[i * per..(i + 1) * per];
+            match size {
+                Some(s) => out.extend(fit_pixels(px, [c, h, w], s, channels, fit)?),
+                None => out.extend(convert_channels(px, c, channels, (h * w) as usize)?),
+            }
         }
-        let images = Tensor::from_slice(&out).reshape([n as i64, channels, size, size]);
+        let images = Tensor::from_slice(&out).reshape([n as i64, channels, out_h, out_w]);
         Ok(Self { images, ..self })
     }
 }
 
 /// Converts one CHW u8 image to `channels` (1 → 3 replicates; 3 → 1 is ITU-R BT.601 luma,
 /// `(299 R + 587 G + 114 B) / 1000` rounded, as PIL's `convert("L")`), then to `size`×`size`.
+/// `px` is `[c, h, w]`; the result `[channels, size, size]`.
 pub fn fit_pixels(px: &[u8], [c, h, w]: [i64; 3], size: i64, channels: i64, fit: Fit) -> Result<Vec<u8>> {
     let plane = (h * w) as usize;
-    let px: Vec<u8> = match (c, channels) {
-        (a, b) if a == b => px.to_vec(),
-        (1, 3) => px.repeat(3),
-        (3, 1) => (0..plane)
-            .map(|i| {
-                let (r, g, b) = (px[i] as u32, px[plane + i] as u32, px[2 * plane + i] as u32);
-                ((299 * r + 587 * g + 114 * b + 500) / 1000) as u8
-            })
-            .collect(),
-        (a, b) => {
-            return Err(DataError::Spec(format!(
-                "cannot convert {a}-channel images to {b} channels (1 and 3 are supported)"
-            )))
-        }
-    };
+    let px = convert_channels(px, c, channels, plane)?;
     let c = channels;
     if h == size && w == size {
         return Ok(px);
@@ -183,6 +177,25 @@ pub fn fit_pixels(px: &[u8], [c, h, w]: [i64; 3], size: i64, channels: i64, fit:
             Ok(out)
         }
     }
+}
+
+/// Converts the CHW u8 pixels of one image (`plane` = H·W) from `c` to `channels` channels.
+fn convert_channels(px: &[u8], c: i64, channels: i64, plane: usize) -> Result<Vec<u8>> {
+    Ok(match (c, channels) {
+        (a, b) if a == b => px.to_vec(),
+        (1, 3) => px.repeat(3),
+        (3, 1) => (0..plane)
+            .map(|i| {
+                let (r, g, b) = (px[i] as u32, px[plane + i] as u32, px[2 * plane + i] as u32);
+                ((299 * r + 587 * g + 114 * b + 500) / 1000) as u8
+            })
+            .collect(),
+        (a, b) => {
+            return Err(DataError::Spec(format!(
+                "cannot convert {a}-channel images to {b} channels (1 and 3 are supported)"
+            )))
+        }
+    })
 }
 
 /// Joins datasets of the same image shape (e.g. train and test); labels only if all have them.

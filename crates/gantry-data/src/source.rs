@@ -65,8 +65,7 @@ fn target(opts: &LoadOptions) -> Target {
 }
 
 fn fit(ds: ImageDataset, opts: &LoadOptions) -> Result<ImageDataset> {
-    let [c, h, _] = ds.image_shape();
-    ds.fit(opts.size.unwrap_or(h), opts.channels.unwrap_or(c), opts.fit)
+    ds.fit(opts.size, opts.channels, opts.fit)
 }
 
 fn load_path(path: &Path, opts: &LoadOptions) -> Result<ImageDataset> {
