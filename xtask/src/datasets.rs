@@ -137,11 +137,18 @@ fn download(url: &str, target: &Path) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let tmp = tmp_path(target);
-    let mut out = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut reader = bar.wrap_read(resp.body_mut().as_reader());
-    io::copy(&mut reader, &mut out).with_context(|| format!("download of {url} broke off"))?;
-    out.sync_all()?;
+    let result = (|| -> Result<()> {
+        let mut out = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut reader = bar.wrap_read(resp.body_mut().as_reader());
+        io::copy(&mut reader, &mut out).with_context(|| format!("download of {url} broke off"))?;
+        out.sync_all()?;
+        Ok(())
+    })();
     bar.finish();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result?;
     std::fs::rename(&tmp, target)?;
     Ok(())
 }
