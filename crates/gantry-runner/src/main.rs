@@ -29,40 +29,49 @@ enum Cmd {
     Train(TrainArgs),
     /// Draw a grid of samples from a checkpoint.
     Sample {
-        /// A checkpoint file, or a run folder (its newest checkpoint).
-        #[arg(long)]
-        ckpt: PathBuf,
+        #[command(flatten)]
+        from: FromCheckpoint,
         /// Number of samples.
         #[arg(long, default_value_t = 64)]
         n: usize,
-        /// Seed of the latents.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output PNG.
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value = "auto")]
-        device: String,
     },
     /// Walk the latent space: rows of z(α) = (1 − α)·z1 + α·z2 for α from 0 to 1.
     Interpolate {
-        #[arg(long)]
-        ckpt: PathBuf,
+        #[command(flatten)]
+        from: FromCheckpoint,
         /// Images per row (α steps).
         #[arg(long, default_value_t = 10)]
         frames: usize,
         /// Rows (pairs z1, z2).
         #[arg(long, default_value_t = 8)]
         rows: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value = "auto")]
-        device: String,
     },
     /// List the presets.
     Presets,
+}
+
+/// What every generating command takes.
+#[derive(Args)]
+struct FromCheckpoint {
+    /// A checkpoint file, or a run folder (its newest checkpoint).
+    #[arg(long)]
+    ckpt: PathBuf,
+    /// Seed of the latents.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output PNG.
+    #[arg(long)]
+    out: PathBuf,
+    /// auto (CUDA when available), cpu, cuda, cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+impl FromCheckpoint {
+    /// The checkpoint file and the device.
+    fn resolve(&self) -> Result<(PathBuf, tch::Device)> {
+        Ok((run_dir::resolve_checkpoint(&self.ckpt)?, gantry_core::device::parse_device(&self.device)?))
+    }
 }
 
 #[derive(Args)]
@@ -111,18 +120,16 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Train(args) => train_cmd(args),
-        Cmd::Sample { ckpt, n, seed, out, device } => {
-            let device = gantry_core::device::parse_device(&device)?;
-            let path = run_dir::resolve_checkpoint(&ckpt)?;
-            generate::sample(&path, n, seed, &out, device)?;
-            println!("wrote {} ({n} samples from {})", out.display(), path.display());
+        Cmd::Sample { from, n } => {
+            let (path, device) = from.resolve()?;
+            generate::sample(&path, n, from.seed, &from.out, device)?;
+            println!("wrote {} ({n} samples from {})", from.out.display(), path.display());
             Ok(())
         }
-        Cmd::Interpolate { ckpt, frames, rows, seed, out, device } => {
-            let device = gantry_core::device::parse_device(&device)?;
-            let path = run_dir::resolve_checkpoint(&ckpt)?;
-            generate::interpolate(&path, frames, rows, seed, &out, device)?;
-            println!("wrote {} ({rows} rows x {frames} frames from {})", out.display(), path.display());
+        Cmd::Interpolate { from, frames, rows } => {
+            let (path, device) = from.resolve()?;
+            generate::interpolate(&path, frames, rows, from.seed, &from.out, device)?;
+            println!("wrote {} ({rows} rows x {frames} frames from {})", from.out.display(), path.display());
             Ok(())
         }
     }
