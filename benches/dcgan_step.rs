@@ -6,8 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::dcgan::DcganConfig;
-use gantry::losses::AdversarialLoss;
-use gantry::runner::config::{ModelConfig, TrainConfig};
+use gantry::runner::config::{LossChoice, ModelConfig, RegConfig, TrainConfig};
 use gantry::runner::recipe::{GanRecipe, Recipe};
 use tch::{Device, Kind, Tensor};
 
@@ -20,13 +19,15 @@ fn dcgan_step(c: &mut Criterion) {
     tch::manual_seed(0);
     let model = ModelConfig::Dcgan(DcganConfig::cifar10());
     let train = TrainConfig { d_steps: 1, g_opt: AdamConfig::dcgan(), d_opt: AdamConfig::dcgan() };
-    let mut recipe = GanRecipe::new(&model, AdversarialLoss::NonSaturating, &train, Device::Cpu).unwrap();
+    let mut recipe =
+        GanRecipe::new(&model, LossChoice::NonSaturating, &RegConfig::default(), &train, Device::Cpu)
+            .unwrap();
     let real = Tensor::rand([64, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
     let mut group = c.benchmark_group("dcgan32_train_step");
     group.bench_function("batch64", |b| {
         b.iter(|| {
-            let d = recipe.d_step(&real);
-            let g = recipe.g_step(64);
+            let d = recipe.d_step(&real, 0);
+            let g = recipe.g_step(&real);
             (d, g)
         })
     });

@@ -1,15 +1,20 @@
-//! The minimax game and its non-saturating variant (Goodfellow et al., "Generative Adversarial
-//! Nets", NeurIPS 2014), on logits.
+//! Adversarial losses on raw discriminator outputs (logits or critic scores).
 //!
-//! The value function is V(D, G) = E_x[log D(x)] + E_z[log(1 − D(G(z)))]. D maximises it, i.e.
-//! minimises the binary cross-entropy
+//! Notation: `r = D(x)` on a real batch `[N]`, `f = D(G(z))` on a fake batch `[M]`; σ is the
+//! logistic sigmoid, `softplus(t) = log(1 + eᵗ)`, so `−log σ(t) = softplus(−t)` and
+//! `−log(1 − σ(t)) = softplus(t)` — the forms used here, finite for outputs of ±1e4.
 //!
-//! ```text
-//! L_D = E_x[softplus(−D(x))] + E_z[softplus(D(G(z)))]
-//! ```
+//! | loss | D minimises | G minimises | reference |
+//! |---|---|---|---|
+//! | `minimax` | E softplus(−r) + E softplus(f) | −E softplus(f) = E log(1 − σ(f)) | Goodfellow et al. 2014, eq. 1 |
+//! | `non-saturating` | E softplus(−r) + E softplus(f) | E softplus(−f) = −E log σ(f) | Goodfellow et al. 2014, §3 |
+//! | `lsgan` | ½E(r − 1)² + ½E f² | ½E(f − 1)² | Mao et al. 2017, eq. 9 (a = 0, b = c = 1) |
+//! | `hinge` | E relu(1 − r) + E relu(1 + f) | −E f | Lim & Ye 2017; Miyato et al. 2018 |
+//! | `wasserstein` | E f − E r | −E f | Arjovsky et al. 2017, eq. 3 |
+//! | `ragan` | E softplus(−(r − E f)) + E softplus(f − E r) | E softplus(−(f − E r)) + E softplus(r − E f) | Jolicoeur-Martineau 2018 (RaSGAN) |
 //!
-//! G minimises V (minimax, saturating): `L_G = E_z[log(1 − σ(D(G(z))))] = −E_z[softplus(D(G(z)))]`,
-//! or maximises log D(G(z)) (non-saturating): `L_G = E_z[softplus(−D(G(z)))]`.
+//! The Wasserstein loss needs a Lipschitz constraint on D: weight clipping, a gradient penalty
+//! ([`crate::penalty`]) or spectral normalisation.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,34 +42,70 @@ fn reduce(t: Tensor, r: Reduction) -> Tensor {
     }
 }
 
-/// Adversarial losses selectable by name (`loss = "non-saturating"` in a config).
+/// Two per-sample terms (real `[N]`, fake `[M]`) combined by `r`.
+fn two_terms(real_term: Tensor, fake_term: Tensor, r: Reduction) -> Tensor {
+    match r {
+        Reduction::None => Tensor::cat(&[real_term, fake_term], 0),
+        _ => reduce(real_term, r) + reduce(fake_term, r),
+    }
+}
+
+/// An adversarial loss, selectable by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AdversarialLoss {
-    /// Goodfellow et al.'s minimax game: G minimises E log(1 − D(G(z))). Saturates early in training.
+    /// Goodfellow et al.'s minimax game: G minimises E log(1 − D(G(z))). Saturates when D wins.
     Minimax,
-    /// G maximises E log D(G(z)) instead; the same fixed point, strong gradients when D wins.
+    /// G maximises E log D(G(z)) instead: the same fixed point, strong gradients when D wins.
     NonSaturating,
+    /// Least squares (LSGAN), targets 1 for real and 0 for fake, on raw outputs.
+    Lsgan,
+    /// Hinge loss (SNGAN, BigGAN), margin 1.
+    Hinge,
+    /// Wasserstein (WGAN): D is a critic estimating W1 up to its Lipschitz constant.
+    Wasserstein,
+    /// Relativistic average standard GAN: each side judged against the other's mean.
+    Ragan,
 }
 
 impl AdversarialLoss {
     /// Every loss with its name as configs spell it.
-    pub const ALL: &'static [(&'static str, AdversarialLoss)] =
-        &[("minimax", AdversarialLoss::Minimax), ("non-saturating", AdversarialLoss::NonSaturating)];
+    pub const ALL: &'static [(&'static str, AdversarialLoss)] = &[
+        ("minimax", AdversarialLoss::Minimax),
+        ("non-saturating", AdversarialLoss::NonSaturating),
+        ("lsgan", AdversarialLoss::Lsgan),
+        ("hinge", AdversarialLoss::Hinge),
+        ("wasserstein", AdversarialLoss::Wasserstein),
+        ("ragan", AdversarialLoss::Ragan),
+    ];
 
     /// The name configs use.
     pub fn name(self) -> &'static str {
         Self::ALL.iter().find(|(_, l)| *l == self).map(|(n, _)| *n).unwrap_or("?")
     }
 
-    /// The discriminator's loss on real logits `[N]` and fake logits `[M]` (mean of each term).
+    /// Whether D's outputs are logits of a probability (so σ(D) is meaningful to report).
+    pub fn uses_logits(self) -> bool {
+        matches!(self, AdversarialLoss::Minimax | AdversarialLoss::NonSaturating | AdversarialLoss::Ragan)
+    }
+
+    /// Whether the generator's loss needs D's outputs on a real batch (relativistic losses).
+    pub fn g_needs_real(self) -> bool {
+        self == AdversarialLoss::Ragan
+    }
+
+    /// The discriminator's loss on real outputs `[N]` and fake outputs `[M]` (mean of each term).
     pub fn d_loss(self, real: &Tensor, fake: &Tensor) -> Tensor {
         d_loss(self, real, fake, Reduction::Mean)
     }
 
-    /// The generator's loss on fake logits `[M]` (mean).
-    pub fn g_loss(self, fake: &Tensor) -> Tensor {
-        g_loss(self, fake, Reduction::Mean)
+    /// The generator's loss on fake outputs `[M]` (mean). `real` (`[N]`, D's outputs on a real
+    /// batch) is needed by relativistic losses only (see [`Self::g_needs_real`]).
+    ///
+    /// # Panics
+    /// If the loss is relativistic and `real` is `None` (a programming error).
+    pub fn g_loss(self, fake: &Tensor, real: Option<&Tensor>) -> Tensor {
+        g_loss(self, fake, real, Reduction::Mean)
     }
 }
 
@@ -76,7 +117,7 @@ impl fmt::Display for AdversarialLoss {
 
 /// An unknown loss name.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown loss '{0}': expected one of minimax, non-saturating")]
+#[error("unknown loss '{0}': expected one of minimax, non-saturating, lsgan, hinge, wasserstein, ragan")]
 pub struct UnknownLoss(pub String);
 
 impl FromStr for AdversarialLoss {
@@ -86,26 +127,45 @@ impl FromStr for AdversarialLoss {
     }
 }
 
-/// Discriminator loss `E_x[softplus(−l_real)] + E_z[softplus(l_fake)]` (binary cross-entropy with
-/// real = 1, fake = 0). The same for both losses of this module. `real`: `[N]`, `fake`: `[M]`.
-pub fn d_loss(_loss: AdversarialLoss, real: &Tensor, fake: &Tensor, r: Reduction) -> Tensor {
-    let real_term = (-real.flatten(0, -1)).softplus();
-    let fake_term = fake.flatten(0, -1).softplus();
-    match r {
-        Reduction::None => Tensor::cat(&[real_term, fake_term], 0),
-        _ => reduce(real_term, r) + reduce(fake_term, r),
+/// The discriminator's loss (see the module table). `real`: `[N]`, `fake`: `[M]` (any shapes with
+/// one value per sample are flattened).
+pub fn d_loss(loss: AdversarialLoss, real: &Tensor, fake: &Tensor, r: Reduction) -> Tensor {
+    let (r_out, f_out) = (real.flatten(0, -1), fake.flatten(0, -1));
+    match loss {
+        AdversarialLoss::Minimax | AdversarialLoss::NonSaturating => {
+            two_terms((-r_out).softplus(), f_out.softplus(), r)
+        }
+        AdversarialLoss::Lsgan => two_terms((r_out - 1.0).square() * 0.5, f_out.square() * 0.5, r),
+        AdversarialLoss::Hinge => two_terms((-r_out + 1.0).relu(), (f_out + 1.0).relu(), r),
+        AdversarialLoss::Wasserstein => two_terms(-r_out, f_out, r),
+        AdversarialLoss::Ragan => {
+            let (mr, mf) = (r_out.mean(Kind::Float), f_out.mean(Kind::Float));
+            two_terms((-(r_out - mf)).softplus(), (f_out - mr).softplus(), r)
+        }
     }
 }
 
-/// Generator loss on fake logits `[M]`:
-/// minimax `−softplus(l)` (= log(1 − σ(l))), non-saturating `softplus(−l)` (= −log σ(l)).
-pub fn g_loss(loss: AdversarialLoss, fake: &Tensor, r: Reduction) -> Tensor {
-    let l = fake.flatten(0, -1);
-    let per_sample = match loss {
-        AdversarialLoss::Minimax => -l.softplus(),
-        AdversarialLoss::NonSaturating => (-l).softplus(),
-    };
-    reduce(per_sample, r)
+/// The generator's loss on fake outputs `[M]` (see the module table); `real` `[N]` is required by
+/// relativistic losses and ignored by the others.
+///
+/// # Panics
+/// If `loss` is relativistic and `real` is `None`.
+pub fn g_loss(loss: AdversarialLoss, fake: &Tensor, real: Option<&Tensor>, r: Reduction) -> Tensor {
+    let f = fake.flatten(0, -1);
+    match loss {
+        AdversarialLoss::Minimax => reduce(-f.softplus(), r),
+        AdversarialLoss::NonSaturating => reduce((-f).softplus(), r),
+        AdversarialLoss::Lsgan => reduce((f - 1.0).square() * 0.5, r),
+        AdversarialLoss::Hinge | AdversarialLoss::Wasserstein => reduce(-f, r),
+        AdversarialLoss::Ragan => {
+            let real =
+                real.expect("the relativistic G loss needs D's outputs on a real batch").flatten(0, -1);
+            // Real outputs are constants for G: only the fake side carries G's gradient, but the
+            // real term's dependence on E f does.
+            let (mr, mf) = (real.mean(Kind::Float), f.mean(Kind::Float));
+            two_terms((-(f - mr)).softplus(), (real - mf).softplus(), r)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -121,52 +181,92 @@ mod tests {
         (a - b).abs() <= tol * (1.0 + b.abs())
     }
 
+    fn sig(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    const REAL: [f64; 3] = [2.0, -0.5, 0.1];
+    const FAKE: [f64; 2] = [-3.0, 0.7];
+
+    fn mean(v: impl Iterator<Item = f64>) -> f64 {
+        let v: Vec<f64> = v.collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
+    /// Each loss against its formula evaluated in f64.
+    #[test]
+    fn every_loss_matches_its_formula() {
+        let rt = Tensor::from_slice(&REAL).to_kind(Kind::Float);
+        let ft = Tensor::from_slice(&FAKE).to_kind(Kind::Float);
+        let (mr, mf) = (mean(REAL.iter().copied()), mean(FAKE.iter().copied()));
+        let sp = |x: f64| (1.0 + x.exp()).ln();
+        let cases: Vec<(AdversarialLoss, f64, f64)> = vec![
+            (
+                AdversarialLoss::Minimax,
+                mean(REAL.iter().map(|&x| -sig(x).ln())) + mean(FAKE.iter().map(|&x| -(1.0 - sig(x)).ln())),
+                mean(FAKE.iter().map(|&x| (1.0 - sig(x)).ln())),
+            ),
+            (
+                AdversarialLoss::NonSaturating,
+                mean(REAL.iter().map(|&x| -sig(x).ln())) + mean(FAKE.iter().map(|&x| -(1.0 - sig(x)).ln())),
+                mean(FAKE.iter().map(|&x| -sig(x).ln())),
+            ),
+            (
+                AdversarialLoss::Lsgan,
+                mean(REAL.iter().map(|&x| 0.5 * (x - 1.0).powi(2))) + mean(FAKE.iter().map(|&x| 0.5 * x * x)),
+                mean(FAKE.iter().map(|&x| 0.5 * (x - 1.0).powi(2))),
+            ),
+            (
+                AdversarialLoss::Hinge,
+                mean(REAL.iter().map(|&x| (1.0 - x).max(0.0)))
+                    + mean(FAKE.iter().map(|&x| (1.0 + x).max(0.0))),
+                -mf,
+            ),
+            (AdversarialLoss::Wasserstein, mf - mr, -mf),
+            (
+                AdversarialLoss::Ragan,
+                mean(REAL.iter().map(|&x| sp(-(x - mf)))) + mean(FAKE.iter().map(|&x| sp(x - mr))),
+                mean(FAKE.iter().map(|&x| sp(-(x - mr)))) + mean(REAL.iter().map(|&x| sp(x - mf))),
+            ),
+        ];
+        for (loss, want_d, want_g) in cases {
+            let d = loss.d_loss(&rt, &ft).double_value(&[]);
+            let g = loss.g_loss(&ft, Some(&rt)).double_value(&[]);
+            assert!(close(d, want_d, 1e-6), "{loss} D: {d} vs {want_d}");
+            assert!(close(g, want_g, 1e-6), "{loss} G: {g} vs {want_g}");
+            let sum = d_loss(loss, &rt, &ft, Reduction::Sum).double_value(&[]);
+            let per = d_loss(loss, &rt, &ft, Reduction::None);
+            assert_eq!(per.size(), vec![5]);
+            assert!(close(sum, per.sum(Kind::Double).double_value(&[]), 1e-6));
+        }
+    }
+
     #[test]
     fn at_zero_logits_each_term_is_log_2() {
         let z = t(&[0.0, 0.0]);
         let ln2 = std::f64::consts::LN_2;
         let d = AdversarialLoss::NonSaturating.d_loss(&z, &z).double_value(&[]);
         assert!(close(d, 2.0 * ln2, 1e-6), "{d}");
-        assert!(close(AdversarialLoss::NonSaturating.g_loss(&z).double_value(&[]), ln2, 1e-6));
-        assert!(close(AdversarialLoss::Minimax.g_loss(&z).double_value(&[]), -ln2, 1e-6));
-    }
-
-    #[test]
-    fn matches_binary_cross_entropy_in_f64() {
-        let real = [2.0f64, -0.5, 0.1];
-        let fake = [-3.0f64, 0.7];
-        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-        let want_d = real.iter().map(|&x| -sig(x).ln()).sum::<f64>() / 3.0
-            + fake.iter().map(|&x| -(1.0 - sig(x)).ln()).sum::<f64>() / 2.0;
-        let rt = Tensor::from_slice(&real).to_kind(Kind::Float);
-        let ft = Tensor::from_slice(&fake).to_kind(Kind::Float);
-        let d = d_loss(AdversarialLoss::Minimax, &rt, &ft, Reduction::Mean).double_value(&[]);
-        assert!(close(d, want_d, 1e-6), "{d} vs {want_d}");
-        let sum = d_loss(AdversarialLoss::Minimax, &rt, &ft, Reduction::Sum).double_value(&[]);
-        let want_sum = real.iter().map(|&x| -sig(x).ln()).sum::<f64>()
-            + fake.iter().map(|&x| -(1.0 - sig(x)).ln()).sum::<f64>();
-        assert!(close(sum, want_sum, 1e-6));
-        assert_eq!(d_loss(AdversarialLoss::Minimax, &rt, &ft, Reduction::None).size(), vec![5]);
-        let g_ns = g_loss(AdversarialLoss::NonSaturating, &ft, Reduction::Mean).double_value(&[]);
-        let want = fake.iter().map(|&x| -sig(x).ln()).sum::<f64>() / 2.0;
-        assert!(close(g_ns, want, 1e-6));
-        let g_mm = g_loss(AdversarialLoss::Minimax, &ft, Reduction::Mean).double_value(&[]);
-        let want = fake.iter().map(|&x| (1.0 - sig(x)).ln()).sum::<f64>() / 2.0;
-        assert!(close(g_mm, want, 1e-6));
+        assert!(close(AdversarialLoss::NonSaturating.g_loss(&z, None).double_value(&[]), ln2, 1e-6));
+        assert!(close(AdversarialLoss::Minimax.g_loss(&z, None).double_value(&[]), -ln2, 1e-6));
     }
 
     #[test]
     fn minimax_saturates_and_non_saturating_does_not() {
-        // D confidently rejects the fake (logit -10): dL/dl = σ(l) ≈ 4.5e-5 for minimax,
-        // σ(l) − 1 ≈ −1 for non-saturating.
-        for (loss, want) in [(AdversarialLoss::Minimax, 4.54e-5), (AdversarialLoss::NonSaturating, -1.0)] {
+        // D confidently rejects the fake (logit −10): d(loss)/d(logit) is −σ(l) ≈ −4.5e-5 for
+        // minimax, σ(l) − 1 ≈ −1 for non-saturating.
+        for (loss, want) in [(AdversarialLoss::Minimax, -4.54e-5), (AdversarialLoss::NonSaturating, -1.0)] {
             let l = t(&[-10.0]).set_requires_grad(true);
-            loss.g_loss(&l).backward();
+            loss.g_loss(&l, None).backward();
             let g = l.grad().double_value(&[0]);
-            // minimax: d(−softplus(l))/dl = −σ(l) — the *loss* falls as l rises, but only by σ(l).
-            let g = if loss == AdversarialLoss::Minimax { -g } else { g };
             assert!(close(g, want, 1e-2), "{loss}: {g}");
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "real batch")]
+    fn ragan_g_loss_demands_real_outputs() {
+        let _ = AdversarialLoss::Ragan.g_loss(&t(&[0.0]), None);
     }
 
     #[test]
@@ -176,42 +276,50 @@ mod tests {
             assert_eq!(loss.to_string(), *name);
         }
         let e = "wgan-gpp".parse::<AdversarialLoss>().unwrap_err().to_string();
-        assert!(e.contains("wgan-gpp") && e.contains("non-saturating"));
+        assert!(e.contains("wgan-gpp") && e.contains("hinge"));
     }
 
     proptest! {
         #[test]
-        fn finite_on_extreme_logits(a in -1e4f32..1e4, b in -1e4f32..1e4) {
-            let (r, f) = (t(&[a, -1e4, 1e4]), t(&[b, 1e4, -1e4]));
+        fn finite_on_extreme_outputs(a in -1e4f32..1e4, b in -1e4f32..1e4) {
+            let r = t(&[a, -1e4, 1e4]);
             for (_, loss) in AdversarialLoss::ALL {
-                let fr = f.set_requires_grad(true);
-                let d = loss.d_loss(&r, &fr);
-                let g = loss.g_loss(&fr);
-                prop_assert!(d.double_value(&[]).is_finite());
-                prop_assert!(g.double_value(&[]).is_finite());
+                let f = t(&[b, 1e4, -1e4]).set_requires_grad(true);
+                let d = loss.d_loss(&r, &f);
+                let g = loss.g_loss(&f, Some(&r));
+                prop_assert!(d.double_value(&[]).is_finite(), "{} D", loss);
+                prop_assert!(g.double_value(&[]).is_finite(), "{} G", loss);
                 g.backward();
-                let grad: Vec<f32> = Vec::try_from(fr.grad()).unwrap();
-                prop_assert!(grad.iter().all(|x| x.is_finite()));
+                let grad: Vec<f32> = Vec::try_from(f.grad()).unwrap();
+                prop_assert!(grad.iter().all(|x| x.is_finite()), "{} grad", loss);
             }
         }
 
         #[test]
-        fn generator_gradients_push_fake_logits_up(l in -30f32..30.0) {
-            // Both G losses fall as D's logit on the fake rises: the gradient w.r.t. the logit is ≤ 0.
+        fn generator_gradients_push_fake_outputs_up(l in -30f32..30.0, other in -30f32..30.0) {
+            // Every G loss falls as D's output on a fake rises: d(loss)/d(output) ≤ 0 — for LSGAN
+            // up to its target 1, where the pull stops.
             for (_, loss) in AdversarialLoss::ALL {
-                let x = t(&[l]).set_requires_grad(true);
-                loss.g_loss(&x).backward();
-                prop_assert!(x.grad().double_value(&[0]) <= 0.0);
+                let (l, other) = if *loss == AdversarialLoss::Lsgan { (l.min(0.99), other.min(0.99)) } else { (l, other) };
+                let x = t(&[l, other]).set_requires_grad(true);
+                let real = t(&[0.5, -0.5]);
+                loss.g_loss(&x, Some(&real)).backward();
+                let g: Vec<f32> = Vec::try_from(x.grad()).unwrap();
+                prop_assert!(g.iter().all(|&v| v <= 0.0), "{}: {:?}", loss, g);
             }
         }
 
         #[test]
-        fn discriminator_gradients_separate_real_from_fake(a in -30f32..30.0, b in -30f32..30.0) {
-            let r = t(&[a]).set_requires_grad(true);
-            let f = t(&[b]).set_requires_grad(true);
-            AdversarialLoss::NonSaturating.d_loss(&r, &f).backward();
-            prop_assert!(r.grad().double_value(&[0]) < 0.0); // raise real logits
-            prop_assert!(f.grad().double_value(&[0]) > 0.0); // lower fake logits
+        fn discriminator_gradients_separate_real_from_fake(a in -0.9f32..0.9, b in 0.05f32..0.9) {
+            // Inside the hinge margin (and above LSGAN's fake target 0) every D loss raises real
+            // outputs and lowers fake ones.
+            for (_, loss) in AdversarialLoss::ALL {
+                let r = t(&[a]).set_requires_grad(true);
+                let f = t(&[b]).set_requires_grad(true);
+                loss.d_loss(&r, &f).backward();
+                prop_assert!(r.grad().double_value(&[0]) < 0.0, "{} real", loss);
+                prop_assert!(f.grad().double_value(&[0]) > 0.0, "{} fake", loss);
+            }
         }
     }
 }

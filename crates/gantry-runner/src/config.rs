@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
-use gantry_losses::AdversarialLoss;
+use gantry_losses::{AdversarialLoss, GpSide};
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a run.
@@ -31,12 +31,93 @@ pub struct RunConfig {
     pub batch_size: usize,
     /// CPU threads (0 = all available). Part of the run: it changes floating-point reduction order.
     pub threads: usize,
-    /// Adversarial loss: `minimax` or `non-saturating`.
-    pub loss: AdversarialLoss,
+    /// The objective: `minimax`, `non-saturating`, `lsgan`, `hinge`, `ragan`, `wgan` (no
+    /// constraint: for critics constrained otherwise), `wgan-clip`, `wgan-gp`, `wgan-gp-one-sided`.
+    pub loss: LossChoice,
+    /// Penalty weights and constraints (see [`RegConfig`]).
+    pub reg: RegConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
     pub loader: LoaderConfig,
     pub log: LogConfig,
+}
+
+/// A named objective: an adversarial loss and the Lipschitz constraint it comes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossChoice {
+    Minimax,
+    NonSaturating,
+    Lsgan,
+    Hinge,
+    Ragan,
+    /// Wasserstein loss without a built-in constraint.
+    Wgan,
+    /// Wasserstein loss + weight clipping to [−reg.clip, reg.clip] (Arjovsky et al. 2017).
+    WganClip,
+    /// Wasserstein loss + reg.gp × two-sided gradient penalty (Gulrajani et al. 2017).
+    WganGp,
+    /// Wasserstein loss + reg.gp × one-sided gradient penalty.
+    WganGpOneSided,
+}
+
+/// The constraint a [`LossChoice`] brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    None,
+    Clip,
+    GradientPenalty(GpSide),
+}
+
+impl LossChoice {
+    /// The adversarial loss function.
+    pub fn adversarial(self) -> AdversarialLoss {
+        match self {
+            LossChoice::Minimax => AdversarialLoss::Minimax,
+            LossChoice::NonSaturating => AdversarialLoss::NonSaturating,
+            LossChoice::Lsgan => AdversarialLoss::Lsgan,
+            LossChoice::Hinge => AdversarialLoss::Hinge,
+            LossChoice::Ragan => AdversarialLoss::Ragan,
+            LossChoice::Wgan | LossChoice::WganClip | LossChoice::WganGp | LossChoice::WganGpOneSided => {
+                AdversarialLoss::Wasserstein
+            }
+        }
+    }
+
+    /// The constraint on the critic.
+    pub fn constraint(self) -> Constraint {
+        match self {
+            LossChoice::WganClip => Constraint::Clip,
+            LossChoice::WganGp => Constraint::GradientPenalty(GpSide::TwoSided),
+            LossChoice::WganGpOneSided => Constraint::GradientPenalty(GpSide::OneSided),
+            _ => Constraint::None,
+        }
+    }
+}
+
+/// Regularisation of the discriminator. Weights of 0 turn a term off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegConfig {
+    /// λ of the gradient penalty of `wgan-gp` / `wgan-gp-one-sided` (the paper: 10).
+    pub gp: f64,
+    /// c of `wgan-clip`'s weight clipping (the paper: 0.01).
+    pub clip: f64,
+    /// γ of R1, γ/2·E‖∇D(x)‖² on reals (StyleGAN2: 10 at 1024², less at low resolution).
+    pub r1: f64,
+    /// γ of R2, the same on fakes.
+    pub r2: f64,
+    /// λ of DRAGAN's penalty around the data (the paper: 10).
+    pub dragan: f64,
+    /// Lazy regularisation: R1, R2 and DRAGAN are applied every this many D steps, scaled by it
+    /// (Karras et al. 2020: 16).
+    pub every: u64,
+}
+
+impl Default for RegConfig {
+    fn default() -> Self {
+        Self { gp: 10.0, clip: 0.01, r1: 0.0, r2: 0.0, dragan: 0.0, every: 1 }
+    }
 }
 
 /// The architecture and its hyper-parameters.
@@ -165,6 +246,24 @@ impl RunConfig {
                 bail!("invalid {k}: expected ≥ 1, found 0");
             }
         }
+        let r = &self.reg;
+        for (k, v) in [
+            ("reg.gp", r.gp),
+            ("reg.clip", r.clip),
+            ("reg.r1", r.r1),
+            ("reg.r2", r.r2),
+            ("reg.dragan", r.dragan),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
+            }
+        }
+        if r.every == 0 {
+            bail!("invalid reg.every: expected ≥ 1, found 0");
+        }
+        if self.loss == LossChoice::WganClip && r.clip <= 0.0 {
+            bail!("invalid reg.clip: wgan-clip needs a clipping bound > 0, found {}", r.clip);
+        }
         if self.log.grid == 0 {
             bail!("invalid log.grid: expected ≥ 1, found 0");
         }
@@ -262,7 +361,7 @@ mod tests {
             ])
             .unwrap();
         assert_eq!(c2.data, "mnist");
-        assert_eq!(c2.loss, AdversarialLoss::Minimax);
+        assert_eq!(c2.loss, LossChoice::Minimax);
         assert!(c2.loader.hflip);
         assert_eq!(c2.train.g_opt.lr, 1e-4);
         assert_eq!(c2.train.d_opt.beta1, 0.0);
@@ -274,8 +373,14 @@ mod tests {
         assert!(e.contains("'model.g_widht'") && e.contains("g_width"), "{e}");
         let e = c.clone().with_overrides(&["steps=abc".into()]).unwrap_err().to_string();
         assert!(e.contains("'steps'") && e.contains("integer"), "{e}");
-        let e = c.clone().with_overrides(&["loss=wgan".into()]).unwrap_err().to_string();
-        assert!(e.contains("'loss'") && e.contains("wgan"), "{e}");
+        let e = c.clone().with_overrides(&["loss=wgan-gpp".into()]).unwrap_err().to_string();
+        assert!(e.contains("'loss'") && e.contains("wgan-gpp") && e.contains("wgan-gp"), "{e}");
+        let w = c.clone().with_overrides(&["loss=wgan-gp".into(), "reg.gp=5".into()]).unwrap();
+        assert_eq!(w.loss.adversarial(), AdversarialLoss::Wasserstein);
+        assert_eq!(w.loss.constraint(), Constraint::GradientPenalty(GpSide::TwoSided));
+        assert_eq!(w.reg.gp, 5.0);
+        let e = c.clone().with_overrides(&["reg.r1=-1".into()]).unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("reg.r1"), "{e}");
         let e = c.clone().with_overrides(&["train=1".into()]).unwrap_err().to_string();
         assert!(e.contains("'train'") && e.contains("table"), "{e}");
         assert!(c.with_overrides(&["steps".into()]).unwrap_err().to_string().contains("key=value"));

@@ -35,7 +35,7 @@ pub fn config_of(ck: &Checkpoint) -> Result<RunConfig> {
 pub fn load_generator(path: &Path, device: Device) -> Result<(RunConfig, GanRecipe)> {
     let ck = Checkpoint::load(path)?;
     let cfg = config_of(&ck)?;
-    let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.train, device)?;
+    let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     recipe.load_generator(&ck)?;
     Ok((cfg, recipe))
 }

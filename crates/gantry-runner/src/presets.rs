@@ -4,9 +4,8 @@ use anyhow::{bail, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
-use gantry_losses::AdversarialLoss;
 
-use crate::config::{LoaderConfig, LogConfig, ModelConfig, RunConfig, TrainConfig};
+use crate::config::{LoaderConfig, LogConfig, LossChoice, ModelConfig, RegConfig, RunConfig, TrainConfig};
 
 /// A named configuration.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +38,8 @@ fn dcgan_mnist() -> RunConfig {
         steps: 5000,
         batch_size: 64,
         threads: 0,
-        loss: AdversarialLoss::NonSaturating,
+        loss: LossChoice::NonSaturating,
+        reg: RegConfig::default(),
         model: ModelConfig::Dcgan(DcganConfig::mnist()),
         train: dcgan_train(),
         loader: loader(false),
@@ -88,7 +88,8 @@ fn toy_ring() -> RunConfig {
         steps: 5000,
         batch_size: 256,
         threads: 0,
-        loss: AdversarialLoss::NonSaturating,
+        loss: LossChoice::NonSaturating,
+        reg: RegConfig::default(),
         model: ModelConfig::Mlp(MlpConfig::default()),
         train: TrainConfig { d_steps: 1, g_opt: adam, d_opt: adam },
         loader: loader(false),

@@ -4,21 +4,23 @@
 use anyhow::Result;
 use gantry_core::checkpoint::Checkpoint;
 use gantry_core::optim::Adam;
-use gantry_losses::AdversarialLoss;
+use gantry_losses::{penalty, AdversarialLoss};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{Constraint, LossChoice, ModelConfig, RegConfig, TrainConfig};
 
 /// Named scalars a step reports (averaged by the loop into `metrics.jsonl`).
 pub type Scalars = Vec<(&'static str, f64)>;
 
 /// One family's training step.
 pub trait Recipe {
-    /// One discriminator update on a real batch `[B, ...]`.
-    fn d_step(&mut self, real: &Tensor) -> Scalars;
-    /// One generator update with `batch` fresh latents.
-    fn g_step(&mut self, batch: i64) -> Scalars;
+    /// Discriminator update number `k` (counted over the whole run, from 0) on a real batch
+    /// `[B, ...]`. `k` schedules lazy regularisation, so a resumed run schedules it identically.
+    fn d_step(&mut self, real: &Tensor, k: u64) -> Scalars;
+    /// One generator update with as many fresh latents as `real` has samples; `real` is the last
+    /// real batch (relativistic losses compare against it).
+    fn g_step(&mut self, real: &Tensor) -> Scalars;
     /// G's output for latents `[N, z_dim]` in eval mode, without touching any training state.
     fn generate(&self, z: &Tensor) -> Tensor;
     /// Latent dimension.
@@ -41,6 +43,8 @@ pub struct GanRecipe {
     opt_g: Adam,
     opt_d: Adam,
     loss: AdversarialLoss,
+    constraint: Constraint,
+    reg: RegConfig,
     z_dim: i64,
     device: Device,
 }
@@ -50,7 +54,8 @@ impl GanRecipe {
     /// seed it first). `model` must be resolved (DCGAN channels ≥ 1).
     pub fn new(
         model: &ModelConfig,
-        loss: AdversarialLoss,
+        loss: LossChoice,
+        reg: &RegConfig,
         train: &TrainConfig,
         device: Device,
     ) -> Result<Self> {
@@ -68,7 +73,19 @@ impl GanRecipe {
         };
         let opt_g = Adam::new(&vs_g, train.g_opt);
         let opt_d = Adam::new(&vs_d, train.d_opt);
-        Ok(Self { vs_g, vs_d, g, d, opt_g, opt_d, loss, z_dim: model.z_dim(), device })
+        Ok(Self {
+            vs_g,
+            vs_d,
+            g,
+            d,
+            opt_g,
+            opt_d,
+            loss: loss.adversarial(),
+            constraint: loss.constraint(),
+            reg: reg.clone(),
+            z_dim: model.z_dim(),
+            device,
+        })
     }
 
     fn noise(&self, n: i64) -> Tensor {
@@ -82,33 +99,60 @@ impl GanRecipe {
     }
 }
 
-fn mean_sigmoid(logits: &Tensor) -> f64 {
-    logits.sigmoid().mean(Kind::Float).double_value(&[])
-}
-
 impl Recipe for GanRecipe {
-    fn d_step(&mut self, real: &Tensor) -> Scalars {
+    fn d_step(&mut self, real: &Tensor, k: u64) -> Scalars {
         let b = real.size()[0];
         let z = self.noise(b);
         let fake = tch::no_grad(|| self.g.forward_t(&z, true)); // [B, ...], no graph into G
                                                                 // Real and fake go through D as separate batches (separate BatchNorm statistics), as in
                                                                 // the DCGAN reference implementation.
-        let real_logits = self.d.forward_t(real, true); // [B]
-        let fake_logits = self.d.forward_t(&fake, true); // [B]
-        let loss = self.loss.d_loss(&real_logits, &fake_logits);
-        self.opt_d.backward_step(&loss);
-        vec![
-            ("d_loss", loss.double_value(&[])),
-            ("d_real", mean_sigmoid(&real_logits)),
-            ("d_fake", mean_sigmoid(&fake_logits)),
-        ]
+        let real_out = self.d.forward_t(real, true); // [B]
+        let fake_out = self.d.forward_t(&fake, true); // [B]
+        let adv = self.loss.d_loss(&real_out, &fake_out);
+        let d = &self.d;
+        let critic = |x: &Tensor| d.forward_t(x, true);
+        let mut reg = Tensor::zeros([], (Kind::Float, self.device));
+        if let Constraint::GradientPenalty(side) = self.constraint {
+            reg += penalty::gradient_penalty(&critic, real, &fake, side) * self.reg.gp;
+        }
+        // Lazy regularisation (Karras et al. 2020): every `every` steps, scaled by `every`.
+        let every = self.reg.every.max(1);
+        if k % every == 0 {
+            let scale = every as f64;
+            if self.reg.r1 > 0.0 {
+                reg += penalty::r1_penalty(&critic, real, self.reg.r1) * scale;
+            }
+            if self.reg.r2 > 0.0 {
+                reg += penalty::r2_penalty(&critic, &fake, self.reg.r2) * scale;
+            }
+            if self.reg.dragan > 0.0 {
+                reg += penalty::dragan_penalty(&critic, real) * (self.reg.dragan * scale);
+            }
+        }
+        self.opt_d.backward_step(&(&adv + &reg));
+        if self.constraint == Constraint::Clip {
+            penalty::clip_weights(&self.vs_d, self.reg.clip);
+        }
+        let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
+        let mut out = vec![
+            ("d_loss", adv.double_value(&[])),
+            ("d_reg", reg.double_value(&[])),
+            ("d_real", mean(&real_out)),
+            ("d_fake", mean(&fake_out)),
+        ];
+        if self.loss.uses_logits() {
+            out.push(("p_real", mean(&real_out.sigmoid())));
+            out.push(("p_fake", mean(&fake_out.sigmoid())));
+        }
+        out
     }
 
-    fn g_step(&mut self, batch: i64) -> Scalars {
-        let z = self.noise(batch);
+    fn g_step(&mut self, real: &Tensor) -> Scalars {
+        let z = self.noise(real.size()[0]);
         let fake = self.g.forward_t(&z, true);
-        let logits = self.d.forward_t(&fake, true);
-        let loss = self.loss.g_loss(&logits);
+        let fake_out = self.d.forward_t(&fake, true);
+        let real_out = self.loss.g_needs_real().then(|| self.d.forward_t(real, true));
+        let loss = self.loss.g_loss(&fake_out, real_out.as_ref());
         // Differentiates w.r.t. G's parameters only: D's weight gradients are never computed.
         self.opt_g.backward_step(&loss);
         vec![("g_loss", loss.double_value(&[]))]

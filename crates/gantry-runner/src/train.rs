@@ -132,7 +132,7 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     // Everything that can fail on bad input happens before the run folder is created.
     let data = load_data(&mut cfg)?;
     seed_torch(cfg.seed, "init", 0);
-    let recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.train, device)?;
+    let recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     let run = RunDir::new(out);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
@@ -169,7 +169,7 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     cfg.threads = threads;
     let data = load_data(&mut cfg)?;
     seed_torch(cfg.seed, "init", 0);
-    let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.train, device)?;
+    let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     recipe.load(&ck)?;
     // The checkpoint loaded: only now touch the folder.
     run.truncate_metrics(ck_step)?;
@@ -249,11 +249,13 @@ impl Session {
         for step in from + 1..=to {
             seed_torch(cfg.seed, "step", step);
             let mut scalars = Vec::new();
+            let mut real = Tensor::new();
             for j in 0..d_steps {
-                let real = self.real_batch((step - 1) * d_steps + j);
-                scalars = self.recipe.d_step(&real);
+                let k = (step - 1) * d_steps + j;
+                real = self.real_batch(k);
+                scalars = self.recipe.d_step(&real, k);
             }
-            scalars.extend(self.recipe.g_step(cfg.batch_size as i64));
+            scalars.extend(self.recipe.g_step(&real));
             for (k, v) in scalars {
                 match sums.iter_mut().find(|(n, _)| *n == k) {
                     Some(s) => s.1 += v,

@@ -1,0 +1,204 @@
+//! Constraints and gradient penalties on the discriminator (critic).
+//!
+//! A critic is any closure `x [N, ...] → scores [N]`; a conditional critic closes over its labels
+//! (`|x| d.forward(x, &labels)`), so every penalty works for conditional models too. Penalties are
+//! differentiable in the critic's parameters (the input gradient is built with `create_graph`),
+//! so adding them to D's loss and backpropagating is a double backward.
+//!
+//! | penalty | value | reference |
+//! |---|---|---|
+//! | [`gradient_penalty`] two-sided | E_x̂ (‖∇D(x̂)‖₂ − 1)², x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] | Gulrajani et al. 2017, eq. 3 (λ = 10) |
+//! | [`gradient_penalty`] one-sided | E_x̂ max(0, ‖∇D(x̂)‖₂ − 1)² | Gulrajani et al. 2017, App. D; Petzka et al. 2018 |
+//! | [`r1_penalty`] | γ/2 · E_x ‖∇D(x)‖² on real data | Mescheder et al. 2018, eq. 9 |
+//! | [`r2_penalty`] | γ/2 · E_x̃ ‖∇D(x̃)‖² on fakes | Mescheder et al. 2018, eq. 10 |
+//! | [`dragan_penalty`] | E (‖∇D(x̂)‖₂ − 1)², x̂ between x and x + ½·std(x)·U[0, 1] | Kodali et al. 2017 |
+//! | [`clip_weights`] | every critic weight clamped to [−c, c] after each critic step | Arjovsky et al. 2017, Alg. 1 (c = 0.01) |
+//!
+//! Interpolation weights and perturbations are drawn from libtorch's generator on the input's
+//! device (the training loop seeds it per step).
+
+use tch::nn::VarStore;
+use tch::{Kind, Tensor};
+
+/// Which deviations of the gradient norm from 1 the gradient penalty punishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpSide {
+    /// (‖∇‖ − 1)²: norms below 1 are punished too (WGAN-GP as published).
+    TwoSided,
+    /// max(0, ‖∇‖ − 1)²: only norms above 1 (the Lipschitz constraint itself).
+    OneSided,
+}
+
+/// ∇ₓ Σ D(x) for a batch `x` `[N, ...]`: per-sample input gradients `[N, ...]`, differentiable
+/// in the critic's parameters.
+pub fn input_gradients(critic: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> Tensor {
+    let x = x.detach().set_requires_grad(true);
+    let out = critic(&x).sum(Kind::Float);
+    let mut g = Tensor::run_backward(&[out], &[&x], true, true);
+    g.pop().expect("one input, one gradient")
+}
+
+/// Per-sample squared L2 norms `[N]` of a gradient batch `[N, ...]`.
+fn squared_norms(g: &Tensor) -> Tensor {
+    g.flatten(1, -1).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+}
+
+/// Per-sample L2 norms `[N]` (with PyTorch's zero subgradient at 0).
+fn norms(g: &Tensor) -> Tensor {
+    g.flatten(1, -1).norm_scalaropt_dim(2.0, [1i64].as_slice(), false)
+}
+
+/// Uniform [0, 1) weights `[N, 1, 1, …]` broadcastable against `x` `[N, ...]`.
+fn per_sample_uniform(x: &Tensor) -> Tensor {
+    let mut shape = vec![x.size()[0]];
+    shape.extend(std::iter::repeat_n(1, x.dim() - 1));
+    Tensor::rand(shape.as_slice(), (x.kind(), x.device()))
+}
+
+fn unit_norm_penalty(norms: Tensor, side: GpSide) -> Tensor {
+    let dev = norms - 1.0;
+    match side {
+        GpSide::TwoSided => dev.square().mean(Kind::Float),
+        GpSide::OneSided => dev.relu().square().mean(Kind::Float),
+    }
+}
+
+/// The WGAN-GP penalty (unweighted; multiply by λ = 10) on random interpolates of `real` and
+/// `fake` (both `[N, ...]`, same shape).
+pub fn gradient_penalty(
+    critic: &dyn Fn(&Tensor) -> Tensor,
+    real: &Tensor,
+    fake: &Tensor,
+    side: GpSide,
+) -> Tensor {
+    let eps = per_sample_uniform(real);
+    let x_hat = real.detach() * &eps + fake.detach() * (1.0 - &eps);
+    unit_norm_penalty(norms(&input_gradients(critic, &x_hat)), side)
+}
+
+/// R1: `γ/2 · E‖∇D(x)‖²` on a real batch `[N, ...]`.
+pub fn r1_penalty(critic: &dyn Fn(&Tensor) -> Tensor, real: &Tensor, gamma: f64) -> Tensor {
+    squared_norms(&input_gradients(critic, real)).mean(Kind::Float) * (gamma / 2.0)
+}
+
+/// R2: `γ/2 · E‖∇D(x̃)‖²` on a fake batch `[N, ...]`.
+pub fn r2_penalty(critic: &dyn Fn(&Tensor) -> Tensor, fake: &Tensor, gamma: f64) -> Tensor {
+    r1_penalty(critic, fake, gamma)
+}
+
+/// DRAGAN (unweighted; the paper uses λ = 10): the two-sided unit-norm penalty at points between
+/// each real sample and a perturbation `x + ½·std(x)·U[0, 1]` of it (the authors' reference code).
+pub fn dragan_penalty(critic: &dyn Fn(&Tensor) -> Tensor, real: &Tensor) -> Tensor {
+    let real = real.detach();
+    let std = real.std(true);
+    let perturbed = &real + Tensor::rand_like(&real) * std * 0.5;
+    let alpha = per_sample_uniform(&real);
+    let x_hat = &real * &alpha + perturbed * (1.0 - &alpha);
+    unit_norm_penalty(norms(&input_gradients(critic, &x_hat)), GpSide::TwoSided)
+}
+
+/// WGAN's weight clipping: clamps every trainable variable of `vs` to `[−c, c]` in place.
+pub fn clip_weights(vs: &VarStore, c: f64) {
+    tch::no_grad(|| {
+        for mut t in vs.trainable_variables() {
+            let _ = t.clamp_(-c, c);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::{self, Module};
+    use tch::Device;
+
+    fn batch() -> Tensor {
+        (Tensor::arange(24, (Kind::Float, Device::Cpu)).reshape([4, 2, 3]) * 0.37).sin()
+    }
+
+    /// f(x) = a·x on flattened samples.
+    fn linear(a: Vec<f32>) -> impl Fn(&Tensor) -> Tensor {
+        let a = Tensor::from_slice(&a);
+        move |x: &Tensor| x.flatten(1, -1).matmul(&a)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-5 * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn linear_critics_have_the_closed_form_penalties() {
+        let (real, fake) = (batch(), batch().flip([0]) * 2.0);
+        // ‖a‖ = 1: the gradient norm is 1 everywhere.
+        let unit = linear(vec![0.6, 0.0, 0.8, 0.0, 0.0, 0.0]);
+        assert!(close(gradient_penalty(&unit, &real, &fake, GpSide::TwoSided).double_value(&[]), 0.0));
+        assert!(close(dragan_penalty(&unit, &real).double_value(&[]), 0.0));
+        // ‖a‖ = 2: (2 − 1)² = 1 on both sides; ‖a‖ = 0.5: 0.25 two-sided, 0 one-sided.
+        let double = linear(vec![1.2, 0.0, 1.6, 0.0, 0.0, 0.0]);
+        assert!(close(gradient_penalty(&double, &real, &fake, GpSide::TwoSided).double_value(&[]), 1.0));
+        assert!(close(gradient_penalty(&double, &real, &fake, GpSide::OneSided).double_value(&[]), 1.0));
+        let half = linear(vec![0.3, 0.0, 0.4, 0.0, 0.0, 0.0]);
+        assert!(close(gradient_penalty(&half, &real, &fake, GpSide::TwoSided).double_value(&[]), 0.25));
+        assert!(close(gradient_penalty(&half, &real, &fake, GpSide::OneSided).double_value(&[]), 0.0));
+        // R1 of f(x) = a·x is γ/2·‖a‖²: γ = 10, ‖a‖² = 4 → 20.
+        assert!(close(r1_penalty(&double, &real, 10.0).double_value(&[]), 20.0));
+        assert!(close(r2_penalty(&half, &fake, 4.0).double_value(&[]), 0.5));
+    }
+
+    #[test]
+    fn r1_of_a_quadratic_critic_is_half_gamma_times_the_mean_squared_norm() {
+        // f(x) = ½‖x‖², ∇f = x.
+        let quad = |x: &Tensor| {
+            x.flatten(1, -1).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float) * 0.5
+        };
+        let x = batch();
+        let want = x.flatten(1, -1).square().sum(Kind::Double).double_value(&[]) / 4.0 * 0.5;
+        assert!(close(r1_penalty(&quad, &x, 1.0).double_value(&[]), want));
+    }
+
+    #[test]
+    fn conditional_critics_close_over_their_labels() {
+        // D(x, y) = a_y · x, with ‖a_0‖ = 1 and ‖a_1‖ = 3: R1 with γ = 2 is mean(‖a_y‖²) = 5.
+        let table = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0])
+            .reshape([2, 6]);
+        let labels = Tensor::from_slice(&[0i64, 1, 0, 1]);
+        let critic = |x: &Tensor| {
+            (x.flatten(1, -1) * table.index_select(0, &labels)).sum_dim_intlist(
+                [1i64].as_slice(),
+                false,
+                Kind::Float,
+            )
+        };
+        assert!(close(r1_penalty(&critic, &batch(), 2.0).double_value(&[]), 5.0));
+    }
+
+    #[test]
+    fn penalties_backpropagate_into_the_critic() {
+        // A linear critic's GP is (‖w‖ − 1)², whose gradient is 2(‖w‖ − 1)·w/‖w‖.
+        let vs = VarStore::new(Device::Cpu);
+        let lin = nn::linear(vs.root() / "c", 6, 1, nn::LinearConfig { bias: false, ..Default::default() });
+        let mut w = vs.variables()["c.weight"].shallow_clone();
+        tch::no_grad(|| w.copy_(&Tensor::from_slice(&[0.0f32, 2.0, 0.0, 0.0, 0.0, 0.0]).reshape([1, 6])));
+        let critic = |x: &Tensor| lin.forward(&x.flatten(1, -1)).flatten(0, -1);
+        let gp = gradient_penalty(&critic, &batch(), &(batch() * -1.0), GpSide::TwoSided);
+        assert!(close(gp.double_value(&[]), 1.0));
+        let g = Tensor::run_backward(&[gp], &[&w], false, false).pop().unwrap();
+        assert!(close(g.double_value(&[0, 1]), 2.0), "{g}");
+        assert!(close(g.double_value(&[0, 0]), 0.0));
+    }
+
+    #[test]
+    fn clipping_bounds_every_weight() {
+        let vs = VarStore::new(Device::Cpu);
+        let _ = nn::linear(vs.root() / "a", 8, 8, Default::default());
+        tch::no_grad(|| {
+            for mut t in vs.trainable_variables() {
+                let _ = t.fill_(0.5);
+            }
+        });
+        clip_weights(&vs, 0.01);
+        for t in vs.trainable_variables() {
+            assert!(t.abs().max().double_value(&[]) <= 0.01 + 1e-9);
+        }
+    }
+}
