@@ -32,17 +32,25 @@ struct Pair {
     bench: &'static str,
     /// The criterion id, i.e. the folder under `target/criterion/`.
     criterion_id: &'static str,
-    /// The peer script under `benches/peers/`.
-    peer: &'static str,
+    /// The peer script under `benches/peers/`, if there is one.
+    peer: Option<&'static str>,
     what: &'static str,
 }
 
-const PAIRS: &[Pair] = &[Pair {
-    bench: "dcgan_step",
-    criterion_id: "dcgan32_train_step/batch64",
-    peer: "dcgan_step.py",
-    what: "DCGAN-32 training step (D + G, batch 64, CPU)",
-}];
+const PAIRS: &[Pair] = &[
+    Pair {
+        bench: "dcgan_step",
+        criterion_id: "dcgan32_train_step/batch64",
+        peer: Some("dcgan_step.py"),
+        what: "DCGAN-32 training step (D + G, batch 64, CPU)",
+    },
+    Pair {
+        bench: "transport",
+        criterion_id: "transport_w1/200x200",
+        peer: None,
+        what: "exact W1 (transportation simplex), 200x200 points in 2-D",
+    },
+];
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let lt = libtorch::setup()?;
@@ -54,8 +62,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut results = Vec::new();
     for pair in PAIRS.iter().filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench)) {
         let (mut ours, mut peers) = (Vec::new(), Vec::new());
-        for round in 1..=args.rounds.max(1) {
-            peers.push(peer_median_ms(&python, pair, threads)?);
+        let rounds = if pair.peer.is_some() { args.rounds.max(1) } else { 1 };
+        for round in 1..=rounds {
+            if let Some(peer) = pair.peer {
+                peers.push(peer_median_ms(&python, peer, threads)?);
+            }
             let mut cmd = cargo();
             cmd.args([
                 "bench",
@@ -72,11 +83,20 @@ pub fn run(args: BenchArgs) -> Result<()> {
             lt.apply(&mut cmd);
             run_status(cmd, &format!("cargo bench --bench {}", pair.bench))?;
             ours.push(criterion_median_ms(pair.criterion_id)?);
-            eprintln!(
-                "round {round}: gantry {:.2} ms, pytorch {:.2} ms",
-                ours.last().unwrap_or(&0.0),
-                peers.last().unwrap_or(&0.0)
-            );
+            if pair.peer.is_some() {
+                eprintln!(
+                    "round {round}: gantry {:.2} ms, pytorch {:.2} ms",
+                    ours.last().unwrap_or(&0.0),
+                    peers.last().unwrap_or(&0.0)
+                );
+            }
+        }
+        if pair.peer.is_none() {
+            let g = median(&ours);
+            println!("{}, {threads} threads: gantry {g:.2} ms (median; no peer)", pair.what);
+            results
+                .push(serde_json::json!({ "bench": pair.bench, "what": pair.what, "gantry_median_ms": g }));
+            continue;
         }
         let (g, p) = (median(&ours), median(&peers));
         let ratio = g / p;
@@ -109,8 +129,8 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// Runs the peer script once; its last stdout line is `{"median_ms": ...}`.
-fn peer_median_ms(python: &std::path::Path, pair: &Pair, threads: usize) -> Result<f64> {
-    let script = repo_root().join("benches/peers").join(pair.peer);
+fn peer_median_ms(python: &std::path::Path, peer: &str, threads: usize) -> Result<f64> {
+    let script = repo_root().join("benches/peers").join(peer);
     let out = Command::new(python)
         .arg(&script)
         .args(["--threads", &threads.to_string()])
@@ -122,7 +142,7 @@ fn peer_median_ms(python: &std::path::Path, pair: &Pair, threads: usize) -> Resu
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(last)
-        .with_context(|| format!("{} printed no JSON result line: {last:?}", pair.peer))?;
+        .with_context(|| format!("{peer} printed no JSON result line: {last:?}"))?;
     v["median_ms"].as_f64().context("peer JSON has no median_ms")
 }
 

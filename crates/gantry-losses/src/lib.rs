@@ -18,7 +18,10 @@
 //! σ(l) vanishes, while the non-saturating loss's gradient σ(l) − 1 → −1 stays strong.
 
 pub mod adversarial;
+pub mod divergence;
+pub mod gaussian;
 pub mod penalty;
+pub mod transport;
 
 pub use adversarial::{d_loss, g_loss, AdversarialLoss, Reduction};
 pub use penalty::{clip_weights, dragan_penalty, gradient_penalty, r1_penalty, r2_penalty, GpSide};
