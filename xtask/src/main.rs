@@ -7,6 +7,7 @@
 //! cargo xtask demo                  setup, release build, train dcgan-mnist on the embedded digits
 //! cargo xtask datasets list|fetch|verify
 //! cargo xtask bench                 criterion benches and their PyTorch peers, as ratios
+//! cargo xtask repro NAME [--check]  regenerate a set of figures into target/repro/NAME
 //! ```
 
 mod bench;
@@ -51,6 +52,14 @@ enum Cmd {
     },
     /// Run the criterion benches and their PyTorch peers; print medians and ratios.
     Bench(bench::BenchArgs),
+    /// Regenerate a set of figures into target/repro/NAME (`divergences`).
+    Repro {
+        /// The figure set.
+        name: String,
+        /// Tiny budgets and assertions on the numbers instead of the full figures.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() {
@@ -90,6 +99,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Demo { args } => demo(args),
         Cmd::Datasets { cmd } => datasets::run(cmd),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Repro { name, check } => repro(&name, check),
     }
 }
 
@@ -112,6 +122,21 @@ pub fn run_status(mut cmd: Command, what: &str) -> Result<()> {
         bail!("{what} failed ({status})");
     }
     Ok(())
+}
+
+fn repro(name: &str, check: bool) -> Result<()> {
+    let lt = libtorch::setup()?;
+    let mut build = cargo();
+    build.args(["build", "--release", "--package", "gantry-runner", "--bin", "gantry-repro"]);
+    lt.apply(&mut build);
+    run_status(build, "cargo build --release")?;
+    let mut cmd = Command::new(repo_root().join("target/release/gantry-repro"));
+    cmd.current_dir(repo_root()).arg(name).arg("--out").arg(repo_root().join("target/repro").join(name));
+    if check {
+        cmd.arg("--check");
+    }
+    lt.apply(&mut cmd);
+    run_status(cmd, "gantry-repro")
 }
 
 fn demo(args: Vec<String>) -> Result<()> {

@@ -199,11 +199,9 @@ pub fn solve(p: &[f64], q: &[f64], cost: &[f64]) -> Result<Transport, TransportE
         return Err(TransportError::Unbalanced { p: sp, q: sq });
     }
 
-    // Orden's perturbation: no basic flow of the perturbed problem is zero.
-    let delta = sp.max(f64::MIN_POSITIVE) * 1e-10 / n as f64;
-    let mut a: Vec<f64> = p.iter().map(|x| x + delta).collect();
+    let mut a: Vec<f64> = p.to_vec();
     let mut b: Vec<f64> = q.to_vec();
-    b[m - 1] += n as f64 * delta + (sp - sq);
+    b[m - 1] += sp - sq; // absorb the (tolerated) imbalance
 
     // North-west corner start: n + m − 1 cells forming a spanning tree.
     let mut tree = Tree::new(n, m);
@@ -227,18 +225,23 @@ pub fn solve(p: &[f64], q: &[f64], cost: &[f64]) -> Result<Transport, TransportE
 
     let scale = cost.iter().fold(0.0f64, |s, c| s.max(c.abs())).max(1.0);
     let tol = 1e-12 * scale;
+    let mass_tol = 1e-15 * sp.max(f64::MIN_POSITIVE);
     let max_pivots = 50 * (n + m) * (n + m) + 1000;
-    let mut pivots = 0;
+    let (mut pivots, mut degenerate_run) = (0, 0usize);
     loop {
         let (u, v) = tree.potentials(cost);
-        // Dantzig's rule: the most negative reduced cost enters.
+        let bland = degenerate_run > 2 * (n + m);
+        // Dantzig: the most negative reduced cost enters; Bland: the first negative one.
         let mut best = (-tol, usize::MAX);
-        for i in 0..n {
+        'scan: for i in 0..n {
             let row = &cost[i * m..(i + 1) * m];
             for j in 0..m {
                 let r = row[j] - u[i] - v[j];
                 if r < best.0 && !tree.basic[i * m + j] {
                     best = (r, i * m + j);
+                    if bland {
+                        break 'scan;
+                    }
                 }
             }
         }
@@ -255,14 +258,14 @@ pub fn solve(p: &[f64], q: &[f64], cost: &[f64]) -> Result<Transport, TransportE
         let path = tree.path(ei, n + ej);
         let edges: Vec<(usize, usize)> = path.windows(2).map(|w| tree.cell(w[0], w[1])).collect();
         let minus: Vec<usize> = (0..edges.len()).rev().step_by(2).collect();
-        let (mut theta, mut leave) = (f64::INFINITY, 0);
-        for &e in &minus {
-            let (i, j) = edges[e];
-            if flow[i * m + j] < theta {
-                theta = flow[i * m + j];
-                leave = e;
-            }
-        }
+        let theta = minus.iter().map(|&e| flow[edges[e].0 * m + edges[e].1]).fold(f64::INFINITY, f64::min);
+        // Leaving: among the cells reaching θ, the first on the cycle (Dantzig) or the one of
+        // smallest index (Bland).
+        let ties = minus.iter().copied().filter(|&e| flow[edges[e].0 * m + edges[e].1] <= theta + mass_tol);
+        let leave =
+            if bland { ties.min_by_key(|&e| edges[e].0 * m + edges[e].1) } else { ties.into_iter().next() }
+                .expect("a cycle has a −θ cell");
+        degenerate_run = if theta <= mass_tol { degenerate_run + 1 } else { 0 };
         for (e, &(i, j)) in edges.iter().enumerate() {
             if minus.contains(&e) {
                 flow[i * m + j] -= theta;

@@ -70,6 +70,21 @@ pub enum Constraint {
 }
 
 impl LossChoice {
+    /// The name configs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossChoice::Minimax => "minimax",
+            LossChoice::NonSaturating => "non-saturating",
+            LossChoice::Lsgan => "lsgan",
+            LossChoice::Hinge => "hinge",
+            LossChoice::Ragan => "ragan",
+            LossChoice::Wgan => "wgan",
+            LossChoice::WganClip => "wgan-clip",
+            LossChoice::WganGp => "wgan-gp",
+            LossChoice::WganGpOneSided => "wgan-gp-one-sided",
+        }
+    }
+
     /// The adversarial loss function.
     pub fn adversarial(self) -> AdversarialLoss {
         match self {
@@ -384,6 +399,24 @@ mod tests {
         let e = c.clone().with_overrides(&["train=1".into()]).unwrap_err().to_string();
         assert!(e.contains("'train'") && e.contains("table"), "{e}");
         assert!(c.with_overrides(&["steps".into()]).unwrap_err().to_string().contains("key=value"));
+    }
+
+    #[test]
+    fn loss_names_are_the_config_spellings() {
+        for name in [
+            "minimax",
+            "non-saturating",
+            "lsgan",
+            "hinge",
+            "ragan",
+            "wgan",
+            "wgan-clip",
+            "wgan-gp",
+            "wgan-gp-one-sided",
+        ] {
+            let c: LossChoice = toml::Value::String(name.into()).try_into().unwrap();
+            assert_eq!(c.name(), name);
+        }
     }
 
     #[test]

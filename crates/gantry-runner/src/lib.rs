@@ -6,11 +6,13 @@
 //!   toy MLPs.
 //! - [`train`]: start or resume a run; [`generate`]: sample and interpolate from checkpoints.
 //! - [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`.
+//! - [`repro`]: the figures `cargo xtask repro NAME` regenerates.
 
 pub mod config;
 pub mod generate;
 pub mod plot;
 pub mod presets;
 pub mod recipe;
+pub mod repro;
 pub mod run_dir;
 pub mod train;

@@ -33,7 +33,7 @@ pub fn toy_of(cfg: &RunConfig) -> Result<Toy> {
     let toy = match cfg.data.as_str() {
         "ring" => Toy::ring(),
         "grid" => Toy::grid(),
-        "gaussian1d" => Toy::Gaussian1d { mean: 4.0, std: 0.5 },
+        "gaussian1d" => Toy::Gaussian1d { mean: 7.0, std: 1.0 }, // the lectures' toy (G(z) = z + θ from θ = 3)
         other => bail!("invalid data for an mlp model: expected ring, grid or gaussian1d, found '{other}'"),
     };
     if let ModelConfig::Mlp(m) = &cfg.model {

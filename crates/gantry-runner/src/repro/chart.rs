@@ -1,0 +1,174 @@
+//! Line and scatter charts for the reproduced figures: plotters drawing into memory with the
+//! DejaVu Sans font embedded (no system fonts needed), written as PNG atomically.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mark {
+    Line,
+    Dots,
+}
+
+/// One named series of (x, y) points.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub color: RGBColor,
+    pub mark: Mark,
+}
+
+impl Series {
+    pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
+        Self { label: label.into(), points, color, mark: Mark::Line }
+    }
+
+    pub fn dots(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
+        Self { label: label.into(), points, color, mark: Mark::Dots }
+    }
+}
+
+/// One panel: axes, labels and series. Ranges default to the data's extent.
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    pub series: Vec<Series>,
+}
+
+/// The colours the figures use, in order.
+pub const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(127, 127, 127),
+];
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The only failure is malformed font bytes, which the dejavu crate does not ship.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+fn extent(panel: &Panel, axis: usize) -> (f64, f64) {
+    let vals =
+        panel.series.iter().flat_map(|s| s.points.iter().map(move |p| if axis == 0 { p.0 } else { p.1 }));
+    let (lo, hi) = vals
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+/// Renders panels on a `cols`-wide grid, each `w`×`h` pixels, to PNG bytes.
+pub fn render(panels: &[Panel], cols: usize, (w, h): (u32, u32)) -> Result<Vec<u8>> {
+    register_font();
+    let cols = cols.max(1);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let (width, height) = (w * cols as u32, h * rows as u32);
+    let mut buf = vec![0u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        let areas = root.split_evenly((rows, cols));
+        for (panel, area) in panels.iter().zip(areas) {
+            draw_panel(panel, &area).map_err(|e| anyhow!("plot '{}': {e}", panel.title))?;
+        }
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| anyhow!("plot buffer size"))?;
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
+    Ok(out)
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    panel: &Panel,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (x0, x1) = panel.x_range.unwrap_or_else(|| extent(panel, 0));
+    let (y0, y1) = panel.y_range.unwrap_or_else(|| extent(panel, 1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .label_style(("sans-serif", 13))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    let mut labelled = false;
+    for s in &panel.series {
+        let color = s.color;
+        let pts = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+        let anno = match s.mark {
+            Mark::Line => chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?,
+            Mark::Dots => chart.draw_series(pts.map(|p| Circle::new(p, 2, color.filled())))?,
+        };
+        if !s.label.is_empty() {
+            labelled = true;
+            anno.label(s.label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+        }
+    }
+    if labelled {
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+    }
+    Ok(())
+}
+
+/// Renders and writes a PNG atomically.
+pub fn save(path: &Path, panels: &[Panel], cols: usize, size: (u32, u32)) -> Result<()> {
+    gantry_core::fs::write_atomic(path, &render(panels, cols, size)?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_panels_with_text() {
+        let p = Panel {
+            title: "a title".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            series: vec![
+                Series::line("line", vec![(0.0, 0.0), (1.0, 1.0)], COLORS[0]),
+                Series::dots("", vec![(0.5, 0.2)], COLORS[1]),
+            ],
+            ..Default::default()
+        };
+        let png = render(&[p.clone(), p], 2, (300, 200)).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (600, 200));
+        // Something other than white was drawn (axes, text, the line).
+        let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 100)).count();
+        assert!(dark > 500, "{dark} dark pixels");
+    }
+}

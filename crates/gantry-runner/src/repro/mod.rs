@@ -1,0 +1,12 @@
+//! Reproducible figures: each writes PNG plots and a JSON/markdown summary, and has a `--check`
+//! mode (tiny budget, assertions on the numbers) that tests run so the code behind a figure
+//! cannot silently rot. Driven by `cargo xtask repro NAME` through the `gantry-repro` binary.
+
+pub mod chart;
+pub mod divergences;
+
+/// The figure sets, with one line each.
+pub const FIGURES: &[(&str, &str)] = &[(
+    "divergences",
+    "JSD vs W1 under separation, vanishing gradients, the toy GAN, mode collapse on the ring",
+)];

@@ -1,0 +1,38 @@
+//! Every figure set's `--check` mode (tiny budgets, assertions on the numbers) through the
+//! `gantry-repro` binary, so the code behind the figures cannot silently rot.
+
+use std::process::Command;
+
+#[test]
+fn divergences_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["divergences", "--check", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in [
+        "separation.png",
+        "gradients.png",
+        "toy_gan.png",
+        "ring.png",
+        "ring_samples.png",
+        "summary.json",
+        "summary.md",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert!(s["separation"]["max_abs_jsd_minus_log2_for_d_ge_1"].as_f64().unwrap() < 1e-6);
+    assert_eq!(s["ring"]["table"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn unknown_figure_sets_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro")).arg("nonsense").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("divergences"));
+}
