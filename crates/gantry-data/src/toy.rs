@@ -106,13 +106,18 @@ pub struct Coverage {
 /// Scores samples `[n, dim]` against `toy`: a sample belongs to its nearest mode when within 3σ;
 /// a mode is covered when it holds at least `min_share` of all samples (1% in Srivastava et al.).
 pub fn coverage(toy: &Toy, samples: &Tensor, min_share: f64) -> Coverage {
+    coverage_within(toy, samples, min_share, 3.0 * toy.std())
+}
+
+/// [`coverage`] with another radius around each mode (e.g. a fraction of the distance between
+/// modes, to tell "reaches every mode, not yet sharply" from "collapsed").
+pub fn coverage_within(toy: &Toy, samples: &Tensor, min_share: f64, radius: f64) -> Coverage {
     let modes = toy.modes();
     let dim = toy.dim() as i64;
     let pts: Vec<f32> =
         Vec::try_from(samples.to_device(tch::Device::Cpu).reshape([-1]).to_kind(tch::Kind::Float))
             .unwrap_or_default();
     let n = pts.len() / dim as usize;
-    let radius = 3.0 * toy.std();
     let mut counts = vec![0usize; modes.len()];
     let mut good = 0usize;
     for p in pts.chunks_exact(dim as usize) {
@@ -162,6 +167,11 @@ mod tests {
         assert_eq!((c.modes_covered, c.high_quality), (1, 1.0));
         let far = Tensor::zeros([50, 2], tch::kind::FLOAT_CPU);
         assert_eq!(coverage(&toy, &far, 0.01).high_quality, 0.0);
+        // 0.1 off every mode: outside 3σ = 0.06, inside a radius of 0.25.
+        let off: Vec<f32> = toy.modes().iter().flat_map(|m| [m[0] as f32 + 0.1, m[1] as f32]).collect();
+        let off = Tensor::from_slice(&off).reshape([8, 2]);
+        assert_eq!(coverage(&toy, &off, 0.01).modes_covered, 0);
+        assert_eq!(coverage_within(&toy, &off, 0.01, 0.25).modes_covered, 8);
     }
 
     #[test]
