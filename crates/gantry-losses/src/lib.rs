@@ -1,21 +1,37 @@
-//! gantry-losses: adversarial losses as pure functions of tensors.
+//! gantry-losses: the objectives of adversarial training and the divergences they estimate.
 //!
-//! Every loss takes the discriminator's *logits* `l = D(x)` (the sigmoid lives here, not in D),
-//! shaped `[N]` or `[N, 1]`, and is computed with softplus identities so that it stays finite for
-//! logits of ±1e4:
+//! Depend on this crate alone for:
+//!
+//! - [`adversarial`] — losses on raw discriminator outputs, each with its equation and paper:
+//!   minimax (saturating), non-saturating, least squares (LSGAN), hinge, Wasserstein, relativistic
+//!   average (RaGAN); stable softplus forms, finite for outputs of ±1e4, explicit [`Reduction`].
+//! - [`penalty`] — constraints on the critic, which is any closure `x → scores` (so conditional
+//!   critics work): WGAN-GP (two- and one-sided, by double backward), R1, R2, DRAGAN, weight
+//!   clipping.
+//! - [`divergence`] — exact KL and Jensen–Shannon (discrete and on grids), the optimal
+//!   discriminator D* = p_data/(p_data + p_G) and the identity V(D*, G) = 2·JSD − log 4,
+//!   Wasserstein-1 on the line by CDFs.
+//! - [`transport`] — Wasserstein-1 as the lectures pose it: the optimal-transport linear program,
+//!   solved exactly by the transportation simplex, with the plan, both dual potentials, both
+//!   objective values (equal at the optimum), and the one-potential Kantorovich–Rubinstein dual.
+//! - [`gaussian`] — closed forms: W1 = W2 = ‖μ1 − μ2‖ and KL = ‖μ1 − μ2‖²/(2σ²) for equal
+//!   isotropic covariances, general Gaussian KL, 1-D W2.
+//!
+//! Quick reference (r = D(x) on reals, f = D(G(z)) on fakes):
 //!
 //! ```text
-//! −log σ(l)      = softplus(−l)
-//! −log(1 − σ(l)) = softplus(l)
+//! non-saturating   L_D = E softplus(−r) + E softplus(f)      L_G = E softplus(−f)
+//! hinge            L_D = E relu(1 − r) + E relu(1 + f)       L_G = −E f
+//! wasserstein      L_D = E f − E r   (+ λ·GP)                L_G = −E f
 //! ```
 //!
-//! | name | D minimises | G minimises | reference |
-//! |---|---|---|---|
-//! | `minimax` | −E log D(x) − E log(1 − D(G(z))) | E log(1 − D(G(z))) | Goodfellow et al. 2014, eq. 1 |
-//! | `non-saturating` | same as minimax | −E log D(G(z)) | Goodfellow et al. 2014, §3 |
-//!
-//! The minimax generator loss saturates: when D confidently rejects fakes (l → −∞) its gradient
-//! σ(l) vanishes, while the non-saturating loss's gradient σ(l) − 1 → −1 stays strong.
+//! ```
+//! use gantry_losses::AdversarialLoss;
+//! use tch::Tensor;
+//! let (real, fake) = (Tensor::from_slice(&[2.0f32, 1.5]), Tensor::from_slice(&[-1.0f32, 0.5]));
+//! let d = AdversarialLoss::Hinge.d_loss(&real, &fake); // relu(1 − r) + relu(1 + f), averaged
+//! assert!((d.double_value(&[]) - 0.75).abs() < 1e-6);
+//! ```
 
 pub mod adversarial;
 pub mod divergence;
