@@ -70,6 +70,19 @@ pub enum Constraint {
 }
 
 impl LossChoice {
+    /// Every objective.
+    pub const ALL: &'static [LossChoice] = &[
+        LossChoice::Minimax,
+        LossChoice::NonSaturating,
+        LossChoice::Lsgan,
+        LossChoice::Hinge,
+        LossChoice::Ragan,
+        LossChoice::Wgan,
+        LossChoice::WganClip,
+        LossChoice::WganGp,
+        LossChoice::WganGpOneSided,
+    ];
+
     /// The name configs use.
     pub fn name(self) -> &'static str {
         match self {
@@ -403,19 +416,10 @@ mod tests {
 
     #[test]
     fn loss_names_are_the_config_spellings() {
-        for name in [
-            "minimax",
-            "non-saturating",
-            "lsgan",
-            "hinge",
-            "ragan",
-            "wgan",
-            "wgan-clip",
-            "wgan-gp",
-            "wgan-gp-one-sided",
-        ] {
-            let c: LossChoice = toml::Value::String(name.into()).try_into().unwrap();
-            assert_eq!(c.name(), name);
+        for &loss in LossChoice::ALL {
+            let parsed: LossChoice = toml::Value::String(loss.name().into()).try_into().unwrap();
+            assert_eq!(parsed, loss);
+            assert_eq!(toml::Value::try_from(loss).unwrap().as_str(), Some(loss.name()));
         }
     }
 

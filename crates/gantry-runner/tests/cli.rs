@@ -419,18 +419,7 @@ fn config_mistakes_name_the_key() {
 #[test]
 fn every_objective_trains_with_finite_losses_and_clipping_holds() {
     let tmp = tempfile::tempdir().unwrap();
-    let objectives = [
-        "minimax",
-        "non-saturating",
-        "lsgan",
-        "hinge",
-        "ragan",
-        "wgan",
-        "wgan-clip",
-        "wgan-gp",
-        "wgan-gp-one-sided",
-    ];
-    for loss in objectives {
+    for loss in gantry_runner::config::LossChoice::ALL.iter().map(|l| l.name()) {
         let out = tmp.path().join(loss);
         ok(gantry()
             .args(["train", "--preset", "toy-ring", "--steps", "6", "--device", "cpu", "--set", "threads=1"])
