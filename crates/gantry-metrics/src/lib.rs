@@ -2,13 +2,22 @@
 //!
 //! - [`stats`]: streaming f64 mean and covariance of features.
 //! - [`frechet`]: the Fréchet distance (FID's formula), robust and never NaN for finite input.
+//! - [`kid`]: Kernel Inception Distance (unbiased MMD², cubic kernel, subsets).
+//! - [`inception_score`]: the Inception Score from logits, over splits.
+//! - [`prdc`]: precision/recall (k = 3) and density/coverage (k = 5), blocked k-NN.
 //! - [`npy`]: pytorch-fid's `.npz` statistics and `.npy` feature matrices.
 
 pub mod error;
 pub mod frechet;
+pub mod inception_score;
+pub mod kid;
 pub mod npy;
+pub mod prdc;
 pub mod stats;
 
 pub use error::{MetricError, Result};
 pub use frechet::frechet_distance;
+pub use inception_score::{inception_score, InceptionScore};
+pub use kid::{kid, Kid, KidConfig};
+pub use prdc::{prdc, Prdc, PrdcConfig};
 pub use stats::FeatureStats;
