@@ -6,14 +6,18 @@
 //! - [`inception_score`]: the Inception Score from logits, over splits.
 //! - [`prdc`]: precision/recall (k = 3) and density/coverage (k = 5), blocked k-NN.
 //! - [`npy`]: pytorch-fid's `.npz` statistics and `.npy` feature matrices.
+//! - [`inception`]: the FID Inception network (TorchScript) with the reference preprocessing;
+//!   [`weights`] finds its file offline.
 
 pub mod error;
 pub mod frechet;
+pub mod inception;
 pub mod inception_score;
 pub mod kid;
 pub mod npy;
 pub mod prdc;
 pub mod stats;
+pub mod weights;
 
 pub use error::{MetricError, Result};
 pub use frechet::frechet_distance;

@@ -1,0 +1,41 @@
+//! Pretrained weights that metrics need, found without a network: `$GANTRY_WEIGHTS/<file>`,
+//! `$GANTRY_SHARED/weights/<file>` (a local mirror; `cargo xtask test` sets it), then
+//! `<cache>/weights/<file>` (where `cargo xtask weights fetch` puts them).
+
+use std::path::PathBuf;
+
+use crate::{MetricError, Result};
+
+/// The FID Inception-v3 (TF graph `inception-2015-12-05` converted to TorchScript, pool3 features).
+pub const INCEPTION_FILE: &str = "fid-inception-2015-12-05.torchscript.pt";
+/// Its size in bytes and sha256 (checked by `cargo xtask weights verify inception`).
+pub const INCEPTION_SIZE: u64 = 87_335_461;
+pub const INCEPTION_SHA256: &str = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34";
+
+/// The folders searched for weight files, in order.
+pub fn search_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Some(p) = std::env::var_os("GANTRY_WEIGHTS").filter(|p| !p.is_empty()) {
+        roots.push(PathBuf::from(p));
+    }
+    if let Some(p) = std::env::var_os("GANTRY_SHARED").filter(|p| !p.is_empty()) {
+        roots.push(PathBuf::from(p).join("weights"));
+    }
+    roots.push(gantry_manifest::cache_dir().join("weights"));
+    roots
+}
+
+/// The path of weight file `name`; the error names the folders and the fetch command.
+pub fn locate(name: &str, fetch: &str) -> Result<PathBuf> {
+    let roots = search_roots();
+    for r in &roots {
+        let p = r.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(MetricError::Invalid(format!(
+        "weights {name} not found (looked in {}); get them with `cargo xtask weights fetch {fetch}`",
+        roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
+    )))
+}

