@@ -48,6 +48,41 @@ enum Cmd {
     },
     /// List the presets.
     Presets,
+    /// The domain classifier used by MNIST-domain metrics: train it or measure it.
+    Classifier {
+        #[command(subcommand)]
+        cmd: ClassifierCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClassifierCmd {
+    /// Train on a dataset's train split and write the weights with their test accuracy.
+    Train {
+        /// mnist or fashion-mnist.
+        #[arg(long)]
+        data: String,
+        #[arg(long, default_value_t = 10)]
+        epochs: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// CPU threads (0 = all).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// Accuracy on a dataset's test split (the built-in weights unless --weights).
+    Eval {
+        #[arg(long)]
+        data: String,
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
 }
 
 /// What every generating command takes.
@@ -120,6 +155,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Train(args) => train_cmd(args),
+        Cmd::Classifier { cmd } => classifier_cmd(cmd),
         Cmd::Sample { from, n } => {
             let (path, device) = from.resolve()?;
             generate::sample(&path, n, from.seed, &from.out, device)?;
@@ -130,6 +166,66 @@ fn run(cli: Cli) -> Result<()> {
             let (path, device) = from.resolve()?;
             generate::interpolate(&path, frames, rows, from.seed, &from.out, device)?;
             println!("wrote {} ({rows} rows x {frames} frames from {})", from.out.display(), path.display());
+            Ok(())
+        }
+    }
+}
+
+fn classifier_cmd(cmd: ClassifierCmd) -> Result<()> {
+    use gantry_data::{LoadOptions, Split};
+    use gantry_metrics::classifier::Classifier;
+    let load = |data: &str, split| {
+        gantry_data::load(
+            data,
+            &LoadOptions { split, size: Some(28), channels: Some(1), ..Default::default() },
+        )
+    };
+    match cmd {
+        ClassifierCmd::Train { data, epochs, seed, threads, out, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let threads = if threads == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                threads
+            };
+            tch::set_num_threads(threads as i32);
+            let (train, test) = (load(&data, Split::Train)?, load(&data, Split::Test)?);
+            eprintln!("training the {data} classifier: {} train images, {epochs} epochs, seed {seed}, {threads} threads", train.len());
+            let mut net = Classifier::train(&train, epochs, seed, device, |e, loss| {
+                eprintln!("epoch {e}: last batch loss {loss:.4}")
+            })?;
+            let acc = net.accuracy(&test)?;
+            for (k, v) in [
+                ("domain", data.clone()),
+                ("test_accuracy", format!("{acc:.4}")),
+                ("epochs", epochs.to_string()),
+                ("seed", seed.to_string()),
+                ("threads", threads.to_string()),
+                ("command", format!("gantry classifier train --data {data} --epochs {epochs} --seed {seed} --threads {threads}")),
+            ] {
+                net.info.insert(k.to_string(), v);
+            }
+            net.save(&out)?;
+            println!(
+                "{data} classifier: test accuracy {:.2}% ({} test images); wrote {}",
+                acc * 100.0,
+                test.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        ClassifierCmd::Eval { data, weights, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let net = match &weights {
+                Some(p) => Classifier::load(p, device)?,
+                None => Classifier::builtin(&data, device)?,
+            };
+            let test = load(&data, Split::Test)?;
+            println!(
+                "{data} classifier: test accuracy {:.2}% on {} images",
+                net.accuracy(&test)? * 100.0,
+                test.len()
+            );
             Ok(())
         }
     }
