@@ -34,12 +34,37 @@ pub struct RunConfig {
     /// The objective: `minimax`, `non-saturating`, `lsgan`, `hinge`, `ragan`, `wgan` (no
     /// constraint: for critics constrained otherwise), `wgan-clip`, `wgan-gp`, `wgan-gp-one-sided`.
     pub loss: LossChoice,
-    /// Penalty weights and constraints (see [`RegConfig`]).
+    /// Penalty weights and constraints (see [`RegConfig`]). Absent in configs written before it
+    /// existed, which then get the defaults.
+    #[serde(default)]
     pub reg: RegConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
     pub loader: LoaderConfig,
     pub log: LogConfig,
+    /// FID during training (off unless `eval.every` > 0).
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// Evaluation during training: every `every` steps, FID between `n` samples from fixed latents
+/// and the training data (up to 10,000 images, a seeded subset), logged to `metrics.jsonl` as
+/// `fid_<features>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Steps between evaluations; 0 turns it off.
+    pub every: u64,
+    /// `inception`, `mnist` or `fashion-mnist`.
+    pub features: String,
+    /// Generated samples per evaluation.
+    pub n: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { every: 0, features: "inception".into(), n: 1000 }
+    }
 }
 
 /// A named objective: an adversarial loss and the Lipschitz constraint it comes with.
@@ -292,6 +317,23 @@ impl RunConfig {
         if self.loss == LossChoice::WganClip && r.clip <= 0.0 {
             bail!("invalid reg.clip: wgan-clip needs a clipping bound > 0, found {}", r.clip);
         }
+        if self.eval.every > 0 {
+            if !["inception", "mnist", "fashion-mnist"].contains(&self.eval.features.as_str()) {
+                bail!(
+                    "invalid eval.features: expected inception, mnist or fashion-mnist, found '{}'",
+                    self.eval.features
+                );
+            }
+            if self.eval.n < 2 {
+                bail!("invalid eval.n: expected ≥ 2, found {}", self.eval.n);
+            }
+            if !matches!(self.model, ModelConfig::Dcgan(_)) {
+                bail!(
+                    "invalid eval.every: FID needs an image model, this run trains a {} model",
+                    self.model.arch()
+                );
+            }
+        }
         if self.log.grid == 0 {
             bail!("invalid log.grid: expected ≥ 1, found 0");
         }
@@ -421,6 +463,17 @@ mod tests {
             assert_eq!(parsed, loss);
             assert_eq!(toml::Value::try_from(loss).unwrap().as_str(), Some(loss.name()));
         }
+    }
+
+    #[test]
+    fn configs_without_later_sections_still_load() {
+        let c = presets::find("dcgan-mnist").unwrap().config();
+        let text = c.to_toml().unwrap();
+        let start = text.find("[reg]").unwrap();
+        let end = start + text[start..].find("\n\n").unwrap();
+        let old = format!("{}{}", &text[..start], &text[end..]);
+        assert!(!old.contains("[reg]"));
+        assert_eq!(RunConfig::from_toml(&old, "old.toml").unwrap(), c);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! - [`recipe::Recipe`]: what a step means for a family; [`recipe::GanRecipe`] serves DCGAN and the
 //!   toy MLPs.
 //! - [`train`]: start or resume a run; [`generate`]: sample and interpolate from checkpoints.
+//! - [`eval`]: FID, KID, IS, precision/recall/density/coverage between sources.
 //! - [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`.
 //! - [`repro`]: the figures `cargo xtask repro NAME` regenerates.
 
 pub mod config;
+pub mod eval;
 pub mod generate;
 pub mod plot;
 pub mod presets;

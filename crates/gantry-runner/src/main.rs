@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use gantry_runner::config::RunConfig;
 use gantry_runner::{generate, presets, run_dir, train};
@@ -48,11 +48,51 @@ enum Cmd {
     },
     /// List the presets.
     Presets,
+    /// Evaluate: fid, kid, is or prdc between --real and --fake sources.
+    Eval(EvalArgs),
     /// The domain classifier used by MNIST-domain metrics: train it or measure it.
     Classifier {
         #[command(subcommand)]
         cmd: ClassifierCmd,
     },
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// fid, kid, is or prdc.
+    metric: String,
+    /// Real source: dataset name, image folder/archive, .npz stats, .npy features, checkpoint or run folder.
+    #[arg(long)]
+    real: Option<String>,
+    /// Fake source (same kinds); a checkpoint generates --n samples.
+    #[arg(long)]
+    fake: Option<String>,
+    /// Samples per side (default: every image of a dataset, 10,000 from a checkpoint).
+    #[arg(long)]
+    n: Option<usize>,
+    /// Images per forward pass (0: 10 on a CPU, where large Inception batches thrash the
+    /// allocator, 200 on a GPU).
+    #[arg(long, default_value_t = 0)]
+    batch: i64,
+    /// inception (the FID network), mnist or fashion-mnist (gantry's domain classifiers).
+    #[arg(long, default_value = "inception")]
+    features: String,
+    /// Write the real side's mean and covariance as a pytorch-fid .npz.
+    #[arg(long)]
+    save_stats: Option<PathBuf>,
+    /// Print one JSON object instead of a line.
+    #[arg(long)]
+    json: bool,
+    /// Seed of the latents and subsets.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// KID: subsets and subset size.
+    #[arg(long, default_value_t = 100)]
+    kid_subsets: usize,
+    #[arg(long, default_value_t = 1000)]
+    kid_subset_size: usize,
+    #[arg(long, default_value = "auto")]
+    device: String,
 }
 
 #[derive(Subcommand)]
@@ -156,6 +196,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Train(args) => train_cmd(args),
         Cmd::Classifier { cmd } => classifier_cmd(cmd),
+        Cmd::Eval(args) => eval_cmd(args),
         Cmd::Sample { from, n } => {
             let (path, device) = from.resolve()?;
             generate::sample(&path, n, from.seed, &from.out, device)?;
@@ -169,6 +210,71 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn eval_cmd(a: EvalArgs) -> Result<()> {
+    use gantry_runner::eval;
+    if !["fid", "kid", "is", "prdc"].contains(&a.metric.as_str()) {
+        bail!("unknown metric '{}': expected fid, kid, is or prdc", a.metric);
+    }
+    if a.batch < 0 {
+        bail!("--batch must be at least 1 (or 0 for the default)");
+    }
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let batch = if a.batch == 0 { eval::default_batch(device) } else { a.batch };
+    let ex = eval::Extractor::load(&a.features, device)?;
+    let opts = eval::EvalOptions {
+        n: a.n,
+        batch,
+        seed: a.seed,
+        device,
+        keep_features: ["kid", "prdc"].contains(&a.metric.as_str()),
+    };
+    let real_model = match &a.real {
+        Some(r) => eval::model_of(r)?,
+        None => None,
+    };
+    let fake_model = match &a.fake {
+        Some(f) => eval::model_of(f)?,
+        None => None,
+    };
+    let real = match &a.real {
+        Some(r) => Some(eval::side(r, fake_model.as_ref(), &ex, &opts)?),
+        None => None,
+    };
+    if let Some(path) = &a.save_stats {
+        let side = real.as_ref().context("--save-stats saves the --real side's statistics; give --real")?;
+        let (mu, sigma) = eval::stats_of(side).context("the real side has fewer than 2 samples")?;
+        gantry_metrics::npy::write_stats(path, &mu, &sigma)?;
+        eprintln!("wrote {} ({} features of {})", path.display(), a.features, side.label);
+    }
+    let Some(fake_src) = &a.fake else {
+        if a.save_stats.is_some() {
+            return Ok(());
+        }
+        bail!("--fake is required (or --save-stats alone to precompute statistics)");
+    };
+    let fake = eval::side(fake_src, real_model.as_ref(), &ex, &opts)?;
+    let kid_cfg =
+        gantry_metrics::KidConfig { subsets: a.kid_subsets, subset_size: a.kid_subset_size, seed: a.seed };
+    let out = eval::compute(&a.metric, real.as_ref(), &fake, ex.name(), &kid_cfg)?;
+    if a.json {
+        println!("{out}");
+    } else {
+        let numbers: Vec<String> =
+            ["fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"]
+                .iter()
+                .filter_map(|k| out[*k].as_f64().map(|v| format!("{k} {v:.6}")))
+                .collect();
+        println!(
+            "{}  ({} features; real: {}; fake: {})",
+            numbers.join("  "),
+            ex.name(),
+            out["real"].as_str().unwrap_or("-"),
+            fake.label
+        );
+    }
+    Ok(())
 }
 
 fn classifier_cmd(cmd: ClassifierCmd) -> Result<()> {

@@ -5,7 +5,9 @@ use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
 
-use crate::config::{LoaderConfig, LogConfig, LossChoice, ModelConfig, RegConfig, RunConfig, TrainConfig};
+use crate::config::{
+    EvalConfig, LoaderConfig, LogConfig, LossChoice, ModelConfig, RegConfig, RunConfig, TrainConfig,
+};
 
 /// A named configuration.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +46,7 @@ fn dcgan_mnist() -> RunConfig {
         train: dcgan_train(),
         loader: loader(false),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
+        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
     }
 }
 
@@ -56,6 +59,7 @@ fn dcgan_cifar10() -> RunConfig {
         model: ModelConfig::Dcgan(DcganConfig::cifar10()),
         loader: loader(true),
         log: LogConfig { every: 100, sample_every: 1000, checkpoint_every: 5000, ..Default::default() },
+        eval: EvalConfig::default(),
         ..dcgan_mnist()
     }
 }
@@ -74,6 +78,7 @@ fn dcgan_64() -> RunConfig {
         }),
         loader: loader(true),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
+        eval: EvalConfig::default(),
         ..dcgan_mnist()
     }
 }
@@ -100,6 +105,7 @@ fn toy_ring() -> RunConfig {
             grid: 1024,
             ..Default::default()
         },
+        eval: EvalConfig::default(),
     }
 }
 

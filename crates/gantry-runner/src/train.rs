@@ -88,6 +88,22 @@ struct Session {
     recipe: GanRecipe,
     device: Device,
     threads: usize,
+    eval: Option<crate::eval::TrainingEval>,
+}
+
+/// The FID evaluator of a run with `eval.every` > 0 (built before anything is written).
+fn evaluator(cfg: &RunConfig, data: &RealData, device: Device) -> Result<Option<crate::eval::TrainingEval>> {
+    match data {
+        RealData::Images { ds, .. } if cfg.eval.every > 0 => Ok(Some(crate::eval::TrainingEval::new(
+            &cfg.eval.features,
+            &ds.images,
+            cfg.eval.n,
+            cfg.model.z_dim(),
+            cfg.seed,
+            device,
+        )?)),
+        _ => Ok(None),
+    }
 }
 
 /// What a finished run reports.
@@ -133,11 +149,12 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     let data = load_data(&mut cfg)?;
     seed_torch(cfg.seed, "init", 0);
     let recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
+    let eval = evaluator(&cfg, &data, device)?;
     let run = RunDir::new(out);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
     let steps = cfg.steps;
-    let session = Session { cfg, run, data, recipe, device, threads };
+    let session = Session { cfg, run, data, recipe, device, threads, eval };
     session.train(0, steps)
 }
 
@@ -171,11 +188,12 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     seed_torch(cfg.seed, "init", 0);
     let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     recipe.load(&ck)?;
+    let eval = evaluator(&cfg, &data, device)?;
     // The checkpoint loaded: only now touch the folder.
     run.truncate_metrics(ck_step)?;
     cfg.steps = target;
     gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
-    let session = Session { cfg, run, data, recipe, device, threads };
+    let session = Session { cfg, run, data, recipe, device, threads, eval };
     if target == ck_step {
         eprintln!("{} is already at step {target}; nothing to do", dir.display());
     }
@@ -302,6 +320,20 @@ impl Session {
                     obj.insert("high_quality".into(), c.high_quality.into());
                 }
                 last_sample = Some(self.run.sample(step));
+            }
+            if let Some(ev) = &self.eval {
+                if step % cfg.eval.every == 0 || step == to {
+                    let fid = ev.fid(&self.recipe)?;
+                    if !tty {
+                        eprintln!("step {step}/{to}  {} {fid:.3}", ev.key());
+                    }
+                    let obj = line.get_or_insert_with(|| {
+                        let mut m = serde_json::Map::new();
+                        m.insert("step".into(), step.into());
+                        m
+                    });
+                    obj.insert(ev.key(), fid.into());
+                }
             }
             if let Some(obj) = line {
                 self.run.append_metrics(&serde_json::Value::Object(obj))?;

@@ -471,3 +471,172 @@ fn resume_is_bit_identical_with_penalties_and_several_critic_steps() {
     }
     assert_eq!(ca.get_i64("opt_d.step").unwrap(), 10);
 }
+
+// ---- gantry eval ------------------------------------------------------------------------------
+
+fn eval_json(args: &[&str]) -> serde_json::Value {
+    let out = ok(gantry().arg("eval").args(args).arg("--json"));
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+}
+
+fn have_shared(what: &str) -> bool {
+    let ok = std::env::var_os("GANTRY_SHARED").is_some_and(|s| std::path::Path::new(&s).join(what).exists());
+    if !ok {
+        eprintln!("skipped: needs {what} from the local mirror ($GANTRY_SHARED)");
+    }
+    ok
+}
+
+#[test]
+fn eval_with_the_domain_classifier_from_checkpoints_data_and_stats() {
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let ckpt = a.to_str().unwrap();
+    let v = eval_json(&[
+        "fid",
+        "--real",
+        "mnist-5k",
+        "--fake",
+        ckpt,
+        "--features",
+        "mnist",
+        "--n",
+        "300",
+        "--device",
+        "cpu",
+    ]);
+    let fid = v["fid"].as_f64().unwrap();
+    assert!(fid.is_finite() && fid > 0.0, "{v}");
+    assert_eq!(v["fake_count"], 300);
+    // Statistics saved from a source reproduce it: FID of a set against its own stats is 0.
+    let stats = tmp.path().join("digits.npz");
+    ok(gantry()
+        .args(["eval", "fid", "--real", "mnist-5k", "--features", "mnist", "--save-stats"])
+        .arg(&stats));
+    let v =
+        eval_json(&["fid", "--real", stats.to_str().unwrap(), "--fake", "mnist-5k", "--features", "mnist"]);
+    assert!(v["fid"].as_f64().unwrap().abs() < 1e-6, "{v}");
+    // KID, IS and PRDC on the same pair.
+    let k = eval_json(&[
+        "kid",
+        "--real",
+        "mnist-5k",
+        "--fake",
+        ckpt,
+        "--features",
+        "mnist",
+        "--n",
+        "300",
+        "--kid-subsets",
+        "5",
+        "--kid-subset-size",
+        "100",
+    ]);
+    assert!(k["kid"].as_f64().unwrap() > 0.0 && k["kid_subset_size"] == 100, "{k}");
+    let s = eval_json(&["is", "--fake", "mnist-5k", "--features", "mnist"]);
+    assert!(s["is"].as_f64().unwrap() > 8.0, "real digits are confidently and evenly classified: {s}");
+    let p = eval_json(&["prdc", "--real", "mnist-5k", "--fake", ckpt, "--features", "mnist", "--n", "300"]);
+    for key in ["precision", "recall", "density", "coverage"] {
+        assert!(p[key].as_f64().is_some_and(|x| x >= 0.0), "{p}");
+    }
+}
+
+#[test]
+fn eval_refuses_what_it_cannot_compute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = tmp.path().join("s.npz");
+    ok(gantry()
+        .args(["eval", "fid", "--real", "mnist-5k", "--features", "mnist", "--n", "50", "--save-stats"])
+        .arg(&stats));
+    let e = fails(gantry().args(["eval", "kid", "--real"]).arg(&stats).args([
+        "--fake",
+        "mnist-5k",
+        "--features",
+        "mnist",
+        "--n",
+        "50",
+    ]));
+    assert!(e.contains("needs feature vectors"), "{e}");
+    let e = fails(gantry().args(["eval", "fidd", "--real", "mnist-5k", "--fake", "mnist-5k"]));
+    assert!(e.contains("fid, kid, is or prdc"), "{e}");
+    let e = fails(gantry().args(["eval", "fid", "--real", "mnist-5k", "--features", "vgg"]));
+    assert!(e.contains("inception, mnist or fashion-mnist"), "{e}");
+    let e = fails(gantry().args(["eval", "fid", "--real", "mnist-5k", "--features", "mnist"]));
+    assert!(e.contains("--fake is required"), "{e}");
+    let e = fails(gantry().args([
+        "eval",
+        "fid",
+        "--real",
+        "mnist-5k@val",
+        "--fake",
+        "mnist-5k",
+        "--features",
+        "mnist",
+    ]));
+    assert!(e.contains("unknown split 'val'"), "{e}");
+    let e = fails(gantry().args(["eval", "is", "--fake", "mnist-5k", "--n", "20"]));
+    assert!(e.contains("needs class logits") || e.contains("not found"), "{e}");
+}
+
+#[test]
+fn inception_fid_separates_cifar_from_mnist() {
+    if !have_shared("weights/fid-inception-2015-12-05.torchscript.pt")
+        || !have_shared("datasets/cifar10-jpg")
+        || !have_shared("datasets/mnist")
+    {
+        return;
+    }
+    // 100 images a side keep this under a minute on 2 CPU cores; the 5k-vs-5k figures are in the README.
+    let same = eval_json(&[
+        "fid",
+        "--real",
+        "cifar10-jpg@test",
+        "--fake",
+        "cifar10-jpg@train",
+        "--n",
+        "100",
+        "--device",
+        "cpu",
+    ]);
+    let other = eval_json(&[
+        "fid",
+        "--real",
+        "cifar10-jpg@test",
+        "--fake",
+        "mnist@test",
+        "--n",
+        "100",
+        "--device",
+        "cpu",
+    ]);
+    let (a, b) = (same["fid"].as_f64().unwrap(), other["fid"].as_f64().unwrap());
+    assert!(a > 0.0 && b > 1.5 * a, "FID(CIFAR, CIFAR) = {a}, FID(CIFAR, MNIST) = {b}");
+}
+
+#[test]
+fn fid_during_training_is_logged_and_changes_nothing_else() {
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let e = tmp.path().join("e");
+    train_tiny(&e, 8, &["--set", "eval.every=4", "--set", "eval.n=64"]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(e.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let fids: Vec<(u64, f64)> =
+        lines.iter().filter_map(|v| Some((v["step"].as_u64()?, v["fid_mnist"].as_f64()?))).collect();
+    assert_eq!(fids.iter().map(|f| f.0).collect::<Vec<_>>(), vec![4, 8]);
+    assert!(fids.iter().all(|f| f.1.is_finite() && f.1 > 0.0), "{fids:?}");
+    let ca = Checkpoint::load(&a.join("checkpoints/step-0000008.safetensors")).unwrap();
+    let ce = Checkpoint::load(&e.join("checkpoints/step-0000008.safetensors")).unwrap();
+    for (name, t) in ca.tensors.iter().filter(|(n, _)| !n.starts_with("meta.")) {
+        assert!(t.equal(&ce.tensors[name]), "{name} differs when evaluating during training");
+    }
+    let e2 = fails(
+        gantry()
+            .args(["train", "--preset", "toy-ring", "--set", "eval.every=10", "--out"])
+            .arg(tmp.path().join("t")),
+    );
+    assert!(e2.contains("eval.every") && e2.contains("image model"), "{e2}");
+}

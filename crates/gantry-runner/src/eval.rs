@@ -1,0 +1,403 @@
+//! `gantry eval fid|kid|is|prdc`: metrics between a real and a fake source.
+//!
+//! A source is a `.npz` statistics file (pytorch-fid's `mu`/`sigma`; FID only), a `.npy` feature
+//! matrix, a checkpoint file or run folder (N samples are generated from seeded latents), or
+//! anything `gantry train` accepts as data (dataset name, image folder or archive), optionally with
+//! a split suffix (`cifar10-jpg@test`, `mnist@train`, `@all`). When one side
+//! is a checkpoint, a dataset on the other side is prepared as that model saw its training data
+//! (same size, channels and fit), so that padding or resizing does not show up in the metric.
+//!
+//! Features come from the FID Inception network (`inception`, 2048-d, the reference protocol) or
+//! gantry's domain classifiers (`mnist`, `fashion-mnist`: 128-d features, 10 logits for IS).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use gantry_data::{LoadOptions, Split};
+use gantry_metrics::classifier::Classifier;
+use gantry_metrics::inception::Inception;
+use gantry_metrics::{FeatureStats, KidConfig, PrdcConfig};
+use rand::SeedableRng;
+use serde_json::{json, Value};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{ModelConfig, RunConfig};
+use crate::generate::{latents, load_generator};
+use crate::recipe::Recipe;
+
+/// Which network turns images into features.
+pub enum Extractor {
+    Inception(Inception),
+    Classifier(String, Classifier),
+}
+
+impl Extractor {
+    /// `inception`, `mnist` or `fashion-mnist`.
+    pub fn load(name: &str, device: Device) -> Result<Self> {
+        Ok(match name {
+            "inception" => Extractor::Inception(Inception::load_default(device)?),
+            "mnist" | "fashion-mnist" => {
+                Extractor::Classifier(name.to_string(), Classifier::builtin(name, device)?)
+            }
+            other => bail!("unknown --features '{other}': expected inception, mnist or fashion-mnist"),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Extractor::Inception(_) => "inception",
+            Extractor::Classifier(n, _) => n,
+        }
+    }
+
+    /// Features `[N, d]` and, for classifiers, logits `[N, 10]` of u8 images.
+    fn run(&self, images: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        Ok(match self {
+            Extractor::Inception(net) => (net.features(images)?, None),
+            Extractor::Classifier(_, net) => {
+                let (f, l) = net.features_and_logits(images)?;
+                (f, Some(l))
+            }
+        })
+    }
+}
+
+/// What a source turned out to be.
+enum Kind2 {
+    Stats(PathBuf),
+    Features(PathBuf),
+    Checkpoint(PathBuf),
+    Data(String),
+}
+
+fn classify(src: &str) -> Result<Kind2> {
+    let p = Path::new(src);
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    Ok(match ext {
+        "npz" => Kind2::Stats(p.to_path_buf()),
+        "npy" => Kind2::Features(p.to_path_buf()),
+        "safetensors" => Kind2::Checkpoint(p.to_path_buf()),
+        _ if p.is_dir() && p.join("checkpoints").is_dir() => {
+            Kind2::Checkpoint(crate::run_dir::resolve_checkpoint(p)?)
+        }
+        _ => Kind2::Data(src.to_string()),
+    })
+}
+
+/// Images per forward pass on `device`: 10 on a CPU (large Inception batches thrash the
+/// allocator), 200 on a GPU.
+pub fn default_batch(device: Device) -> i64 {
+    if device == Device::Cpu {
+        10
+    } else {
+        200
+    }
+}
+
+/// FID during training: the real statistics once, then fakes from fixed latents.
+pub struct TrainingEval {
+    ex: Extractor,
+    mu: Tensor,
+    sigma: Tensor,
+    z: Tensor,
+    batch: i64,
+}
+
+impl TrainingEval {
+    /// Real statistics of up to 10,000 images of `images` (u8, a seeded subset) and `n` fixed
+    /// latents.
+    pub fn new(
+        features: &str,
+        images: &Tensor,
+        n: usize,
+        z_dim: i64,
+        seed: u64,
+        device: Device,
+    ) -> Result<Self> {
+        let ex = Extractor::load(features, device)?;
+        let batch = default_batch(device);
+        let idx = subset(images.size()[0] as usize, Some(10_000), seed);
+        let mut stats = FeatureStats::new();
+        for c in idx.chunks(batch as usize) {
+            stats.update(&ex.run(&images.index_select(0, &Tensor::from_slice(c)))?.0)?;
+        }
+        let z = latents(n, z_dim, seed, "eval-during-training");
+        Ok(Self { ex, mu: stats.mean()?, sigma: stats.cov()?, z, batch })
+    }
+
+    /// The metric's name in `metrics.jsonl`.
+    pub fn key(&self) -> String {
+        format!("fid_{}", self.ex.name())
+    }
+
+    /// FID of the generator's current samples (eval mode; no training state is touched).
+    pub fn fid(&self, recipe: &dyn Recipe) -> Result<f64> {
+        let mut stats = FeatureStats::new();
+        for zb in self.z.split(self.batch, 0) {
+            stats.update(&self.ex.run(&gantry_core::image::to_u8(&recipe.generate(&zb)))?.0)?;
+        }
+        Ok(gantry_metrics::frechet_distance(&self.mu, &self.sigma, &stats.mean()?, &stats.cov()?)?)
+    }
+}
+
+/// Everything computed from one side.
+pub struct Side {
+    pub label: String,
+    pub count: usize,
+    pub stats: Option<(Tensor, Tensor)>,
+    pub features: Option<Tensor>,
+    pub logits: Option<Tensor>,
+}
+
+/// Options shared by both sides.
+pub struct EvalOptions {
+    pub n: Option<usize>,
+    pub batch: i64,
+    pub seed: u64,
+    pub device: Device,
+    /// Whether full feature matrices are needed (KID, PRDC) or streaming stats suffice (FID).
+    pub keep_features: bool,
+}
+
+/// A seeded random order of `n` of the `len` indices (all of them when `n` is None or ≥ len).
+/// Always shuffled: datasets are often stored sorted by class, and the Inception Score's
+/// consecutive splits assume random samples.
+pub(crate) fn subset(len: usize, n: Option<usize>, seed: u64) -> Vec<i64> {
+    let n = n.unwrap_or(len).min(len);
+    let mut idx: Vec<i64> = (0..len as i64).collect();
+    let mut rng =
+        rand_chacha::ChaCha8Rng::seed_from_u64(gantry_core::device::derive_seed(seed, "eval-subset", 0));
+    for i in 0..n {
+        let j = rand::Rng::random_range(&mut rng, i..len);
+        idx.swap(i, j);
+    }
+    idx.truncate(n);
+    idx
+}
+
+fn accumulate(
+    ex: &Extractor,
+    batches: impl Iterator<Item = Result<Tensor>>,
+    opts: &EvalOptions,
+    label: String,
+) -> Result<Side> {
+    let (mut stats, mut feats, mut logits, mut count) = (FeatureStats::new(), Vec::new(), Vec::new(), 0usize);
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    for b in batches {
+        let images = b?;
+        let (f, l) = ex.run(&images)?;
+        count += f.size()[0] as usize;
+        bar.set_message(format!("{label}: {count} images through {}", ex.name()));
+        bar.tick();
+        stats.update(&f)?;
+        if opts.keep_features {
+            feats.push(f);
+        }
+        if let Some(l) = l {
+            logits.push(l);
+        }
+    }
+    bar.finish_and_clear();
+    if count == 0 {
+        bail!("{label}: no images");
+    }
+    let stats = if count >= 2 { Some((stats.mean()?, stats.cov()?)) } else { None };
+    Ok(Side {
+        label,
+        count,
+        stats,
+        features: (!feats.is_empty()).then(|| Tensor::cat(&feats, 0)),
+        logits: (!logits.is_empty()).then(|| Tensor::cat(&logits, 0)),
+    })
+}
+
+/// How a dataset should be prepared when the other side is a model.
+fn data_options(model: Option<&RunConfig>) -> LoadOptions {
+    match model {
+        Some(cfg) => match &cfg.model {
+            ModelConfig::Dcgan(m) => LoadOptions {
+                split: cfg.loader.split,
+                size: Some(m.image_size),
+                channels: (m.channels > 0).then_some(m.channels),
+                fit: cfg.loader.fit,
+            },
+            ModelConfig::Mlp(_) => LoadOptions::default(),
+        },
+        None => LoadOptions { split: Split::Train, ..Default::default() },
+    }
+}
+
+/// Loads one side.
+pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &EvalOptions) -> Result<Side> {
+    match classify(src)? {
+        Kind2::Stats(p) => {
+            let (mu, sigma) = gantry_metrics::npy::read_stats(&p)?;
+            Ok(Side {
+                label: p.display().to_string(),
+                count: 0,
+                stats: Some((mu, sigma)),
+                features: None,
+                logits: None,
+            })
+        }
+        Kind2::Features(p) => {
+            let f = gantry_metrics::npy::read_features(&p)?;
+            let idx = Tensor::from_slice(&subset(f.size()[0] as usize, opts.n, opts.seed));
+            let f = f.index_select(0, &idx);
+            let mut s = FeatureStats::new();
+            s.update(&f)?;
+            Ok(Side {
+                label: p.display().to_string(),
+                count: f.size()[0] as usize,
+                stats: Some((s.mean()?, s.cov()?)),
+                features: Some(f),
+                logits: None,
+            })
+        }
+        Kind2::Checkpoint(p) => {
+            let (cfg, recipe) = load_generator(&p, opts.device)?;
+            if !matches!(cfg.model, ModelConfig::Dcgan(_)) {
+                bail!(
+                    "{}: metrics need an image model, this checkpoint holds a {} model",
+                    p.display(),
+                    cfg.model.arch()
+                );
+            }
+            let n = opts.n.unwrap_or(10_000);
+            let z = latents(n, recipe.z_dim(), opts.seed, "eval");
+            let batches = z
+                .split(opts.batch, 0)
+                .into_iter()
+                .map(|zb| Ok(gantry_core::image::to_u8(&recipe.generate(&zb))));
+            accumulate(ex, batches, opts, format!("{} ({n} samples)", p.display()))
+        }
+        Kind2::Data(spec) => {
+            let mut lo = data_options(other_model);
+            let spec = match spec.rsplit_once('@') {
+                Some((name, split)) => {
+                    lo.split = match split {
+                        "train" => Split::Train,
+                        "test" => Split::Test,
+                        "all" => Split::All,
+                        other => bail!("'{spec}': unknown split '{other}' (expected train, test or all)"),
+                    };
+                    name.to_string()
+                }
+                None => spec,
+            };
+            let ds = gantry_data::load(&spec, &lo)?;
+            let idx = subset(ds.len(), opts.n, opts.seed);
+            let label = format!("{} ({} images)", ds.name, idx.len());
+            let images = ds.images;
+            let batches = idx
+                .chunks(opts.batch as usize)
+                .map(move |c| Ok(images.index_select(0, &Tensor::from_slice(c))));
+            accumulate(ex, batches, opts, label)
+        }
+    }
+}
+
+/// The run config of a source, when it is a checkpoint.
+pub fn model_of(src: &str) -> Result<Option<RunConfig>> {
+    match classify(src)? {
+        Kind2::Checkpoint(p) => {
+            let ck = gantry_core::checkpoint::Checkpoint::load(&p)?;
+            Ok(Some(crate::generate::config_of(&ck)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn need_features<'a>(s: &'a Side, metric: &str) -> Result<&'a Tensor> {
+    s.features
+        .as_ref()
+        .with_context(|| format!("{metric} needs feature vectors; {} holds only statistics", s.label))
+}
+
+/// Computes `metric` (fid, kid, is, prdc); returns a JSON object with the numbers and protocol.
+pub fn compute(
+    metric: &str,
+    real: Option<&Side>,
+    fake: &Side,
+    features: &str,
+    kid_cfg: &KidConfig,
+) -> Result<Value> {
+    let mut out =
+        json!({ "metric": metric, "features": features, "fake": fake.label, "fake_count": fake.count });
+    if let Some(r) = real {
+        out["real"] = json!(r.label);
+        out["real_count"] = json!(r.count);
+    }
+    let need_real = || real.context("this metric needs --real");
+    match metric {
+        "fid" => {
+            let r = need_real()?;
+            let (m1, s1) = r.stats.as_ref().context("real side has fewer than 2 samples")?;
+            let (m2, s2) = fake.stats.as_ref().context("fake side has fewer than 2 samples")?;
+            out["fid"] = json!(gantry_metrics::frechet_distance(m1, s1, m2, s2)?);
+        }
+        "kid" => {
+            let k = gantry_metrics::kid(
+                need_features(need_real()?, "KID")?,
+                need_features(fake, "KID")?,
+                kid_cfg,
+            )?;
+            out["kid"] = json!(k.mean);
+            out["kid_std"] = json!(k.std);
+            out["kid_subsets"] = json!(k.subsets);
+            out["kid_subset_size"] = json!(k.subset_size);
+        }
+        "is" => {
+            let logits = fake.logits.as_ref().context(
+                "IS needs class logits: the FID Inception TorchScript has no classifier head (use --features mnist or fashion-mnist)",
+            )?;
+            let s = gantry_metrics::inception_score(logits, 10)?;
+            out["is"] = json!(s.mean);
+            out["is_std"] = json!(s.std);
+        }
+        "prdc" => {
+            let p = gantry_metrics::prdc(
+                need_features(need_real()?, "PRDC")?,
+                need_features(fake, "PRDC")?,
+                &PrdcConfig::default(),
+            )?;
+            out["precision"] = json!(p.precision);
+            out["recall"] = json!(p.recall);
+            out["density"] = json!(p.density);
+            out["coverage"] = json!(p.coverage);
+        }
+        other => bail!("unknown metric '{other}': expected fid, kid, is or prdc"),
+    }
+    Ok(out)
+}
+
+/// Mean and covariance of `features` `[N, d]`, as f32 tensors (for `--save-stats`).
+pub fn stats_of(side: &Side) -> Option<(Tensor, Tensor)> {
+    side.stats.as_ref().map(|(m, s)| (m.to_kind(Kind::Double), s.to_kind(Kind::Double)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsets_are_seeded_shuffled_and_complete_when_large() {
+        let a = subset(100, Some(10), 1);
+        assert_eq!(a, subset(100, Some(10), 1));
+        assert_ne!(a, subset(100, Some(10), 2));
+        let mut s = a.clone();
+        s.sort();
+        s.dedup();
+        assert_eq!(s.len(), 10);
+        let all = subset(50, None, 1);
+        assert_ne!(all, (0..50).collect::<Vec<i64>>(), "shuffled");
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..50).collect::<Vec<i64>>());
+        assert_eq!(subset(5, Some(10), 1).len(), 5);
+    }
+}
