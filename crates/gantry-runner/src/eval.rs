@@ -28,7 +28,7 @@ use crate::recipe::Recipe;
 /// Which network turns images into features.
 pub enum Extractor {
     Inception(Inception),
-    Classifier(String, Classifier),
+    Classifier(String, Box<Classifier>),
 }
 
 impl Extractor {
