@@ -37,7 +37,7 @@ impl Extractor {
         Ok(match name {
             "inception" => Extractor::Inception(Inception::load_default(device)?),
             "mnist" | "fashion-mnist" => {
-                Extractor::Classifier(name.to_string(), Classifier::builtin(name, device)?)
+                Extractor::Classifier(name.to_string(), Box::new(Classifier::builtin(name, device)?))
             }
             other => bail!("unknown --features '{other}': expected inception, mnist or fashion-mnist"),
         })
