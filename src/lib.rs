@@ -9,11 +9,13 @@
 //! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
 //! | [`losses`] | gantry-losses | adversarial losses on logits, each with its equation |
 //! | [`dcgan`] | gantry-dcgan | DCGAN and the toy MLP GANs |
+//! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
 //! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
 
 pub use gantry_core as core;
 pub use gantry_data as data;
 pub use gantry_dcgan as dcgan;
 pub use gantry_losses as losses;
+pub use gantry_metrics as metrics;
 pub use gantry_runner as runner;
 pub use tch;
