@@ -73,6 +73,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 "--bench",
                 pair.bench,
                 "--",
+                pair.criterion_id,
                 "--warm-up-time",
                 "2",
                 "--measurement-time",
