@@ -86,16 +86,39 @@ impl Inception {
 
     /// pool3 features `[N, 2048]` (f32, CPU) of u8 images `[N, 1|3, H, W]`.
     pub fn features(&self, images: &Tensor) -> Result<Tensor> {
+        Ok(self.features_and_logits(images)?.0)
+    }
+
+    /// pool3 features `[N, 2048]` and, for a network that has a classifier head (pytorch-fid's
+    /// full weights converted by `scripts/convert_pytorch_fid_inception.py`), its logits
+    /// `[N, 1008]`; the FID TorchScript returns features only.
+    pub fn features_and_logits(&self, images: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
         let x = preprocess(&images.to_device(self.device))?;
-        let out = tch::no_grad(|| self.module.forward_ts(&[x]))?;
-        let out = if out.dim() > 2 { out.flatten(1, -1) } else { out };
-        if out.size().len() != 2 || out.size()[1] != 2048 {
-            return Err(MetricError::Invalid(format!(
-                "the Inception network returned {:?}, expected [N, 2048]",
-                out.size()
-            )));
+        self.forward_preprocessed(&x)
+    }
+
+    /// The network on already-preprocessed input `[N, 3, 299, 299]` in [−1, 1].
+    pub fn forward_preprocessed(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let out = tch::no_grad(|| self.module.forward_is(&[tch::IValue::Tensor(x.shallow_clone())]))?;
+        let bad = |what: String| {
+            MetricError::Invalid(format!(
+                "the Inception network returned {what}; expected features [N, 2048] or (features, logits)"
+            ))
+        };
+        let (feats, logits) = match out {
+            tch::IValue::Tensor(t) => (t, None),
+            tch::IValue::Tuple(mut v) if v.len() == 2 => match (v.remove(0), v.remove(0)) {
+                (tch::IValue::Tensor(f), tch::IValue::Tensor(l)) => (f, Some(l)),
+                other => return Err(bad(format!("{other:?}"))),
+            },
+            other => return Err(bad(format!("{other:?}"))),
+        };
+        let feats = if feats.dim() > 2 { feats.flatten(1, -1) } else { feats };
+        if feats.size().len() != 2 || feats.size()[1] != 2048 {
+            return Err(bad(format!("features {:?}", feats.size())));
         }
-        Ok(out.to_kind(Kind::Float).to_device(Device::Cpu))
+        let cpu = |t: Tensor| t.to_kind(Kind::Float).to_device(Device::Cpu);
+        Ok((cpu(feats), logits.map(cpu)))
     }
 }
 

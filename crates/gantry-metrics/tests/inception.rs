@@ -74,3 +74,32 @@ fn builtin_classifiers_keep_their_recorded_accuracy() {
         assert!(net.predict(&padded).unwrap().equal(&net.predict(&test.images.narrow(0, 0, 200)).unwrap()));
     }
 }
+
+/// pytorch-fid's full weights, converted by scripts/convert_pytorch_fid_inception.py: gantry reads
+/// both heads. Set GANTRY_PT_INCEPTION_TEST to a folder holding `model.pt` and `reference.json`
+/// made by `convert_pytorch_fid_inception.py --random model.pt --reference-out reference.json`
+/// (96 MB, so not committed).
+#[test]
+fn converted_pytorch_fid_weights_give_features_and_logits() {
+    let Some(dir) = std::env::var_os("GANTRY_PT_INCEPTION_TEST").map(std::path::PathBuf::from) else {
+        eprintln!(
+            "skipped: set GANTRY_PT_INCEPTION_TEST to a folder with a converted model.pt and reference.json"
+        );
+        return;
+    };
+    let net = Inception::load(&dir.join("model.pt"), Device::Cpu).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let x = Tensor::linspace(-1.0, 1.0, 2 * 3 * 299 * 299, tch::kind::FLOAT_CPU).reshape([2, 3, 299, 299]);
+    let (f, l) = net.forward_preprocessed(&x).unwrap();
+    let l = l.expect("logits");
+    assert_eq!((f.size(), l.size()), (vec![2, 2048], vec![2, 1008]));
+    for (name, got) in [("features", &f), ("logits", &l)] {
+        for (i, row) in reference[name].as_array().unwrap().iter().enumerate() {
+            for (j, v) in row.as_array().unwrap().iter().enumerate() {
+                let (g, w) = (got.double_value(&[i as i64, j as i64]), v.as_f64().unwrap());
+                assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{name}[{i}][{j}]: {g} vs {w}");
+            }
+        }
+    }
+}

@@ -37,6 +37,10 @@ fn frechet_distance_matches_pytorch_fid_on_2048_d_statistics() {
     )
     .unwrap();
     let want = r["fid"].as_f64().unwrap();
+    eprintln!(
+        "FID: gantry {fid} vs pytorch-fid {want} (relative difference {:.1e})",
+        ((fid - want) / want).abs()
+    );
     assert!(((fid - want) / want).abs() < 1e-6, "gantry {fid} vs pytorch-fid {want}");
 }
 
@@ -57,6 +61,11 @@ fn kid_matches_clean_fid_kernel_distance() {
     )
     .unwrap();
     let want = r["kid"].as_f64().unwrap();
+    eprintln!(
+        "KID: gantry {} vs clean-fid {want} (relative difference {:.1e})",
+        k.mean,
+        ((k.mean - want) / want).abs()
+    );
     assert!(((k.mean - want) / want).abs() < 1e-4, "gantry {} vs clean-fid {want}", k.mean);
 }
 

@@ -50,10 +50,15 @@ impl Extractor {
         }
     }
 
-    /// Features `[N, d]` and, for classifiers, logits `[N, 10]` of u8 images.
+    /// `inception` from a given TorchScript file (e.g. pytorch-fid's full weights, converted).
+    pub fn inception_from(path: &Path, device: Device) -> Result<Self> {
+        Ok(Extractor::Inception(Inception::load(path, device)?))
+    }
+
+    /// Features `[N, d]` and, when the network has a classifier head, logits of u8 images.
     fn run(&self, images: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
         Ok(match self {
-            Extractor::Inception(net) => (net.features(images)?, None),
+            Extractor::Inception(net) => net.features_and_logits(images)?,
             Extractor::Classifier(_, net) => {
                 let (f, l) = net.features_and_logits(images)?;
                 (f, Some(l))
@@ -353,7 +358,7 @@ pub fn compute(
         }
         "is" => {
             let logits = fake.logits.as_ref().context(
-                "IS needs class logits: the FID Inception TorchScript has no classifier head (use --features mnist or fashion-mnist)",
+                "IS needs class logits: the FID Inception TorchScript has no classifier head (use --features mnist or fashion-mnist, or --inception FILE with pytorch-fid's full weights converted by scripts/convert_pytorch_fid_inception.py)",
             )?;
             let s = gantry_metrics::inception_score(logits, 10)?;
             out["is"] = json!(s.mean);

@@ -77,6 +77,10 @@ struct EvalArgs {
     /// inception (the FID network), mnist or fashion-mnist (gantry's domain classifiers).
     #[arg(long, default_value = "inception")]
     features: String,
+    /// An Inception TorchScript to use instead of the FID network (e.g. pytorch-fid's full
+    /// weights with logits, converted by scripts/convert_pytorch_fid_inception.py; enables IS).
+    #[arg(long)]
+    inception: Option<PathBuf>,
     /// Write the real side's mean and covariance as a pytorch-fid .npz.
     #[arg(long)]
     save_stats: Option<PathBuf>,
@@ -222,7 +226,14 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     }
     let device = gantry_core::device::parse_device(&a.device)?;
     let batch = if a.batch == 0 { eval::default_batch(device) } else { a.batch };
-    let ex = eval::Extractor::load(&a.features, device)?;
+    let ex = match &a.inception {
+        Some(path) if a.features == "inception" => eval::Extractor::inception_from(path, device)?,
+        Some(_) => bail!(
+            "--inception replaces the inception features; it cannot be combined with --features {}",
+            a.features
+        ),
+        None => eval::Extractor::load(&a.features, device)?,
+    };
     let opts = eval::EvalOptions {
         n: a.n,
         batch,
