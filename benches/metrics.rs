@@ -3,7 +3,7 @@
 //! features of dimension 512. Inputs are the deterministic formula both sides compute.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gantry::metrics::{frechet_distance, prdc, FeatureStats, PrdcConfig};
+use gantry::metrics::{frechet_distance, precision_recall, FeatureStats, PrdcConfig};
 use tch::{Device, Kind, Tensor};
 
 /// sin(a·i + b·j + c·i·j) + 0.1·cos(2.1·i − 0.7·j), as the peers compute it.
@@ -39,9 +39,9 @@ fn precision_recall(c: &mut Criterion) {
     let real = features(10_000, 512, 0.13, 0.5, 0.0004).to_kind(Kind::Float);
     let fake = (features(10_000, 512, 0.17, 0.6, 0.0003) * 0.8).to_kind(Kind::Float);
     // Precision and recall only (k = 3), as the peer computes.
-    let cfg = PrdcConfig { k_dc: 3, ..Default::default() };
+    let cfg = PrdcConfig::default();
     let mut g = c.benchmark_group("precision_recall");
-    g.bench_function("10k_x_10k_512d", |b| b.iter(|| prdc(&real, &fake, &cfg).unwrap()));
+    g.bench_function("10k_x_10k_512d", |b| b.iter(|| precision_recall(&real, &fake, &cfg).unwrap()));
     g.finish();
 }
 

@@ -18,7 +18,7 @@ pub struct BenchArgs {
     /// CPU threads for both sides (default: the machine's available parallelism).
     #[arg(long)]
     threads: Option<usize>,
-    /// Only this pair (e.g. `dcgan_step`).
+    /// Only the pairs of this bench (e.g. `dcgan_step`) or criterion id prefix (`frechet`).
     #[arg(long)]
     only: Option<String>,
     /// Interleaved measurement rounds per pair.
@@ -45,6 +45,18 @@ const PAIRS: &[Pair] = &[
         what: "DCGAN-32 training step (D + G, batch 64, CPU)",
     },
     Pair {
+        bench: "metrics",
+        criterion_id: "frechet/2048d",
+        peer: Some("frechet.py"),
+        what: "Frechet distance between 2048-d Gaussians (f64; peer: scipy sqrtm, pytorch-fid's formula)",
+    },
+    Pair {
+        bench: "metrics",
+        criterion_id: "precision_recall/10k_x_10k_512d",
+        peer: Some("prdc.py"),
+        what: "precision/recall k=3, 10k x 10k features of 512-d (peer: NumPy blocked k-NN)",
+    },
+    Pair {
         bench: "transport",
         criterion_id: "transport_w1/200x200",
         peer: None,
@@ -59,8 +71,28 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .python
         .clone()
         .context("no Python with torch 2.11.0 is known for the PyTorch peers; set GANTRY_PYTHON to one")?;
+    // The metric peers need NumPy and SciPy beside torch.
+    let have = Command::new(&python).args(["-c", "import numpy, scipy"]).status().is_ok_and(|s| s.success());
+    if !have {
+        eprintln!("installing numpy and scipy for the metric peers into {}", python.display());
+        let mut pip = Command::new(&python);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "numpy",
+            "scipy",
+        ]);
+        run_status(pip, "pip install numpy scipy")?;
+    }
     let mut results = Vec::new();
-    for pair in PAIRS.iter().filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench)) {
+    for pair in PAIRS
+        .iter()
+        .filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench || p.criterion_id.starts_with(o)))
+    {
         let (mut ours, mut peers) = (Vec::new(), Vec::new());
         let rounds = if pair.peer.is_some() { args.rounds.max(1) } else { 1 };
         for round in 1..=rounds {

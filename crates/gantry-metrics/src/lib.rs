@@ -5,6 +5,7 @@
 //! - [`kid`]: Kernel Inception Distance (unbiased MMD², cubic kernel, subsets).
 //! - [`inception_score`]: the Inception Score from logits, over splits.
 //! - [`prdc`]: precision/recall (k = 3) and density/coverage (k = 5), blocked k-NN.
+//! - [`metric`]: the `Metric` trait (update/compute/reset) over all of them.
 //! - [`npy`]: pytorch-fid's `.npz` statistics and `.npy` feature matrices.
 //! - [`inception`]: the FID Inception network (TorchScript) with the reference preprocessing;
 //!   [`weights`] finds its file offline.
@@ -16,6 +17,7 @@ pub mod frechet;
 pub mod inception;
 pub mod inception_score;
 pub mod kid;
+pub mod metric;
 pub mod npy;
 pub mod prdc;
 pub mod stats;
@@ -25,5 +27,6 @@ pub use error::{MetricError, Result};
 pub use frechet::frechet_distance;
 pub use inception_score::{inception_score, InceptionScore};
 pub use kid::{kid, Kid, KidConfig};
-pub use prdc::{prdc, Prdc, PrdcConfig};
+pub use metric::{Fid, IsMetric, KidMetric, Metric, PrdcMetric, Side};
+pub use prdc::{prdc, precision_recall, Prdc, PrdcConfig};
 pub use stats::FeatureStats;

@@ -37,7 +37,7 @@ pub struct PrdcConfig {
 
 impl Default for PrdcConfig {
     fn default() -> Self {
-        Self { k_pr: 3, k_dc: 5, row_block: 1024, col_block: 8192 }
+        Self { k_pr: 3, k_dc: 5, row_block: 1024, col_block: 16384 }
     }
 }
 
@@ -52,9 +52,21 @@ pub struct Prdc {
 
 /// Squared L2 distances `[a, b]` between the rows of `x` `[a, d]` and `y` `[b, d]`.
 pub fn squared_distances(x: &Tensor, y: &Tensor) -> Tensor {
+    distances_with_norms(x, y, &row_norms(y))
+}
+
+/// Squared row norms `[1, b]` of `y` `[b, d]`.
+fn row_norms(y: &Tensor) -> Tensor {
+    y.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float).tr()
+}
+
+/// [`squared_distances`] with the columns' squared norms `yy` `[1, b]` given: the `−2xᵀy` product
+/// is accumulated by the matrix multiply itself (`addmm`), then clamped at 0 in place.
+fn distances_with_norms(x: &Tensor, y: &Tensor, yy: &Tensor) -> Tensor {
     let xx = x.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float); // [a, 1]
-    let yy = y.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float).tr(); // [1, b]
-    (xx + yy - x.matmul(&y.tr()) * 2.0).clamp_min(0.0)
+    let mut d = (xx + yy).addmm(&(x * -2.0), &y.tr()); // ‖x‖² + ‖y‖² − 2xᵀy, [a, b]
+    let _ = d.clamp_min_(0.0);
+    d
 }
 
 /// Blocks of `[start, len)` covering `0..n`.
@@ -63,16 +75,23 @@ fn blocks(n: i64, size: i64) -> impl Iterator<Item = (i64, i64)> {
 }
 
 /// The squared distance from each row of `x` `[N, d]` to its k-th nearest other row (the
-/// (k+1)-th smallest including itself at distance 0, as StyleGAN2-ADA computes it).
+/// (k+1)-th smallest including itself at distance 0, as StyleGAN2-ADA computes it). One
+/// `kthvalue` per row block when a block spans every column; otherwise the k+1 smallest of each
+/// column block are merged.
 pub fn kth_neighbour_radii(x: &Tensor, k: usize, cfg: &PrdcConfig) -> Tensor {
     let n = x.size()[0];
     let keep = (k as i64 + 1).min(n);
+    let norms = row_norms(x); // [1, n]
     let mut out = Vec::new();
     for (rs, rl) in blocks(n, cfg.row_block) {
         let rows = x.narrow(0, rs, rl);
+        if cfg.col_block >= n {
+            out.push(distances_with_norms(&rows, x, &norms).kthvalue(keep, 1, false).0);
+            continue;
+        }
         let mut best: Option<Tensor> = None;
         for (cs, cl) in blocks(n, cfg.col_block) {
-            let d = squared_distances(&rows, &x.narrow(0, cs, cl));
+            let d = distances_with_norms(&rows, &x.narrow(0, cs, cl), &norms.narrow(1, cs, cl));
             let cand = match &best {
                 Some(b) => Tensor::cat(&[b.shallow_clone(), d], 1),
                 None => d,
@@ -85,48 +104,90 @@ pub fn kth_neighbour_radii(x: &Tensor, k: usize, cfg: &PrdcConfig) -> Tensor {
     Tensor::cat(&out, 0)
 }
 
-/// For each probe row: the number of reference balls (centres `refs`, squared radii `radii`)
-/// containing it, and the distance to its nearest reference.
-fn probe(probes: &Tensor, refs: &Tensor, radii: &Tensor, cfg: &PrdcConfig) -> (Tensor, Tensor) {
+/// One pass over the distances between `probes` and `refs`: for each probe row, how many
+/// reference balls of each radii set (squared radii `[R]`) contain it, and, if asked, the
+/// distance to its nearest reference. Every distance is computed once.
+fn probe(
+    probes: &Tensor,
+    refs: &Tensor,
+    radii: &[&Tensor],
+    nearest: bool,
+    cfg: &PrdcConfig,
+) -> (Vec<Tensor>, Option<Tensor>) {
     let (p, r) = (probes.size()[0], refs.size()[0]);
-    let (mut counts, mut nearest) = (Vec::new(), Vec::new());
+    let norms = row_norms(refs); // [1, r]
+    let mut counts: Vec<Vec<Tensor>> = radii.iter().map(|_| Vec::new()).collect();
+    let mut near = Vec::new();
     for (rs, rl) in blocks(p, cfg.row_block) {
         let rows = probes.narrow(0, rs, rl);
-        let mut count = Tensor::zeros([rl], (Kind::Int64, probes.device()));
-        let mut near = Tensor::full([rl], f64::INFINITY, (Kind::Float, probes.device()));
+        let mut c: Vec<Tensor> =
+            radii.iter().map(|_| Tensor::zeros([rl], (Kind::Int64, probes.device()))).collect();
+        let mut m = Tensor::full([rl], f64::INFINITY, (Kind::Float, probes.device()));
         for (cs, cl) in blocks(r, cfg.col_block) {
-            let d = squared_distances(&rows, &refs.narrow(0, cs, cl)); // [rl, cl]
-            let inside = d.le_tensor(&radii.narrow(0, cs, cl).unsqueeze(0));
-            count += inside.sum_dim_intlist([1i64].as_slice(), false, Kind::Int64);
-            near = near.minimum(&d.amin([1i64].as_slice(), false));
+            let d = distances_with_norms(&rows, &refs.narrow(0, cs, cl), &norms.narrow(1, cs, cl)); // [rl, cl]
+            for (acc, rad) in c.iter_mut().zip(radii) {
+                *acc += d.le_tensor(&rad.narrow(0, cs, cl).unsqueeze(0)).sum_dim_intlist(
+                    [1i64].as_slice(),
+                    false,
+                    Kind::Int64,
+                );
+            }
+            if nearest {
+                m = m.minimum(&d.amin([1i64].as_slice(), false));
+            }
         }
-        counts.push(count);
-        nearest.push(near);
+        for (all, x) in counts.iter_mut().zip(c) {
+            all.push(x);
+        }
+        near.push(m);
     }
-    (Tensor::cat(&counts, 0), Tensor::cat(&nearest, 0))
+    (counts.into_iter().map(|v| Tensor::cat(&v, 0)).collect(), nearest.then(|| Tensor::cat(&near, 0)))
 }
 
-/// Precision, recall, density and coverage of `fake` `[M, d]` against `real` `[N, d]`.
-pub fn prdc(real: &Tensor, fake: &Tensor, cfg: &PrdcConfig) -> Result<Prdc> {
+fn check(real: &Tensor, fake: &Tensor, k: usize) -> Result<()> {
     if real.size()[1] != fake.size()[1] {
         return Err(MetricError::Dims { a: real.size()[1], b: fake.size()[1] });
     }
-    let need = cfg.k_pr.max(cfg.k_dc) + 1;
     for (what, t) in [("real features", real), ("fake features", fake)] {
-        if (t.size()[0] as usize) < need {
-            return Err(MetricError::TooFew { what: what.into(), need, found: t.size()[0] as usize });
+        if (t.size()[0] as usize) < k + 1 {
+            return Err(MetricError::TooFew { what: what.into(), need: k + 1, found: t.size()[0] as usize });
         }
     }
+    Ok(())
+}
+
+/// Precision and recall alone (k = `cfg.k_pr`): the radii and two distance passes.
+pub fn precision_recall(real: &Tensor, fake: &Tensor, cfg: &PrdcConfig) -> Result<(f64, f64)> {
+    check(real, fake, cfg.k_pr)?;
+    let (real, fake) = (real.to_kind(Kind::Float), fake.to_kind(Kind::Float));
+    let share = |t: &Tensor| t.gt(0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    let (fake_in_real, _) = probe(&fake, &real, &[&kth_neighbour_radii(&real, cfg.k_pr, cfg)], false, cfg);
+    let (real_in_fake, _) = probe(&real, &fake, &[&kth_neighbour_radii(&fake, cfg.k_pr, cfg)], false, cfg);
+    Ok((share(&fake_in_real[0]), share(&real_in_fake[0])))
+}
+
+/// Precision, recall, density and coverage of `fake` `[M, d]` against `real` `[N, d]`: two
+/// distance passes (fakes against reals: precision and density; reals against fakes: recall and
+/// coverage) besides the radii.
+pub fn prdc(real: &Tensor, fake: &Tensor, cfg: &PrdcConfig) -> Result<Prdc> {
+    check(real, fake, cfg.k_pr.max(cfg.k_dc))?;
     let (real, fake) = (real.to_kind(Kind::Float), fake.to_kind(Kind::Float));
     let mean_f = |t: &Tensor| t.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
-    let real_r3 = kth_neighbour_radii(&real, cfg.k_pr, cfg);
-    let fake_r3 = kth_neighbour_radii(&fake, cfg.k_pr, cfg);
-    let precision = mean_f(&probe(&fake, &real, &real_r3, cfg).0.gt(0));
-    let recall = mean_f(&probe(&real, &fake, &fake_r3, cfg).0.gt(0));
-    let real_r5 = if cfg.k_dc == cfg.k_pr { real_r3 } else { kth_neighbour_radii(&real, cfg.k_dc, cfg) };
-    let density = mean_f(&probe(&fake, &real, &real_r5, cfg).0) / cfg.k_dc as f64;
-    let (_, nearest_fake) = probe(&real, &fake, &real_r5, cfg);
-    let coverage = mean_f(&nearest_fake.le_tensor(&real_r5));
+    let real_pr = kth_neighbour_radii(&real, cfg.k_pr, cfg);
+    let fake_pr = kth_neighbour_radii(&fake, cfg.k_pr, cfg);
+    let real_dc = if cfg.k_dc == cfg.k_pr {
+        real_pr.shallow_clone()
+    } else {
+        kth_neighbour_radii(&real, cfg.k_dc, cfg)
+    };
+    let same = cfg.k_dc == cfg.k_pr;
+    let radii: Vec<&Tensor> = if same { vec![&real_pr] } else { vec![&real_pr, &real_dc] };
+    let (fake_in_real, _) = probe(&fake, &real, &radii, false, cfg);
+    let precision = mean_f(&fake_in_real[0].gt(0));
+    let density = mean_f(&fake_in_real[if same { 0 } else { 1 }]) / cfg.k_dc as f64;
+    let (real_in_fake, nearest_fake) = probe(&real, &fake, &[&fake_pr], true, cfg);
+    let recall = mean_f(&real_in_fake[0].gt(0));
+    let coverage = mean_f(&nearest_fake.expect("asked for").le_tensor(&real_dc));
     Ok(Prdc { precision, recall, density, coverage })
 }
 
@@ -184,6 +245,13 @@ mod tests {
             kth_neighbour_radii(&a, 3, &PrdcConfig { row_block: 11, col_block: 2, ..Default::default() });
         // Equal up to the rounding of differently shaped matrix products.
         assert!(r1.allclose(&r2, 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn precision_recall_alone_equals_the_full_computation() {
+        let (a, b) = (normal(300, 5, 1.0, 7), normal(280, 5, 1.2, 8));
+        let full = prdc(&a, &b, &PrdcConfig::default()).unwrap();
+        assert_eq!(precision_recall(&a, &b, &PrdcConfig::default()).unwrap(), (full.precision, full.recall));
     }
 
     #[test]
