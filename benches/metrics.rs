@@ -34,7 +34,7 @@ fn frechet(c: &mut Criterion) {
     g.finish();
 }
 
-fn precision_recall(c: &mut Criterion) {
+fn precision_recall_bench(c: &mut Criterion) {
     threads();
     let real = features(10_000, 512, 0.13, 0.5, 0.0004).to_kind(Kind::Float);
     let fake = (features(10_000, 512, 0.17, 0.6, 0.0003) * 0.8).to_kind(Kind::Float);
@@ -48,6 +48,6 @@ fn precision_recall(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(10));
-    targets = frechet, precision_recall
+    targets = frechet, precision_recall_bench
 }
 criterion_main!(benches);
