@@ -60,11 +60,14 @@ fn row_norms(y: &Tensor) -> Tensor {
     y.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float).tr()
 }
 
-/// [`squared_distances`] with the columns' squared norms `yy` `[1, b]` given: the `−2xᵀy` product
-/// is accumulated by the matrix multiply itself (`addmm`), then clamped at 0 in place.
+/// [`squared_distances`] with the columns' squared norms `yy` `[1, b]` given: `−2xᵀy` by a plain
+/// matrix multiply, then both norms added and the result clamped at 0, all in place (a broadcast
+/// `addmm` costs twice the product on CPU).
 fn distances_with_norms(x: &Tensor, y: &Tensor, yy: &Tensor) -> Tensor {
     let xx = x.square().sum_dim_intlist([1i64].as_slice(), true, Kind::Float); // [a, 1]
-    let mut d = (xx + yy).addmm(&(x * -2.0), &y.tr()); // ‖x‖² + ‖y‖² − 2xᵀy, [a, b]
+    let mut d = (x * -2.0).mm(&y.tr()); // −2xᵀy, [a, b]
+    d += xx;
+    d += yy;
     let _ = d.clamp_min_(0.0);
     d
 }
@@ -75,9 +78,8 @@ fn blocks(n: i64, size: i64) -> impl Iterator<Item = (i64, i64)> {
 }
 
 /// The squared distance from each row of `x` `[N, d]` to its k-th nearest other row (the
-/// (k+1)-th smallest including itself at distance 0, as StyleGAN2-ADA computes it). One
-/// `kthvalue` per row block when a block spans every column; otherwise the k+1 smallest of each
-/// column block are merged.
+/// (k+1)-th smallest including itself at distance 0, as StyleGAN2-ADA computes it): the k+1
+/// smallest of each column block (`topk`, ten times faster than `kthvalue` on CPU), merged.
 pub fn kth_neighbour_radii(x: &Tensor, k: usize, cfg: &PrdcConfig) -> Tensor {
     let n = x.size()[0];
     let keep = (k as i64 + 1).min(n);
@@ -85,10 +87,6 @@ pub fn kth_neighbour_radii(x: &Tensor, k: usize, cfg: &PrdcConfig) -> Tensor {
     let mut out = Vec::new();
     for (rs, rl) in blocks(n, cfg.row_block) {
         let rows = x.narrow(0, rs, rl);
-        if cfg.col_block >= n {
-            out.push(distances_with_norms(&rows, x, &norms).kthvalue(keep, 1, false).0);
-            continue;
-        }
         let mut best: Option<Tensor> = None;
         for (cs, cl) in blocks(n, cfg.col_block) {
             let d = distances_with_norms(&rows, &x.narrow(0, cs, cl), &norms.narrow(1, cs, cl));
@@ -104,44 +102,58 @@ pub fn kth_neighbour_radii(x: &Tensor, k: usize, cfg: &PrdcConfig) -> Tensor {
     Tensor::cat(&out, 0)
 }
 
-/// One pass over the distances between `probes` and `refs`: for each probe row, how many
-/// reference balls of each radii set (squared radii `[R]`) contain it, and, if asked, the
-/// distance to its nearest reference. Every distance is computed once.
-fn probe(
-    probes: &Tensor,
-    refs: &Tensor,
-    radii: &[&Tensor],
-    nearest: bool,
+/// What one pass over the fake × real distances yields.
+struct Cross {
+    /// Per fake, how many real balls of each radii set contain it.
+    counts: Vec<Tensor>,
+    /// Per real, whether some fake ball (of `fake_radii`) contains it.
+    in_fake: Tensor,
+    /// Per real, the distance to its nearest fake.
+    nearest: Tensor,
+}
+
+/// One pass over the squared distances between `fake` `[M, d]` (rows) and `real` `[N, d]`
+/// (columns), each computed once: row-wise, the counts of real balls (squared radii `[N]` per
+/// set in `real_radii`) containing each fake; column-wise, whether each real lies in some fake
+/// ball (squared radii `fake_radii` `[M]`) and its nearest fake distance. Precision, density,
+/// recall and coverage all come from this pass.
+fn cross(
+    fake: &Tensor,
+    real: &Tensor,
+    real_radii: &[&Tensor],
+    fake_radii: &Tensor,
     cfg: &PrdcConfig,
-) -> (Vec<Tensor>, Option<Tensor>) {
-    let (p, r) = (probes.size()[0], refs.size()[0]);
-    let norms = row_norms(refs); // [1, r]
-    let mut counts: Vec<Vec<Tensor>> = radii.iter().map(|_| Vec::new()).collect();
-    let mut near = Vec::new();
-    for (rs, rl) in blocks(p, cfg.row_block) {
-        let rows = probes.narrow(0, rs, rl);
-        let mut c: Vec<Tensor> =
-            radii.iter().map(|_| Tensor::zeros([rl], (Kind::Int64, probes.device()))).collect();
-        let mut m = Tensor::full([rl], f64::INFINITY, (Kind::Float, probes.device()));
-        for (cs, cl) in blocks(r, cfg.col_block) {
-            let d = distances_with_norms(&rows, &refs.narrow(0, cs, cl), &norms.narrow(1, cs, cl)); // [rl, cl]
-            for (acc, rad) in c.iter_mut().zip(radii) {
+) -> Cross {
+    let (m, n) = (fake.size()[0], real.size()[0]);
+    let dev = fake.device();
+    let norms = row_norms(real); // [1, n]
+    let mut counts: Vec<Vec<Tensor>> = real_radii.iter().map(|_| Vec::new()).collect();
+    let in_fake = Tensor::zeros([n], (Kind::Bool, dev));
+    let nearest = Tensor::full([n], f64::INFINITY, (Kind::Float, dev));
+    for (rs, rl) in blocks(m, cfg.row_block) {
+        let rows = fake.narrow(0, rs, rl);
+        let own = fake_radii.narrow(0, rs, rl).unsqueeze(1); // [rl, 1]
+        let mut c: Vec<Tensor> = real_radii.iter().map(|_| Tensor::zeros([rl], (Kind::Int64, dev))).collect();
+        for (cs, cl) in blocks(n, cfg.col_block) {
+            let d = distances_with_norms(&rows, &real.narrow(0, cs, cl), &norms.narrow(1, cs, cl)); // [rl, cl]
+            for (acc, rad) in c.iter_mut().zip(real_radii) {
                 *acc += d.le_tensor(&rad.narrow(0, cs, cl).unsqueeze(0)).sum_dim_intlist(
                     [1i64].as_slice(),
                     false,
                     Kind::Int64,
                 );
             }
-            if nearest {
-                m = m.minimum(&d.amin([1i64].as_slice(), false));
-            }
+            let hit = d.le_tensor(&own).any_dims([0i64].as_slice(), false);
+            let _ = in_fake.narrow(0, cs, cl).logical_or_(&hit);
+            let mut near = nearest.narrow(0, cs, cl);
+            let closest = d.amin([0i64].as_slice(), false);
+            near.copy_(&near.minimum(&closest));
         }
         for (all, x) in counts.iter_mut().zip(c) {
             all.push(x);
         }
-        near.push(m);
     }
-    (counts.into_iter().map(|v| Tensor::cat(&v, 0)).collect(), nearest.then(|| Tensor::cat(&near, 0)))
+    Cross { counts: counts.into_iter().map(|v| Tensor::cat(&v, 0)).collect(), in_fake, nearest }
 }
 
 fn check(real: &Tensor, fake: &Tensor, k: usize) -> Result<()> {
@@ -156,39 +168,35 @@ fn check(real: &Tensor, fake: &Tensor, k: usize) -> Result<()> {
     Ok(())
 }
 
-/// Precision and recall alone (k = `cfg.k_pr`): the radii and two distance passes.
+/// Precision and recall alone (k = `cfg.k_pr`): the two radii passes and one cross pass.
 pub fn precision_recall(real: &Tensor, fake: &Tensor, cfg: &PrdcConfig) -> Result<(f64, f64)> {
     check(real, fake, cfg.k_pr)?;
     let (real, fake) = (real.to_kind(Kind::Float), fake.to_kind(Kind::Float));
-    let share = |t: &Tensor| t.gt(0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
-    let (fake_in_real, _) = probe(&fake, &real, &[&kth_neighbour_radii(&real, cfg.k_pr, cfg)], false, cfg);
-    let (real_in_fake, _) = probe(&real, &fake, &[&kth_neighbour_radii(&fake, cfg.k_pr, cfg)], false, cfg);
-    Ok((share(&fake_in_real[0]), share(&real_in_fake[0])))
+    let share = |t: &Tensor| t.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    let real_pr = kth_neighbour_radii(&real, cfg.k_pr, cfg);
+    let fake_pr = kth_neighbour_radii(&fake, cfg.k_pr, cfg);
+    let x = cross(&fake, &real, &[&real_pr], &fake_pr, cfg);
+    Ok((share(&x.counts[0].gt(0)), share(&x.in_fake)))
 }
 
-/// Precision, recall, density and coverage of `fake` `[M, d]` against `real` `[N, d]`: two
-/// distance passes (fakes against reals: precision and density; reals against fakes: recall and
-/// coverage) besides the radii.
+/// Precision, recall, density and coverage of `fake` `[M, d]` against `real` `[N, d]`: the radii
+/// of each set, then a single pass over the fake × real distances.
 pub fn prdc(real: &Tensor, fake: &Tensor, cfg: &PrdcConfig) -> Result<Prdc> {
     check(real, fake, cfg.k_pr.max(cfg.k_dc))?;
     let (real, fake) = (real.to_kind(Kind::Float), fake.to_kind(Kind::Float));
     let mean_f = |t: &Tensor| t.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
     let real_pr = kth_neighbour_radii(&real, cfg.k_pr, cfg);
     let fake_pr = kth_neighbour_radii(&fake, cfg.k_pr, cfg);
-    let real_dc = if cfg.k_dc == cfg.k_pr {
-        real_pr.shallow_clone()
-    } else {
-        kth_neighbour_radii(&real, cfg.k_dc, cfg)
-    };
     let same = cfg.k_dc == cfg.k_pr;
+    let real_dc = if same { real_pr.shallow_clone() } else { kth_neighbour_radii(&real, cfg.k_dc, cfg) };
     let radii: Vec<&Tensor> = if same { vec![&real_pr] } else { vec![&real_pr, &real_dc] };
-    let (fake_in_real, _) = probe(&fake, &real, &radii, false, cfg);
-    let precision = mean_f(&fake_in_real[0].gt(0));
-    let density = mean_f(&fake_in_real[if same { 0 } else { 1 }]) / cfg.k_dc as f64;
-    let (real_in_fake, nearest_fake) = probe(&real, &fake, &[&fake_pr], true, cfg);
-    let recall = mean_f(&real_in_fake[0].gt(0));
-    let coverage = mean_f(&nearest_fake.expect("asked for").le_tensor(&real_dc));
-    Ok(Prdc { precision, recall, density, coverage })
+    let x = cross(&fake, &real, &radii, &fake_pr, cfg);
+    Ok(Prdc {
+        precision: mean_f(&x.counts[0].gt(0)),
+        recall: mean_f(&x.in_fake),
+        density: mean_f(&x.counts[if same { 0 } else { 1 }]) / cfg.k_dc as f64,
+        coverage: mean_f(&x.nearest.le_tensor(&real_dc)),
+    })
 }
 
 #[cfg(test)]
