@@ -10,6 +10,7 @@
 //! | [`losses`] | gantry-losses | adversarial losses on logits, each with its equation |
 //! | [`dcgan`] | gantry-dcgan | DCGAN and the toy MLP GANs |
 //! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
+//! | [`nn`] | gantry-nn | spectral norm, minibatch discrimination and stddev, truncation, generator EMA, LeakyReLU |
 //! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
 
 pub use gantry_core as core;
@@ -17,5 +18,6 @@ pub use gantry_data as data;
 pub use gantry_dcgan as dcgan;
 pub use gantry_losses as losses;
 pub use gantry_metrics as metrics;
+pub use gantry_nn as nn;
 pub use gantry_runner as runner;
 pub use tch;

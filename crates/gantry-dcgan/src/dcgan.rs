@@ -18,9 +18,20 @@
 //! ```
 //!
 //! Weights are initialised from N(0, 0.02), BatchNorm scales from N(1, 0.02) (the paper's §4).
+//!
+//! Discriminator options (all off in the paper's network, see `gantry-nn` for each layer):
+//! - `spectral_norm`: every D convolution spectrally normalised and D's BatchNorm removed (Miyato
+//!   et al. 2018's SN-DCGAN);
+//! - `mbstd_group` > 0: a minibatch-standard-deviation map appended before the logit convolution
+//!   (Karras et al. 2018);
+//! - `minibatch_kernels` > 0: the 4×4 features flattened, minibatch discrimination appended
+//!   (Salimans et al. 2016), and a linear logit in place of the 4×4 convolution.
 
+use gantry_nn::{spectral_norm, MinibatchDiscrimination, MinibatchStdDev};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
+
+pub use gantry_nn::leaky_relu;
 
 use crate::ConfigError;
 
@@ -38,24 +49,50 @@ pub struct DcganConfig {
     pub g_width: i64,
     /// Channels of D's first layer; doubled at each stage towards 4×4 (the paper: 128).
     pub d_width: i64,
+    /// Spectral normalisation of D's layers, without BatchNorm in D.
+    #[serde(default)]
+    pub spectral_norm: bool,
+    /// Group size of D's minibatch standard deviation (0 = off).
+    #[serde(default)]
+    pub mbstd_group: i64,
+    /// Kernels B of D's minibatch discrimination (0 = off).
+    #[serde(default)]
+    pub minibatch_kernels: i64,
+    /// Dimension C of each minibatch-discrimination kernel.
+    #[serde(default = "default_kernel_dim")]
+    pub minibatch_kernel_dim: i64,
+}
+
+fn default_kernel_dim() -> i64 {
+    5
 }
 
 impl Default for DcganConfig {
     /// The paper's 64×64 RGB network.
     fn default() -> Self {
-        Self { image_size: 64, channels: 3, z_dim: 100, g_width: 128, d_width: 128 }
+        Self {
+            image_size: 64,
+            channels: 3,
+            z_dim: 100,
+            g_width: 128,
+            d_width: 128,
+            spectral_norm: false,
+            mbstd_group: 0,
+            minibatch_kernels: 0,
+            minibatch_kernel_dim: 5,
+        }
     }
 }
 
 impl DcganConfig {
     /// MNIST padded to 32×32×1, narrow enough to train on a laptop CPU in minutes.
     pub fn mnist() -> Self {
-        Self { image_size: 32, channels: 1, z_dim: 100, g_width: 32, d_width: 32 }
+        Self { image_size: 32, channels: 1, g_width: 32, d_width: 32, ..Self::default() }
     }
 
     /// CIFAR-10, 32×32×3.
     pub fn cifar10() -> Self {
-        Self { image_size: 32, channels: 3, z_dim: 100, g_width: 64, d_width: 64 }
+        Self { image_size: 32, channels: 3, g_width: 64, d_width: 64, ..Self::default() }
     }
 
     /// The number of stride-2 stages between 4×4 and the output (`log2(S / 4)`).
@@ -77,6 +114,20 @@ impl DcganConfig {
             if v < 1 {
                 return Err(ConfigError { field, expected: "≥ 1".into(), found: v.to_string() });
             }
+        }
+        for (field, v) in
+            [("model.mbstd_group", self.mbstd_group), ("model.minibatch_kernels", self.minibatch_kernels)]
+        {
+            if v < 0 {
+                return Err(ConfigError { field, expected: "≥ 0 (0 = off)".into(), found: v.to_string() });
+            }
+        }
+        if self.minibatch_kernel_dim < 1 {
+            return Err(ConfigError {
+                field: "model.minibatch_kernel_dim",
+                expected: "≥ 1".into(),
+                found: self.minibatch_kernel_dim.to_string(),
+            });
         }
         let widest = |w: i64| w.checked_mul(1 << (self.stages() - 1));
         for (field, w) in [("model.g_width", self.g_width), ("model.d_width", self.d_width)] {
@@ -146,10 +197,11 @@ pub fn generator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
         .add_fn(|x| x.tanh())
 }
 
-/// The DCGAN discriminator: images `[N, channels, S, S]` → logits `[N]`.
-/// Call [`DcganConfig::validate`] first.
+/// The DCGAN discriminator: images `[N, channels, S, S]` → logits `[N]`, with the options of
+/// the module docs. Call [`DcganConfig::validate`] first.
 pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
     let k = cfg.stages();
+    let sn = cfg.spectral_norm;
     let conv = |bias: bool| nn::ConvConfig {
         stride: 2,
         padding: 1,
@@ -158,31 +210,39 @@ pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
         bs_init: nn::Init::Const(0.0),
         ..Default::default()
     };
+    // A convolution, spectrally normalised if asked (then with a bias, since no BN follows).
+    let layer = |p: nn::Path, i: i64, o: i64, k: i64, c: nn::ConvConfig| {
+        spectral_norm::conv2d(p, i, o, k, nn::ConvConfig { bias: c.bias || sn, ..c }, sn)
+    };
     let mut seq = nn::seq_t()
-        .add(nn::conv2d(&p / "from_image", cfg.channels, cfg.d_width, 4, conv(true))) // [N, w, S/2, S/2]
+        .add(layer(&p / "from_image", cfg.channels, cfg.d_width, 4, conv(true))) // [N, w, S/2, S/2]
         .add_fn(|x| leaky_relu(x, 0.2));
     let mut c = cfg.d_width;
     for i in 1..k {
-        seq = seq
-            .add(nn::conv2d(&p / format!("down{i}"), c, c * 2, 4, conv(false))) // halves H, W
-            .add(batch_norm(&p / format!("down{i}_bn"), c * 2))
-            .add_fn(|x| leaky_relu(x, 0.2));
+        seq = seq.add(layer(&p / format!("down{i}"), c, c * 2, 4, conv(false))); // halves H, W
+        if !sn {
+            seq = seq.add(batch_norm(&p / format!("down{i}_bn"), c * 2));
+        }
+        seq = seq.add_fn(|x| leaky_relu(x, 0.2));
         c *= 2;
     }
+    if cfg.mbstd_group > 0 {
+        seq = seq.add(MinibatchStdDev { group_size: cfg.mbstd_group, num_channels: 1 }); // [N, c + 1, 4, 4]
+        c += 1;
+    }
+    if cfg.minibatch_kernels > 0 {
+        let f = c * 16;
+        let b = cfg.minibatch_kernels;
+        seq = seq
+            .add_fn(|x| x.flatten(1, -1)) // [N, 16c]
+            .add(MinibatchDiscrimination::new(&p / "minibatch", f, b, cfg.minibatch_kernel_dim)); // [N, 16c + B]
+        let lin = nn::LinearConfig { ws_init: conv_init(), bs_init: Some(nn::Init::Const(0.0)), bias: true };
+        seq = seq.add(spectral_norm::linear(&p / "logit", f + b, 1, lin, sn));
+        return seq.add_fn(|x| x.flatten(0, -1)); // [N]
+    }
     let head = nn::ConvConfig { ws_init: conv_init(), bs_init: nn::Init::Const(0.0), ..Default::default() };
-    seq.add(nn::conv2d(&p / "logit", c, 1, 4, head)) // [N, 1, 1, 1]
+    seq.add(layer(&p / "logit", c, 1, 4, head)) // [N, 1, 1, 1]
         .add_fn(|x| x.flatten(0, -1)) // [N]
-}
-
-/// LeakyReLU with slope `slope` ∈ [0, 1]: `x` for x ≥ 0, `slope·x` below (any shape).
-///
-/// tch's `leaky_relu` fixes the slope at 0.01, and the alternatives cost more: `max(x, s·x)` takes
-/// many kernels backward and PReLU's backward is not vectorised (both measured 2–6× slower on a
-/// 64×64×16×16 batch). Since LReLU₀.₀₁ is linear on each side of 0,
-/// `LReLUₛ(x) = lerp(x, LReLU₀.₀₁(x), w)` with `w = (1 − s) / 0.99`: on x < 0 it gives
-/// `(1 − w)·x + 0.01·w·x = s·x`, on x ≥ 0 it gives x. Exact up to f32 rounding (≤ 2 ulp).
-pub fn leaky_relu(x: &tch::Tensor, slope: f64) -> tch::Tensor {
-    x.lerp(&x.leaky_relu(), (1.0 - slope) / 0.99)
 }
 
 /// Both networks as boxed modules, for code that handles several architectures alike.
@@ -234,18 +294,32 @@ mod tests {
     }
 
     #[test]
-    fn leaky_relu_slope_and_gradient() {
-        let x = Tensor::from_slice(&[-2.0f32, 0.0, 3.0, -0.5, 1.0, 4.0])
-            .reshape([1, 2, 3])
-            .set_requires_grad(true);
-        let y = leaky_relu(&x, 0.2);
-        let v: Vec<f32> = Vec::try_from(y.flatten(0, -1)).unwrap();
-        let want = [-0.4f32, 0.0, 3.0, -0.1, 1.0, 4.0];
-        assert!(v.iter().zip(want).all(|(a, b)| (a - b).abs() <= 2.0 * f32::EPSILON * b.abs()), "{v:?}");
-        y.sum(Kind::Float).backward();
-        let g: Vec<f32> = Vec::try_from(x.grad().flatten(0, -1)).unwrap();
-        let want = [0.2f32, 0.2, 1.0, 0.2, 1.0, 1.0]; // PyTorch's convention at 0: the slope
-        assert!(g.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{g:?}");
+    fn discriminator_options() {
+        let base = DcganConfig { g_width: 8, d_width: 8, ..DcganConfig::mnist() };
+        let x = Tensor::randn([6, 1, 32, 32], tch::kind::FLOAT_CPU);
+        for (cfg, present, absent) in [
+            (DcganConfig { spectral_norm: true, ..base.clone() }, "d.down1.sn_u", "d.down1_bn.weight"),
+            (DcganConfig { mbstd_group: 4, ..base.clone() }, "d.down1_bn.weight", "d.minibatch.t"),
+            (DcganConfig { minibatch_kernels: 16, ..base.clone() }, "d.minibatch.t", "d.logit.sn_u"),
+            (
+                DcganConfig { minibatch_kernels: 8, spectral_norm: true, mbstd_group: 2, ..base.clone() },
+                "d.logit.sn_u",
+                "d.down2_bn.weight",
+            ),
+        ] {
+            cfg.validate().unwrap();
+            let vs = nn::VarStore::new(Device::Cpu);
+            let d = discriminator(vs.root() / "d", &cfg);
+            assert_eq!(d.forward_t(&x, true).size(), vec![6], "{cfg:?}");
+            let v = vs.variables();
+            assert!(v.contains_key(present) && !v.contains_key(absent), "{cfg:?}: {:?}", v.keys());
+        }
+        // The logit convolution sees the extra stddev channel: [1, 4·8 + 1, 4, 4].
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _ = discriminator(vs.root() / "d", &DcganConfig { mbstd_group: 4, ..base.clone() });
+        assert_eq!(vs.variables()["d.logit.weight"].size(), vec![1, 33, 4, 4]);
+        let e = DcganConfig { mbstd_group: -1, ..base }.validate().unwrap_err().to_string();
+        assert!(e.contains("model.mbstd_group"), "{e}");
     }
 
     #[test]

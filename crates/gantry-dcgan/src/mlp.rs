@@ -6,12 +6,16 @@
 //! D: x [N, data_dim] ─ layers × { Linear(hidden) ─ LeakyReLU(0.2) } ─ Linear → logit [N]
 //! ```
 //! PyTorch's default (Kaiming-uniform) initialisation, as in Metz et al.'s reference setting.
+//!
+//! D options: `spectral_norm` (every D linear layer, Miyato et al. 2018) and `minibatch_kernels` > 0
+//! (minibatch discrimination on the last hidden layer, Salimans et al. 2016).
 
+use gantry_nn::{spectral_norm, MinibatchDiscrimination};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 
-use crate::dcgan::leaky_relu;
 use crate::ConfigError;
+use gantry_nn::leaky_relu;
 
 /// MLP GAN hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,11 +29,32 @@ pub struct MlpConfig {
     pub hidden: i64,
     /// Number of hidden layers in each network.
     pub layers: i64,
+    /// Spectral normalisation of D's layers.
+    #[serde(default)]
+    pub spectral_norm: bool,
+    /// Kernels B of D's minibatch discrimination (0 = off).
+    #[serde(default)]
+    pub minibatch_kernels: i64,
+    /// Dimension C of each minibatch-discrimination kernel.
+    #[serde(default = "default_kernel_dim")]
+    pub minibatch_kernel_dim: i64,
+}
+
+fn default_kernel_dim() -> i64 {
+    5
 }
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        Self { data_dim: 2, z_dim: 64, hidden: 128, layers: 3 }
+        Self {
+            data_dim: 2,
+            z_dim: 64,
+            hidden: 128,
+            layers: 3,
+            spectral_norm: false,
+            minibatch_kernels: 0,
+            minibatch_kernel_dim: 5,
+        }
     }
 }
 
@@ -41,10 +66,18 @@ impl MlpConfig {
             ("model.z_dim", self.z_dim),
             ("model.hidden", self.hidden),
             ("model.layers", self.layers),
+            ("model.minibatch_kernel_dim", self.minibatch_kernel_dim),
         ] {
             if v < 1 {
                 return Err(ConfigError { field, expected: "≥ 1".into(), found: v.to_string() });
             }
+        }
+        if self.minibatch_kernels < 0 {
+            return Err(ConfigError {
+                field: "model.minibatch_kernels",
+                expected: "≥ 0 (0 = off)".into(),
+                found: self.minibatch_kernels.to_string(),
+            });
         }
         Ok(())
     }
@@ -63,17 +96,26 @@ pub fn generator(p: nn::Path, cfg: &MlpConfig) -> nn::SequentialT {
     seq.add(nn::linear(&p / "out", width, cfg.data_dim, Default::default()))
 }
 
-/// D: points `[N, data_dim]` → logits `[N]`.
+/// D: points `[N, data_dim]` → logits `[N]`, with the options of the module docs.
 pub fn discriminator(p: nn::Path, cfg: &MlpConfig) -> nn::SequentialT {
+    let linear =
+        |p: nn::Path, i: i64, o: i64| spectral_norm::linear(p, i, o, Default::default(), cfg.spectral_norm);
     let mut seq = nn::seq_t();
     let mut width = cfg.data_dim;
     for i in 0..cfg.layers {
-        seq = seq
-            .add(nn::linear(&p / format!("fc{i}"), width, cfg.hidden, Default::default()))
-            .add_fn(|x| leaky_relu(x, 0.2));
+        seq = seq.add(linear(&p / format!("fc{i}"), width, cfg.hidden)).add_fn(|x| leaky_relu(x, 0.2));
         width = cfg.hidden;
     }
-    seq.add(nn::linear(&p / "logit", width, 1, Default::default())).add_fn(|x| x.flatten(0, -1))
+    if cfg.minibatch_kernels > 0 {
+        seq = seq.add(MinibatchDiscrimination::new(
+            &p / "minibatch",
+            width,
+            cfg.minibatch_kernels,
+            cfg.minibatch_kernel_dim,
+        ));
+        width += cfg.minibatch_kernels;
+    }
+    seq.add(linear(&p / "logit", width, 1)).add_fn(|x| x.flatten(0, -1))
 }
 
 /// Both networks as boxed modules.
@@ -95,6 +137,12 @@ mod tests {
         assert_eq!(x.size(), vec![7, 2]);
         assert_eq!(d.forward_t(&x, true).size(), vec![7]);
         assert_eq!(vs.variables()["g.fc1.weight"].size(), vec![128, 128]);
+        let opts = MlpConfig { spectral_norm: true, minibatch_kernels: 10, ..cfg.clone() };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let d = discriminator(vs.root() / "d", &opts);
+        assert_eq!(d.forward_t(&x, true).size(), vec![7]);
+        assert_eq!(vs.variables()["d.logit.weight"].size(), vec![1, 138]);
+        assert!(vs.variables().contains_key("d.fc0.sn_u"));
         assert!(MlpConfig { layers: 0, ..cfg }.validate().unwrap_err().to_string().contains("model.layers"));
     }
 }

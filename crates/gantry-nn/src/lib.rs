@@ -1,0 +1,23 @@
+//! gantry-nn: the layers and training helpers that several GAN architectures share.
+//!
+//! | module | what | reference |
+//! |---|---|---|
+//! | [`activation`] | LeakyReLU with any slope, at the cost of tch's fixed-slope kernel | — |
+//! | [`spectral_norm`] | `W / σ(W)` with σ by power iteration (persistent u, v), linear and conv | Miyato et al. 2018 |
+//! | [`minibatch`] | minibatch discrimination; minibatch standard deviation | Salimans et al. 2016 §3.2; Karras et al. 2018 §3 |
+//! | [`truncation`] | truncated-normal latents (τ) and shrinking towards the mean (ψ) | Brock et al. 2019; Karras et al. 2019 |
+//! | [`ema`] | exponential moving average of generator weights (half-life in images, ramp-up) | Karras et al. 2018; StyleGAN2-ADA |
+//!
+//! Modules take an `nn::Path` (device and dtype come with it) and document their tensor shapes.
+
+pub mod activation;
+pub mod ema;
+pub mod minibatch;
+pub mod spectral_norm;
+pub mod truncation;
+
+pub use activation::leaky_relu;
+pub use ema::{Ema, EmaConfig};
+pub use minibatch::{MinibatchDiscrimination, MinibatchStdDev};
+pub use spectral_norm::{sn_conv2d, sn_linear, MaybeSn, SnConv2d, SnLinear, SpectralNorm};
+pub use truncation::{shrink, truncated_normal};
