@@ -18,7 +18,7 @@ fn dcgan_step(c: &mut Criterion) {
     tch::set_num_threads(threads);
     tch::manual_seed(0);
     let model = ModelConfig::Dcgan(DcganConfig::cifar10());
-    let train = TrainConfig { d_steps: 1, g_opt: AdamConfig::dcgan(), d_opt: AdamConfig::dcgan() };
+    let train = TrainConfig::plain(AdamConfig::dcgan(), AdamConfig::dcgan());
     let mut recipe =
         GanRecipe::new(&model, LossChoice::NonSaturating, &RegConfig::default(), &train, Device::Cpu)
             .unwrap();

@@ -43,6 +43,19 @@ impl AdamConfig {
     pub fn dcgan() -> Self {
         Self { lr: 2e-4, beta1: 0.5, beta2: 0.999, ..Self::default() }
     }
+
+    /// The two time-scale update rule's pair as SAGAN and SNGAN use it (Heusel et al. 2017; Zhang
+    /// et al. 2019): β1 = 0, β2 = 0.9, lr 1e-4 for G and 4e-4 for D. Returns (G, D).
+    pub fn ttur() -> (Self, Self) {
+        let g = Self { lr: 1e-4, beta1: 0.0, beta2: 0.9, ..Self::default() };
+        (g, Self { lr: 4e-4, ..g })
+    }
+
+    /// WGAN-GP's setting (Gulrajani et al. 2017, Algorithm 1): lr 1e-4, β1 = 0, β2 = 0.9, for both
+    /// networks, with n_critic = 5.
+    pub fn wgan_gp() -> Self {
+        Self { lr: 1e-4, beta1: 0.0, beta2: 0.9, ..Self::default() }
+    }
 }
 
 /// Adam over the trainable variables of a `VarStore`.
@@ -125,6 +138,18 @@ impl Adam {
                 let _ = d.g_add_scalar_(eps * bias2_sqrt);
                 let _ = d.g_mul_scalar_(d_scale);
                 let _ = p.addcdiv_(m, &d);
+            }
+        });
+    }
+
+    /// Takes `other`'s moments and step count (for an optimiser over a copy of `other`'s
+    /// network, as unrolled GANs use). The two must hold the same parameter names and shapes.
+    pub fn copy_state_from(&mut self, other: &Adam) {
+        assert_eq!(self.names, other.names, "Adam::copy_state_from: different parameters");
+        self.step = other.step;
+        tch::no_grad(|| {
+            for (dst, src) in self.m.iter_mut().zip(&other.m).chain(self.v.iter_mut().zip(&other.v)) {
+                dst.copy_(src);
             }
         });
     }

@@ -20,8 +20,9 @@
 //! Weights are initialised from N(0, 0.02), BatchNorm scales from N(1, 0.02) (the paper's §4).
 //!
 //! Discriminator options (all off in the paper's network, see `gantry-nn` for each layer):
-//! - `spectral_norm`: every D convolution spectrally normalised and D's BatchNorm removed (Miyato
-//!   et al. 2018's SN-DCGAN);
+//! - `d_norm`: `batch` (the paper), `spectral` (every D layer spectrally normalised and no
+//!   BatchNorm: Miyato et al. 2018's SN-DCGAN), or `none` (no normalisation: for critics with a
+//!   gradient penalty, which BatchNorm breaks by mixing samples, Gulrajani et al. 2017 §4);
 //! - `mbstd_group` > 0: a minibatch-standard-deviation map appended before the logit convolution
 //!   (Karras et al. 2018);
 //! - `minibatch_kernels` > 0: the 4×4 features flattened, minibatch discrimination appended
@@ -49,9 +50,9 @@ pub struct DcganConfig {
     pub g_width: i64,
     /// Channels of D's first layer; doubled at each stage towards 4×4 (the paper: 128).
     pub d_width: i64,
-    /// Spectral normalisation of D's layers, without BatchNorm in D.
+    /// Normalisation in D: `batch`, `spectral` or `none`.
     #[serde(default)]
-    pub spectral_norm: bool,
+    pub d_norm: DNorm,
     /// Group size of D's minibatch standard deviation (0 = off).
     #[serde(default)]
     pub mbstd_group: i64,
@@ -67,6 +68,19 @@ fn default_kernel_dim() -> i64 {
     5
 }
 
+/// How D's hidden layers are normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DNorm {
+    /// BatchNorm after each hidden convolution (the paper).
+    #[default]
+    Batch,
+    /// Spectral normalisation of every layer, no BatchNorm.
+    Spectral,
+    /// Neither.
+    None,
+}
+
 impl Default for DcganConfig {
     /// The paper's 64×64 RGB network.
     fn default() -> Self {
@@ -76,7 +90,7 @@ impl Default for DcganConfig {
             z_dim: 100,
             g_width: 128,
             d_width: 128,
-            spectral_norm: false,
+            d_norm: DNorm::Batch,
             mbstd_group: 0,
             minibatch_kernels: 0,
             minibatch_kernel_dim: 5,
@@ -201,7 +215,7 @@ pub fn generator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
 /// the module docs. Call [`DcganConfig::validate`] first.
 pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
     let k = cfg.stages();
-    let sn = cfg.spectral_norm;
+    let sn = cfg.d_norm == DNorm::Spectral;
     let conv = |bias: bool| nn::ConvConfig {
         stride: 2,
         padding: 1,
@@ -220,7 +234,7 @@ pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
     let mut c = cfg.d_width;
     for i in 1..k {
         seq = seq.add(layer(&p / format!("down{i}"), c, c * 2, 4, conv(false))); // halves H, W
-        if !sn {
+        if cfg.d_norm == DNorm::Batch {
             seq = seq.add(batch_norm(&p / format!("down{i}_bn"), c * 2));
         }
         seq = seq.add_fn(|x| leaky_relu(x, 0.2));
@@ -298,11 +312,12 @@ mod tests {
         let base = DcganConfig { g_width: 8, d_width: 8, ..DcganConfig::mnist() };
         let x = Tensor::randn([6, 1, 32, 32], tch::kind::FLOAT_CPU);
         for (cfg, present, absent) in [
-            (DcganConfig { spectral_norm: true, ..base.clone() }, "d.down1.sn_u", "d.down1_bn.weight"),
+            (DcganConfig { d_norm: DNorm::Spectral, ..base.clone() }, "d.down1.sn_u", "d.down1_bn.weight"),
+            (DcganConfig { d_norm: DNorm::None, ..base.clone() }, "d.down1.weight", "d.down1_bn.weight"),
             (DcganConfig { mbstd_group: 4, ..base.clone() }, "d.down1_bn.weight", "d.minibatch.t"),
             (DcganConfig { minibatch_kernels: 16, ..base.clone() }, "d.minibatch.t", "d.logit.sn_u"),
             (
-                DcganConfig { minibatch_kernels: 8, spectral_norm: true, mbstd_group: 2, ..base.clone() },
+                DcganConfig { minibatch_kernels: 8, d_norm: DNorm::Spectral, mbstd_group: 2, ..base.clone() },
                 "d.logit.sn_u",
                 "d.down2_bn.weight",
             ),

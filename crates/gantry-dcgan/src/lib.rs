@@ -9,7 +9,7 @@
 pub mod dcgan;
 pub mod mlp;
 
-pub use dcgan::DcganConfig;
+pub use dcgan::{DNorm, DcganConfig};
 pub use mlp::MlpConfig;
 
 /// A configuration value out of range; names the field, expected and found.

@@ -13,6 +13,8 @@
 //! variables of the layer, so they are saved in checkpoints, with the last σ estimate), the power
 //! iteration runs without gradient, the gradient flows through σ = ũᵀWṽ with ũ, ṽ held constant,
 //! and evaluation-mode forwards reuse the stored vectors without updating them.
+//! Each training forward is one iteration, so a D applied to reals and fakes separately iterates
+//! twice per step, as in PyTorch.
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
@@ -64,7 +66,10 @@ impl SpectralNorm {
         if train {
             self.power_iterate(w, 1);
         }
-        let sigma = self.u.dot(&w.flatten(1, -1).mv(&self.v)); // ũᵀ W ṽ, []
+        // Copies of ũ, ṽ enter the graph, so that the next forward's in-place power iteration
+        // does not invalidate this one's backward (as torch.nn.utils.spectral_norm clones them).
+        let (u, v) = (self.u.copy(), self.v.copy());
+        let sigma = u.dot(&w.flatten(1, -1).mv(&v)); // ũᵀ W ṽ, []
         tch::no_grad(|| self.sigma.shallow_clone().copy_(&sigma));
         w / sigma
     }
@@ -266,5 +271,20 @@ mod tests {
         let total = lin.weight.sum(Kind::Float).double_value(&[]);
         let want = Tensor::ones([3, 4], tch::kind::FLOAT_CPU) / s - u.outer(v) * (total / (s * s));
         assert!(lin.weight.grad().allclose(&want, 1e-4, 1e-5, false));
+    }
+
+    #[test]
+    fn two_training_forwards_share_one_backward() {
+        // D(real) and D(fake) as separate calls, one loss: the second call's power iteration must
+        // not invalidate the first call's graph.
+        let vs = nn::VarStore::new(Device::Cpu);
+        let conv = sn_conv2d(vs.root(), 3, 4, 3, Default::default());
+        let (a, b) = (
+            Tensor::randn([2, 3, 5, 5], tch::kind::FLOAT_CPU),
+            Tensor::randn([2, 3, 5, 5], tch::kind::FLOAT_CPU),
+        );
+        let loss = conv.forward_t(&a, true).sum(Kind::Float) - conv.forward_t(&b, true).sum(Kind::Float);
+        loss.backward();
+        assert!(conv.weight.grad().isfinite().all().int64_value(&[]) == 1);
     }
 }

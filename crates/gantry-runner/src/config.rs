@@ -11,6 +11,7 @@ use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
 use gantry_losses::{AdversarialLoss, GpSide};
+use gantry_nn::EmaConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a run.
@@ -199,7 +200,7 @@ impl ModelConfig {
     }
 }
 
-/// Optimisation schedule.
+/// Optimisation schedule and the training-time stabilisers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
@@ -207,6 +208,46 @@ pub struct TrainConfig {
     pub d_steps: u32,
     pub g_opt: AdamConfig,
     pub d_opt: AdamConfig,
+    /// Moving average of G's weights, used for samples, evaluation and `gantry sample`
+    /// (`half_life_kimg` = 0: off). See `gantry_nn::ema`.
+    #[serde(default)]
+    pub ema: EmaConfig,
+    /// Unrolled GAN (Metz et al. 2017): G's loss is taken against a copy of D advanced this many
+    /// steps on the current real batch (0 = off). The first-order form: G's gradient does not
+    /// flow through the unrolled updates.
+    #[serde(default)]
+    pub unroll: u32,
+    /// Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017): N(0, σ²) added to every
+    /// image D sees, real and fake; σ starts here (0 = off) ...
+    #[serde(default)]
+    pub instance_noise: f64,
+    /// ... and decreases linearly to 0 over this many G steps (0: constant σ).
+    #[serde(default)]
+    pub instance_noise_steps: u64,
+}
+
+impl TrainConfig {
+    /// One D and one G step per iteration with the given optimisers, no stabilisers.
+    pub fn plain(g_opt: AdamConfig, d_opt: AdamConfig) -> Self {
+        Self {
+            d_steps: 1,
+            g_opt,
+            d_opt,
+            ema: EmaConfig::default(),
+            unroll: 0,
+            instance_noise: 0.0,
+            instance_noise_steps: 0,
+        }
+    }
+
+    /// σ of the instance noise after `g_steps` generator steps.
+    pub fn instance_noise_at(&self, g_steps: u64) -> f64 {
+        if self.instance_noise_steps == 0 {
+            self.instance_noise
+        } else {
+            self.instance_noise * (1.0 - g_steps as f64 / self.instance_noise_steps as f64).max(0.0)
+        }
+    }
 }
 
 /// How the dataset is read and batched.
@@ -297,6 +338,16 @@ impl RunConfig {
         ] {
             if v == 0 {
                 bail!("invalid {k}: expected ≥ 1, found 0");
+            }
+        }
+        let t = &self.train;
+        for (k, v) in [
+            ("train.ema.half_life_kimg", t.ema.half_life_kimg),
+            ("train.ema.rampup", t.ema.rampup),
+            ("train.instance_noise", t.instance_noise),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
             }
         }
         let r = &self.reg;

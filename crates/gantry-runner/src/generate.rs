@@ -23,6 +23,58 @@ pub fn latents(n: usize, dim: i64, seed: u64, stream: &str) -> Tensor {
     Tensor::from_slice(&v).reshape([n as i64, dim])
 }
 
+/// The truncation trick at sampling time (see `gantry_nn::truncation`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truncation {
+    /// Re-draw latent coordinates with |z| > τ (Brock et al. 2019); `None`: no truncation.
+    pub tau: Option<f64>,
+    /// Shrink towards the prior's mean: z ↦ ψ·z (Karras et al. 2019's form with w̄ = 0); 1 = off.
+    pub psi: f64,
+}
+
+impl Default for Truncation {
+    fn default() -> Self {
+        Self { tau: None, psi: 1.0 }
+    }
+}
+
+impl Truncation {
+    /// Checks τ > 0 and a finite ψ; the error names the flag.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.tau {
+            if !(t > 0.0 && t.is_finite()) {
+                bail!("invalid --truncation: expected a threshold τ > 0, found {t}");
+            }
+        }
+        if !self.psi.is_finite() {
+            bail!("invalid --psi: expected a finite number, found {}", self.psi);
+        }
+        Ok(())
+    }
+}
+
+/// [`latents`] with the truncation trick: τ-truncated N(0, 1) coordinates, then scaled by ψ.
+/// With the default (no τ, ψ = 1) this equals [`latents`].
+pub fn latents_truncated(n: usize, dim: i64, seed: u64, stream: &str, t: &Truncation) -> Tensor {
+    let z = match t.tau {
+        None => latents(n, dim, seed, stream),
+        Some(tau) => {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, 0));
+            let v: Vec<f32> = (0..n * dim as usize)
+                .map(|_| {
+                    gantry_nn::truncated_normal(tau, || gantry_data::toy::standard_normal(&mut rng)) as f32
+                })
+                .collect();
+            Tensor::from_slice(&v).reshape([n as i64, dim])
+        }
+    };
+    if t.psi == 1.0 {
+        z
+    } else {
+        gantry_nn::shrink(&z, &Tensor::zeros([dim], tch::kind::FLOAT_CPU), t.psi)
+    }
+}
+
 /// The run config stored in a checkpoint.
 pub fn config_of(ck: &Checkpoint) -> Result<RunConfig> {
     let text = ck.metadata.get("gantry.config").with_context(|| {
@@ -55,13 +107,22 @@ pub fn write_output(cfg: &RunConfig, recipe: &dyn Recipe, z: &Tensor, nrow: usiz
     Ok(())
 }
 
-/// `gantry sample`: `n` samples (a grid of ⌈√n⌉ columns) from latents seeded by `seed`.
-pub fn sample(ckpt: &Path, n: usize, seed: u64, out: &Path, device: Device) -> Result<()> {
+/// `gantry sample`: `n` samples (a grid of ⌈√n⌉ columns) from latents seeded by `seed`, with the
+/// truncation trick if asked.
+pub fn sample(
+    ckpt: &Path,
+    n: usize,
+    seed: u64,
+    trunc: &Truncation,
+    out: &Path,
+    device: Device,
+) -> Result<()> {
     if n == 0 {
         bail!("--n must be at least 1");
     }
+    trunc.validate()?;
     let (cfg, recipe) = load_generator(ckpt, device)?;
-    let z = latents(n, recipe.z_dim(), seed, "sample");
+    let z = latents_truncated(n, recipe.z_dim(), seed, "sample", trunc);
     let nrow = (n as f64).sqrt().ceil() as usize;
     write_output(&cfg, &recipe, &z, nrow, out)
 }
@@ -102,5 +163,20 @@ mod tests {
         let mean = a.mean(tch::Kind::Double).double_value(&[]);
         let std = a.std(true).double_value(&[]);
         assert!(mean.abs() < 0.01 && (std - 1.0).abs() < 0.01, "{mean} {std}");
+    }
+
+    #[test]
+    fn truncated_latents() {
+        let plain = latents(100, 8, 1, "s");
+        assert!(latents_truncated(100, 8, 1, "s", &Truncation::default()).equal(&plain));
+        let t = latents_truncated(2000, 8, 1, "s", &Truncation { tau: Some(0.5), psi: 1.0 });
+        assert!(t.abs().max().double_value(&[]) <= 0.5);
+        let p = latents_truncated(100, 8, 1, "s", &Truncation { tau: None, psi: 0.7 });
+        assert!(p.allclose(&(&plain * 0.7), 1e-6, 1e-7, false));
+        assert!(Truncation { tau: Some(0.0), psi: 1.0 }
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--truncation"));
     }
 }

@@ -4,7 +4,7 @@
 //! gantry train --preset NAME | --config FILE.toml [--set key=value ...] [--out DIR] [--steps N]
 //!              [--device auto|cpu|cuda|cuda:N] [--seed S]
 //! gantry train --resume DIR [--steps N]
-//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] --out FILE.png
+//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] --out FILE.png
 //! gantry interpolate --ckpt DIR|FILE [--frames 10] [--rows 8] [--seed S] --out FILE.png
 //! gantry presets
 //! ```
@@ -34,6 +34,12 @@ enum Cmd {
         /// Number of samples.
         #[arg(long, default_value_t = 64)]
         n: usize,
+        /// Truncation trick: re-draw latent coordinates with |z| > τ.
+        #[arg(long, value_name = "TAU")]
+        truncation: Option<f64>,
+        /// Shrink latents towards the mean: z ↦ ψ·z (1 = off).
+        #[arg(long, default_value_t = 1.0)]
+        psi: f64,
     },
     /// Walk the latent space: rows of z(α) = (1 − α)·z1 + α·z2 for α from 0 to 1.
     Interpolate {
@@ -201,9 +207,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Train(args) => train_cmd(args),
         Cmd::Classifier { cmd } => classifier_cmd(cmd),
         Cmd::Eval(args) => eval_cmd(args),
-        Cmd::Sample { from, n } => {
+        Cmd::Sample { from, n, truncation, psi } => {
             let (path, device) = from.resolve()?;
-            generate::sample(&path, n, from.seed, &from.out, device)?;
+            let trunc = generate::Truncation { tau: truncation, psi };
+            generate::sample(&path, n, from.seed, &trunc, &from.out, device)?;
             println!("wrote {} ({n} samples from {})", from.out.display(), path.display());
             Ok(())
         }

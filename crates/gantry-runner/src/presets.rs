@@ -3,7 +3,8 @@
 use anyhow::{bail, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
-use gantry_dcgan::{DcganConfig, MlpConfig};
+use gantry_dcgan::{DNorm, DcganConfig, MlpConfig};
+use gantry_nn::EmaConfig;
 
 use crate::config::{
     EvalConfig, LoaderConfig, LogConfig, LossChoice, ModelConfig, RegConfig, RunConfig, TrainConfig,
@@ -28,7 +29,7 @@ fn loader(hflip: bool) -> LoaderConfig {
 }
 
 fn dcgan_train() -> TrainConfig {
-    TrainConfig { d_steps: 1, g_opt: AdamConfig::dcgan(), d_opt: AdamConfig::dcgan() }
+    TrainConfig::plain(AdamConfig::dcgan(), AdamConfig::dcgan())
 }
 
 /// DCGAN on MNIST padded to 32×32, by default the embedded 5k digits: the demo.
@@ -47,6 +48,35 @@ fn dcgan_mnist() -> RunConfig {
         loader: loader(false),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
         eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+    }
+}
+
+/// SN-DCGAN on MNIST (Miyato et al. 2018): spectrally normalised D without BatchNorm, hinge loss,
+/// the TTUR Adam pair (β1 = 0, β2 = 0.9, lr_G 1e-4, lr_D 4e-4), and an EMA generator.
+fn sngan_mnist() -> RunConfig {
+    let (g_opt, d_opt) = AdamConfig::ttur();
+    RunConfig {
+        preset: "sngan-mnist".into(),
+        loss: LossChoice::Hinge,
+        model: ModelConfig::Dcgan(DcganConfig { d_norm: DNorm::Spectral, ..DcganConfig::mnist() }),
+        train: TrainConfig {
+            ema: EmaConfig { half_life_kimg: 10.0, rampup: 0.05 },
+            ..TrainConfig::plain(g_opt, d_opt)
+        },
+        ..dcgan_mnist()
+    }
+}
+
+/// WGAN-GP on MNIST (Gulrajani et al. 2017, Algorithm 1): λ = 10, n_critic = 5, Adam(1e-4, 0, 0.9),
+/// a critic without BatchNorm.
+fn wgan_gp_mnist() -> RunConfig {
+    let adam = AdamConfig::wgan_gp();
+    RunConfig {
+        preset: "wgan-gp-mnist".into(),
+        loss: LossChoice::WganGp,
+        model: ModelConfig::Dcgan(DcganConfig { d_norm: DNorm::None, ..DcganConfig::mnist() }),
+        train: TrainConfig { d_steps: 5, ..TrainConfig::plain(adam, adam) },
+        ..dcgan_mnist()
     }
 }
 
@@ -96,7 +126,7 @@ fn toy_ring() -> RunConfig {
         loss: LossChoice::NonSaturating,
         reg: RegConfig::default(),
         model: ModelConfig::Mlp(MlpConfig::default()),
-        train: TrainConfig { d_steps: 1, g_opt: adam, d_opt: adam },
+        train: TrainConfig::plain(adam, adam),
         loader: loader(false),
         log: LogConfig {
             every: 100,
@@ -115,6 +145,16 @@ const PRESETS: &[Preset] = &[
         summary:
             "DCGAN, MNIST padded to 32x32x1, embedded 5k digits (--set data=mnist for all 60k); the demo",
         build: dcgan_mnist,
+    },
+    Preset {
+        name: "sngan-mnist",
+        summary: "SN-DCGAN on MNIST: spectral-norm D, hinge loss, TTUR (lr 1e-4 / 4e-4, betas 0, 0.9), EMA G",
+        build: sngan_mnist,
+    },
+    Preset {
+        name: "wgan-gp-mnist",
+        summary: "WGAN-GP on MNIST: critic without BN, lambda 10, n_critic 5, Adam(1e-4, 0, 0.9)",
+        build: wgan_gp_mnist,
     },
     Preset {
         name: "dcgan-cifar10",

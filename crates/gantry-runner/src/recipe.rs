@@ -5,6 +5,7 @@ use anyhow::Result;
 use gantry_core::checkpoint::Checkpoint;
 use gantry_core::optim::Adam;
 use gantry_losses::{penalty, AdversarialLoss};
+use gantry_nn::Ema;
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -33,8 +34,45 @@ pub trait Recipe {
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()>;
 }
 
-/// An unconditional GAN: G(z) against D(x) → logit, with an adversarial loss and one Adam each.
-/// Serves DCGAN and the toy MLPs.
+/// G or D of an architecture, on `p`.
+fn build_net(model: &ModelConfig, p: tch::nn::Path, generator: bool) -> Result<Box<dyn ModuleT>> {
+    Ok(match model {
+        ModelConfig::Dcgan(c) => {
+            c.validate()?;
+            if generator {
+                Box::new(gantry_dcgan::dcgan::generator(p, c))
+            } else {
+                Box::new(gantry_dcgan::dcgan::discriminator(p, c))
+            }
+        }
+        ModelConfig::Mlp(c) => {
+            c.validate()?;
+            if generator {
+                Box::new(gantry_dcgan::mlp::generator(p, c))
+            } else {
+                Box::new(gantry_dcgan::mlp::discriminator(p, c))
+            }
+        }
+    })
+}
+
+/// The averaged generator.
+struct EmaG {
+    ema: Ema,
+    g: Box<dyn ModuleT>,
+}
+
+/// The copy of D that unrolled GANs advance before G's step, with its optimiser.
+struct Unrolled {
+    vs: VarStore,
+    d: Box<dyn ModuleT>,
+    opt: Adam,
+    steps: u32,
+}
+
+/// An unconditional GAN: G(z) against D(x) → logit, with an adversarial loss and one Adam each,
+/// and the stabilisers of [`TrainConfig`] (EMA, unrolling, instance noise). Serves DCGAN and the
+/// toy MLPs.
 pub struct GanRecipe {
     vs_g: VarStore,
     vs_d: VarStore,
@@ -45,12 +83,15 @@ pub struct GanRecipe {
     loss: AdversarialLoss,
     constraint: Constraint,
     reg: RegConfig,
+    train: TrainConfig,
+    ema: Option<EmaG>,
+    unrolled: Option<Unrolled>,
     z_dim: i64,
     device: Device,
 }
 
 impl GanRecipe {
-    /// Builds both networks on `device` (their initial weights come from libtorch's generator:
+    /// Builds the networks on `device` (their initial weights come from libtorch's generator:
     /// seed it first). `model` must be resolved (DCGAN channels ≥ 1).
     pub fn new(
         model: &ModelConfig,
@@ -61,18 +102,26 @@ impl GanRecipe {
     ) -> Result<Self> {
         let vs_g = VarStore::new(device);
         let vs_d = VarStore::new(device);
-        let (g, d) = match model {
-            ModelConfig::Dcgan(c) => {
-                c.validate()?;
-                gantry_dcgan::dcgan::build(vs_g.root(), vs_d.root(), c)
-            }
-            ModelConfig::Mlp(c) => {
-                c.validate()?;
-                gantry_dcgan::mlp::build(vs_g.root(), vs_d.root(), c)
-            }
-        };
+        let g = build_net(model, vs_g.root(), true)?;
+        let d = build_net(model, vs_d.root(), false)?;
         let opt_g = Adam::new(&vs_g, train.g_opt);
         let opt_d = Adam::new(&vs_d, train.d_opt);
+        let ema = if train.ema.enabled() {
+            let vs = VarStore::new(device);
+            let g_ema = build_net(model, vs.root(), true)?;
+            let ema = Ema::new(train.ema, vs, &vs_g).map_err(anyhow::Error::msg)?;
+            Some(EmaG { ema, g: g_ema })
+        } else {
+            None
+        };
+        let unrolled = if train.unroll > 0 {
+            let vs = VarStore::new(device);
+            let d = build_net(model, vs.root(), false)?;
+            let opt = Adam::new(&vs, train.d_opt);
+            Some(Unrolled { vs, d, opt, steps: train.unroll })
+        } else {
+            None
+        };
         Ok(Self {
             vs_g,
             vs_d,
@@ -83,6 +132,9 @@ impl GanRecipe {
             loss: loss.adversarial(),
             constraint: loss.constraint(),
             reg: reg.clone(),
+            train: train.clone(),
+            ema,
+            unrolled,
             z_dim: model.z_dim(),
             device,
         })
@@ -92,10 +144,52 @@ impl GanRecipe {
         Tensor::randn([n, self.z_dim], (Kind::Float, self.device))
     }
 
+    /// `x` with this step's instance noise added (unchanged when it is off or annealed away).
+    fn perturb(&self, x: &Tensor) -> Tensor {
+        let sigma = self.train.instance_noise_at(self.opt_g.steps() as u64);
+        if sigma > 0.0 {
+            x + x.randn_like() * sigma
+        } else {
+            x.shallow_clone()
+        }
+    }
+
     /// Trainable parameters of (G, D).
     pub fn parameter_counts(&self) -> (i64, i64) {
         let count = |vs: &VarStore| vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64;
         (count(&self.vs_g), count(&self.vs_d))
+    }
+
+    /// G's loss against the unrolled copy of D: copy D and its optimiser state, take `steps`
+    /// adversarial D updates on `real` and fresh fakes, then evaluate G's fakes there.
+    fn unrolled_d_out(&mut self, u_fake: &Tensor, real: &Tensor) -> Option<Tensor> {
+        let u = self.unrolled.as_mut()?;
+        tch::no_grad(|| {
+            let from = self.vs_d.variables();
+            for (name, mut t) in u.vs.variables() {
+                t.copy_(&from[&name]);
+            }
+        });
+        u.opt.copy_state_from(&self.opt_d);
+        let b = real.size()[0];
+        for _ in 0..u.steps {
+            let z = Tensor::randn([b, self.z_dim], (Kind::Float, self.device));
+            let fake = tch::no_grad(|| self.g.forward_t(&z, true));
+            let sigma = self.train.instance_noise_at(self.opt_g.steps() as u64);
+            let noisy = |x: &Tensor| if sigma > 0.0 { x + x.randn_like() * sigma } else { x.shallow_clone() };
+            let loss =
+                self.loss.d_loss(&u.d.forward_t(&noisy(real), true), &u.d.forward_t(&noisy(&fake), true));
+            u.opt.backward_step(&loss);
+        }
+        Some(u.d.forward_t(u_fake, true))
+    }
+
+    /// The generator used for samples: the EMA copy when there is one.
+    fn sampler(&self) -> &dyn ModuleT {
+        match &self.ema {
+            Some(e) => e.g.as_ref(),
+            None => self.g.as_ref(),
+        }
     }
 }
 
@@ -104,29 +198,30 @@ impl Recipe for GanRecipe {
         let b = real.size()[0];
         let z = self.noise(b);
         let fake = tch::no_grad(|| self.g.forward_t(&z, true)); // [B, ...], no graph into G
-                                                                // Real and fake go through D as separate batches (separate BatchNorm statistics), as in
-                                                                // the DCGAN reference implementation.
-        let real_out = self.d.forward_t(real, true); // [B]
+        let (real, fake) = (self.perturb(real), self.perturb(&fake));
+        // Real and fake go through D as separate batches (separate BatchNorm statistics), as in
+        // the DCGAN reference implementation.
+        let real_out = self.d.forward_t(&real, true); // [B]
         let fake_out = self.d.forward_t(&fake, true); // [B]
         let adv = self.loss.d_loss(&real_out, &fake_out);
         let d = &self.d;
         let critic = |x: &Tensor| d.forward_t(x, true);
         let mut reg = Tensor::zeros([], (Kind::Float, self.device));
         if let Constraint::GradientPenalty(side) = self.constraint {
-            reg += penalty::gradient_penalty(&critic, real, &fake, side) * self.reg.gp;
+            reg += penalty::gradient_penalty(&critic, &real, &fake, side) * self.reg.gp;
         }
         // Lazy regularisation (Karras et al. 2020): every `every` steps, scaled by `every`.
         let every = self.reg.every.max(1);
         if k % every == 0 {
             let scale = every as f64;
             if self.reg.r1 > 0.0 {
-                reg += penalty::r1_penalty(&critic, real, self.reg.r1) * scale;
+                reg += penalty::r1_penalty(&critic, &real, self.reg.r1) * scale;
             }
             if self.reg.r2 > 0.0 {
                 reg += penalty::r2_penalty(&critic, &fake, self.reg.r2) * scale;
             }
             if self.reg.dragan > 0.0 {
-                reg += penalty::dragan_penalty(&critic, real) * (self.reg.dragan * scale);
+                reg += penalty::dragan_penalty(&critic, &real) * (self.reg.dragan * scale);
             }
         }
         self.opt_d.backward_step(&(&adv + &reg));
@@ -148,18 +243,36 @@ impl Recipe for GanRecipe {
     }
 
     fn g_step(&mut self, real: &Tensor) -> Scalars {
-        let z = self.noise(real.size()[0]);
-        let fake = self.g.forward_t(&z, true);
-        let fake_out = self.d.forward_t(&fake, true);
-        let real_out = self.loss.g_needs_real().then(|| self.d.forward_t(real, true));
+        let b = real.size()[0];
+        let z = self.noise(b);
+        let fake = self.perturb(&self.g.forward_t(&z, true));
+        let real_in = self.loss.g_needs_real().then(|| self.perturb(real));
+        let fake_out = match self.unrolled_d_out(&fake, real) {
+            Some(out) => out,
+            None => self.d.forward_t(&fake, true),
+        };
+        let d = match &self.unrolled {
+            Some(u) => u.d.as_ref(),
+            None => self.d.as_ref(),
+        };
+        let real_out = real_in.map(|r| d.forward_t(&r, true));
         let loss = self.loss.g_loss(&fake_out, real_out.as_ref());
         // Differentiates w.r.t. G's parameters only: D's weight gradients are never computed.
         self.opt_g.backward_step(&loss);
-        vec![("g_loss", loss.double_value(&[]))]
+        let mut out = vec![("g_loss", loss.double_value(&[]))];
+        if let Some(e) = &self.ema {
+            let seen = self.opt_g.steps() as u64 * b as u64;
+            e.ema.update(&self.vs_g, b as usize, seen);
+            out.push(("ema_beta", e.ema.config.beta(b as usize, seen)));
+        }
+        if self.train.instance_noise > 0.0 {
+            out.push(("instance_noise", self.train.instance_noise_at(self.opt_g.steps() as u64)));
+        }
+        out
     }
 
     fn generate(&self, z: &Tensor) -> Tensor {
-        tch::no_grad(|| self.g.forward_t(&z.to_device(self.device), false))
+        tch::no_grad(|| self.sampler().forward_t(&z.to_device(self.device), false))
     }
 
     fn z_dim(&self) -> i64 {
@@ -169,6 +282,9 @@ impl Recipe for GanRecipe {
     fn save(&self, ck: &mut Checkpoint) {
         ck.insert_varstore("g", &self.vs_g);
         ck.insert_varstore("d", &self.vs_d);
+        if let Some(e) = &self.ema {
+            ck.insert_varstore("g_ema", &e.ema.vs);
+        }
         self.opt_g.save_state("opt_g", ck);
         self.opt_d.save_state("opt_d", ck);
     }
@@ -176,6 +292,9 @@ impl Recipe for GanRecipe {
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
         ck.load_varstore("g", &self.vs_g)?;
         ck.load_varstore("d", &self.vs_d)?;
+        if let Some(e) = &self.ema {
+            ck.load_varstore("g_ema", &e.ema.vs)?;
+        }
         self.opt_g.load_state("opt_g", ck)?;
         self.opt_d.load_state("opt_d", ck)?;
         Ok(())
@@ -183,6 +302,9 @@ impl Recipe for GanRecipe {
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
         ck.load_varstore("g", &self.vs_g)?;
+        if let Some(e) = &self.ema {
+            ck.load_varstore("g_ema", &e.ema.vs)?;
+        }
         Ok(())
     }
 }
