@@ -31,6 +31,33 @@ fn divergences_check() {
 }
 
 #[test]
+fn collapse_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["collapse", "--check", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["ring.png", "ring_samples.png", "mnist.png", "summary.json", "summary.md"] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    for part in ["ring", "mnist"] {
+        let t = s[part]["table"].as_array().unwrap();
+        assert_eq!(t.len(), 4, "{part}: four variants");
+    }
+    // Each MNIST histogram counts the 1,000 samples.
+    for r in s["mnist"]["table"].as_array().unwrap() {
+        for h in r["histograms"].as_array().unwrap() {
+            assert_eq!(h.as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), 1000);
+        }
+    }
+}
+
+#[test]
 fn unknown_figure_sets_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro")).arg("nonsense").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

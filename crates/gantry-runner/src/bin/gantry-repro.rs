@@ -54,6 +54,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!("check passed: {}", summary["check"]);
             }
         }
+        "collapse" => {
+            let summary = repro::collapse::run(&repro::collapse::Options {
+                out: out.clone(),
+                check: cli.check,
+                device,
+            })?;
+            println!("{}", std::fs::read_to_string(out.join("summary.md")).unwrap_or_default());
+            if cli.check {
+                println!("check passed: {}", summary["check"]);
+            }
+        }
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")

@@ -3,10 +3,17 @@
 //! cannot silently rot. Driven by `cargo xtask repro NAME` through the `gantry-repro` binary.
 
 pub mod chart;
+pub mod collapse;
 pub mod divergences;
 
 /// The figure sets, with one line each.
-pub const FIGURES: &[(&str, &str)] = &[(
-    "divergences",
-    "JSD vs W1 under separation, vanishing gradients, the toy GAN, mode collapse on the ring",
-)];
+pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "divergences",
+        "JSD vs W1 under separation, vanishing gradients, the toy GAN, mode collapse on the ring",
+    ),
+    (
+        "collapse",
+        "mode collapse on the ring and MNIST: NS vs minibatch discrimination vs unrolled vs WGAN-GP",
+    ),
+];
