@@ -42,33 +42,18 @@ fn run(cli: Cli) -> Result<()> {
     let name = cli.name.unwrap_or_default();
     let out = cli.out.unwrap_or_else(|| PathBuf::from("target/repro").join(&name));
     let device = gantry_core::device::parse_device(&cli.device)?;
-    match name.as_str() {
-        "divergences" => {
-            let summary = repro::divergences::run(&repro::divergences::Options {
-                out: out.clone(),
-                check: cli.check,
-                device,
-            })?;
-            println!("{}", std::fs::read_to_string(out.join("summary.md")).unwrap_or_default());
-            if cli.check {
-                println!("check passed: {}", summary["check"]);
-            }
-        }
-        "collapse" => {
-            let summary = repro::collapse::run(&repro::collapse::Options {
-                out: out.clone(),
-                check: cli.check,
-                device,
-            })?;
-            println!("{}", std::fs::read_to_string(out.join("summary.md")).unwrap_or_default());
-            if cli.check {
-                println!("check passed: {}", summary["check"]);
-            }
-        }
+    let o = repro::Options { out: out.clone(), check: cli.check, device };
+    let summary = match name.as_str() {
+        "divergences" => repro::divergences::run(&o)?,
+        "collapse" => repro::collapse::run(&o)?,
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
         ),
+    };
+    println!("{}", std::fs::read_to_string(out.join("summary.md")).unwrap_or_default());
+    if cli.check {
+        println!("check passed: {}", summary["check"]);
     }
     println!("figures in {}", out.display());
     Ok(())

@@ -12,7 +12,7 @@
 //!
 //! `--check` runs every variant for a few steps and asserts that the numbers are in range.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use gantry_data::toy::Toy;
@@ -23,12 +23,7 @@ use super::chart::{save, Panel, Series, COLORS};
 use crate::config::{LossChoice, ModelConfig, RunConfig};
 use crate::recipe::Recipe;
 
-/// Where and how.
-pub struct Options {
-    pub out: PathBuf,
-    pub check: bool,
-    pub device: Device,
-}
+pub use super::Options;
 
 /// A training variant: its name and how it changes a preset.
 struct Variant {

@@ -13,7 +13,7 @@
 //!
 //! `--check` runs every figure on a tiny budget and asserts its defining numbers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use gantry_core::optim::{Adam, AdamConfig};
@@ -27,14 +27,7 @@ use tch::{Device, Kind, Tensor};
 use super::chart::{save, Panel, Series, COLORS};
 use crate::config::LossChoice;
 
-/// Where to write, how big a budget, which device.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub out: PathBuf,
-    /// Tiny budgets and assertions instead of the full figures.
-    pub check: bool,
-    pub device: Device,
-}
+pub use super::Options;
 
 fn normal_pdf(x: f64, mu: f64, sigma: f64) -> f64 {
     (-(x - mu).powi(2) / (2.0 * sigma * sigma)).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt())

@@ -2,6 +2,10 @@
 //! mode (tiny budget, assertions on the numbers) that tests run so the code behind a figure
 //! cannot silently rot. Driven by `cargo xtask repro NAME` through the `gantry-repro` binary.
 
+use std::path::PathBuf;
+
+use tch::Device;
+
 pub mod chart;
 pub mod collapse;
 pub mod divergences;
@@ -17,3 +21,12 @@ pub const FIGURES: &[(&str, &str)] = &[
         "mode collapse on the ring and MNIST: NS vs minibatch discrimination vs unrolled vs WGAN-GP",
     ),
 ];
+
+/// Where to write, how big a budget, which device.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub out: PathBuf,
+    /// Tiny budgets and assertions instead of the full figures.
+    pub check: bool,
+    pub device: Device,
+}
