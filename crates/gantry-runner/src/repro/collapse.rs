@@ -36,7 +36,7 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "+ minibatch discrimination",
         apply: |c, _| match &mut c.model {
-            ModelConfig::Mlp(m) => m.minibatch_kernels = 32,
+            ModelConfig::Mlp(m) => m.minibatch_kernels = 8, // [256, 256, B, 5] per D call: keep B small
             ModelConfig::Dcgan(m) => m.minibatch_kernels = 32,
         },
     },
@@ -118,7 +118,7 @@ fn fresh(dir: &Path) -> Result<()> {
 
 /// Figure 1.
 fn ring(o: &Options) -> Result<Value> {
-    let (steps, every, seeds) = if o.check { (10u64, 5u64, vec![0u64]) } else { (5000, 250, vec![0, 1, 2]) };
+    let (steps, every, seeds) = if o.check { (10u64, 5u64, vec![0u64]) } else { (3000, 250, vec![0, 1, 2]) };
     let runs = o.out.join("runs");
     fresh(&runs)?;
     let toy = Toy::ring();
@@ -225,7 +225,7 @@ fn ring(o: &Options) -> Result<Value> {
 
 /// Figure 2.
 fn mnist(o: &Options) -> Result<Value> {
-    let (steps, seeds) = if o.check { (3u64, vec![0u64]) } else { (1500, vec![0, 1]) };
+    let (steps, seeds) = if o.check { (3u64, vec![0u64]) } else { (1000, vec![0, 1]) };
     let runs = o.out.join("runs-mnist");
     fresh(&runs)?;
     let classifier = gantry_metrics::classifier::Classifier::builtin("mnist", o.device)?;
