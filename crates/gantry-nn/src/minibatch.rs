@@ -38,10 +38,10 @@ impl MinibatchDiscrimination {
 
     /// o(x) `[N, B]` alone.
     pub fn closeness(&self, x: &Tensor) -> Tensor {
-        let m = x.mm(&self.t).view([-1, self.kernels, self.kernel_dim]); // [N, B, C]
-        let l1 =
-            (m.unsqueeze(1) - m.unsqueeze(0)).abs().sum_dim_intlist([3i64].as_slice(), false, Kind::Float); // [N, N, B]
-        (-l1).exp().sum_dim_intlist([1i64].as_slice(), false, Kind::Float) // [N, B]
+        let m = x.mm(&self.t).view([-1, self.kernels, self.kernel_dim]).transpose(0, 1); // [B, N, C]
+                                                                                         // L1 distances per kernel with cdist (never materialises [N, N, B, C]).
+        let l1 = Tensor::cdist(&m, &m, 1.0, None); // [B, N, N]
+        (-l1).exp().sum_dim_intlist([2i64].as_slice(), false, Kind::Float).tr() // [N, B]
     }
 }
 
@@ -107,6 +107,22 @@ mod tests {
         assert!(y.narrow(1, 0, 2).equal(&x), "the input passes through");
         assert_eq!(MinibatchStdDev { group_size: 4, num_channels: 1 }.group_for(6), 3);
         assert_eq!(MinibatchStdDev { group_size: 4, num_channels: 1 }.group_for(7), 1);
+    }
+
+    #[test]
+    fn closeness_matches_the_definition() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mbd = MinibatchDiscrimination::new(vs.root(), 6, 4, 3);
+        let x = Tensor::randn([5, 6], tch::kind::FLOAT_CPU).set_requires_grad(true);
+        let m = x.mm(&mbd.t).view([5, 4, 3]);
+        let l1 =
+            (m.unsqueeze(1) - m.unsqueeze(0)).abs().sum_dim_intlist([3i64].as_slice(), false, Kind::Float);
+        let want = (-l1).exp().sum_dim_intlist([1i64].as_slice(), false, Kind::Float); // [N, B] by the paper
+        let got = mbd.closeness(&x);
+        assert!(got.allclose(&want, 1e-5, 1e-6, false));
+        let gw = Tensor::run_backward(&[want.sum(Kind::Float)], &[&x], false, false);
+        let gg = Tensor::run_backward(&[got.sum(Kind::Float)], &[&x], false, false);
+        assert!(gg[0].allclose(&gw[0], 1e-4, 1e-5, false));
     }
 
     #[test]
