@@ -157,11 +157,13 @@ impl DcganConfig {
     }
 }
 
-fn conv_init() -> nn::Init {
+/// DCGAN's weight initialisation, N(0, 0.02).
+pub fn conv_init() -> nn::Init {
     nn::Init::Randn { mean: 0.0, stdev: 0.02 }
 }
 
-fn batch_norm(p: nn::Path, c: i64) -> nn::BatchNorm {
+/// BatchNorm with DCGAN's N(1, 0.02) scales.
+pub fn batch_norm(p: nn::Path, c: i64) -> nn::BatchNorm {
     nn::batch_norm2d(
         p,
         c,
@@ -214,6 +216,36 @@ pub fn generator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
 /// The DCGAN discriminator: images `[N, channels, S, S]` → logits `[N]`, with the options of
 /// the module docs. Call [`DcganConfig::validate`] first.
 pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
+    let sn = cfg.d_norm == DNorm::Spectral;
+    let (mut seq, mut c) = discriminator_body(&p, cfg, cfg.channels);
+    if cfg.mbstd_group > 0 {
+        seq = seq.add(MinibatchStdDev { group_size: cfg.mbstd_group, num_channels: 1 }); // [N, c + 1, 4, 4]
+        c += 1;
+    }
+    if cfg.minibatch_kernels > 0 {
+        let f = c * 16;
+        let b = cfg.minibatch_kernels;
+        seq = seq
+            .add_fn(|x| x.flatten(1, -1)) // [N, 16c]
+            .add(MinibatchDiscrimination::new(&p / "minibatch", f, b, cfg.minibatch_kernel_dim)); // [N, 16c + B]
+        let lin = nn::LinearConfig { ws_init: conv_init(), bs_init: Some(nn::Init::Const(0.0)), bias: true };
+        seq = seq.add(spectral_norm::linear(&p / "logit", f + b, 1, lin, sn));
+        return seq.add_fn(|x| x.flatten(0, -1)); // [N]
+    }
+    let head = nn::ConvConfig {
+        ws_init: conv_init(),
+        bs_init: nn::Init::Const(0.0),
+        bias: true,
+        ..Default::default()
+    };
+    seq.add(spectral_norm::conv2d(&p / "logit", c, 1, 4, head, sn)) // [N, 1, 1, 1]
+        .add_fn(|x| x.flatten(0, -1)) // [N]
+}
+
+/// D's convolutional body, for heads built elsewhere (conditional and InfoGAN discriminators):
+/// `[N, in_channels, S, S] → [N, c, 4, 4]`, returning the module and c. Layers are named as in
+/// [`discriminator`] and normalised by `cfg.d_norm`.
+pub fn discriminator_body(p: &nn::Path, cfg: &DcganConfig, in_channels: i64) -> (nn::SequentialT, i64) {
     let k = cfg.stages();
     let sn = cfg.d_norm == DNorm::Spectral;
     let conv = |bias: bool| nn::ConvConfig {
@@ -229,34 +261,18 @@ pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
         spectral_norm::conv2d(p, i, o, k, nn::ConvConfig { bias: c.bias || sn, ..c }, sn)
     };
     let mut seq = nn::seq_t()
-        .add(layer(&p / "from_image", cfg.channels, cfg.d_width, 4, conv(true))) // [N, w, S/2, S/2]
+        .add(layer(p / "from_image", in_channels, cfg.d_width, 4, conv(true))) // [N, w, S/2, S/2]
         .add_fn(|x| leaky_relu(x, 0.2));
     let mut c = cfg.d_width;
     for i in 1..k {
-        seq = seq.add(layer(&p / format!("down{i}"), c, c * 2, 4, conv(false))); // halves H, W
+        seq = seq.add(layer(p / format!("down{i}"), c, c * 2, 4, conv(false))); // halves H, W
         if cfg.d_norm == DNorm::Batch {
-            seq = seq.add(batch_norm(&p / format!("down{i}_bn"), c * 2));
+            seq = seq.add(batch_norm(p / format!("down{i}_bn"), c * 2));
         }
         seq = seq.add_fn(|x| leaky_relu(x, 0.2));
         c *= 2;
     }
-    if cfg.mbstd_group > 0 {
-        seq = seq.add(MinibatchStdDev { group_size: cfg.mbstd_group, num_channels: 1 }); // [N, c + 1, 4, 4]
-        c += 1;
-    }
-    if cfg.minibatch_kernels > 0 {
-        let f = c * 16;
-        let b = cfg.minibatch_kernels;
-        seq = seq
-            .add_fn(|x| x.flatten(1, -1)) // [N, 16c]
-            .add(MinibatchDiscrimination::new(&p / "minibatch", f, b, cfg.minibatch_kernel_dim)); // [N, 16c + B]
-        let lin = nn::LinearConfig { ws_init: conv_init(), bs_init: Some(nn::Init::Const(0.0)), bias: true };
-        seq = seq.add(spectral_norm::linear(&p / "logit", f + b, 1, lin, sn));
-        return seq.add_fn(|x| x.flatten(0, -1)); // [N]
-    }
-    let head = nn::ConvConfig { ws_init: conv_init(), bs_init: nn::Init::Const(0.0), ..Default::default() };
-    seq.add(layer(&p / "logit", c, 1, 4, head)) // [N, 1, 1, 1]
-        .add_fn(|x| x.flatten(0, -1)) // [N]
+    (seq, c)
 }
 
 /// Both networks as boxed modules, for code that handles several architectures alike.
