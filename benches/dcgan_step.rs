@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::dcgan::DcganConfig;
 use gantry::runner::config::{LossChoice, ModelConfig, RegConfig, TrainConfig};
-use gantry::runner::recipe::{GanRecipe, Recipe};
+use gantry::runner::recipe::{GanRecipe, Real, Recipe};
 use tch::{Device, Kind, Tensor};
 
 fn dcgan_step(c: &mut Criterion) {
@@ -22,7 +22,7 @@ fn dcgan_step(c: &mut Criterion) {
     let mut recipe =
         GanRecipe::new(&model, LossChoice::NonSaturating, &RegConfig::default(), &train, Device::Cpu)
             .unwrap();
-    let real = Tensor::rand([64, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+    let real = Real::unlabelled(Tensor::rand([64, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0);
     let mut group = c.benchmark_group("dcgan32_train_step");
     group.bench_function("batch64", |b| {
         b.iter(|| {

@@ -9,10 +9,12 @@
 //! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
 //! | [`losses`] | gantry-losses | adversarial losses on logits, each with its equation |
 //! | [`dcgan`] | gantry-dcgan | DCGAN and the toy MLP GANs |
+//! | [`cond`] | gantry-cond | cGAN, conditional BN, projection discriminator, ACGAN, InfoGAN |
 //! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
 //! | [`nn`] | gantry-nn | spectral norm, minibatch discrimination and stddev, truncation, generator EMA, LeakyReLU |
 //! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
 
+pub use gantry_cond as cond;
 pub use gantry_core as core;
 pub use gantry_data as data;
 pub use gantry_dcgan as dcgan;

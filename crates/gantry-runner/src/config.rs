@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use gantry_cond::{CondConfig, InfoGanConfig};
 use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
@@ -182,6 +183,10 @@ pub enum ModelConfig {
     Dcgan(DcganConfig),
     /// MLP G and D for toy distributions.
     Mlp(MlpConfig),
+    /// Class-conditional DCGAN: cGAN, conditional BN, projection D, ACGAN (`gantry-cond`).
+    Cond(CondConfig),
+    /// InfoGAN on DCGAN's networks (`gantry-cond`).
+    Infogan(InfoGanConfig),
 }
 
 impl ModelConfig {
@@ -189,13 +194,42 @@ impl ModelConfig {
         match self {
             ModelConfig::Dcgan(_) => "dcgan",
             ModelConfig::Mlp(_) => "mlp",
+            ModelConfig::Cond(_) => "cond",
+            ModelConfig::Infogan(_) => "infogan",
         }
+    }
+
+    /// Image models: (channels — 0 until resolved from the data —, image size). `None` for MLPs.
+    pub fn image(&self) -> Option<(i64, i64)> {
+        match self {
+            ModelConfig::Dcgan(c) => Some((c.channels, c.image_size)),
+            ModelConfig::Cond(c) => Some((c.channels, c.image_size)),
+            ModelConfig::Infogan(c) => Some((c.channels, c.image_size)),
+            ModelConfig::Mlp(_) => None,
+        }
+    }
+
+    /// Sets the channel count of an image model (resolving `channels = 0`).
+    pub fn set_channels(&mut self, channels: i64) {
+        match self {
+            ModelConfig::Dcgan(c) => c.channels = channels,
+            ModelConfig::Cond(c) => c.channels = channels,
+            ModelConfig::Infogan(c) => c.channels = channels,
+            ModelConfig::Mlp(_) => {}
+        }
+    }
+
+    /// Whether the model needs labelled data.
+    pub fn needs_labels(&self) -> bool {
+        matches!(self, ModelConfig::Cond(_))
     }
 
     pub fn z_dim(&self) -> i64 {
         match self {
             ModelConfig::Dcgan(c) => c.z_dim,
             ModelConfig::Mlp(c) => c.z_dim,
+            ModelConfig::Cond(c) => c.z_dim,
+            ModelConfig::Infogan(c) => c.noise_dim,
         }
     }
 }
@@ -378,7 +412,7 @@ impl RunConfig {
             if self.eval.n < 2 {
                 bail!("invalid eval.n: expected ≥ 2, found {}", self.eval.n);
             }
-            if !matches!(self.model, ModelConfig::Dcgan(_)) {
+            if self.model.image().is_none() {
                 bail!(
                     "invalid eval.every: FID needs an image model, this run trains a {} model",
                     self.model.arch()
@@ -404,6 +438,23 @@ impl RunConfig {
                 }
             }
             ModelConfig::Mlp(c) => c.validate()?,
+            ModelConfig::Cond(c) => CondConfig { channels: c.channels.max(1), ..c.clone() }.validate()?,
+            ModelConfig::Infogan(c) => {
+                InfoGanConfig { channels: c.channels.max(1), ..c.clone() }.validate()?
+            }
+        }
+        if matches!(self.model, ModelConfig::Cond(_) | ModelConfig::Infogan(_))
+            && (self.train.unroll > 0 || self.train.instance_noise > 0.0)
+        {
+            bail!(
+                "invalid train.unroll / train.instance_noise: supported for dcgan and mlp models, this run trains a {} model",
+                self.model.arch()
+            );
+        }
+        if let Some((c, _)) = self.model.image() {
+            if c < 0 {
+                bail!("invalid model.channels: expected 0 (from the data), 1 or 3, found {c}");
+            }
         }
         Ok(())
     }

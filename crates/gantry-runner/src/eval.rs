@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{ModelConfig, RunConfig};
+use crate::config::RunConfig;
 use crate::generate::{latents, load_generator};
 use crate::recipe::Recipe;
 
@@ -223,14 +223,14 @@ fn accumulate(
 /// How a dataset should be prepared when the other side is a model.
 fn data_options(model: Option<&RunConfig>) -> LoadOptions {
     match model {
-        Some(cfg) => match &cfg.model {
-            ModelConfig::Dcgan(m) => LoadOptions {
+        Some(cfg) => match cfg.model.image() {
+            Some((channels, size)) => LoadOptions {
                 split: cfg.loader.split,
-                size: Some(m.image_size),
-                channels: (m.channels > 0).then_some(m.channels),
+                size: Some(size),
+                channels: (channels > 0).then_some(channels),
                 fit: cfg.loader.fit,
             },
-            ModelConfig::Mlp(_) => LoadOptions::default(),
+            None => LoadOptions::default(),
         },
         None => LoadOptions { split: Split::Train, ..Default::default() },
     }
@@ -265,7 +265,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
         }
         Kind2::Checkpoint(p) => {
             let (cfg, recipe) = load_generator(&p, opts.device)?;
-            if !matches!(cfg.model, ModelConfig::Dcgan(_)) {
+            if cfg.model.image().is_none() {
                 bail!(
                     "{}: metrics need an image model, this checkpoint holds a {} model",
                     p.display(),

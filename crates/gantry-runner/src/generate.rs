@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Tensor};
 
 use crate::config::{ModelConfig, RunConfig};
-use crate::recipe::{GanRecipe, Recipe};
+use crate::recipe::Recipe;
 
 /// `n` latents `[n, dim]` of N(0, 1), determined by `seed` and `stream` alone.
 pub fn latents(n: usize, dim: i64, seed: u64, stream: &str) -> Tensor {
@@ -84,10 +84,10 @@ pub fn config_of(ck: &Checkpoint) -> Result<RunConfig> {
 }
 
 /// Rebuilds the generator of a checkpoint on `device`.
-pub fn load_generator(path: &Path, device: Device) -> Result<(RunConfig, GanRecipe)> {
+pub fn load_generator(path: &Path, device: Device) -> Result<(RunConfig, Box<dyn Recipe>)> {
     let ck = Checkpoint::load(path)?;
     let cfg = config_of(&ck)?;
-    let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
+    let mut recipe = crate::recipe::build(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     recipe.load_generator(&ck)?;
     Ok((cfg, recipe))
 }
@@ -95,9 +95,16 @@ pub fn load_generator(path: &Path, device: Device) -> Result<(RunConfig, GanReci
 /// Writes G's output for latents `z` as a PNG: an image grid with `nrow` per row, or for toy
 /// models a scatter plot over the data's modes.
 pub fn write_output(cfg: &RunConfig, recipe: &dyn Recipe, z: &Tensor, nrow: usize, out: &Path) -> Result<()> {
-    let x = recipe.generate(z);
+    write_images(cfg, &recipe.generate(z), nrow, out)
+}
+
+/// Writes samples `x` (images, or toy points) as a PNG.
+fn write_images(cfg: &RunConfig, x: &Tensor, nrow: usize, out: &Path) -> Result<()> {
+    let x = x.shallow_clone();
     match &cfg.model {
-        ModelConfig::Dcgan(_) => gantry_core::image::save_grid(&x, nrow, out)?,
+        ModelConfig::Dcgan(_) | ModelConfig::Cond(_) | ModelConfig::Infogan(_) => {
+            gantry_core::image::save_grid(&x, nrow, out)?
+        }
         ModelConfig::Mlp(_) => {
             let toy = crate::train::toy_of(cfg)?;
             let extent = toy.modes().iter().flatten().fold(1.0f64, |a, v| a.max(v.abs())) * 1.5;
@@ -108,12 +115,14 @@ pub fn write_output(cfg: &RunConfig, recipe: &dyn Recipe, z: &Tensor, nrow: usiz
 }
 
 /// `gantry sample`: `n` samples (a grid of ⌈√n⌉ columns) from latents seeded by `seed`, with the
-/// truncation trick if asked.
+/// truncation trick if asked; for conditional models all of class `class` if given (otherwise
+/// sample i has class i mod K).
 pub fn sample(
     ckpt: &Path,
     n: usize,
     seed: u64,
     trunc: &Truncation,
+    class: Option<i64>,
     out: &Path,
     device: Device,
 ) -> Result<()> {
@@ -124,7 +133,64 @@ pub fn sample(
     let (cfg, recipe) = load_generator(ckpt, device)?;
     let z = latents_truncated(n, recipe.z_dim(), seed, "sample", trunc);
     let nrow = (n as f64).sqrt().ceil() as usize;
-    write_output(&cfg, &recipe, &z, nrow, out)
+    let x = match class {
+        None => recipe.generate(&z),
+        Some(k) => {
+            let Some(classes) = recipe.classes() else {
+                bail!(
+                    "--class needs a conditional model; this checkpoint holds a {} model",
+                    cfg.model.arch()
+                );
+            };
+            if !(0..classes).contains(&k) {
+                bail!("invalid --class: expected 0..{}, found {k}", classes - 1);
+            }
+            recipe.generate_class(&z, &Tensor::full([n as i64], k, (tch::Kind::Int64, Device::Cpu)))?
+        }
+    };
+    write_images(&cfg, &x, nrow, out)
+}
+
+/// `gantry traverse`: InfoGAN's latent codes, one at a time. Code 0 is the categorical code
+/// (columns: its K values); code i ≥ 1 is continuous code i (columns: `steps` values from −range to
+/// range). Each row keeps one noise vector and the other codes fixed (categorical = row mod K,
+/// continuous 0), as in Chen et al.'s Figure 2.
+#[allow(clippy::too_many_arguments)]
+pub fn traverse(
+    ckpt: &Path,
+    code: usize,
+    steps: usize,
+    range: f64,
+    rows: usize,
+    seed: u64,
+    out: &Path,
+    device: Device,
+) -> Result<()> {
+    let (cfg, recipe) = load_generator(ckpt, device)?;
+    let Some((k, n_cont)) = recipe.codes() else {
+        bail!("traverse sweeps InfoGAN codes; this checkpoint holds a {} model", cfg.model.arch());
+    };
+    if code > n_cont as usize {
+        bail!("invalid --code: expected 0 (categorical) to {n_cont} (continuous), found {code}");
+    }
+    if rows == 0 || (code > 0 && steps < 2) || !(range > 0.0 && range.is_finite()) {
+        bail!("--rows must be ≥ 1, --steps ≥ 2 and --range > 0 (found {rows}, {steps}, {range})");
+    }
+    let cols = if code == 0 { k as usize } else { steps };
+    let (r, c) = (rows as i64, cols as i64);
+    let z = latents(rows, recipe.z_dim(), seed, "traverse").repeat_interleave_self_int(c, 0, None); // [r·c, z]
+    let idx = Tensor::arange(r * c, (tch::Kind::Int64, Device::Cpu));
+    let (row, col) = (idx.divide_scalar_mode(c, "floor"), idx.remainder(c));
+    let mut cat = row.remainder(k);
+    let mut cont = Tensor::zeros([r * c, n_cont], tch::kind::FLOAT_CPU);
+    if code == 0 {
+        cat = col;
+    } else {
+        let values = col.to_kind(tch::Kind::Float) * (2.0 * range / (c - 1) as f64) - range;
+        let _ = cont.index_copy_(1, &Tensor::from_slice(&[code as i64 - 1]), &values.unsqueeze(1));
+    }
+    let x = recipe.generate_codes(&z, &cat, &cont)?;
+    write_images(&cfg, &x, cols, out)
 }
 
 /// `gantry interpolate`: `rows` strips of `frames` images along z(α) = (1 − α)·z1 + α·z2.
@@ -140,7 +206,7 @@ pub fn interpolate(
         bail!("--frames must be at least 2 and --rows at least 1 (found {frames} and {rows})");
     }
     let (cfg, recipe) = load_generator(ckpt, device)?;
-    if !matches!(cfg.model, ModelConfig::Dcgan(_)) {
+    if cfg.model.image().is_none() {
         bail!("interpolate draws image strips; this checkpoint holds a {} model", cfg.model.arch());
     }
     let z_dim = recipe.z_dim();
@@ -148,7 +214,7 @@ pub fn interpolate(
     let (z1, z2) = (ends.select(1, 0), ends.select(1, 1)); // [rows, z_dim] each
     let alpha = Tensor::linspace(0.0, 1.0, frames as i64, tch::kind::FLOAT_CPU).view([1, -1, 1]); // [1, F, 1]
     let z: Tensor = (1.0 - &alpha) * z1.unsqueeze(1) + &alpha * z2.unsqueeze(1); // [rows, F, z_dim]
-    write_output(&cfg, &recipe, &z.reshape([-1, z_dim]), frames, out)
+    write_output(&cfg, recipe.as_ref(), &z.reshape([-1, z_dim]), frames, out)
 }
 
 #[cfg(test)]

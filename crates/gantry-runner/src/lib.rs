@@ -1,14 +1,15 @@
 //! gantry-runner: the training loop, recipes, presets, run folders and the `gantry` command line.
 //!
 //! - [`config::RunConfig`]: model + loss + optimisers + data + schedule; `--set key=value` overrides.
-//! - [`presets`]: `dcgan-mnist`, `dcgan-cifar10`, `dcgan-64`, `toy-ring`.
+//! - [`presets`]: the named configurations (`gantry presets`).
 //! - [`recipe::Recipe`]: what a step means for a family; [`recipe::GanRecipe`] serves DCGAN and the
-//!   toy MLPs.
+//!   toy MLPs, [`cond_recipe`] the class-conditional models and InfoGAN.
 //! - [`train`]: start or resume a run; [`generate`]: sample and interpolate from checkpoints.
 //! - [`eval`]: FID, KID, IS, precision/recall/density/coverage between sources.
 //! - [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`.
 //! - [`repro`]: the figures `cargo xtask repro NAME` regenerates.
 
+pub mod cond_recipe;
 pub mod config;
 pub mod eval;
 pub mod generate;

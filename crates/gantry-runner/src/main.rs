@@ -4,7 +4,8 @@
 //! gantry train --preset NAME | --config FILE.toml [--set key=value ...] [--out DIR] [--steps N]
 //!              [--device auto|cpu|cuda|cuda:N] [--seed S]
 //! gantry train --resume DIR [--steps N]
-//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] --out FILE.png
+//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] [--class K] --out FILE.png
+//! gantry traverse --ckpt DIR|FILE --code I [--steps 10] [--range 2] [--rows 10] --out FILE.png
 //! gantry interpolate --ckpt DIR|FILE [--frames 10] [--rows 8] [--seed S] --out FILE.png
 //! gantry presets
 //! ```
@@ -40,6 +41,26 @@ enum Cmd {
         /// Shrink latents towards the mean: z ↦ ψ·z (1 = off).
         #[arg(long, default_value_t = 1.0)]
         psi: f64,
+        /// Conditional models: every sample of this class (InfoGAN: categorical code).
+        #[arg(long)]
+        class: Option<i64>,
+    },
+    /// InfoGAN: a grid sweeping one latent code while the others stay fixed.
+    Traverse {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// 0: the categorical code (columns: its values); i ≥ 1: continuous code i.
+        #[arg(long)]
+        code: usize,
+        /// Columns for a continuous code.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// A continuous code sweeps [−range, range] (training draws U(−1, 1)).
+        #[arg(long, default_value_t = 2.0)]
+        range: f64,
+        /// Rows (noise vectors).
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
     },
     /// Walk the latent space: rows of z(α) = (1 − α)·z1 + α·z2 for α from 0 to 1.
     Interpolate {
@@ -200,17 +221,23 @@ fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Presets => {
             for p in presets::all() {
-                println!("{:<15} {}", p.name, p.summary);
+                println!("{:<19} {}", p.name, p.summary);
             }
             Ok(())
         }
         Cmd::Train(args) => train_cmd(args),
         Cmd::Classifier { cmd } => classifier_cmd(cmd),
         Cmd::Eval(args) => eval_cmd(args),
-        Cmd::Sample { from, n, truncation, psi } => {
+        Cmd::Traverse { from, code, steps, range, rows } => {
+            let (path, device) = from.resolve()?;
+            generate::traverse(&path, code, steps, range, rows, from.seed, &from.out, device)?;
+            println!("wrote {} (code {code} traversal from {})", from.out.display(), path.display());
+            Ok(())
+        }
+        Cmd::Sample { from, n, truncation, psi, class } => {
             let (path, device) = from.resolve()?;
             let trunc = generate::Truncation { tau: truncation, psi };
-            generate::sample(&path, n, from.seed, &trunc, &from.out, device)?;
+            generate::sample(&path, n, from.seed, &trunc, class, &from.out, device)?;
             println!("wrote {} ({n} samples from {})", from.out.display(), path.display());
             Ok(())
         }

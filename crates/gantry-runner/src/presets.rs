@@ -1,6 +1,7 @@
 //! Named starting points, each a complete [`RunConfig`]. `gantry presets` lists them.
 
 use anyhow::{bail, Result};
+use gantry_cond::{CondConfig, DCond, GCond, InfoGanConfig};
 use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DNorm, DcganConfig, MlpConfig};
@@ -80,6 +81,60 @@ fn wgan_gp_mnist() -> RunConfig {
     }
 }
 
+/// A class-conditional DCGAN on MNIST (or Fashion-MNIST when `fashion`): a 10×10 sample grid,
+/// one class per column.
+fn conditional(name: &str, fashion: bool, model: ModelConfig) -> RunConfig {
+    let base = dcgan_mnist();
+    RunConfig {
+        preset: name.into(),
+        data: if fashion { "fashion-mnist".into() } else { "mnist-5k".into() },
+        model,
+        log: LogConfig { grid: 100, ..base.log.clone() },
+        eval: EvalConfig {
+            features: if fashion { "fashion-mnist".into() } else { "mnist".into() },
+            ..base.eval.clone()
+        },
+        ..base
+    }
+}
+
+/// cGAN (Mirza & Osindero 2014): label embedding concatenated to z, label maps to D's input.
+fn cgan(fashion: bool) -> RunConfig {
+    let name = if fashion { "cgan-fashion" } else { "cgan-mnist" };
+    conditional(name, fashion, ModelConfig::Cond(CondConfig::cgan_mnist()))
+}
+
+/// Miyato & Koyama 2018: conditional BatchNorm in G, projection D with spectral norm, hinge loss,
+/// TTUR.
+fn projection(fashion: bool) -> RunConfig {
+    let name = if fashion { "projection-fashion" } else { "projection-mnist" };
+    let model = CondConfig {
+        g_cond: GCond::Cbn,
+        d_cond: DCond::Projection,
+        d_norm: DNorm::Spectral,
+        ..CondConfig::cgan_mnist()
+    };
+    let (g_opt, d_opt) = AdamConfig::ttur();
+    RunConfig {
+        loss: LossChoice::Hinge,
+        train: TrainConfig::plain(g_opt, d_opt),
+        ..conditional(name, fashion, ModelConfig::Cond(model))
+    }
+}
+
+/// ACGAN (Odena et al. 2017): label embedding in G, D with a realness and a class head.
+fn acgan(fashion: bool) -> RunConfig {
+    let name = if fashion { "acgan-fashion" } else { "acgan-mnist" };
+    let model = CondConfig { d_cond: DCond::Acgan, ..CondConfig::cgan_mnist() };
+    conditional(name, fashion, ModelConfig::Cond(model))
+}
+
+/// InfoGAN (Chen et al. 2016): 62 noise dims, Cat(10), 2 continuous codes, λ = 1.
+fn infogan(fashion: bool) -> RunConfig {
+    let name = if fashion { "infogan-fashion" } else { "infogan-mnist" };
+    conditional(name, fashion, ModelConfig::Infogan(InfoGanConfig::mnist()))
+}
+
 /// DCGAN on CIFAR-10 (binary version), 32×32×3.
 fn dcgan_cifar10() -> RunConfig {
     RunConfig {
@@ -156,6 +211,34 @@ const PRESETS: &[Preset] = &[
         summary: "WGAN-GP on MNIST: critic without BN, lambda 10, n_critic 5, Adam(1e-4, 0, 0.9)",
         build: wgan_gp_mnist,
     },
+    Preset {
+        name: "cgan-mnist",
+        summary: "cGAN on MNIST: label embedding into G, label maps into D",
+        build: || cgan(false),
+    },
+    Preset { name: "cgan-fashion", summary: "cgan-mnist on Fashion-MNIST", build: || cgan(true) },
+    Preset {
+        name: "projection-mnist",
+        summary: "conditional-BN G, projection D with spectral norm, hinge loss, TTUR (Miyato & Koyama 2018)",
+        build: || projection(false),
+    },
+    Preset {
+        name: "projection-fashion",
+        summary: "projection-mnist on Fashion-MNIST",
+        build: || projection(true),
+    },
+    Preset {
+        name: "acgan-mnist",
+        summary: "ACGAN on MNIST: D with realness and class heads",
+        build: || acgan(false),
+    },
+    Preset { name: "acgan-fashion", summary: "acgan-mnist on Fashion-MNIST", build: || acgan(true) },
+    Preset {
+        name: "infogan-mnist",
+        summary: "InfoGAN on MNIST: 62 noise dims, Cat(10) and 2 continuous codes (gantry traverse)",
+        build: || infogan(false),
+    },
+    Preset { name: "infogan-fashion", summary: "infogan-mnist on Fashion-MNIST", build: || infogan(true) },
     Preset {
         name: "dcgan-cifar10",
         summary: "DCGAN, CIFAR-10 32x32x3 (binary version; data=cifar10-jpg for the JPEG mirror)",

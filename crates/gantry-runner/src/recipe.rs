@@ -14,24 +14,117 @@ use crate::config::{Constraint, LossChoice, ModelConfig, RegConfig, TrainConfig}
 /// Named scalars a step reports (averaged by the loop into `metrics.jsonl`).
 pub type Scalars = Vec<(&'static str, f64)>;
 
+/// A real batch: samples `[B, ...]` and, for labelled data, their classes `[B]` (i64).
+#[derive(Debug)]
+pub struct Real {
+    pub images: Tensor,
+    pub labels: Option<Tensor>,
+}
+
+impl Real {
+    /// An unlabelled batch.
+    pub fn unlabelled(images: Tensor) -> Self {
+        Self { images, labels: None }
+    }
+}
+
 /// One family's training step.
 pub trait Recipe {
-    /// Discriminator update number `k` (counted over the whole run, from 0) on a real batch
-    /// `[B, ...]`. `k` schedules lazy regularisation, so a resumed run schedules it identically.
-    fn d_step(&mut self, real: &Tensor, k: u64) -> Scalars;
+    /// Discriminator update number `k` (counted over the whole run, from 0) on a real batch.
+    /// `k` schedules lazy regularisation, so a resumed run schedules it identically.
+    fn d_step(&mut self, real: &Real, k: u64) -> Scalars;
     /// One generator update with as many fresh latents as `real` has samples; `real` is the last
     /// real batch (relativistic losses compare against it).
-    fn g_step(&mut self, real: &Tensor) -> Scalars;
+    fn g_step(&mut self, real: &Real) -> Scalars;
     /// G's output for latents `[N, z_dim]` in eval mode, without touching any training state.
+    /// Conditional models draw sample i with class i mod K (InfoGAN: categorical code i mod K,
+    /// continuous codes 0).
     fn generate(&self, z: &Tensor) -> Tensor;
     /// Latent dimension.
     fn z_dim(&self) -> i64;
+    /// Trainable parameters of (G, D).
+    fn parameter_counts(&self) -> (i64, i64);
+    /// Number of classes of a class-conditional model (or of InfoGAN's categorical code).
+    fn classes(&self) -> Option<i64> {
+        None
+    }
+    /// G's output for latents `[N, z_dim]` and classes `[N]` (class-conditional models; InfoGAN:
+    /// the categorical code, continuous codes 0).
+    fn generate_class(&self, _z: &Tensor, _classes: &Tensor) -> Result<Tensor> {
+        anyhow::bail!("this model is not conditional: it takes no class")
+    }
+    /// InfoGAN: G's output for noise `[N, z_dim]`, categorical codes `[N]` and continuous codes
+    /// `[N, C]`.
+    fn generate_codes(&self, _z: &Tensor, _cat: &Tensor, _cont: &Tensor) -> Result<Tensor> {
+        anyhow::bail!("this model has no latent codes (only InfoGAN has)")
+    }
+    /// InfoGAN: (categorical values, continuous codes).
+    fn codes(&self) -> Option<(i64, i64)> {
+        None
+    }
     /// Writes the full training state (networks, optimisers) into `ck`.
     fn save(&self, ck: &mut Checkpoint);
     /// Restores the full training state.
     fn load(&mut self, ck: &Checkpoint) -> Result<()>;
     /// Restores the generator only (for sampling).
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()>;
+}
+
+/// The gradient penalty of a `wgan-gp*` loss plus the R1, R2 and DRAGAN terms of `reg`, applied
+/// lazily (Karras et al. 2020: every `reg.every` D steps, scaled by it) for D update `k`, with
+/// `critic` the discriminator as a function of its input.
+pub fn penalties(
+    constraint: Constraint,
+    reg: &RegConfig,
+    critic: &dyn Fn(&Tensor) -> Tensor,
+    real: &Tensor,
+    fake: &Tensor,
+    k: u64,
+) -> Tensor {
+    let mut total = Tensor::zeros([], (Kind::Float, real.device()));
+    if let Constraint::GradientPenalty(side) = constraint {
+        total += penalty::gradient_penalty(critic, real, fake, side) * reg.gp;
+    }
+    let every = reg.every.max(1);
+    if k % every == 0 {
+        let scale = every as f64;
+        if reg.r1 > 0.0 {
+            total += penalty::r1_penalty(critic, real, reg.r1) * scale;
+        }
+        if reg.r2 > 0.0 {
+            total += penalty::r2_penalty(critic, fake, reg.r2) * scale;
+        }
+        if reg.dragan > 0.0 {
+            total += penalty::dragan_penalty(critic, real) * (reg.dragan * scale);
+        }
+    }
+    total
+}
+
+/// Number of trainable scalars in `vs`.
+pub fn trainable(vs: &VarStore) -> i64 {
+    vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64
+}
+
+/// The recipe a run's model needs: [`GanRecipe`] for DCGAN and the MLPs,
+/// [`crate::cond_recipe::CondRecipe`] for class-conditional models,
+/// [`crate::cond_recipe::InfoRecipe`] for InfoGAN. Seed libtorch's generator first.
+pub fn build(
+    model: &ModelConfig,
+    loss: LossChoice,
+    reg: &RegConfig,
+    train: &TrainConfig,
+    device: Device,
+) -> Result<Box<dyn Recipe>> {
+    Ok(match model {
+        ModelConfig::Dcgan(_) | ModelConfig::Mlp(_) => {
+            Box::new(GanRecipe::new(model, loss, reg, train, device)?)
+        }
+        ModelConfig::Cond(c) => Box::new(crate::cond_recipe::CondRecipe::new(c, loss, reg, train, device)?),
+        ModelConfig::Infogan(c) => {
+            Box::new(crate::cond_recipe::InfoRecipe::new(c, loss, reg, train, device)?)
+        }
+    })
 }
 
 /// G or D of an architecture, on `p`.
@@ -53,6 +146,7 @@ fn build_net(model: &ModelConfig, p: tch::nn::Path, generator: bool) -> Result<B
                 Box::new(gantry_dcgan::mlp::discriminator(p, c))
             }
         }
+        other => anyhow::bail!("GanRecipe serves dcgan and mlp models, not {}", other.arch()),
     })
 }
 
@@ -154,12 +248,6 @@ impl GanRecipe {
         }
     }
 
-    /// Trainable parameters of (G, D).
-    pub fn parameter_counts(&self) -> (i64, i64) {
-        let count = |vs: &VarStore| vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64;
-        (count(&self.vs_g), count(&self.vs_d))
-    }
-
     /// G's loss against the unrolled copy of D: copy D and its optimiser state, take `steps`
     /// adversarial D updates on `real` and fresh fakes, then evaluate G's fakes there.
     fn unrolled_d_out(&mut self, u_fake: &Tensor, real: &Tensor) -> Option<Tensor> {
@@ -194,7 +282,8 @@ impl GanRecipe {
 }
 
 impl Recipe for GanRecipe {
-    fn d_step(&mut self, real: &Tensor, k: u64) -> Scalars {
+    fn d_step(&mut self, real: &Real, k: u64) -> Scalars {
+        let real = &real.images;
         let b = real.size()[0];
         let z = self.noise(b);
         let fake = tch::no_grad(|| self.g.forward_t(&z, true)); // [B, ...], no graph into G
@@ -206,24 +295,7 @@ impl Recipe for GanRecipe {
         let adv = self.loss.d_loss(&real_out, &fake_out);
         let d = &self.d;
         let critic = |x: &Tensor| d.forward_t(x, true);
-        let mut reg = Tensor::zeros([], (Kind::Float, self.device));
-        if let Constraint::GradientPenalty(side) = self.constraint {
-            reg += penalty::gradient_penalty(&critic, &real, &fake, side) * self.reg.gp;
-        }
-        // Lazy regularisation (Karras et al. 2020): every `every` steps, scaled by `every`.
-        let every = self.reg.every.max(1);
-        if k % every == 0 {
-            let scale = every as f64;
-            if self.reg.r1 > 0.0 {
-                reg += penalty::r1_penalty(&critic, &real, self.reg.r1) * scale;
-            }
-            if self.reg.r2 > 0.0 {
-                reg += penalty::r2_penalty(&critic, &fake, self.reg.r2) * scale;
-            }
-            if self.reg.dragan > 0.0 {
-                reg += penalty::dragan_penalty(&critic, &real) * (self.reg.dragan * scale);
-            }
-        }
+        let reg = penalties(self.constraint, &self.reg, &critic, &real, &fake, k);
         self.opt_d.backward_step(&(&adv + &reg));
         if self.constraint == Constraint::Clip {
             penalty::clip_weights(&self.vs_d, self.reg.clip);
@@ -242,7 +314,8 @@ impl Recipe for GanRecipe {
         out
     }
 
-    fn g_step(&mut self, real: &Tensor) -> Scalars {
+    fn g_step(&mut self, real: &Real) -> Scalars {
+        let real = &real.images;
         let b = real.size()[0];
         let z = self.noise(b);
         let fake = self.perturb(&self.g.forward_t(&z, true));
@@ -277,6 +350,10 @@ impl Recipe for GanRecipe {
 
     fn z_dim(&self) -> i64 {
         self.z_dim
+    }
+
+    fn parameter_counts(&self) -> (i64, i64) {
+        (trainable(&self.vs_g), trainable(&self.vs_d))
     }
 
     fn save(&self, ck: &mut Checkpoint) {

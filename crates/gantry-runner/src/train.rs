@@ -19,7 +19,7 @@ use tch::{Device, Tensor};
 
 use crate::config::{ModelConfig, RunConfig};
 use crate::generate::{latents, write_output};
-use crate::recipe::{GanRecipe, Recipe};
+use crate::recipe::{Real, Recipe};
 use crate::run_dir::RunDir;
 
 /// Where real examples come from.
@@ -60,23 +60,38 @@ fn resolve_threads(n: usize) -> usize {
 
 /// Loads the data and resolves what depends on it (DCGAN `channels = 0`).
 fn load_data(cfg: &mut RunConfig) -> Result<RealData> {
-    match &mut cfg.model {
-        ModelConfig::Dcgan(m) => {
+    match cfg.model.image() {
+        Some((channels, size)) => {
             let opts = LoadOptions {
                 split: cfg.loader.split,
-                size: Some(m.image_size),
-                channels: (m.channels > 0).then_some(m.channels),
+                size: Some(size),
+                channels: (channels > 0).then_some(channels),
                 fit: cfg.loader.fit,
             };
             let ds = gantry_data::load(&cfg.data, &opts)?;
-            if m.channels == 0 {
-                m.channels = ds.image_shape()[0];
+            if channels == 0 {
+                cfg.model.set_channels(ds.image_shape()[0]);
+            }
+            if cfg.model.needs_labels() {
+                let Some(labels) = &ds.labels else {
+                    bail!("a {} model trains on labelled data; {} has no labels", cfg.model.arch(), ds.name);
+                };
+                if let ModelConfig::Cond(c) = &cfg.model {
+                    let top = labels.max().int64_value(&[]);
+                    if top >= c.classes {
+                        bail!(
+                            "invalid model.classes: {} has labels up to {top}, the model has {} classes",
+                            ds.name,
+                            c.classes
+                        );
+                    }
+                }
             }
             let batcher =
                 Batcher::new(ds.len(), cfg.batch_size, cfg.loader.last_batch, cfg.seed, cfg.loader.hflip)?;
             Ok(RealData::Images { ds, batcher })
         }
-        ModelConfig::Mlp(_) => Ok(RealData::Toy(toy_of(cfg)?)),
+        None => Ok(RealData::Toy(toy_of(cfg)?)),
     }
 }
 
@@ -85,7 +100,7 @@ struct Session {
     cfg: RunConfig,
     run: RunDir,
     data: RealData,
-    recipe: GanRecipe,
+    recipe: Box<dyn Recipe>,
     device: Device,
     threads: usize,
     eval: Option<crate::eval::TrainingEval>,
@@ -148,7 +163,7 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     // Everything that can fail on bad input happens before the run folder is created.
     let data = load_data(&mut cfg)?;
     seed_torch(cfg.seed, "init", 0);
-    let recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
+    let recipe = crate::recipe::build(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     let eval = evaluator(&cfg, &data, device)?;
     let run = RunDir::new(out);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -186,7 +201,7 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     cfg.threads = threads;
     let data = load_data(&mut cfg)?;
     seed_torch(cfg.seed, "init", 0);
-    let mut recipe = GanRecipe::new(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
+    let mut recipe = crate::recipe::build(&cfg.model, cfg.loss, &cfg.reg, &cfg.train, device)?;
     recipe.load(&ck)?;
     let eval = evaluator(&cfg, &data, device)?;
     // The checkpoint loaded: only now touch the folder.
@@ -201,12 +216,16 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
 }
 
 impl Session {
-    fn real_batch(&mut self, k: u64) -> Tensor {
+    fn real_batch(&mut self, k: u64) -> Real {
         match &mut self.data {
-            RealData::Images { ds, batcher } => batcher.batch(ds, k, self.device).images,
-            RealData::Toy(t) => t
-                .sample(self.cfg.batch_size, derive_seed(self.cfg.seed, "toy-batch", k))
-                .to_device(self.device),
+            RealData::Images { ds, batcher } => {
+                let b = batcher.batch(ds, k, self.device);
+                Real { images: b.images, labels: b.labels.map(|l| l.to_device(self.device)) }
+            }
+            RealData::Toy(t) => Real::unlabelled(
+                t.sample(self.cfg.batch_size, derive_seed(self.cfg.seed, "toy-batch", k))
+                    .to_device(self.device),
+            ),
         }
     }
 
@@ -227,7 +246,7 @@ impl Session {
     /// Writes the fixed-latent sample grid; for toys also returns the mode coverage.
     fn write_samples(&self, step: u64, z: &Tensor) -> Result<Option<gantry_data::toy::Coverage>> {
         let nrow = (self.cfg.log.grid as f64).sqrt().ceil() as usize;
-        write_output(&self.cfg, &self.recipe, z, nrow, &self.run.sample(step))?;
+        write_output(&self.cfg, self.recipe.as_ref(), z, nrow, &self.run.sample(step))?;
         Ok(match &self.data {
             RealData::Toy(t) => Some(coverage(t, &self.recipe.generate(z), 0.01)),
             RealData::Images { .. } => None,
@@ -267,7 +286,7 @@ impl Session {
         for step in from + 1..=to {
             seed_torch(cfg.seed, "step", step);
             let mut scalars = Vec::new();
-            let mut real = Tensor::new();
+            let mut real = Real::unlabelled(Tensor::new());
             for j in 0..d_steps {
                 let k = (step - 1) * d_steps + j;
                 real = self.real_batch(k);
@@ -323,7 +342,7 @@ impl Session {
             }
             if let Some(ev) = &self.eval {
                 if step % cfg.eval.every == 0 || step == to {
-                    let fid = ev.fid(&self.recipe)?;
+                    let fid = ev.fid(self.recipe.as_ref())?;
                     if !tty {
                         eprintln!("step {step}/{to}  {} {fid:.3}", ev.key());
                     }

@@ -544,6 +544,121 @@ fn stabilisers_resume_bit_identically_and_ema_draws_the_samples() {
     assert!(e.contains("--truncation"), "{e}");
 }
 
+/// A conditional preset at the TINY size (no `log.grid` override: the presets' 10×10 grids).
+fn train_cond(preset: &str, out: &Path, steps: u64, extra: &[&str]) -> Output {
+    ok(gantry()
+        .args(["train", "--preset", preset, "--steps", &steps.to_string(), "--out"])
+        .arg(out)
+        .args(["--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "batch_size=16"])
+        .args([
+            "--set",
+            "threads=2",
+            "--set",
+            "log.every=2",
+            "--set",
+            "log.checkpoint_every=2",
+            "--device",
+            "cpu",
+        ])
+        .args(extra))
+}
+
+#[test]
+fn conditional_models_resume_exactly_and_sample_by_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (preset, extra) in [
+        ("acgan-mnist", vec!["--set", "train.ema.half_life_kimg=0.05"]),
+        ("projection-mnist", vec!["--set", "reg.r1=0.1", "--set", "reg.every=2"]),
+        ("infogan-mnist", vec![]),
+    ] {
+        let (a, b) = (tmp.path().join(format!("{preset}-a")), tmp.path().join(format!("{preset}-b")));
+        train_cond(preset, &a, 4, &extra);
+        train_cond(preset, &b, 2, &extra);
+        ok(gantry().args(["train", "--resume"]).arg(&b).args(["--steps", "4", "--device", "cpu"]));
+        let ca = Checkpoint::load(&a.join("checkpoints/step-0000004.safetensors")).unwrap();
+        let cb = Checkpoint::load(&b.join("checkpoints/step-0000004.safetensors")).unwrap();
+        for (name, ta) in &ca.tensors {
+            assert!(ta.equal(&cb.tensors[name]), "{preset}: tensor {name} differs after resume");
+        }
+        // The sample grid: 10 × 10, one class per column.
+        let img = image::open(a.join("samples/step-0000004.png")).unwrap();
+        assert_eq!((img.width(), img.height()), (10 * 34 + 2, 10 * 34 + 2), "{preset}");
+    }
+    let ckpt = tmp.path().join("acgan-mnist-a");
+    let (s3, s4) = (tmp.path().join("c3.png"), tmp.path().join("c4.png"));
+    for (k, out) in [("3", &s3), ("4", &s4)] {
+        ok(gantry()
+            .args(["sample", "--n", "4", "--device", "cpu", "--class", k, "--ckpt"])
+            .arg(&ckpt)
+            .arg("--out")
+            .arg(out));
+    }
+    assert_ne!(std::fs::read(&s3).unwrap(), std::fs::read(&s4).unwrap());
+    let e = fails(
+        gantry()
+            .args(["sample", "--device", "cpu", "--class", "10", "--ckpt"])
+            .arg(&ckpt)
+            .arg("--out")
+            .arg(&s3),
+    );
+    assert!(e.contains("--class") && e.contains("10"), "{e}");
+    let e = fails(
+        gantry()
+            .args(["sample", "--device", "cpu", "--class", "1", "--ckpt"])
+            .arg(run_a())
+            .arg("--out")
+            .arg(&s3),
+    );
+    assert!(e.contains("conditional") && e.contains("dcgan"), "{e}");
+    // InfoGAN traversals: 10 rows; code 0 has a column per categorical value, code 2 `--steps`.
+    let info = tmp.path().join("infogan-mnist-a");
+    let t = tmp.path().join("t.png");
+    ok(gantry()
+        .args(["traverse", "--code", "0", "--rows", "3", "--device", "cpu", "--ckpt"])
+        .arg(&info)
+        .arg("--out")
+        .arg(&t));
+    let img = image::open(&t).unwrap();
+    assert_eq!((img.width(), img.height()), (10 * 34 + 2, 3 * 34 + 2));
+    ok(gantry()
+        .args(["traverse", "--code", "2", "--steps", "7", "--rows", "2", "--device", "cpu", "--ckpt"])
+        .arg(&info)
+        .arg("--out")
+        .arg(&t));
+    let img = image::open(&t).unwrap().to_luma8();
+    assert_eq!((img.width(), img.height()), (7 * 34 + 2, 2 * 34 + 2));
+    let cell = |col: u32| {
+        (0..32)
+            .flat_map(|y| (0..32).map(move |x| (x, y)))
+            .map(|(x, y)| img.get_pixel(2 + col * 34 + x, 2 + y).0[0])
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(cell(0), cell(6), "sweeping a continuous code changes the image");
+    let e = fails(
+        gantry()
+            .args(["traverse", "--code", "3", "--device", "cpu", "--ckpt"])
+            .arg(&info)
+            .arg("--out")
+            .arg(&t),
+    );
+    assert!(e.contains("--code"), "{e}");
+    let e = fails(
+        gantry()
+            .args(["traverse", "--code", "1", "--device", "cpu", "--ckpt"])
+            .arg(&ckpt)
+            .arg("--out")
+            .arg(&t),
+    );
+    assert!(e.contains("InfoGAN"), "{e}");
+    // Options a conditional recipe does not take are refused up front.
+    let e = fails(
+        gantry()
+            .args(["train", "--preset", "cgan-mnist", "--set", "train.unroll=2", "--device", "cpu", "--out"])
+            .arg(tmp.path().join("refused")),
+    );
+    assert!(e.contains("train.unroll") && e.contains("cond"), "{e}");
+}
+
 // ---- gantry eval ------------------------------------------------------------------------------
 
 fn eval_json(args: &[&str]) -> serde_json::Value {

@@ -58,6 +58,37 @@ fn collapse_check() {
 }
 
 #[test]
+fn conditioning_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["conditioning", "--check", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in [
+        "cgan_grid.png",
+        "projection_grid.png",
+        "acgan_grid.png",
+        "infogan_grid.png",
+        "infogan_code0.png",
+        "infogan_code1.png",
+        "infogan_code2.png",
+        "summary.json",
+        "summary.md",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["models"].as_array().unwrap().len(), 3);
+    let confusion = s["infogan"]["confusion"].as_array().unwrap();
+    let total: u64 = confusion.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
+    assert_eq!(total, 1000);
+}
+
+#[test]
 fn unknown_figure_sets_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro")).arg("nonsense").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

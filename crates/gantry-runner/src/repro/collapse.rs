@@ -38,6 +38,7 @@ const VARIANTS: &[Variant] = &[
         apply: |c, _| match &mut c.model {
             ModelConfig::Mlp(m) => m.minibatch_kernels = 8, // [256, 256, B, 5] per D call: keep B small
             ModelConfig::Dcgan(m) => m.minibatch_kernels = 32,
+            _ => {}
         },
     },
     Variant { name: "+ unrolled D", apply: |c, ring| c.train.unroll = if ring { 5 } else { 3 } },
@@ -99,7 +100,7 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// Trains `cfg` into `dir` and returns the final generator.
-fn train(cfg: RunConfig, dir: &Path, device: Device) -> Result<crate::recipe::GanRecipe> {
+fn train(cfg: RunConfig, dir: &Path, device: Device) -> Result<Box<dyn Recipe>> {
     let steps = cfg.steps;
     crate::train::start(cfg, dir, device)?;
     Ok(crate::generate::load_generator(

@@ -348,7 +348,7 @@ fn ring(o: &Options) -> Result<Value> {
                 o.device,
             )?;
             let z = crate::generate::latents(1000, cfg.model.z_dim(), 1, "repro-ring");
-            let x = crate::recipe::Recipe::generate(&recipe, &z).to_device(Device::Cpu);
+            let x = recipe.generate(&z).to_device(Device::Cpu);
             reached.push(gantry_data::toy::coverage_within(&Toy::ring(), &x, 0.01, REACH).modes_covered);
             if seed == seeds[0] {
                 let pts: Vec<f32> = Vec::try_from(x.flatten(0, -1))?;

@@ -8,6 +8,7 @@ use tch::Device;
 
 pub mod chart;
 pub mod collapse;
+pub mod conditioning;
 pub mod divergences;
 
 /// The figure sets, with one line each.
@@ -19,6 +20,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "collapse",
         "mode collapse on the ring and MNIST: NS vs minibatch discrimination vs unrolled vs WGAN-GP",
+    ),
+    (
+        "conditioning",
+        "cGAN, projection and ACGAN class accuracy, InfoGAN code purity and traversals, on MNIST",
     ),
 ];
 
