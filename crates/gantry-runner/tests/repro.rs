@@ -89,6 +89,25 @@ fn conditioning_check() {
 }
 
 #[test]
+fn truncation_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["truncation", "--check", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["truncation.png", "truncation_samples.png", "summary.json", "summary.md"] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["tau"].as_array().unwrap().len(), 7);
+    assert_eq!(s["psi"].as_array().unwrap().len(), 7);
+}
+
+#[test]
 fn unknown_figure_sets_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro")).arg("nonsense").output().unwrap();
     assert_eq!(out.status.code(), Some(1));

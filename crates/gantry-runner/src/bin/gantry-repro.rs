@@ -47,6 +47,7 @@ fn run(cli: Cli) -> Result<()> {
         "divergences" => repro::divergences::run(&o)?,
         "collapse" => repro::collapse::run(&o)?,
         "conditioning" => repro::conditioning::run(&o)?,
+        "truncation" => repro::truncation::run(&o)?,
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")

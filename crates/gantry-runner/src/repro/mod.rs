@@ -10,6 +10,7 @@ pub mod chart;
 pub mod collapse;
 pub mod conditioning;
 pub mod divergences;
+pub mod truncation;
 
 /// The figure sets, with one line each.
 pub const FIGURES: &[(&str, &str)] = &[
@@ -24,6 +25,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "conditioning",
         "cGAN, projection and ACGAN class accuracy, InfoGAN code purity and traversals, on MNIST",
+    ),
+    (
+        "truncation",
+        "precision, recall, density, coverage and FID as the truncation τ or ψ varies (MNIST DCGAN)",
     ),
 ];
 
