@@ -11,7 +11,7 @@
 //!   the classifier's labels, and the best one-to-one matching of the 10 code values to the 10
 //!   digits (exact, by dynamic programming over subsets); plus traversal grids of every code.
 //!
-//! Writes `<model>_grid.png` (a 10×10 grid, one class per column), `infogan_code{0,1,2}.png`,
+//! Writes `<model>_grid.png` (a 10×10 grid, one class per row), `infogan_code{0,1,2}.png`,
 //! `summary.json`, `summary.md`. `--check` trains each model for a few steps and checks ranges.
 
 use std::path::Path;
@@ -112,7 +112,7 @@ pub fn run(o: &Options) -> Result<Value> {
         let recipe = train(cfg.clone(), &dir, o.device)?;
         let zm = z.narrow(1, 0, recipe.z_dim());
         let x = pixels(recipe.as_ref(), &zm, &y)?;
-        let grid = x.narrow(0, 0, 100).view([10, 10, -1]).transpose(0, 1).reshape(x.narrow(0, 0, 100).size()); // row = sample, column = class
+        let grid = x.narrow(0, 0, 100).view([10, 10, -1]).transpose(0, 1).reshape(x.narrow(0, 0, 100).size()); // row k: ten samples of class k
         let name = preset.trim_end_matches("-mnist");
         gantry_core::image::save_grid(
             &gantry_core::image::from_u8(&grid),
