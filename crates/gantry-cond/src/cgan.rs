@@ -11,8 +11,11 @@
 //! - `projection` — D(x, y) = ψ(h) + ⟨embed(y), h⟩ (Miyato & Koyama, "cGANs with Projection
 //!   Discriminator", ICLR 2018, eq. 3), ψ linear;
 //! - `acgan` — D(x) = (realness logit ψ(h), class logits W·h) (Odena, Olah & Shlens, "Conditional
-//!   Image Synthesis with Auxiliary Classifier GANs", ICML 2017); the class loss is added on real
-//!   and fake batches for D and on fakes for G (`class_weight`).
+//!   Image Synthesis with Auxiliary Classifier GANs", ICML 2017); the class loss is added on fakes
+//!   for G and on reals for D (`class_weight`). The paper also trains D's class head on fakes
+//!   (`acgan_fake_class_loss = true`); then D can learn G's own labelling, and G may settle on one
+//!   easily classified image per class (measured: 20% class accuracy and a single image per class
+//!   after 3,000 steps on MNIST) — so, as in StudioGAN, reals only by default.
 //!
 //! With `d_norm = spectral` the heads (ψ, embed, class head) are spectrally normalised too.
 
@@ -63,6 +66,9 @@ pub struct CondConfig {
     pub d_norm: DNorm,
     /// ACGAN: weight of the class cross-entropy in both losses.
     pub class_weight: f64,
+    /// ACGAN: also train D's class head on fakes (Odena et al.'s L_C).
+    #[serde(default)]
+    pub acgan_fake_class_loss: bool,
 }
 
 impl CondConfig {
@@ -80,6 +86,7 @@ impl CondConfig {
             d_cond: DCond::Concat,
             d_norm: DNorm::Batch,
             class_weight: 1.0,
+            acgan_fake_class_loss: false,
         }
     }
 

@@ -181,7 +181,11 @@ impl Recipe for CondRecipe {
         let mut extra = self.core.penalties(&critic, x, &fake, k);
         let mut acc = None;
         if let (Some(rc), Some(fc)) = (&real_cls, &fake_cls) {
-            extra += (cross_entropy(rc, &y) + cross_entropy(fc, &y_fake)) * self.cfg.class_weight;
+            let mut cls = cross_entropy(rc, &y);
+            if self.cfg.acgan_fake_class_loss {
+                cls += cross_entropy(fc, &y_fake);
+            }
+            extra += cls * self.cfg.class_weight;
             acc = Some(accuracy(rc, &y));
         }
         let mut out = self.core.d_update(&adv, &extra, &real_out, &fake_out);

@@ -105,7 +105,8 @@ fn cgan(fashion: bool) -> RunConfig {
 }
 
 /// Miyato & Koyama 2018: conditional BatchNorm in G, projection D with spectral norm, hinge loss,
-/// TTUR.
+/// Adam(2e-4, 0.5, 0.999) with one D step (Miyato et al. 2018's setting C; their TTUR-like setting
+/// learned much more slowly here: 53% class accuracy after 3,000 steps).
 fn projection(fashion: bool) -> RunConfig {
     let name = if fashion { "projection-fashion" } else { "projection-mnist" };
     let model = CondConfig {
@@ -114,10 +115,9 @@ fn projection(fashion: bool) -> RunConfig {
         d_norm: DNorm::Spectral,
         ..CondConfig::cgan_mnist()
     };
-    let (g_opt, d_opt) = AdamConfig::ttur();
     RunConfig {
         loss: LossChoice::Hinge,
-        train: TrainConfig::plain(g_opt, d_opt),
+        train: TrainConfig::plain(AdamConfig::dcgan(), AdamConfig::dcgan()),
         ..conditional(name, fashion, ModelConfig::Cond(model))
     }
 }
@@ -129,10 +129,15 @@ fn acgan(fashion: bool) -> RunConfig {
     conditional(name, fashion, ModelConfig::Cond(model))
 }
 
-/// InfoGAN (Chen et al. 2016): 62 noise dims, Cat(10), 2 continuous codes, λ = 1.
+/// InfoGAN (Chen et al. 2016): 62 noise dims, Cat(10), 2 continuous codes, λ = 1, and the paper's
+/// learning rates (Appendix C.1: 2e-4 for D, 1e-3 for G; β1 = 0.5).
 fn infogan(fashion: bool) -> RunConfig {
     let name = if fashion { "infogan-fashion" } else { "infogan-mnist" };
-    conditional(name, fashion, ModelConfig::Infogan(InfoGanConfig::mnist()))
+    let d_opt = AdamConfig::dcgan();
+    RunConfig {
+        train: TrainConfig::plain(AdamConfig { lr: 1e-3, ..d_opt }, d_opt),
+        ..conditional(name, fashion, ModelConfig::Infogan(InfoGanConfig::mnist()))
+    }
 }
 
 /// DCGAN on CIFAR-10 (binary version), 32×32×3.
@@ -219,7 +224,7 @@ const PRESETS: &[Preset] = &[
     Preset { name: "cgan-fashion", summary: "cgan-mnist on Fashion-MNIST", build: || cgan(true) },
     Preset {
         name: "projection-mnist",
-        summary: "conditional-BN G, projection D with spectral norm, hinge loss, TTUR (Miyato & Koyama 2018)",
+        summary: "conditional-BN G, projection D with spectral norm, hinge loss (Miyato & Koyama 2018)",
         build: || projection(false),
     },
     Preset {
