@@ -21,7 +21,7 @@
 
 use gantry_dcgan::dcgan::{batch_norm, conv_init, discriminator_body};
 use gantry_dcgan::{DNorm, DcganConfig};
-use gantry_nn::spectral_norm;
+use gantry_nn::{spectral_norm, MinibatchStdDev};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
 use tch::{Kind, Tensor};
@@ -69,6 +69,9 @@ pub struct CondConfig {
     /// ACGAN: also train D's class head on fakes (Odena et al.'s L_C).
     #[serde(default)]
     pub acgan_fake_class_loss: bool,
+    /// Group size of a minibatch-standard-deviation map on D's 4×4 features (0 = off).
+    #[serde(default)]
+    pub mbstd_group: i64,
 }
 
 impl CondConfig {
@@ -87,6 +90,7 @@ impl CondConfig {
             d_norm: DNorm::Batch,
             class_weight: 1.0,
             acgan_fake_class_loss: false,
+            mbstd_group: 0,
         }
     }
 
@@ -114,6 +118,13 @@ impl CondConfig {
                     found: v.to_string(),
                 });
             }
+        }
+        if self.mbstd_group < 0 {
+            return Err(gantry_dcgan::ConfigError {
+                field: "model.mbstd_group",
+                expected: "≥ 0 (0 = off)".into(),
+                found: self.mbstd_group.to_string(),
+            });
         }
         if !(self.class_weight >= 0.0 && self.class_weight.is_finite()) {
             return Err(gantry_dcgan::ConfigError {
@@ -242,7 +253,11 @@ impl CondDiscriminator {
         let d = cfg.dcgan();
         let sn = cfg.d_norm == DNorm::Spectral;
         let extra = if cfg.d_cond == DCond::Concat { cfg.classes } else { 0 };
-        let (body, c) = discriminator_body(&p, &d, d.channels + extra);
+        let (mut body, mut c) = discriminator_body(&p, &d, d.channels + extra);
+        if cfg.mbstd_group > 0 {
+            body = body.add(MinibatchStdDev { group_size: cfg.mbstd_group, num_channels: 1 }); // [N, c + 1, 4, 4]
+            c += 1;
+        }
         let f = 16 * c;
         let lin = nn::LinearConfig { ws_init: conv_init(), bs_init: Some(nn::Init::Const(0.0)), bias: true };
         let head: Box<dyn ModuleT> = match cfg.d_cond {

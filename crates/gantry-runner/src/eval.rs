@@ -406,3 +406,28 @@ mod tests {
         assert_eq!(subset(5, Some(10), 1).len(), 5);
     }
 }
+
+/// Class-conditional accuracy: `n` samples of a conditional model (sample i asks for class
+/// i mod K, latents seeded by `seed`), judged by a domain classifier. Returns (accuracy,
+/// accuracy per class, the u8 samples `[n, C, H, W]` and the requested classes `[n]`).
+pub fn class_accuracy(
+    recipe: &dyn Recipe,
+    classifier: &gantry_metrics::classifier::Classifier,
+    n: usize,
+    seed: u64,
+) -> Result<(f64, Vec<f64>, Tensor, Tensor)> {
+    let Some(k) = recipe.classes() else {
+        bail!("class accuracy needs a conditional model (cgan, projection, acgan or infogan presets)");
+    };
+    if n < k as usize {
+        bail!("--n must be at least the number of classes ({k}), found {n}");
+    }
+    let z = latents(n, recipe.z_dim(), seed, "class-accuracy");
+    let y = Tensor::arange(n as i64, (tch::Kind::Int64, tch::Device::Cpu)).remainder(k);
+    let x = gantry_core::image::to_u8(&recipe.generate_class(&z, &y)?).to_device(tch::Device::Cpu);
+    let pred = classifier.predict(&x)?.to_device(tch::Device::Cpu);
+    let hit = pred.eq_tensor(&y).to_kind(tch::Kind::Float);
+    let per_class =
+        (0..k).map(|c| hit.masked_select(&y.eq(c)).mean(tch::Kind::Float).double_value(&[])).collect();
+    Ok((hit.mean(tch::Kind::Float).double_value(&[]), per_class, x, y))
+}

@@ -86,7 +86,8 @@ enum Cmd {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// fid, kid, is or prdc.
+    /// fid, kid, is, prdc, or accuracy (class-conditional accuracy of --fake, judged by the
+    /// --features classifier).
     metric: String,
     /// Real source: dataset name, image folder/archive, .npz stats, .npy features, checkpoint or run folder.
     #[arg(long)]
@@ -154,6 +155,30 @@ enum ClassifierCmd {
         #[arg(long, default_value = "auto")]
         device: String,
     },
+}
+
+/// `gantry eval accuracy --fake CKPT --features mnist|fashion-mnist`: class-conditional accuracy.
+fn accuracy_cmd(a: &EvalArgs) -> Result<()> {
+    use gantry_runner::eval;
+    if a.features == "inception" || a.real.is_some() {
+        bail!("eval accuracy takes --fake CKPT and --features mnist or fashion-mnist (no --real)");
+    }
+    let fake = a.fake.as_deref().context("eval accuracy needs --fake CKPT (a conditional model)")?;
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let classifier = gantry_metrics::classifier::Classifier::builtin(&a.features, device)?;
+    let path = run_dir::resolve_checkpoint(Path::new(fake))?;
+    let (_, recipe) = generate::load_generator(&path, device)?;
+    let n = a.n.unwrap_or(1000);
+    let (acc, per_class, _, _) = eval::class_accuracy(recipe.as_ref(), &classifier, n, a.seed)?;
+    if a.json {
+        let obj = serde_json::json!({ "metric": "accuracy", "accuracy": acc, "per_class": per_class, "n": n, "fake": path.display().to_string(), "features": a.features });
+        println!("{obj}");
+    } else {
+        let per: Vec<String> =
+            per_class.iter().enumerate().map(|(k, v)| format!("{k}: {:.1}%", 100.0 * v)).collect();
+        println!("class-conditional accuracy {:.2}% ({n} samples; {})", 100.0 * acc, per.join(", "));
+    }
+    Ok(())
 }
 
 /// What every generating command takes.
@@ -252,8 +277,11 @@ fn run(cli: Cli) -> Result<()> {
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
     use gantry_runner::eval;
+    if a.metric == "accuracy" {
+        return accuracy_cmd(&a);
+    }
     if !["fid", "kid", "is", "prdc"].contains(&a.metric.as_str()) {
-        bail!("unknown metric '{}': expected fid, kid, is or prdc", a.metric);
+        bail!("unknown metric '{}': expected fid, kid, is, prdc or accuracy", a.metric);
     }
     if a.batch < 0 {
         bail!("--batch must be at least 1 (or 0 for the default)");

@@ -610,6 +610,17 @@ fn conditional_models_resume_exactly_and_sample_by_class() {
             .arg(&s3),
     );
     assert!(e.contains("conditional") && e.contains("dcgan"), "{e}");
+    // Class-conditional accuracy by the domain classifier.
+    let out = ok(gantry()
+        .args(["eval", "accuracy", "--features", "mnist", "--n", "20", "--json", "--device", "cpu", "--fake"])
+        .arg(&ckpt));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acc = v["accuracy"].as_f64().unwrap();
+    let per: Vec<f64> = v["per_class"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(per.len(), 10);
+    assert!((acc - per.iter().sum::<f64>() / 10.0).abs() < 1e-6, "20 samples, 2 per class: {acc} vs {per:?}");
+    let e = fails(gantry().args(["eval", "accuracy", "--features", "mnist", "--device", "cpu", "--fake"]).arg(run_a()));
+    assert!(e.contains("conditional"), "{e}");
     // InfoGAN traversals: 10 rows; code 0 has a column per categorical value, code 2 `--steps`.
     let info = tmp.path().join("infogan-mnist-a");
     let t = tmp.path().join("t.png");
