@@ -426,8 +426,15 @@ pub fn class_accuracy(
     let y = Tensor::arange(n as i64, (tch::Kind::Int64, tch::Device::Cpu)).remainder(k);
     let x = gantry_core::image::to_u8(&recipe.generate_class(&z, &y)?).to_device(tch::Device::Cpu);
     let pred = classifier.predict(&x)?.to_device(tch::Device::Cpu);
-    let hit = pred.eq_tensor(&y).to_kind(tch::Kind::Float);
+    let (acc, per_class) = accuracy_per_class(&pred, &y, k);
+    Ok((acc, per_class, x, y))
+}
+
+/// The share of predictions `[N]` equal to the targets `[N]`, overall and per target class 0..k
+/// (NaN for a class with no targets).
+pub fn accuracy_per_class(pred: &Tensor, target: &Tensor, k: i64) -> (f64, Vec<f64>) {
+    let hit = pred.eq_tensor(target).to_kind(tch::Kind::Float);
     let per_class =
-        (0..k).map(|c| hit.masked_select(&y.eq(c)).mean(tch::Kind::Float).double_value(&[])).collect();
-    Ok((hit.mean(tch::Kind::Float).double_value(&[]), per_class, x, y))
+        (0..k).map(|c| hit.masked_select(&target.eq(c)).mean(tch::Kind::Float).double_value(&[])).collect();
+    (hit.mean(tch::Kind::Float).double_value(&[]), per_class)
 }

@@ -12,8 +12,6 @@
 //!
 //! `--check` runs every variant for a few steps and asserts that the numbers are in range.
 
-use std::path::Path;
-
 use anyhow::{ensure, Context, Result};
 use gantry_data::toy::Toy;
 use serde_json::{json, Value};
@@ -21,7 +19,6 @@ use tch::Device;
 
 use super::chart::{save, Panel, Series, COLORS};
 use crate::config::{LossChoice, ModelConfig, RunConfig};
-use crate::recipe::Recipe;
 
 pub use super::Options;
 
@@ -99,29 +96,11 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-/// Trains `cfg` into `dir` and returns the final generator.
-fn train(cfg: RunConfig, dir: &Path, device: Device) -> Result<Box<dyn Recipe>> {
-    let steps = cfg.steps;
-    crate::train::start(cfg, dir, device)?;
-    Ok(crate::generate::load_generator(
-        &dir.join(format!("checkpoints/step-{steps:07}.safetensors")),
-        device,
-    )?
-    .1)
-}
-
-fn fresh(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
-    }
-    Ok(())
-}
-
 /// Figure 1.
 fn ring(o: &Options) -> Result<Value> {
     let (steps, every, seeds) = if o.check { (10u64, 5u64, vec![0u64]) } else { (3000, 250, vec![0, 1, 2]) };
     let runs = o.out.join("runs");
-    fresh(&runs)?;
+    super::clear(&runs)?;
     let toy = Toy::ring();
     let mut table = Vec::new();
     let mut curves = Vec::new();
@@ -140,7 +119,7 @@ fn ring(o: &Options) -> Result<Value> {
             cfg.log.keep_checkpoints = 1;
             cfg.threads = 1;
             let dir = runs.join(format!("ring-{vi}-seed{seed}"));
-            let recipe = train(cfg.clone(), &dir, o.device)?;
+            let recipe = super::train_fresh(cfg.clone(), &dir, o.device)?;
             let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))?;
             covered_curves.push(
                 metrics
@@ -164,22 +143,13 @@ fn ring(o: &Options) -> Result<Value> {
             );
             rows.push((c.modes_covered as f64, c.high_quality, reached as f64, kl));
             if seed == seeds[0] {
-                let pts: Vec<f32> = Vec::try_from(x.flatten(0, -1))?;
-                panels.push(Panel {
-                    title: format!("{} (seed {seed})", v.name),
-                    x_label: "x₁".into(),
-                    y_label: "x₂".into(),
-                    x_range: Some((-3.0, 3.0)),
-                    y_range: Some((-3.0, 3.0)),
-                    series: vec![
-                        Series::dots(
-                            "",
-                            pts.chunks(2).map(|c| (c[0] as f64, c[1] as f64)).collect(),
-                            COLORS[vi],
-                        ),
-                        Series::dots("modes", toy.modes().iter().map(|m| (m[0], m[1])).collect(), COLORS[5]),
-                    ],
-                });
+                panels.push(super::chart::toy_panel(
+                    format!("{} (seed {seed})", v.name),
+                    &x,
+                    &toy.modes(),
+                    COLORS[vi],
+                    COLORS[5],
+                )?);
             }
         }
         let col = |f: fn(&(f64, f64, f64, f64)) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
@@ -228,7 +198,7 @@ fn ring(o: &Options) -> Result<Value> {
 fn mnist(o: &Options) -> Result<Value> {
     let (steps, seeds) = if o.check { (3u64, vec![0u64]) } else { (1000, vec![0, 1]) };
     let runs = o.out.join("runs-mnist");
-    fresh(&runs)?;
+    super::clear(&runs)?;
     let classifier = gantry_metrics::classifier::Classifier::builtin("mnist", o.device)?;
     let mut table = Vec::new();
     let mut bars = Vec::new();
@@ -252,7 +222,7 @@ fn mnist(o: &Options) -> Result<Value> {
                 cfg.batch_size = 16;
             }
             let dir = runs.join(format!("mnist-{vi}-seed{seed}"));
-            let recipe = train(cfg.clone(), &dir, o.device)?;
+            let recipe = super::train_fresh(cfg.clone(), &dir, o.device)?;
             let z = crate::generate::latents(1000, cfg.model.z_dim(), 1, "repro-collapse");
             let x = gantry_core::image::to_u8(&recipe.generate(&z)); // the classifier reads pixels
             let pred: Vec<i64> = Vec::try_from(classifier.predict(&x)?.to_device(Device::Cpu))?;
@@ -305,19 +275,11 @@ fn mnist(o: &Options) -> Result<Value> {
 /// Runs both figures; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
-    let write = |summary: &Value| -> Result<()> {
-        gantry_core::fs::write_atomic(
-            &o.out.join("summary.json"),
-            serde_json::to_string_pretty(summary)?.as_bytes(),
-        )?;
-        gantry_core::fs::write_atomic(&o.out.join("summary.md"), markdown(summary).as_bytes())?;
-        Ok(())
-    };
     // The ring's numbers are written as soon as they exist (the MNIST half takes longer).
     let mut summary = json!({ "check": o.check, "ring": ring(o)?, "mnist": null });
-    write(&summary)?;
+    super::write_summary(&o.out, &summary, markdown)?;
     summary["mnist"] = mnist(o)?;
-    write(&summary)?;
+    super::write_summary(&o.out, &summary, markdown)?;
     Ok(summary)
 }
 

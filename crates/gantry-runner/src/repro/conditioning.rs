@@ -14,8 +14,6 @@
 //! Writes `<model>_grid.png` (a 10×10 grid, one class per row), `infogan_code{0,1,2}.png`,
 //! `summary.json`, `summary.md`. `--check` trains each model for a few steps and checks ranges.
 
-use std::path::Path;
-
 use anyhow::{ensure, Context, Result};
 use gantry_metrics::classifier::Classifier;
 use gantry_metrics::{frechet_distance, FeatureStats};
@@ -23,7 +21,7 @@ use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
 pub use super::Options;
-use crate::config::{ModelConfig, RunConfig};
+use crate::config::ModelConfig;
 use crate::recipe::Recipe;
 
 /// The best one-to-one assignment of rows to columns of a square count matrix: (total, row → col).
@@ -64,19 +62,6 @@ fn pixels(recipe: &dyn Recipe, z: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(gantry_core::image::to_u8(&recipe.generate_class(z, y)?))
 }
 
-fn train(cfg: RunConfig, dir: &Path, device: Device) -> Result<Box<dyn Recipe>> {
-    let steps = cfg.steps;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
-    }
-    crate::train::start(cfg, dir, device)?;
-    Ok(crate::generate::load_generator(
-        &dir.join(format!("checkpoints/step-{steps:07}.safetensors")),
-        device,
-    )?
-    .1)
-}
-
 fn stats(feats: &Tensor) -> Result<(Tensor, Tensor)> {
     let mut s = FeatureStats::new();
     s.update(feats)?;
@@ -109,7 +94,7 @@ pub fn run(o: &Options) -> Result<Value> {
             }
         }
         let dir = o.out.join("runs").join(preset);
-        let recipe = train(cfg.clone(), &dir, o.device)?;
+        let recipe = super::train_fresh(cfg.clone(), &dir, o.device)?;
         let zm = z.narrow(1, 0, recipe.z_dim());
         let x = pixels(recipe.as_ref(), &zm, &y)?;
         let grid = x.narrow(0, 0, 100).view([10, 10, -1]).transpose(0, 1).reshape(x.narrow(0, 0, 100).size()); // row k: ten samples of class k
@@ -147,21 +132,14 @@ pub fn run(o: &Options) -> Result<Value> {
             info =
                 json!({ "purity": purity, "code_to_digit": assign, "confusion": counts, "domain_fid": fid });
         } else {
-            let hit = pred.eq_tensor(&y).to_kind(Kind::Float);
-            let per_class: Vec<f64> =
-                (0..10).map(|k| hit.masked_select(&y.eq(k)).mean(Kind::Float).double_value(&[])).collect();
-            let acc = hit.mean(Kind::Float).double_value(&[]);
+            let (acc, per_class) = crate::eval::accuracy_per_class(&pred, &y, 10);
             ensure!((0.0..=1.0).contains(&acc) && fid.is_finite(), "{preset}: accuracy {acc}, FID {fid}");
             models
                 .push(json!({ "model": preset, "accuracy": acc, "per_class": per_class, "domain_fid": fid }));
         }
     }
     let summary = json!({ "check": o.check, "steps": steps, "models": models, "infogan": info });
-    gantry_core::fs::write_atomic(
-        &o.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    gantry_core::fs::write_atomic(&o.out.join("summary.md"), markdown(&summary).as_bytes())?;
+    super::write_summary(&o.out, &summary, markdown)?;
     Ok(summary)
 }
 

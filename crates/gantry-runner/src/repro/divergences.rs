@@ -307,9 +307,7 @@ fn ring(o: &Options) -> Result<Value> {
     let (steps, every, seeds) = if o.check { (20u64, 10u64, vec![0u64]) } else { (5000, 250, vec![0, 1, 2]) };
     let losses = [LossChoice::NonSaturating, LossChoice::WganGp, LossChoice::Hinge];
     let runs_dir = o.out.join("runs");
-    if runs_dir.exists() {
-        std::fs::remove_dir_all(&runs_dir).with_context(|| format!("cannot clear {}", runs_dir.display()))?;
-    }
+    super::clear(&runs_dir)?;
     let mut table = Vec::new();
     let mut curves = Vec::new();
     let mut sample_panels = Vec::new();
@@ -333,7 +331,7 @@ fn ring(o: &Options) -> Result<Value> {
                 cfg.train.d_opt.beta2 = 0.9;
             }
             let dir = runs_dir.join(format!("{}-seed{seed}", loss.name()));
-            crate::train::start(cfg.clone(), &dir, o.device)?;
+            let recipe = super::train_fresh(cfg.clone(), &dir, o.device)?;
             let cov = read_coverage(&dir)?;
             ensure!(!cov.is_empty(), "{} logged no coverage", dir.display());
             if o.check {
@@ -343,34 +341,17 @@ fn ring(o: &Options) -> Result<Value> {
                     dir.display()
                 );
             }
-            let (_, recipe) = crate::generate::load_generator(
-                &dir.join(format!("checkpoints/step-{steps:07}.safetensors")),
-                o.device,
-            )?;
             let z = crate::generate::latents(1000, cfg.model.z_dim(), 1, "repro-ring");
             let x = recipe.generate(&z).to_device(Device::Cpu);
             reached.push(gantry_data::toy::coverage_within(&Toy::ring(), &x, 0.01, REACH).modes_covered);
             if seed == seeds[0] {
-                let pts: Vec<f32> = Vec::try_from(x.flatten(0, -1))?;
-                sample_panels.push(Panel {
-                    title: format!("{} (seed {seed}, step {steps})", loss.name()),
-                    x_label: "x₁".into(),
-                    y_label: "x₂".into(),
-                    x_range: Some((-3.0, 3.0)),
-                    y_range: Some((-3.0, 3.0)),
-                    series: vec![
-                        Series::dots(
-                            "",
-                            pts.chunks(2).map(|c| (c[0] as f64, c[1] as f64)).collect(),
-                            COLORS[li],
-                        ),
-                        Series::dots(
-                            "modes",
-                            Toy::ring().modes().iter().map(|m| (m[0], m[1])).collect(),
-                            RGB_BLACK,
-                        ),
-                    ],
-                });
+                sample_panels.push(super::chart::toy_panel(
+                    format!("{} (seed {seed}, step {steps})", loss.name()),
+                    &x,
+                    &Toy::ring().modes(),
+                    COLORS[li],
+                    RGB_BLACK,
+                )?);
             }
             per_seed.push(cov);
         }
@@ -450,11 +431,7 @@ pub fn run(o: &Options) -> Result<Value> {
         "toy_gan": toy_gan(o)?,
         "ring": ring(o)?,
     });
-    gantry_core::fs::write_atomic(
-        &o.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    gantry_core::fs::write_atomic(&o.out.join("summary.md"), markdown(&summary).as_bytes())?;
+    super::write_summary(&o.out, &summary, markdown)?;
     Ok(summary)
 }
 

@@ -2,9 +2,14 @@
 //! mode (tiny budget, assertions on the numbers) that tests run so the code behind a figure
 //! cannot silently rot. Driven by `cargo xtask repro NAME` through the `gantry-repro` binary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result};
+use serde_json::Value;
 use tch::Device;
+
+use crate::config::RunConfig;
+use crate::recipe::Recipe;
 
 pub mod chart;
 pub mod collapse;
@@ -39,4 +44,34 @@ pub struct Options {
     /// Tiny budgets and assertions instead of the full figures.
     pub check: bool,
     pub device: Device,
+}
+
+/// Removes `dir` if it exists (figures start from a clean slate).
+pub fn clear(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Trains `cfg` into a cleared `dir` and returns the generator of its final checkpoint.
+pub fn train_fresh(cfg: RunConfig, dir: &Path, device: Device) -> Result<Box<dyn Recipe>> {
+    let steps = cfg.steps;
+    clear(dir)?;
+    crate::train::start(cfg, dir, device)?;
+    Ok(crate::generate::load_generator(
+        &dir.join(format!("checkpoints/step-{steps:07}.safetensors")),
+        device,
+    )?
+    .1)
+}
+
+/// Writes `summary.json` and its `markdown` rendering `summary.md` into `out`.
+pub fn write_summary(out: &Path, summary: &Value, markdown: fn(&Value) -> String) -> Result<()> {
+    gantry_core::fs::write_atomic(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )?;
+    gantry_core::fs::write_atomic(&out.join("summary.md"), markdown(summary).as_bytes())?;
+    Ok(())
 }

@@ -30,15 +30,7 @@ pub fn run(o: &Options) -> Result<Value> {
     cfg.log.sample_every = steps;
     cfg.log.checkpoint_every = steps;
     cfg.log.keep_checkpoints = 1;
-    let dir = o.out.join("run");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
-    }
-    crate::train::start(cfg, &dir, o.device)?;
-    let (_, recipe) = crate::generate::load_generator(
-        &dir.join(format!("checkpoints/step-{steps:07}.safetensors")),
-        o.device,
-    )?;
+    let recipe = super::train_fresh(cfg, &o.out.join("run"), o.device)?;
     let classifier = Classifier::builtin("mnist", o.device)?;
     let real = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?;
     let real_feats = classifier.features_and_logits(&real.images)?.0;
@@ -110,11 +102,7 @@ pub fn run(o: &Options) -> Result<Value> {
         .collect();
     gantry_core::image::save_grid(&Tensor::cat(&rows, 0), 10, &o.out.join("truncation_samples.png"))?;
     let summary = json!({ "check": o.check, "steps": steps, "samples": n, "tau": by_tau, "psi": by_psi });
-    gantry_core::fs::write_atomic(
-        &o.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    gantry_core::fs::write_atomic(&o.out.join("summary.md"), markdown(&summary).as_bytes())?;
+    super::write_summary(&o.out, &summary, markdown)?;
     Ok(summary)
 }
 
