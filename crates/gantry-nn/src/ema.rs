@@ -54,19 +54,34 @@ impl EmaConfig {
     }
 }
 
-/// The averaged copy of a network.
+/// The averaged copy of a network, bound to the network it averages.
 #[derive(Debug)]
 pub struct Ema {
     pub config: EmaConfig,
     /// The averaged network's variables (build the network on it).
     pub vs: VarStore,
+    /// (averaged variable, source variable, whether the source is trained), matched by name once
+    /// here so that each update touches tensors only. Loading a checkpoint copies into variables
+    /// in place, so the pairs stay valid.
+    pairs: Vec<(Tensor, Tensor, bool)>,
 }
 
 impl Ema {
-    /// Wraps `vs` (a network built like `src`'s) and copies `src`'s values into it.
-    /// Fails if the two stores' variable names or shapes differ.
+    /// Wraps `vs` (a network built like `src`'s), binds it to `src` and copies `src`'s values into
+    /// it. Fails if the two stores' variable names or shapes differ.
     pub fn new(config: EmaConfig, vs: VarStore, src: &VarStore) -> Result<Self, String> {
-        let ema = Self { config, vs };
+        let from = src.variables();
+        let mut pairs: Vec<(String, (Tensor, Tensor, bool))> = vs
+            .variables()
+            .into_iter()
+            .filter_map(|(name, t)| {
+                let s = from.get(&name)?.shallow_clone();
+                let trained = s.requires_grad();
+                Some((name, (t, s, trained)))
+            })
+            .collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let ema = Self { config, vs, pairs: pairs.into_iter().map(|p| p.1).collect() };
         ema.copy_from(src)?;
         Ok(ema)
     }
@@ -99,14 +114,14 @@ impl Ema {
         Ok(())
     }
 
-    /// One update after a step on `batch` images, `images_seen` images in total.
-    pub fn update(&self, src: &VarStore, batch: usize, images_seen: u64) {
+    /// One update of the average from the bound network after a step on `batch` images,
+    /// `images_seen` images in total.
+    pub fn update(&self, batch: usize, images_seen: u64) {
         let beta = self.config.beta(batch, images_seen);
-        let from = src.variables();
         tch::no_grad(|| {
-            for (name, mut t) in self.vs.variables() {
-                let s = &from[&name];
-                if s.requires_grad() {
+            for (t, s, trained) in &self.pairs {
+                let mut t = t.shallow_clone();
+                if *trained {
                     let _ = t.lerp_(s, 1.0 - beta); // β·θ_ema + (1 − β)·θ
                 } else {
                     t.copy_(s);
@@ -150,7 +165,7 @@ mod tests {
         });
         let beta = ema.config.beta(2, 2); // 0.5^(2/4)
         for _ in 0..3 {
-            ema.update(&src, 2, 2);
+            ema.update(2, 2);
         }
         let v = ema.vs.variables();
         let want = Tensor::from_slice(&[1.0f32, 2.0, 3.0]) * (1.0 - beta.powi(3));

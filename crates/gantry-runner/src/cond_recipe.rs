@@ -212,7 +212,7 @@ impl Recipe for CondRecipe {
         self.core.opt_g.backward_step(&loss);
         out.insert(0, ("g_loss", loss.double_value(&[])));
         if let Some((e, _)) = &self.ema {
-            e.update(&self.core.vs_g, b as usize, self.core.images_seen(b));
+            e.update(b as usize, self.core.images_seen(b));
         }
         out
     }
@@ -332,7 +332,7 @@ impl Recipe for InfoRecipe {
         let loss = self.core.loss.g_loss(&fake_out, real_out.as_ref()) + info;
         self.core.opt_g.backward_step(&loss);
         if let Some((e, _)) = &self.ema {
-            e.update(&self.core.vs_g, b as usize, self.core.images_seen(b));
+            e.update(b as usize, self.core.images_seen(b));
         }
         vec![("g_loss", loss.double_value(&[]))]
     }

@@ -335,7 +335,7 @@ impl Recipe for GanRecipe {
         let mut out = vec![("g_loss", loss.double_value(&[]))];
         if let Some(e) = &self.ema {
             let seen = self.opt_g.steps() as u64 * b as u64;
-            e.ema.update(&self.vs_g, b as usize, seen);
+            e.ema.update(b as usize, seen);
             out.push(("ema_beta", e.ema.config.beta(b as usize, seen)));
         }
         if self.train.instance_noise > 0.0 {
