@@ -360,7 +360,7 @@ mod tests {
         bytes[last] ^= 1;
         std::fs::set_permissions(
             &victim,
-            std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644),
         )
         .unwrap();
         std::fs::write(&victim, bytes).unwrap();

@@ -169,14 +169,20 @@ fn accuracy_cmd(a: &EvalArgs) -> Result<()> {
     let path = run_dir::resolve_checkpoint(Path::new(fake))?;
     let (_, recipe) = generate::load_generator(&path, device)?;
     let n = a.n.unwrap_or(1000);
-    let (acc, per_class, _, _) = eval::class_accuracy(recipe.as_ref(), &classifier, n, a.seed)?;
+    let r = eval::class_accuracy(recipe.as_ref(), &classifier, n, a.seed)?;
     if a.json {
-        let obj = serde_json::json!({ "metric": "accuracy", "accuracy": acc, "per_class": per_class, "n": n, "fake": path.display().to_string(), "features": a.features });
+        let obj = serde_json::json!({ "metric": "accuracy", "accuracy": r.accuracy, "per_class": r.per_class, "purity": r.purity, "matching": r.matching, "n": n, "fake": path.display().to_string(), "features": a.features });
         println!("{obj}");
     } else {
         let per: Vec<String> =
-            per_class.iter().enumerate().map(|(k, v)| format!("{k}: {:.1}%", 100.0 * v)).collect();
-        println!("class-conditional accuracy {:.2}% ({n} samples; {})", 100.0 * acc, per.join(", "));
+            r.per_class.iter().enumerate().map(|(k, v)| format!("{k}: {:.1}%", 100.0 * v)).collect();
+        println!("class-conditional accuracy {:.2}% ({n} samples; {})", 100.0 * r.accuracy, per.join(", "));
+        let m: Vec<String> = r.matching.iter().enumerate().map(|(k, d)| format!("{k}→{d}")).collect();
+        println!(
+            "purity {:.2}% (best one-to-one matching of requested class or code value → predicted class: {})",
+            100.0 * r.purity,
+            m.join(" ")
+        );
     }
     Ok(())
 }

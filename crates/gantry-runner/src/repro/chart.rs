@@ -148,6 +148,28 @@ pub fn save(path: &Path, panels: &[Panel], cols: usize, size: (u32, u32)) -> Res
     Ok(())
 }
 
+/// A scatter of 2-D samples `[N, 2]` over the toy's modes, on [−3, 3]².
+pub fn toy_panel(
+    title: String,
+    samples: &tch::Tensor,
+    modes: &[Vec<f64>],
+    color: RGBColor,
+    mode_color: RGBColor,
+) -> Result<Panel> {
+    let pts: Vec<f32> = Vec::try_from(samples.to_device(tch::Device::Cpu).flatten(0, -1))?;
+    Ok(Panel {
+        title,
+        x_label: "x₁".into(),
+        y_label: "x₂".into(),
+        x_range: Some((-3.0, 3.0)),
+        y_range: Some((-3.0, 3.0)),
+        series: vec![
+            Series::dots("", pts.chunks(2).map(|c| (c[0] as f64, c[1] as f64)).collect(), color),
+            Series::dots("modes", modes.iter().map(|m| (m[0], m[1])).collect(), mode_color),
+        ],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,26 +193,4 @@ mod tests {
         let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 100)).count();
         assert!(dark > 500, "{dark} dark pixels");
     }
-}
-
-/// A scatter of 2-D samples `[N, 2]` over the toy's modes, on [−3, 3]².
-pub fn toy_panel(
-    title: String,
-    samples: &tch::Tensor,
-    modes: &[Vec<f64>],
-    color: RGBColor,
-    mode_color: RGBColor,
-) -> Result<Panel> {
-    let pts: Vec<f32> = Vec::try_from(samples.to_device(tch::Device::Cpu).flatten(0, -1))?;
-    Ok(Panel {
-        title,
-        x_label: "x₁".into(),
-        y_label: "x₂".into(),
-        x_range: Some((-3.0, 3.0)),
-        y_range: Some((-3.0, 3.0)),
-        series: vec![
-            Series::dots("", pts.chunks(2).map(|c| (c[0] as f64, c[1] as f64)).collect(), color),
-            Series::dots("modes", modes.iter().map(|m| (m[0], m[1])).collect(), mode_color),
-        ],
-    })
 }

@@ -24,39 +24,6 @@ pub use super::Options;
 use crate::config::ModelConfig;
 use crate::recipe::Recipe;
 
-/// The best one-to-one assignment of rows to columns of a square count matrix: (total, row → col).
-pub fn best_matching(counts: &[Vec<usize>]) -> (usize, Vec<usize>) {
-    let n = counts.len();
-    // best[mask] = the largest total assigning rows 0..popcount(mask) to the columns in mask.
-    let mut best = vec![None::<usize>; 1 << n];
-    let mut choice = vec![0usize; 1 << n];
-    best[0] = Some(0);
-    for mask in 0usize..(1 << n) {
-        let Some(here) = best[mask] else { continue };
-        let row = mask.count_ones() as usize;
-        if row == n {
-            continue;
-        }
-        for (col, &c) in counts[row].iter().enumerate() {
-            if mask & (1 << col) == 0 {
-                let next = mask | (1 << col);
-                if best[next].is_none_or(|b| here + c > b) {
-                    best[next] = Some(here + c);
-                    choice[next] = col;
-                }
-            }
-        }
-    }
-    let full = (1 << n) - 1;
-    let mut assign = vec![0; n];
-    let mut mask = full;
-    for row in (0..n).rev() {
-        assign[row] = choice[mask];
-        mask &= !(1 << choice[mask]);
-    }
-    (best[full].unwrap_or(0), assign)
-}
-
 /// u8 pixels of G's samples for latents `z` and classes `y`.
 fn pixels(recipe: &dyn Recipe, z: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(gantry_core::image::to_u8(&recipe.generate_class(z, y)?))
@@ -109,12 +76,8 @@ pub fn run(o: &Options) -> Result<Value> {
         let (mu, sigma) = stats(&feats)?;
         let fid = frechet_distance(&mu, &sigma, &real_mu, &real_sigma)?;
         if preset == "infogan-mnist" {
-            let p: Vec<i64> = Vec::try_from(&pred)?;
-            let mut counts = vec![vec![0usize; 10]; 10];
-            for (i, &d) in p.iter().enumerate() {
-                counts[i % 10][d.clamp(0, 9) as usize] += 1;
-            }
-            let (matched, assign) = best_matching(&counts);
+            let counts = crate::eval::confusion(&pred, &y, 10)?;
+            let (matched, assign) = crate::eval::best_matching(&counts);
             let purity = matched as f64 / 1000.0;
             ensure!((0.1..=1.0).contains(&purity), "purity out of range: {purity}");
             for code in 0..=2 {
@@ -168,21 +131,4 @@ fn markdown(s: &Value) -> String {
         f(&s["infogan"]["domain_fid"])
     );
     md
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn best_matching_by_hand() {
-        // Greedy would take 9 (row 0 → col 0) and then 1; the optimum crosses: 8 + 7.
-        let (total, assign) = best_matching(&[vec![9, 8], vec![7, 1]]);
-        assert_eq!((total, assign), (15, vec![1, 0]));
-        let id: Vec<Vec<usize>> =
-            (0..10).map(|i| (0..10).map(|j| usize::from(i == (j + 3) % 10) * 5).collect()).collect();
-        let (total, assign) = best_matching(&id);
-        assert_eq!(total, 50);
-        assert!(assign.iter().enumerate().all(|(i, &j)| i == (j + 3) % 10));
-    }
 }

@@ -1,0 +1,17 @@
+//! gantry-stylegan: StyleGAN2 (Karras et al. 2020) on libtorch, layer for layer as NVIDIA's
+//! StyleGAN2-ADA (`training/networks.py`), whose parameter names and shapes it keeps: a state
+//! dict exported from that code loads into these networks, and parity tests compare outputs with
+//! fixtures the reference produced (`tests/fixtures/make_fixtures.py`).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`ops`] | `upfirdn2d`, `conv2d_resample`, `bias_act` (the reference implementations' paths) |
+//! | [`layers`] | equalised-lr FC and conv, modulated convolution, synthesis layer, toRGB, mapping network |
+//! | [`networks`] | synthesis block and network, generator, residual discriminator, configuration |
+
+pub mod layers;
+pub mod networks;
+pub mod ops;
+
+pub use layers::{MappingNetwork, NoiseMode, Truncation};
+pub use networks::{Discriminator, Generator, StyleGan2Config, SynthesisOptions};
