@@ -40,4 +40,6 @@ pub mod penalty;
 pub mod transport;
 
 pub use adversarial::{d_loss, g_loss, AdversarialLoss, Reduction};
-pub use penalty::{clip_weights, dragan_penalty, gradient_penalty, r1_penalty, r2_penalty, GpSide};
+pub use penalty::{
+    clip_weights, dragan_penalty, gradient_penalty, path_length_penalty, r1_penalty, r2_penalty, GpSide,
+};

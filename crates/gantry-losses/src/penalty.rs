@@ -13,6 +13,7 @@
 //! | [`r2_penalty`] | γ/2 · E_x̃ ‖∇D(x̃)‖² on fakes | Mescheder et al. 2018, eq. 10 |
 //! | [`dragan_penalty`] | E (‖∇D(x̂)‖₂ − 1)², x̂ between x and x + ½·std(x)·U[0, 1] | Kodali et al. 2017 |
 //! | [`clip_weights`] | every critic weight clamped to [−c, c] after each critic step | Arjovsky et al. 2017, Alg. 1 (c = 0.01) |
+//! | [`path_length_penalty`] (on G) | E_w,y (‖J_wᵀy‖₂ − a)², y ~ N(0, I/(HW)), a the running mean length | Karras et al. 2020, eq. 4 (StyleGAN2) |
 //!
 //! Interpolation weights and perturbations are drawn from libtorch's generator on the input's
 //! device (the training loop seeds it per step).
@@ -104,6 +105,29 @@ pub fn clip_weights(vs: &VarStore, c: f64) {
             let _ = t.clamp_(-c, c);
         }
     });
+}
+
+/// Path lengths `[N]` of fakes `img` `[N, C, H, W]` made from `ws` `[N, L, w_dim]` (which
+/// requires grad), projected on `y` (shaped as `img`): `√(mean_l ‖∂(Σ img·y)/∂w_l‖²)`, as
+/// StyleGAN2-ADA. Differentiable in G's parameters (`create_graph`).
+pub fn path_lengths(img: &Tensor, ws: &Tensor, y: &Tensor) -> Tensor {
+    let out = (img * y).sum(Kind::Float);
+    let g = Tensor::run_backward(&[out], &[ws], true, true).pop().expect("one input, one gradient");
+    g.square()
+        .sum_dim_intlist([2i64].as_slice(), false, Kind::Float)
+        .mean_dim([1i64].as_slice(), false, Kind::Float)
+        .sqrt()
+}
+
+/// StyleGAN2's path length regulariser (Karras et al. 2020, §3.2): with y ~ N(0, I)/√(H·W),
+/// `E (‖J_wᵀ y‖ − a)²` where `a` is the running mean length, moved by `decay` (0.01) towards
+/// this batch's mean and returned (detached) as the second value for the caller to keep.
+pub fn path_length_penalty(img: &Tensor, ws: &Tensor, pl_mean: &Tensor, decay: f64) -> (Tensor, Tensor) {
+    let (h, w) = (img.size()[2], img.size()[3]);
+    let y = img.randn_like() / ((h * w) as f64).sqrt();
+    let lengths = path_lengths(img, ws, &y);
+    let mean = pl_mean.lerp(&lengths.mean(Kind::Float), decay).detach();
+    ((lengths - &mean).square().mean(Kind::Float), mean)
 }
 
 #[cfg(test)]
@@ -200,5 +224,24 @@ mod tests {
         for t in vs.trainable_variables() {
             assert!(t.abs().max().double_value(&[]) <= 0.01 + 1e-9);
         }
+    }
+
+    #[test]
+    fn path_lengths_of_a_linear_generator() {
+        // img_i = M·w_{i,0} (the other ws unused): ∂(yᵢ·img_i)/∂w_{i,0} = Mᵀyᵢ, so the length is
+        // ‖Mᵀyᵢ‖ / √L with L = 3 ws.
+        let m = Tensor::randn([16, 5], tch::kind::FLOAT_CPU);
+        let ws = Tensor::randn([4, 3, 5], tch::kind::FLOAT_CPU).set_requires_grad(true);
+        let img = ws.select(1, 0).matmul(&m.tr()).view([4, 1, 4, 4]);
+        let y = Tensor::randn([4, 1, 4, 4], tch::kind::FLOAT_CPU);
+        let got = path_lengths(&img, &ws, &y);
+        let want =
+            y.view([4, 16]).matmul(&m).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).sqrt()
+                / 3f64.sqrt();
+        assert!(got.allclose(&want, 1e-5, 1e-6, false), "{got} vs {want}");
+        // The penalty: the running mean moves by `decay` towards the batch mean.
+        let (pen, mean) = path_length_penalty(&img, &ws, &Tensor::from(1.0f32), 0.5);
+        assert!(pen.double_value(&[]) >= 0.0);
+        assert!(mean.double_value(&[]) > 0.5 && !mean.requires_grad());
     }
 }

@@ -10,103 +10,12 @@ use gantry_cond::{
     info_generator, info_loss, CondConfig, CondDiscriminator, CondGenerator, InfoDiscriminator, InfoGanConfig,
 };
 use gantry_core::checkpoint::Checkpoint;
-use gantry_core::optim::Adam;
-use gantry_losses::{penalty, AdversarialLoss};
 use gantry_nn::Ema;
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::config::{Constraint, LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{trainable, Real, Recipe, Scalars};
-
-/// The pieces every conditional recipe shares: both stores, optimisers, the loss and penalties.
-struct Core {
-    vs_g: VarStore,
-    vs_d: VarStore,
-    opt_g: Adam,
-    opt_d: Adam,
-    loss: AdversarialLoss,
-    constraint: Constraint,
-    reg: RegConfig,
-    device: Device,
-}
-
-impl Core {
-    fn new(
-        vs_g: VarStore,
-        vs_d: VarStore,
-        loss: LossChoice,
-        reg: &RegConfig,
-        train: &TrainConfig,
-        device: Device,
-    ) -> Self {
-        let opt_g = Adam::new(&vs_g, train.g_opt);
-        let opt_d = Adam::new(&vs_d, train.d_opt);
-        Self {
-            vs_g,
-            vs_d,
-            opt_g,
-            opt_d,
-            loss: loss.adversarial(),
-            constraint: loss.constraint(),
-            reg: reg.clone(),
-            device,
-        }
-    }
-
-    /// The gradient penalty and lazy R1/R2/DRAGAN terms for a critic `d`.
-    fn penalties(&self, d: &dyn Fn(&Tensor) -> Tensor, real: &Tensor, fake: &Tensor, k: u64) -> Tensor {
-        crate::recipe::penalties(self.constraint, &self.reg, d, real, fake, k)
-    }
-
-    /// D's update, weight clipping included; the usual scalars.
-    fn d_update(&mut self, adv: &Tensor, extra: &Tensor, real_out: &Tensor, fake_out: &Tensor) -> Scalars {
-        self.opt_d.backward_step(&(adv + extra));
-        if self.constraint == Constraint::Clip {
-            penalty::clip_weights(&self.vs_d, self.reg.clip);
-        }
-        let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
-        vec![
-            ("d_loss", adv.double_value(&[])),
-            ("d_reg", extra.double_value(&[])),
-            ("d_real", mean(real_out)),
-            ("d_fake", mean(fake_out)),
-        ]
-    }
-
-    fn images_seen(&self, batch: i64) -> u64 {
-        self.opt_g.steps() as u64 * batch as u64
-    }
-
-    fn save(&self, ck: &mut Checkpoint, ema: Option<&Ema>) {
-        ck.insert_varstore("g", &self.vs_g);
-        ck.insert_varstore("d", &self.vs_d);
-        if let Some(e) = ema {
-            ck.insert_varstore("g_ema", &e.vs);
-        }
-        self.opt_g.save_state("opt_g", ck);
-        self.opt_d.save_state("opt_d", ck);
-    }
-
-    fn load(&mut self, ck: &Checkpoint, ema: Option<&Ema>) -> Result<()> {
-        ck.load_varstore("g", &self.vs_g)?;
-        ck.load_varstore("d", &self.vs_d)?;
-        if let Some(e) = ema {
-            ck.load_varstore("g_ema", &e.vs)?;
-        }
-        self.opt_g.load_state("opt_g", ck)?;
-        self.opt_d.load_state("opt_d", ck)?;
-        Ok(())
-    }
-
-    fn load_generator(&self, ck: &Checkpoint, ema: Option<&Ema>) -> Result<()> {
-        ck.load_varstore("g", &self.vs_g)?;
-        if let Some(e) = ema {
-            ck.load_varstore("g_ema", &e.vs)?;
-        }
-        Ok(())
-    }
-}
+use crate::config::{LossChoice, RegConfig, TrainConfig};
+use crate::recipe::{trainable, Core, Real, Recipe, Scalars};
 
 /// Sample i's class: i mod K, on `device`.
 fn cycling(n: i64, k: i64, device: Device) -> Tensor {

@@ -13,6 +13,7 @@ use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
 use gantry_losses::{AdversarialLoss, GpSide};
 use gantry_nn::EmaConfig;
+use gantry_stylegan::StyleGan2Config;
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a run.
@@ -167,11 +168,50 @@ pub struct RegConfig {
     /// Lazy regularisation: R1, R2 and DRAGAN are applied every this many D steps, scaled by it
     /// (Karras et al. 2020: 16).
     pub every: u64,
+    /// StyleGAN2: weight of the path length regulariser on G (the paper: 2; 0 = off).
+    #[serde(default)]
+    pub pl_weight: f64,
+    /// StyleGAN2: it is applied every this many G steps, scaled by it (4) ...
+    #[serde(default = "default_pl_every")]
+    pub pl_every: u64,
+    /// ... on this fraction's inverse of the batch (2: half) ...
+    #[serde(default = "default_pl_batch_shrink")]
+    pub pl_batch_shrink: u64,
+    /// ... with the running mean of path lengths decaying at this rate (0.01).
+    #[serde(default = "default_pl_decay")]
+    pub pl_decay: f64,
+    /// StyleGAN: probability of style mixing regularisation (the papers: 0.9; 0 = off).
+    #[serde(default)]
+    pub style_mixing: f64,
+}
+
+fn default_pl_every() -> u64 {
+    4
+}
+
+fn default_pl_batch_shrink() -> u64 {
+    2
+}
+
+fn default_pl_decay() -> f64 {
+    0.01
 }
 
 impl Default for RegConfig {
     fn default() -> Self {
-        Self { gp: 10.0, clip: 0.01, r1: 0.0, r2: 0.0, dragan: 0.0, every: 1 }
+        Self {
+            gp: 10.0,
+            clip: 0.01,
+            r1: 0.0,
+            r2: 0.0,
+            dragan: 0.0,
+            every: 1,
+            pl_weight: 0.0,
+            pl_every: default_pl_every(),
+            pl_batch_shrink: default_pl_batch_shrink(),
+            pl_decay: default_pl_decay(),
+            style_mixing: 0.0,
+        }
     }
 }
 
@@ -187,6 +227,8 @@ pub enum ModelConfig {
     Cond(CondConfig),
     /// InfoGAN on DCGAN's networks (`gantry-cond`).
     Infogan(InfoGanConfig),
+    /// StyleGAN2 as StyleGAN2-ADA (`gantry-stylegan`).
+    Stylegan2(StyleGan2Config),
 }
 
 impl ModelConfig {
@@ -196,6 +238,7 @@ impl ModelConfig {
             ModelConfig::Mlp(_) => "mlp",
             ModelConfig::Cond(_) => "cond",
             ModelConfig::Infogan(_) => "infogan",
+            ModelConfig::Stylegan2(_) => "stylegan2",
         }
     }
 
@@ -205,6 +248,7 @@ impl ModelConfig {
             ModelConfig::Dcgan(c) => Some((c.channels, c.image_size)),
             ModelConfig::Cond(c) => Some((c.channels, c.image_size)),
             ModelConfig::Infogan(c) => Some((c.channels, c.image_size)),
+            ModelConfig::Stylegan2(c) => Some((c.channels, c.resolution)),
             ModelConfig::Mlp(_) => None,
         }
     }
@@ -215,6 +259,7 @@ impl ModelConfig {
             ModelConfig::Dcgan(c) => c.channels = channels,
             ModelConfig::Cond(c) => c.channels = channels,
             ModelConfig::Infogan(c) => c.channels = channels,
+            ModelConfig::Stylegan2(c) => c.channels = channels,
             ModelConfig::Mlp(_) => {}
         }
     }
@@ -230,6 +275,7 @@ impl ModelConfig {
             ModelConfig::Mlp(c) => c.z_dim,
             ModelConfig::Cond(c) => c.z_dim,
             ModelConfig::Infogan(c) => c.noise_dim,
+            ModelConfig::Stylegan2(c) => c.z_dim,
         }
     }
 }
@@ -399,6 +445,25 @@ impl RunConfig {
         if r.every == 0 {
             bail!("invalid reg.every: expected ≥ 1, found 0");
         }
+        if !(r.pl_weight >= 0.0 && r.pl_weight.is_finite() && (0.0..=1.0).contains(&r.pl_decay)) {
+            bail!("invalid reg.pl_weight / reg.pl_decay: expected a weight ≥ 0 and a decay in [0, 1], found {} and {}", r.pl_weight, r.pl_decay);
+        }
+        if !(0.0..=1.0).contains(&r.style_mixing) {
+            bail!("invalid reg.style_mixing: expected a probability in [0, 1], found {}", r.style_mixing);
+        }
+        if r.pl_every == 0 || r.pl_batch_shrink == 0 {
+            bail!(
+                "invalid reg.pl_every / reg.pl_batch_shrink: expected ≥ 1, found {} and {}",
+                r.pl_every,
+                r.pl_batch_shrink
+            );
+        }
+        if (r.pl_weight > 0.0 || r.style_mixing > 0.0) && !matches!(self.model, ModelConfig::Stylegan2(_)) {
+            bail!(
+                "invalid reg.pl_weight / reg.style_mixing: path length and style mixing regularisation need a stylegan2 model, this run trains a {} model",
+                self.model.arch()
+            );
+        }
         if self.loss == LossChoice::WganClip && r.clip <= 0.0 {
             bail!("invalid reg.clip: wgan-clip needs a clipping bound > 0, found {}", r.clip);
         }
@@ -442,8 +507,19 @@ impl RunConfig {
             ModelConfig::Infogan(c) => {
                 InfoGanConfig { channels: c.channels.max(1), ..c.clone() }.validate()?
             }
+            ModelConfig::Stylegan2(c) => {
+                StyleGan2Config { channels: c.channels.max(1), ..c.clone() }
+                    .validate()
+                    .map_err(|e| anyhow!("invalid {e}"))?;
+                if c.c_dim != 0 {
+                    bail!(
+                        "invalid model.c_dim: gantry trains unconditional StyleGAN2 for now, found {}",
+                        c.c_dim
+                    );
+                }
+            }
         }
-        if matches!(self.model, ModelConfig::Cond(_) | ModelConfig::Infogan(_))
+        if matches!(self.model, ModelConfig::Cond(_) | ModelConfig::Infogan(_) | ModelConfig::Stylegan2(_))
             && (self.train.unroll > 0 || self.train.instance_noise > 0.0)
         {
             bail!(

@@ -28,13 +28,16 @@ pub fn latents(n: usize, dim: i64, seed: u64, stream: &str) -> Tensor {
 pub struct Truncation {
     /// Re-draw latent coordinates with |z| > τ (Brock et al. 2019); `None`: no truncation.
     pub tau: Option<f64>,
-    /// Shrink towards the prior's mean: z ↦ ψ·z (Karras et al. 2019's form with w̄ = 0); 1 = off.
+    /// Shrink towards the mean: z ↦ ψ·z (Karras et al. 2019's form with w̄ = 0); for StyleGAN,
+    /// in W: w ↦ w̄ + ψ·(w − w̄). 1 = off.
     pub psi: f64,
+    /// StyleGAN: truncate only the first this many ws (the coarse layers); `None`: all.
+    pub cutoff: Option<i64>,
 }
 
 impl Default for Truncation {
     fn default() -> Self {
-        Self { tau: None, psi: 1.0 }
+        Self { tau: None, psi: 1.0, cutoff: None }
     }
 }
 
@@ -48,6 +51,11 @@ impl Truncation {
         }
         if !self.psi.is_finite() {
             bail!("invalid --psi: expected a finite number, found {}", self.psi);
+        }
+        if let Some(c) = self.cutoff {
+            if c < 1 {
+                bail!("invalid --cutoff: expected ≥ 1 layers, found {c}");
+            }
         }
         Ok(())
     }
@@ -102,9 +110,10 @@ pub fn write_output(cfg: &RunConfig, recipe: &dyn Recipe, z: &Tensor, nrow: usiz
 fn write_images(cfg: &RunConfig, x: &Tensor, nrow: usize, out: &Path) -> Result<()> {
     let x = x.shallow_clone();
     match &cfg.model {
-        ModelConfig::Dcgan(_) | ModelConfig::Cond(_) | ModelConfig::Infogan(_) => {
-            gantry_core::image::save_grid(&x, nrow, out)?
-        }
+        ModelConfig::Dcgan(_)
+        | ModelConfig::Cond(_)
+        | ModelConfig::Infogan(_)
+        | ModelConfig::Stylegan2(_) => gantry_core::image::save_grid(&x, nrow, out)?,
         ModelConfig::Mlp(_) => {
             let toy = crate::train::toy_of(cfg)?;
             let extent = toy.modes().iter().flatten().fold(1.0f64, |a, v| a.max(v.abs())) * 1.5;
@@ -131,9 +140,16 @@ pub fn sample(
     }
     trunc.validate()?;
     let (cfg, recipe) = load_generator(ckpt, device)?;
-    let z = latents_truncated(n, recipe.z_dim(), seed, "sample", trunc);
+    let in_w = recipe.truncates_in_w();
+    if trunc.cutoff.is_some() && !in_w {
+        bail!("--cutoff truncates StyleGAN's ws; this checkpoint holds a {} model", cfg.model.arch());
+    }
+    // StyleGAN truncates in W: z itself is only τ-truncated.
+    let z_trunc = if in_w { Truncation { psi: 1.0, ..*trunc } } else { *trunc };
+    let z = latents_truncated(n, recipe.z_dim(), seed, "sample", &z_trunc);
     let nrow = (n as f64).sqrt().ceil() as usize;
     let x = match class {
+        None if in_w => recipe.generate_psi(&z, trunc.psi, trunc.cutoff)?,
         None => recipe.generate(&z),
         Some(k) => {
             let Some(classes) = recipe.classes() else {
@@ -235,11 +251,11 @@ mod tests {
     fn truncated_latents() {
         let plain = latents(100, 8, 1, "s");
         assert!(latents_truncated(100, 8, 1, "s", &Truncation::default()).equal(&plain));
-        let t = latents_truncated(2000, 8, 1, "s", &Truncation { tau: Some(0.5), psi: 1.0 });
+        let t = latents_truncated(2000, 8, 1, "s", &Truncation { tau: Some(0.5), psi: 1.0, cutoff: None });
         assert!(t.abs().max().double_value(&[]) <= 0.5);
-        let p = latents_truncated(100, 8, 1, "s", &Truncation { tau: None, psi: 0.7 });
+        let p = latents_truncated(100, 8, 1, "s", &Truncation { tau: None, psi: 0.7, cutoff: None });
         assert!(p.allclose(&(&plain * 0.7), 1e-6, 1e-7, false));
-        assert!(Truncation { tau: Some(0.0), psi: 1.0 }
+        assert!(Truncation { tau: Some(0.0), psi: 1.0, cutoff: None }
             .validate()
             .unwrap_err()
             .to_string()

@@ -18,4 +18,5 @@ pub mod presets;
 pub mod recipe;
 pub mod repro;
 pub mod run_dir;
+pub mod stylegan_recipe;
 pub mod train;

@@ -4,7 +4,7 @@
 //! gantry train --preset NAME | --config FILE.toml [--set key=value ...] [--out DIR] [--steps N]
 //!              [--device auto|cpu|cuda|cuda:N] [--seed S]
 //! gantry train --resume DIR [--steps N]
-//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] [--class K] --out FILE.png
+//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] [--cutoff L] [--class K] --out FILE.png
 //! gantry traverse --ckpt DIR|FILE --code I [--steps 10] [--range 2] [--rows 10] --out FILE.png
 //! gantry interpolate --ckpt DIR|FILE [--frames 10] [--rows 8] [--seed S] --out FILE.png
 //! gantry presets
@@ -38,9 +38,12 @@ enum Cmd {
         /// Truncation trick: re-draw latent coordinates with |z| > τ.
         #[arg(long, value_name = "TAU")]
         truncation: Option<f64>,
-        /// Shrink latents towards the mean: z ↦ ψ·z (1 = off).
+        /// Shrink latents towards the mean: z ↦ ψ·z; StyleGAN: in W, w ↦ w̄ + ψ·(w − w̄) (1 = off).
         #[arg(long, default_value_t = 1.0)]
         psi: f64,
+        /// StyleGAN: apply ψ to the first this many ws only (coarse styles); default all.
+        #[arg(long)]
+        cutoff: Option<i64>,
         /// Conditional models: every sample of this class (InfoGAN: categorical code).
         #[arg(long)]
         class: Option<i64>,
@@ -265,9 +268,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} (code {code} traversal from {})", from.out.display(), path.display());
             Ok(())
         }
-        Cmd::Sample { from, n, truncation, psi, class } => {
+        Cmd::Sample { from, n, truncation, psi, cutoff, class } => {
             let (path, device) = from.resolve()?;
-            let trunc = generate::Truncation { tau: truncation, psi };
+            let trunc = generate::Truncation { tau: truncation, psi, cutoff };
             generate::sample(&path, n, from.seed, &trunc, class, &from.out, device)?;
             println!("wrote {} ({n} samples from {})", from.out.display(), path.display());
             Ok(())

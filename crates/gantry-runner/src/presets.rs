@@ -6,6 +6,7 @@ use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DNorm, DcganConfig, MlpConfig};
 use gantry_nn::EmaConfig;
+use gantry_stylegan::StyleGan2Config;
 
 use crate::config::{
     EvalConfig, LoaderConfig, LogConfig, LossChoice, ModelConfig, RegConfig, RunConfig, TrainConfig,
@@ -122,10 +123,12 @@ fn projection(fashion: bool) -> RunConfig {
     }
 }
 
-/// ACGAN (Odena et al. 2017): label embedding in G, D with a realness and a class head.
+/// ACGAN (Odena et al. 2017): label embedding in G, D with a realness and a class head, D's class
+/// loss on real images only, and a spectrally normalised D (with BatchNorm in D, G collapsed
+/// within classes and drew a 0 as a 9: 83.2% class accuracy after 3,000 steps; with SN 97.2%).
 fn acgan(fashion: bool) -> RunConfig {
     let name = if fashion { "acgan-fashion" } else { "acgan-mnist" };
-    let model = CondConfig { d_cond: DCond::Acgan, ..CondConfig::cgan_mnist() };
+    let model = CondConfig { d_cond: DCond::Acgan, d_norm: DNorm::Spectral, ..CondConfig::cgan_mnist() };
     conditional(name, fashion, ModelConfig::Cond(model))
 }
 
@@ -170,6 +173,68 @@ fn dcgan_64() -> RunConfig {
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
         eval: EvalConfig::default(),
         ..dcgan_mnist()
+    }
+}
+
+/// StyleGAN2 (Karras et al. 2020) as StyleGAN2-ADA trains it: Adam(0.0025, β = (0, 0.99),
+/// ε = 1e-8), non-saturating logistic loss, lazy R1 every 16 D steps, path length regularisation
+/// (weight 2, every 4 G steps, half batch), style mixing with p = 0.9, EMA half-life 10 kimg ×
+/// batch/32 with ramp-up 0.05. `data`, `model` and γ vary by preset.
+fn stylegan2(name: &str, data: &str, model: StyleGan2Config, batch: usize, r1: f64) -> RunConfig {
+    let adam = AdamConfig { lr: 0.0025, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
+    RunConfig {
+        preset: name.into(),
+        data: data.into(),
+        seed: 0,
+        steps: 5000,
+        batch_size: batch,
+        threads: 0,
+        loss: LossChoice::NonSaturating,
+        reg: RegConfig { r1, every: 16, pl_weight: 2.0, style_mixing: 0.9, ..RegConfig::default() },
+        model: ModelConfig::Stylegan2(model),
+        train: TrainConfig { ema: EmaConfig::stylegan2(batch), ..TrainConfig::plain(adam, adam) },
+        loader: loader(false),
+        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
+        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+    }
+}
+
+/// A small StyleGAN2 on 32×32 digits (the embedded 5k), γ = 0.01 (StyleGAN2-ADA's CIFAR value).
+fn stylegan2_mnist() -> RunConfig {
+    stylegan2("stylegan2-mnist", "mnist-5k", StyleGan2Config::small32(), 32, 0.01)
+}
+
+/// stylegan2-mnist on Fashion-MNIST.
+fn stylegan2_fashion() -> RunConfig {
+    RunConfig {
+        eval: EvalConfig { features: "fashion-mnist".into(), ..Default::default() },
+        ..stylegan2("stylegan2-fashion", "fashion-mnist", StyleGan2Config::small32(), 32, 0.01)
+    }
+}
+
+/// A small StyleGAN2 on the ORL faces at 64×64 (grey), γ = 0.05, horizontal flips.
+fn stylegan2_orl() -> RunConfig {
+    let model = StyleGan2Config { resolution: 64, channel_base: 2048, ..StyleGan2Config::small32() };
+    RunConfig {
+        loader: loader(true),
+        eval: EvalConfig::default(),
+        ..stylegan2("stylegan2-orl", "orl-faces", model, 32, 0.05)
+    }
+}
+
+/// StyleGAN2-ADA's `paper256` configuration (FFHQ/LSUN at 256×256, for GPU boxes): batch 64,
+/// γ = 1, EMA half-life 20 kimg without ramp-up, minibatch stddev groups of 8. Point `data` at an
+/// image folder; the default ORL faces are upscaled.
+fn stylegan2_paper256() -> RunConfig {
+    let model = StyleGan2Config { mbstd_group: 8, ..StyleGan2Config::paper256() };
+    let base = stylegan2("stylegan2-paper256", "orl-faces", model, 64, 1.0);
+    RunConfig {
+        steps: 400_000,
+        train: TrainConfig { ema: EmaConfig { half_life_kimg: 20.0, rampup: 0.0 }, ..base.train.clone() },
+        loader: loader(true),
+        log: LogConfig { every: 100, sample_every: 2000, checkpoint_every: 10_000, ..Default::default() },
+        eval: EvalConfig::default(),
+        ..base
     }
 }
 
@@ -253,6 +318,27 @@ const PRESETS: &[Preset] = &[
         name: "dcgan-64",
         summary: "DCGAN at 64x64 on an image folder (default: ORL faces; data=PATH for yours)",
         build: dcgan_64,
+    },
+    Preset {
+        name: "stylegan2-mnist",
+        summary:
+            "a small StyleGAN2 (32x32, 2-layer mapping) on MNIST: style mixing, path length reg, lazy R1, EMA",
+        build: stylegan2_mnist,
+    },
+    Preset {
+        name: "stylegan2-fashion",
+        summary: "stylegan2-mnist on Fashion-MNIST",
+        build: stylegan2_fashion,
+    },
+    Preset {
+        name: "stylegan2-orl",
+        summary: "a small StyleGAN2 on the ORL faces at 64x64",
+        build: stylegan2_orl,
+    },
+    Preset {
+        name: "stylegan2-paper256",
+        summary: "StyleGAN2-ADA's paper256 settings (256x256, 8-layer mapping, batch 64) for GPU boxes",
+        build: stylegan2_paper256,
     },
     Preset {
         name: "toy-ring",

@@ -62,6 +62,15 @@ pub trait Recipe {
     fn codes(&self) -> Option<(i64, i64)> {
         None
     }
+    /// Whether ψ truncates in W (StyleGAN) rather than shrinking z.
+    fn truncates_in_w(&self) -> bool {
+        false
+    }
+    /// StyleGAN: G's output for latents `[N, z_dim]` truncated in W, `w̄ + ψ·(w − w̄)` for the
+    /// first `cutoff` ws (all when None).
+    fn generate_psi(&self, _z: &Tensor, _psi: f64, _cutoff: Option<i64>) -> Result<Tensor> {
+        anyhow::bail!("truncation in W needs a StyleGAN model")
+    }
     /// Writes the full training state (networks, optimisers) into `ck`.
     fn save(&self, ck: &mut Checkpoint);
     /// Restores the full training state.
@@ -106,6 +115,108 @@ pub fn trainable(vs: &VarStore) -> i64 {
     vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64
 }
 
+/// The pieces the conditional and StyleGAN recipes share: both stores, optimisers, the loss and
+/// penalties, saving and loading.
+pub(crate) struct Core {
+    pub(crate) vs_g: VarStore,
+    pub(crate) vs_d: VarStore,
+    pub(crate) opt_g: Adam,
+    pub(crate) opt_d: Adam,
+    pub(crate) loss: AdversarialLoss,
+    pub(crate) constraint: Constraint,
+    pub(crate) reg: RegConfig,
+    pub(crate) device: Device,
+}
+
+impl Core {
+    pub(crate) fn new(
+        vs_g: VarStore,
+        vs_d: VarStore,
+        loss: LossChoice,
+        reg: &RegConfig,
+        train: &TrainConfig,
+        device: Device,
+    ) -> Self {
+        let opt_g = Adam::new(&vs_g, train.g_opt);
+        let opt_d = Adam::new(&vs_d, train.d_opt);
+        Self {
+            vs_g,
+            vs_d,
+            opt_g,
+            opt_d,
+            loss: loss.adversarial(),
+            constraint: loss.constraint(),
+            reg: reg.clone(),
+            device,
+        }
+    }
+
+    /// The gradient penalty and lazy R1/R2/DRAGAN terms for a critic `d`.
+    pub(crate) fn penalties(
+        &self,
+        d: &dyn Fn(&Tensor) -> Tensor,
+        real: &Tensor,
+        fake: &Tensor,
+        k: u64,
+    ) -> Tensor {
+        crate::recipe::penalties(self.constraint, &self.reg, d, real, fake, k)
+    }
+
+    /// D's update, weight clipping included; the usual scalars.
+    pub(crate) fn d_update(
+        &mut self,
+        adv: &Tensor,
+        extra: &Tensor,
+        real_out: &Tensor,
+        fake_out: &Tensor,
+    ) -> Scalars {
+        self.opt_d.backward_step(&(adv + extra));
+        if self.constraint == Constraint::Clip {
+            penalty::clip_weights(&self.vs_d, self.reg.clip);
+        }
+        let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
+        vec![
+            ("d_loss", adv.double_value(&[])),
+            ("d_reg", extra.double_value(&[])),
+            ("d_real", mean(real_out)),
+            ("d_fake", mean(fake_out)),
+        ]
+    }
+
+    pub(crate) fn images_seen(&self, batch: i64) -> u64 {
+        self.opt_g.steps() as u64 * batch as u64
+    }
+
+    pub(crate) fn save(&self, ck: &mut Checkpoint, ema: Option<&Ema>) {
+        ck.insert_varstore("g", &self.vs_g);
+        ck.insert_varstore("d", &self.vs_d);
+        if let Some(e) = ema {
+            ck.insert_varstore("g_ema", &e.vs);
+        }
+        self.opt_g.save_state("opt_g", ck);
+        self.opt_d.save_state("opt_d", ck);
+    }
+
+    pub(crate) fn load(&mut self, ck: &Checkpoint, ema: Option<&Ema>) -> Result<()> {
+        ck.load_varstore("g", &self.vs_g)?;
+        ck.load_varstore("d", &self.vs_d)?;
+        if let Some(e) = ema {
+            ck.load_varstore("g_ema", &e.vs)?;
+        }
+        self.opt_g.load_state("opt_g", ck)?;
+        self.opt_d.load_state("opt_d", ck)?;
+        Ok(())
+    }
+
+    pub(crate) fn load_generator(&self, ck: &Checkpoint, ema: Option<&Ema>) -> Result<()> {
+        ck.load_varstore("g", &self.vs_g)?;
+        if let Some(e) = ema {
+            ck.load_varstore("g_ema", &e.vs)?;
+        }
+        Ok(())
+    }
+}
+
 /// The recipe a run's model needs: [`GanRecipe`] for DCGAN and the MLPs,
 /// [`crate::cond_recipe::CondRecipe`] for class-conditional models,
 /// [`crate::cond_recipe::InfoRecipe`] for InfoGAN. Seed libtorch's generator first.
@@ -123,6 +234,9 @@ pub fn build(
         ModelConfig::Cond(c) => Box::new(crate::cond_recipe::CondRecipe::new(c, loss, reg, train, device)?),
         ModelConfig::Infogan(c) => {
             Box::new(crate::cond_recipe::InfoRecipe::new(c, loss, reg, train, device)?)
+        }
+        ModelConfig::Stylegan2(c) => {
+            Box::new(crate::stylegan_recipe::StyleRecipe::new(c, loss, reg, train, device)?)
         }
     })
 }
@@ -168,20 +282,13 @@ struct Unrolled {
 /// and the stabilisers of [`TrainConfig`] (EMA, unrolling, instance noise). Serves DCGAN and the
 /// toy MLPs.
 pub struct GanRecipe {
-    vs_g: VarStore,
-    vs_d: VarStore,
+    core: Core,
     g: Box<dyn ModuleT>,
     d: Box<dyn ModuleT>,
-    opt_g: Adam,
-    opt_d: Adam,
-    loss: AdversarialLoss,
-    constraint: Constraint,
-    reg: RegConfig,
     train: TrainConfig,
     ema: Option<EmaG>,
     unrolled: Option<Unrolled>,
     z_dim: i64,
-    device: Device,
 }
 
 impl GanRecipe {
@@ -198,8 +305,6 @@ impl GanRecipe {
         let vs_d = VarStore::new(device);
         let g = build_net(model, vs_g.root(), true)?;
         let d = build_net(model, vs_d.root(), false)?;
-        let opt_g = Adam::new(&vs_g, train.g_opt);
-        let opt_d = Adam::new(&vs_d, train.d_opt);
         let ema = if train.ema.enabled() {
             let vs = VarStore::new(device);
             let g_ema = build_net(model, vs.root(), true)?;
@@ -217,30 +322,23 @@ impl GanRecipe {
             None
         };
         Ok(Self {
-            vs_g,
-            vs_d,
+            core: Core::new(vs_g, vs_d, loss, reg, train, device),
             g,
             d,
-            opt_g,
-            opt_d,
-            loss: loss.adversarial(),
-            constraint: loss.constraint(),
-            reg: reg.clone(),
             train: train.clone(),
             ema,
             unrolled,
             z_dim: model.z_dim(),
-            device,
         })
     }
 
     fn noise(&self, n: i64) -> Tensor {
-        Tensor::randn([n, self.z_dim], (Kind::Float, self.device))
+        Tensor::randn([n, self.z_dim], (Kind::Float, self.core.device))
     }
 
     /// `x` with this step's instance noise added (unchanged when it is off or annealed away).
     fn perturb(&self, x: &Tensor) -> Tensor {
-        let sigma = self.train.instance_noise_at(self.opt_g.steps() as u64);
+        let sigma = self.train.instance_noise_at(self.core.opt_g.steps() as u64);
         if sigma > 0.0 {
             x + x.randn_like() * sigma
         } else {
@@ -253,20 +351,22 @@ impl GanRecipe {
     fn unrolled_d_out(&mut self, u_fake: &Tensor, real: &Tensor) -> Option<Tensor> {
         let u = self.unrolled.as_mut()?;
         tch::no_grad(|| {
-            let from = self.vs_d.variables();
+            let from = self.core.vs_d.variables();
             for (name, mut t) in u.vs.variables() {
                 t.copy_(&from[&name]);
             }
         });
-        u.opt.copy_state_from(&self.opt_d);
+        u.opt.copy_state_from(&self.core.opt_d);
         let b = real.size()[0];
         for _ in 0..u.steps {
-            let z = Tensor::randn([b, self.z_dim], (Kind::Float, self.device));
+            let z = Tensor::randn([b, self.z_dim], (Kind::Float, self.core.device));
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
-            let sigma = self.train.instance_noise_at(self.opt_g.steps() as u64);
+            let sigma = self.train.instance_noise_at(self.core.opt_g.steps() as u64);
             let noisy = |x: &Tensor| if sigma > 0.0 { x + x.randn_like() * sigma } else { x.shallow_clone() };
-            let loss =
-                self.loss.d_loss(&u.d.forward_t(&noisy(real), true), &u.d.forward_t(&noisy(&fake), true));
+            let loss = self
+                .core
+                .loss
+                .d_loss(&u.d.forward_t(&noisy(real), true), &u.d.forward_t(&noisy(&fake), true));
             u.opt.backward_step(&loss);
         }
         Some(u.d.forward_t(u_fake, true))
@@ -292,22 +392,13 @@ impl Recipe for GanRecipe {
         // the DCGAN reference implementation.
         let real_out = self.d.forward_t(&real, true); // [B]
         let fake_out = self.d.forward_t(&fake, true); // [B]
-        let adv = self.loss.d_loss(&real_out, &fake_out);
+        let adv = self.core.loss.d_loss(&real_out, &fake_out);
         let d = &self.d;
         let critic = |x: &Tensor| d.forward_t(x, true);
-        let reg = penalties(self.constraint, &self.reg, &critic, &real, &fake, k);
-        self.opt_d.backward_step(&(&adv + &reg));
-        if self.constraint == Constraint::Clip {
-            penalty::clip_weights(&self.vs_d, self.reg.clip);
-        }
+        let reg = self.core.penalties(&critic, &real, &fake, k);
+        let mut out = self.core.d_update(&adv, &reg, &real_out, &fake_out);
         let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
-        let mut out = vec![
-            ("d_loss", adv.double_value(&[])),
-            ("d_reg", reg.double_value(&[])),
-            ("d_real", mean(&real_out)),
-            ("d_fake", mean(&fake_out)),
-        ];
-        if self.loss.uses_logits() {
+        if self.core.loss.uses_logits() {
             out.push(("p_real", mean(&real_out.sigmoid())));
             out.push(("p_fake", mean(&fake_out.sigmoid())));
         }
@@ -319,7 +410,7 @@ impl Recipe for GanRecipe {
         let b = real.size()[0];
         let z = self.noise(b);
         let fake = self.perturb(&self.g.forward_t(&z, true));
-        let real_in = self.loss.g_needs_real().then(|| self.perturb(real));
+        let real_in = self.core.loss.g_needs_real().then(|| self.perturb(real));
         let fake_out = match self.unrolled_d_out(&fake, real) {
             Some(out) => out,
             None => self.d.forward_t(&fake, true),
@@ -329,23 +420,23 @@ impl Recipe for GanRecipe {
             None => self.d.as_ref(),
         };
         let real_out = real_in.map(|r| d.forward_t(&r, true));
-        let loss = self.loss.g_loss(&fake_out, real_out.as_ref());
+        let loss = self.core.loss.g_loss(&fake_out, real_out.as_ref());
         // Differentiates w.r.t. G's parameters only: D's weight gradients are never computed.
-        self.opt_g.backward_step(&loss);
+        self.core.opt_g.backward_step(&loss);
         let mut out = vec![("g_loss", loss.double_value(&[]))];
         if let Some(e) = &self.ema {
-            let seen = self.opt_g.steps() as u64 * b as u64;
+            let seen = self.core.opt_g.steps() as u64 * b as u64;
             e.ema.update(b as usize, seen);
             out.push(("ema_beta", e.ema.config.beta(b as usize, seen)));
         }
         if self.train.instance_noise > 0.0 {
-            out.push(("instance_noise", self.train.instance_noise_at(self.opt_g.steps() as u64)));
+            out.push(("instance_noise", self.train.instance_noise_at(self.core.opt_g.steps() as u64)));
         }
         out
     }
 
     fn generate(&self, z: &Tensor) -> Tensor {
-        tch::no_grad(|| self.sampler().forward_t(&z.to_device(self.device), false))
+        tch::no_grad(|| self.sampler().forward_t(&z.to_device(self.core.device), false))
     }
 
     fn z_dim(&self) -> i64 {
@@ -353,35 +444,18 @@ impl Recipe for GanRecipe {
     }
 
     fn parameter_counts(&self) -> (i64, i64) {
-        (trainable(&self.vs_g), trainable(&self.vs_d))
+        (trainable(&self.core.vs_g), trainable(&self.core.vs_d))
     }
 
     fn save(&self, ck: &mut Checkpoint) {
-        ck.insert_varstore("g", &self.vs_g);
-        ck.insert_varstore("d", &self.vs_d);
-        if let Some(e) = &self.ema {
-            ck.insert_varstore("g_ema", &e.ema.vs);
-        }
-        self.opt_g.save_state("opt_g", ck);
-        self.opt_d.save_state("opt_d", ck);
+        self.core.save(ck, self.ema.as_ref().map(|e| &e.ema));
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        ck.load_varstore("g", &self.vs_g)?;
-        ck.load_varstore("d", &self.vs_d)?;
-        if let Some(e) = &self.ema {
-            ck.load_varstore("g_ema", &e.ema.vs)?;
-        }
-        self.opt_g.load_state("opt_g", ck)?;
-        self.opt_d.load_state("opt_d", ck)?;
-        Ok(())
+        self.core.load(ck, self.ema.as_ref().map(|e| &e.ema))
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        ck.load_varstore("g", &self.vs_g)?;
-        if let Some(e) = &self.ema {
-            ck.load_varstore("g_ema", &e.ema.vs)?;
-        }
-        Ok(())
+        self.core.load_generator(ck, self.ema.as_ref().map(|e| &e.ema))
     }
 }

@@ -545,21 +545,16 @@ fn stabilisers_resume_bit_identically_and_ema_draws_the_samples() {
 }
 
 /// A conditional preset at the TINY size (no `log.grid` override: the presets' 10×10 grids).
+/// Two threads on the CPU, logs and checkpoints every 2 steps.
+const QUICK: &[&str] =
+    &["--set", "threads=2", "--set", "log.every=2", "--set", "log.checkpoint_every=2", "--device", "cpu"];
+
 fn train_cond(preset: &str, out: &Path, steps: u64, extra: &[&str]) -> Output {
     ok(gantry()
         .args(["train", "--preset", preset, "--steps", &steps.to_string(), "--out"])
         .arg(out)
         .args(["--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "batch_size=16"])
-        .args([
-            "--set",
-            "threads=2",
-            "--set",
-            "log.every=2",
-            "--set",
-            "log.checkpoint_every=2",
-            "--device",
-            "cpu",
-        ])
+        .args(QUICK)
         .args(extra))
 }
 
@@ -850,4 +845,83 @@ fn fid_during_training_is_logged_and_changes_nothing_else() {
             .arg(tmp.path().join("t")),
     );
     assert!(e2.contains("eval.every") && e2.contains("image model"), "{e2}");
+}
+
+/// A tiny StyleGAN2 whose lazy terms (R1, path length) and style mixing all fire within 4 steps.
+fn train_style(out: &Path, steps: u64) -> Output {
+    ok(gantry()
+        .args(["train", "--preset", "stylegan2-mnist", "--steps", &steps.to_string(), "--out"])
+        .arg(out)
+        .args(["--set", "model.channel_base=64", "--set", "model.channel_max=8", "--set", "model.z_dim=8"])
+        .args([
+            "--set",
+            "model.w_dim=8",
+            "--set",
+            "batch_size=8",
+            "--set",
+            "reg.every=2",
+            "--set",
+            "reg.pl_every=2",
+        ])
+        .args(QUICK))
+}
+
+#[test]
+fn stylegan2_resumes_exactly_and_truncates_in_w() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    train_style(&a, 4);
+    train_style(&b, 2);
+    ok(gantry().args(["train", "--resume"]).arg(&b).args(["--steps", "4", "--device", "cpu"]));
+    let ca = Checkpoint::load(&a.join("checkpoints/step-0000004.safetensors")).unwrap();
+    let cb = Checkpoint::load(&b.join("checkpoints/step-0000004.safetensors")).unwrap();
+    assert_eq!(ca.tensors.len(), cb.tensors.len());
+    for (name, ta) in &ca.tensors {
+        assert!(ta.equal(&cb.tensors[name]), "tensor {name} differs after resume");
+    }
+    // The trackers moved and are saved: w̄ (G and its EMA copy) and the path length mean.
+    for key in ["g.mapping.w_avg", "g_ema.mapping.w_avg", "aux.pl_mean"] {
+        let t = ca.tensors.get(key).unwrap_or_else(|| panic!("{key} not in the checkpoint"));
+        assert!(t.abs().sum(tch::Kind::Float).double_value(&[]) > 0.0, "{key} never updated");
+    }
+    let log = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+    assert!(log.contains("\"g_pl\""), "the path length term is logged: {log}");
+
+    // ψ = 0 maps every latent to w̄: one image; ψ = 1 keeps them apart.
+    let (_, g) = gantry_runner::generate::load_generator(
+        &a.join("checkpoints/step-0000004.safetensors"),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let z = gantry_runner::generate::latents(2, 8, 0, "t");
+    let x0 = g.generate_psi(&z, 0.0, None).unwrap();
+    assert!(x0.get(0).allclose(&x0.get(1), 1e-6, 1e-6, false), "ψ = 0 draws w̄ for every z");
+    let x1 = g.generate_psi(&z, 1.0, None).unwrap();
+    assert!(!x1.get(0).allclose(&x1.get(1), 1e-4, 1e-4, false));
+    // A cutoff leaves the fine layers' ws untruncated: ψ = 0 with cutoff 2 still varies.
+    let xc = g.generate_psi(&z, 0.0, Some(2)).unwrap();
+    assert!(!xc.get(0).allclose(&xc.get(1), 1e-6, 1e-6, false));
+    assert!(g.generate(&z).equal(&x1), "generate is ψ = 1 with the stored noise");
+    let out = tmp.path().join("psi.png");
+    ok(gantry()
+        .args(["sample", "--n", "4", "--psi", "0.5", "--cutoff", "2", "--device", "cpu", "--ckpt"])
+        .arg(&a)
+        .arg("--out")
+        .arg(&out));
+    assert!(out.exists());
+    let err = fails(
+        gantry()
+            .args(["sample", "--cutoff", "2", "--device", "cpu", "--ckpt"])
+            .arg(run_a())
+            .arg("--out")
+            .arg(tmp.path().join("x.png")),
+    );
+    assert!(err.contains("--cutoff") && err.contains("dcgan"), "{err}");
+    let err = fails(
+        gantry()
+            .args(["train", "--preset", "dcgan-mnist", "--set", "reg.style_mixing=0.5", "--out"])
+            .arg(tmp.path().join("bad")),
+    );
+    assert!(err.contains("reg.style_mixing") && err.contains("stylegan2"), "{err}");
+    assert!(!tmp.path().join("bad").exists());
 }

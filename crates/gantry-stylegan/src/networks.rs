@@ -15,7 +15,7 @@ use crate::ops::{setup_filter, upsample2d, Act};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StyleGan2Config {
-    /// Output resolution (a power of two ≥ 4).
+    /// Output resolution (a power of two ≥ 8).
     pub resolution: i64,
     /// Image channels (1 or 3; 0 = from the data).
     pub channels: i64,
@@ -84,8 +84,8 @@ impl StyleGan2Config {
     /// One clear line for a configuration the networks cannot be built from.
     pub fn validate(&self) -> Result<(), String> {
         let r = self.resolution;
-        if r < 4 || r & (r - 1) != 0 {
-            return Err(format!("model.resolution: expected a power of two ≥ 4, found {r}"));
+        if r < 8 || r & (r - 1) != 0 {
+            return Err(format!("model.resolution: expected a power of two ≥ 8, found {r}"));
         }
         if !(0..=4).contains(&self.channels) || self.channels == 2 {
             return Err(format!(

@@ -59,11 +59,13 @@ pub fn run(o: &Options) -> Result<Value> {
     let psis = [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0];
     let mut by_tau = Vec::new();
     for &tau in &taus {
-        by_tau.push(json!({ "tau": tau, "scores": score(&Truncation { tau: Some(tau), psi: 1.0 })? }));
+        by_tau.push(
+            json!({ "tau": tau, "scores": score(&Truncation { tau: Some(tau), psi: 1.0, cutoff: None })? }),
+        );
     }
     let mut by_psi = Vec::new();
     for &psi in &psis {
-        by_psi.push(json!({ "psi": psi, "scores": score(&Truncation { tau: None, psi })? }));
+        by_psi.push(json!({ "psi": psi, "scores": score(&Truncation { tau: None, psi, cutoff: None })? }));
     }
     let curve = |rows: &[Value], key: &str, metric: &str| -> Vec<(f64, f64)> {
         rows.iter()
@@ -96,7 +98,7 @@ pub fn run(o: &Options) -> Result<Value> {
                 recipe.z_dim(),
                 3,
                 "repro-truncation-grid",
-                &Truncation { tau: None, psi },
+                &Truncation { tau: None, psi, cutoff: None },
             ))
         })
         .collect();
