@@ -12,6 +12,7 @@
 //! | [`cond`] | gantry-cond | cGAN, conditional BN, projection discriminator, ACGAN, InfoGAN |
 //! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
 //! | [`nn`] | gantry-nn | spectral norm, minibatch discrimination and stddev, truncation, generator EMA, LeakyReLU |
+//! | [`stylegan`] | gantry-stylegan | StyleGAN2 as StyleGAN2-ADA: modulated convolution, mapping, skip G, residual D |
 //! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
 
 pub use gantry_cond as cond;
@@ -22,4 +23,5 @@ pub use gantry_losses as losses;
 pub use gantry_metrics as metrics;
 pub use gantry_nn as nn;
 pub use gantry_runner as runner;
+pub use gantry_stylegan as stylegan;
 pub use tch;

@@ -110,6 +110,25 @@ impl Classifier {
         Ok(x / 127.5 - 1.0)
     }
 
+    /// Differentiable features `[N, 128]` of float images `[N, 1|3, H, W]` in [−1, 1] on the
+    /// network's device (the preprocessing of [`Self::preprocess`] without the u8 rounding): a
+    /// perceptual distance for GAN inversion.
+    pub fn features_of_float(&self, x: &Tensor) -> Result<Tensor> {
+        let s = x.size();
+        if s.len() != 4 || !(s[1] == 1 || s[1] == 3) {
+            return Err(MetricError::Invalid(format!(
+                "classifier input must be [N, 1|3, H, W], found {s:?}"
+            )));
+        }
+        let x = if s[1] == 3 { x.mean_dim(1, true, Kind::Float) } else { x.shallow_clone() };
+        let x = match (s[2], s[3]) {
+            (28, 28) => x,
+            (32, 32) => x.narrow(2, 2, 28).narrow(3, 2, 28),
+            _ => x.upsample_bilinear2d([28, 28], false, None, None),
+        };
+        Ok(self.run(&x, false).0)
+    }
+
     /// (features `[N, 128]`, logits `[N, 10]`) of float input `[N, 1, 28, 28]`.
     fn run(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
         let h = self.conv1.forward(x).relu().max_pool2d_default(2); // [N, 16, 14, 14]

@@ -7,6 +7,9 @@
 //! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] [--cutoff L] [--class K] --out FILE.png
 //! gantry traverse --ckpt DIR|FILE --code I [--steps 10] [--range 2] [--rows 10] --out FILE.png
 //! gantry interpolate --ckpt DIR|FILE [--frames 10] [--rows 8] [--seed S] --out FILE.png
+//! gantry style-mix --ckpt DIR|FILE [--rows 5] [--cols 5] [--styles coarse|middle|fine|A-B] [--psi PSI] --out FILE.png
+//! gantry noise --ckpt DIR|FILE [--rows 4] [--cols 4] --out FILE.png
+//! gantry invert --ckpt DIR|FILE --image FILE [--method optim|encoder|pti] [--space w|w+] [--steps 300] --out FILE.png
 //! gantry presets
 //! ```
 
@@ -75,6 +78,61 @@ enum Cmd {
         /// Rows (pairs z1, z2).
         #[arg(long, default_value_t = 8)]
         rows: usize,
+    },
+    /// StyleGAN2: a style-mixing grid (top row: sources of the copied styles; left column: the rest).
+    StyleMix {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// Rows (latents that keep the other styles).
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+        /// Columns (latents whose styles are copied).
+        #[arg(long, default_value_t = 5)]
+        cols: usize,
+        /// Which styles come from the columns: coarse (4²–8²), middle (16²–32²), fine, or A-B (ws indices).
+        #[arg(long, default_value = "coarse")]
+        styles: String,
+        /// Truncation in W for every latent (1 = off).
+        #[arg(long, default_value_t = 1.0)]
+        psi: f64,
+    },
+    /// StyleGAN2: what the noise inputs control (same w, different noise; no noise; per-pixel std).
+    Noise {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// Rows (latents).
+        #[arg(long, default_value_t = 4)]
+        rows: usize,
+        /// Noise draws shown per row.
+        #[arg(long, default_value_t = 4)]
+        cols: usize,
+    },
+    /// StyleGAN2: find the latent of an image (GAN inversion) and report the reconstruction's PSNR.
+    Invert {
+        /// A StyleGAN2 checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// The image to invert (PNG/JPEG; fitted to the generator's size and channels).
+        #[arg(long)]
+        image: PathBuf,
+        /// optim (StyleGAN2's projector), encoder (+ optimisation), or pti (pivotal tuning).
+        #[arg(long, default_value = "optim")]
+        method: String,
+        /// w (one latent for every layer) or w+ (one per layer).
+        #[arg(long, default_value = "w")]
+        space: String,
+        /// Optimiser steps.
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Output PNG: the image and its reconstruction side by side.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the optimiser's noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// auto (CUDA when available), cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
     },
     /// List the presets.
     Presets,
@@ -273,6 +331,41 @@ fn run(cli: Cli) -> Result<()> {
             let trunc = generate::Truncation { tau: truncation, psi, cutoff };
             generate::sample(&path, n, from.seed, &trunc, class, &from.out, device)?;
             println!("wrote {} ({n} samples from {})", from.out.display(), path.display());
+            Ok(())
+        }
+        Cmd::StyleMix { from, rows, cols, styles, psi } => {
+            let (path, device) = from.resolve()?;
+            let styles: gantry_runner::style::Styles = styles.parse()?;
+            gantry_runner::style::style_mix(&path, rows, cols, &styles, psi, from.seed, &from.out, device)?;
+            println!("wrote {} ({rows}x{cols} style mixing from {})", from.out.display(), path.display());
+            Ok(())
+        }
+        Cmd::Noise { from, rows, cols } => {
+            let (path, device) = from.resolve()?;
+            gantry_runner::style::noise(&path, rows, cols, from.seed, &from.out, device)?;
+            println!("wrote {} (noise grid from {})", from.out.display(), path.display());
+            Ok(())
+        }
+        Cmd::Invert { ckpt, image, method, space, steps, out, seed, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let cfg = gantry_runner::invert::InvertConfig {
+                method: method.parse()?,
+                space: space.parse()?,
+                steps,
+                ..Default::default()
+            };
+            let loaded = gantry_runner::invert::load(&path, device)?;
+            let (r, c) = (loaded.cfg.resolution, loaded.cfg.channels.max(1));
+            let target = gantry_runner::invert::read_image(&image, r, c)?;
+            let inv = gantry_runner::invert::invert(&path, &target, &cfg, device, seed)?;
+            let pair = tch::Tensor::cat(&[target, inv.image.to_device(tch::Device::Cpu)], 0);
+            gantry_core::image::save_grid(&pair, 2, &out)?;
+            println!(
+                "{method} in {space}: PSNR {:.2} dB; wrote {} (image | reconstruction)",
+                inv.psnr,
+                out.display()
+            );
             Ok(())
         }
         Cmd::Interpolate { from, frames, rows } => {

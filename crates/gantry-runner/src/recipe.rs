@@ -62,6 +62,10 @@ pub trait Recipe {
     fn codes(&self) -> Option<(i64, i64)> {
         None
     }
+    /// StyleGAN2: the generator that draws samples (the EMA copy when there is one).
+    fn style_generator(&self) -> Option<&gantry_stylegan::Generator> {
+        None
+    }
     /// Whether ψ truncates in W (StyleGAN) rather than shrinking z.
     fn truncates_in_w(&self) -> bool {
         false

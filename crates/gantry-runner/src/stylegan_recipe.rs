@@ -156,6 +156,10 @@ impl Recipe for StyleRecipe {
         self.generate_psi(z, 1.0, None).expect("ψ = 1 needs no w̄")
     }
 
+    fn style_generator(&self) -> Option<&Generator> {
+        Some(self.sampler())
+    }
+
     fn truncates_in_w(&self) -> bool {
         true
     }

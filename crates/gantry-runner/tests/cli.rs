@@ -909,6 +909,75 @@ fn stylegan2_resumes_exactly_and_truncates_in_w() {
         .arg("--out")
         .arg(&out));
     assert!(out.exists());
+    // Style mixing and noise grids: (rows + 1) × (cols + 1) and rows × (cols + 2) tiles.
+    let (mix, noise) = (tmp.path().join("mix.png"), tmp.path().join("noise.png"));
+    ok(gantry()
+        .args(["style-mix", "--rows", "2", "--cols", "3", "--styles", "middle", "--device", "cpu", "--ckpt"])
+        .arg(&a)
+        .arg("--out")
+        .arg(&mix));
+    let img = image::open(&mix).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 34 + 2, 3 * 34 + 2));
+    ok(gantry()
+        .args(["noise", "--rows", "2", "--cols", "3", "--device", "cpu", "--ckpt"])
+        .arg(&a)
+        .arg("--out")
+        .arg(&noise));
+    let img = image::open(&noise).unwrap();
+    assert_eq!((img.width(), img.height()), (5 * 34 + 2, 2 * 34 + 2));
+    let err = fails(
+        gantry()
+            .args(["style-mix", "--styles", "3-99", "--device", "cpu", "--ckpt"])
+            .arg(&a)
+            .arg("--out")
+            .arg(&mix),
+    );
+    assert!(err.contains("--styles") && err.contains("0-7"), "{err}");
+    let err =
+        fails(gantry().args(["noise", "--device", "cpu", "--ckpt"]).arg(run_a()).arg("--out").arg(&noise));
+    assert!(err.contains("StyleGAN2") && err.contains("dcgan"), "{err}");
+    // Inversion: a generated image's latent is found (PSNR well above the start at w̄), through
+    // the API and the CLI, in W and W⁺.
+    let target = g.generate_psi(&gantry_runner::generate::latents(1, 8, 5, "t"), 1.0, None).unwrap();
+    let ckpt = a.join("checkpoints/step-0000004.safetensors");
+    let mut loaded = gantry_runner::invert::load(&ckpt, tch::Device::Cpu).unwrap();
+    for space in [gantry_runner::invert::Space::W, gantry_runner::invert::Space::WPlus] {
+        let cfg = gantry_runner::invert::InvertConfig {
+            space,
+            steps: 300,
+            feature_weight: 0.0,
+            ..Default::default()
+        };
+        let inv = gantry_runner::invert::optimise(&mut loaded.g, &target, None, &cfg, None).unwrap();
+        assert!(
+            inv.psnr > inv.start_psnr + 3.0,
+            "{space:?}: PSNR {:.2} from {:.2} at w̄",
+            inv.psnr,
+            inv.start_psnr
+        );
+    }
+    let png = tmp.path().join("target.png");
+    gantry_core::image::save_png(&gantry_core::image::to_u8(&target).get(0), &png).unwrap();
+    let pair = tmp.path().join("pair.png");
+    let out = ok(gantry()
+        .args(["invert", "--steps", "20", "--method", "pti", "--space", "w+", "--device", "cpu", "--ckpt"])
+        .arg(&a)
+        .arg("--image")
+        .arg(&png)
+        .arg("--out")
+        .arg(&pair));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PSNR"));
+    assert_eq!(image::open(&pair).unwrap().width(), 2 * 34 + 2);
+    let err = fails(
+        gantry()
+            .args(["invert", "--method", "x", "--device", "cpu", "--ckpt"])
+            .arg(&a)
+            .arg("--image")
+            .arg(&png)
+            .arg("--out")
+            .arg(&pair),
+    );
+    assert!(err.contains("--method"), "{err}");
     let err = fails(
         gantry()
             .args(["sample", "--cutoff", "2", "--device", "cpu", "--ckpt"])

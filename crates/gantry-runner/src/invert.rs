@@ -1,0 +1,413 @@
+//! GAN inversion for StyleGAN2 (`gantry invert`): find the latent whose image is a given one.
+//!
+//! - [`Method::Optim`] — StyleGAN2's projector (Karras et al. 2020, §5 and `projector.py`): start
+//!   at w̄, optimise w (or w⁺, one w per layer) and the per-layer noise maps (from the stored
+//!   ones; the reference re-draws them) with Adam (lr 0.1,
+//!   cosine ramp-down, 5% warm-up), perturbing w by annealed Gaussian noise, minimising pixel L2
+//!   plus a feature distance (the domain classifier's features instead of the reference's LPIPS
+//!   VGG, which gantry cannot ship) plus the noise maps' autocorrelation at every scale.
+//! - [`Method::Encoder`] — an encoder image → w trained on generated (image, w) pairs, its
+//!   output then refined by the optimiser (Zhu et al. 2020's "encoder + optimisation").
+//! - [`Method::Pti`] — pivotal tuning (Roich et al. 2022): the optimiser's w is the pivot; G's
+//!   synthesis weights are then fine-tuned to reproduce the image from it, with a locality
+//!   regulariser keeping G(w_r) unchanged at w_r = w_p + α·(w_z − w_p)/‖w_z − w_p‖.
+//!
+//! Reconstruction error is reported as PSNR over pixels in [0, 1].
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use gantry_core::checkpoint::Checkpoint;
+use gantry_core::optim::{Adam, AdamConfig};
+use gantry_metrics::classifier::Classifier;
+use gantry_stylegan::{Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::config::ModelConfig;
+
+/// How to invert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Optim,
+    Encoder,
+    Pti,
+}
+
+impl std::str::FromStr for Method {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "optim" => Method::Optim,
+            "encoder" => Method::Encoder,
+            "pti" => Method::Pti,
+            _ => bail!("invalid --method: expected optim, encoder or pti, found '{s}'"),
+        })
+    }
+}
+
+/// Where the latent lives: one w for every layer, or one per layer (w⁺).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    W,
+    WPlus,
+}
+
+impl std::str::FromStr for Space {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "w" => Space::W,
+            "w+" | "wplus" => Space::WPlus,
+            _ => bail!("invalid --space: expected w or w+, found '{s}'"),
+        })
+    }
+}
+
+/// Inversion settings (defaults: the StyleGAN2 projector's, fewer steps for a CPU).
+#[derive(Debug, Clone)]
+pub struct InvertConfig {
+    pub method: Method,
+    pub space: Space,
+    /// Optimiser steps (the projector: 1,000).
+    pub steps: usize,
+    pub lr: f64,
+    /// Weight of the squared feature distance (0: pixels only).
+    pub feature_weight: f64,
+    /// Weight of the noise autocorrelation regulariser (the projector: 1e5).
+    pub noise_weight: f64,
+    /// Encoder training steps (batch 32) for `encoder`.
+    pub encoder_steps: usize,
+    /// Fine-tuning steps for `pti` (lr 3e-4) and the locality regulariser's weight and radius.
+    pub pti_steps: usize,
+    pub pti_locality: f64,
+    pub pti_alpha: f64,
+}
+
+impl Default for InvertConfig {
+    fn default() -> Self {
+        Self {
+            method: Method::Optim,
+            space: Space::W,
+            steps: 300,
+            lr: 0.1,
+            feature_weight: 0.05,
+            noise_weight: 1e5,
+            encoder_steps: 1000,
+            pti_steps: 150,
+            pti_locality: 1.0,
+            pti_alpha: 3.0,
+        }
+    }
+}
+
+/// A StyleGAN2 generator loaded for inversion: its own store (so PTI can tune it) and config.
+pub struct Loaded {
+    pub vs: VarStore,
+    pub g: Generator,
+    pub cfg: StyleGan2Config,
+    pub domain: String,
+}
+
+/// The sampling generator of a StyleGAN2 checkpoint (the EMA copy when there is one).
+pub fn load(path: &Path, device: Device) -> Result<Loaded> {
+    let ck = Checkpoint::load(path)?;
+    let run = crate::generate::config_of(&ck)?;
+    let ModelConfig::Stylegan2(cfg) = &run.model else {
+        bail!("invert needs a StyleGAN2 checkpoint; {} holds a {} model", path.display(), run.model.arch());
+    };
+    let vs = VarStore::new(device);
+    let g = Generator::new(vs.root(), cfg);
+    let prefix = if ck.tensors.keys().any(|k| k.starts_with("g_ema.")) { "g_ema" } else { "g" };
+    ck.load_varstore(prefix, &vs)?;
+    Ok(Loaded { vs, g, cfg: cfg.clone(), domain: run.eval.features.clone() })
+}
+
+/// An image file as `[1, channels, size, size]` in [−1, 1] (fitted as datasets are: pad or
+/// centre-crop and resize; colour ↔ grey).
+pub fn read_image(path: &Path, size: i64, channels: i64) -> Result<Tensor> {
+    let img = image::open(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let (px, c) = if img.color().has_color() {
+        let rgb = img.to_rgb8();
+        let hwc = Tensor::from_slice(rgb.as_raw()).view([h, w, 3]).permute([2, 0, 1]).contiguous();
+        (Vec::<u8>::try_from(&hwc.flatten(0, -1))?, 3)
+    } else {
+        (img.to_luma8().into_raw(), 1)
+    };
+    let fitted = gantry_data::dataset::fit_pixels(&px, [c, h, w], size, channels, gantry_data::Fit::Auto)?;
+    Ok(Tensor::from_slice(&fitted).view([1, channels, size, size]).to_kind(Kind::Float) / 127.5 - 1.0)
+}
+
+/// PSNR (dB) between images in [−1, 1], over pixels mapped to [0, 1].
+pub fn psnr(a: &Tensor, b: &Tensor) -> f64 {
+    let mse = ((a - b) / 2.0).square().mean(Kind::Float).double_value(&[]);
+    10.0 * (1.0 / mse.max(1e-12)).log10()
+}
+
+/// The result of an inversion.
+#[derive(Debug)]
+pub struct Inversion {
+    /// `[1, num_ws, w_dim]`.
+    pub ws: Tensor,
+    /// G(ws) with the optimised noise, `[1, C, R, R]`.
+    pub image: Tensor,
+    pub psnr: f64,
+    /// PSNR where the search started (w̄, the encoder's w, or the pivot before tuning).
+    pub start_psnr: f64,
+}
+
+fn noise_layers(g: &mut Generator) -> Vec<&mut gantry_stylegan::layers::SynthesisLayer> {
+    let mut out = Vec::new();
+    for (_, b) in g.synthesis.blocks.iter_mut() {
+        if let Some(c) = b.conv0.as_mut() {
+            out.push(c);
+        }
+        out.push(&mut b.conv1);
+    }
+    out
+}
+
+/// Σ over noise maps and scales (down to 8×8) of the squared mean autocorrelation at shifts of
+/// one pixel in x and y (the projector's noise regulariser).
+fn noise_regulariser(maps: &[Tensor]) -> Tensor {
+    let mut total = Tensor::zeros([], (Kind::Float, maps[0].device()));
+    for m in maps {
+        let mut n = m.view([1, 1, m.size()[0], m.size()[1]]);
+        loop {
+            total += (&n * n.roll([1], [3])).mean(Kind::Float).square();
+            total += (&n * n.roll([1], [2])).mean(Kind::Float).square();
+            if n.size()[2] <= 8 {
+                break;
+            }
+            n = n.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>);
+        }
+    }
+    total
+}
+
+/// w̄ and the scalar spread of w from 10,000 mapped latents (seeded).
+fn w_stats(g: &Generator, device: Device) -> (Tensor, f64) {
+    let z = crate::generate::latents(10_000, g.cfg.z_dim, 123, "invert-w-stats").to_device(device);
+    tch::no_grad(|| {
+        let w = g.mapping.forward(Some(&z), None, Truncation::default(), false).select(1, 0); // [N, w_dim]
+        let mean = w.mean_dim([0i64].as_slice(), true, Kind::Float); // [1, w_dim]
+        let std = ((&w - &mean).square().sum(Kind::Float).double_value(&[]) / 10_000.0).sqrt();
+        (mean, std)
+    })
+}
+
+/// The loss of a reconstruction: pixel MSE + feature distance.
+fn distance(
+    x: &Tensor,
+    target: &Tensor,
+    target_feat: Option<&Tensor>,
+    feat: Option<&Classifier>,
+    wf: f64,
+) -> Result<Tensor> {
+    let mut d = (x - target).square().mean(Kind::Float);
+    if let (Some(c), Some(tf)) = (feat, target_feat) {
+        d += (c.features_of_float(x)? - tf).square().mean(Kind::Float) * wf;
+    }
+    Ok(d)
+}
+
+/// The projector: optimise w (or w⁺, from `init` `[1, L, w_dim]` or w̄) and the noise maps.
+pub fn optimise(
+    g: &mut Generator,
+    target: &Tensor,
+    init: Option<&Tensor>,
+    cfg: &InvertConfig,
+    feat: Option<&Classifier>,
+) -> Result<Inversion> {
+    let device = target.device();
+    let num_ws = g.synthesis.num_ws;
+    let (w_avg, w_std) = w_stats(g, device);
+    let start = match (init, cfg.space) {
+        (Some(ws), Space::WPlus) => ws.shallow_clone(),
+        (Some(ws), Space::W) => ws.mean_dim([1i64].as_slice(), true, Kind::Float),
+        (None, Space::WPlus) => w_avg.unsqueeze(1).repeat([1, num_ws, 1]),
+        (None, Space::W) => w_avg.unsqueeze(1),
+    };
+    let vs = VarStore::new(device);
+    let w_opt = vs.root().var_copy("w", &start.detach());
+    let mut maps = Vec::new();
+    for (i, layer) in noise_layers(g).into_iter().enumerate() {
+        let n = vs.root().var_copy(&format!("noise{i:02}"), &layer.noise_const);
+        layer.noise_const = n.shallow_clone();
+        maps.push(n);
+    }
+    let target_feat = match feat {
+        Some(c) => Some(tch::no_grad(|| c.features_of_float(target))?),
+        None => None,
+    };
+    let mut opt =
+        Adam::new(&vs, AdamConfig { lr: cfg.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 });
+    let o = SynthesisOptions { noise: NoiseMode::Const, fused: false };
+    let ws_of = |w: &Tensor| if w.size()[1] == 1 { w.repeat([1, num_ws, 1]) } else { w.shallow_clone() };
+    let fused = SynthesisOptions { noise: NoiseMode::Const, fused: true };
+    let start_psnr = psnr(&tch::no_grad(|| g.synthesis.forward(&ws_of(&w_opt), fused)), target);
+    for step in 0..cfg.steps {
+        let t = step as f64 / cfg.steps as f64;
+        let noise_scale = w_std * 0.05 * (1.0 - t / 0.75).max(0.0).powi(2);
+        let ramp = ((1.0 - t) / 0.25).min(1.0);
+        opt.config.lr =
+            cfg.lr * (0.5 - 0.5 * (ramp * std::f64::consts::PI).cos()) * (t / 0.05).clamp(1e-3, 1.0);
+        let ws = ws_of(&(&w_opt + w_opt.randn_like() * noise_scale));
+        let x = g.synthesis.forward(&ws, o);
+        let loss = distance(&x, target, target_feat.as_ref(), feat, cfg.feature_weight)?
+            + noise_regulariser(&maps) * cfg.noise_weight;
+        opt.backward_step(&loss);
+        tch::no_grad(|| {
+            for m in &maps {
+                let mut m = m.shallow_clone();
+                let mean = m.mean(Kind::Float);
+                let _ = m.g_sub_(&mean);
+                let scale = m.square().mean(Kind::Float).rsqrt();
+                let _ = m.g_mul_(&scale);
+            }
+        });
+    }
+    for m in &maps {
+        let _ = m.shallow_clone().requires_grad_(false);
+    }
+    let ws = ws_of(&w_opt.detach());
+    let image = tch::no_grad(|| g.synthesis.forward(&ws, fused));
+    let psnr = psnr(&image, target);
+    Ok(Inversion { ws, image, psnr, start_psnr })
+}
+
+/// Trains an encoder image → w on `steps` batches of 32 generated pairs (MSE in W plus pixel MSE
+/// of its reconstruction); returns it as a closure-ready network.
+pub fn train_encoder(
+    g: &Generator,
+    steps: usize,
+    device: Device,
+    seed: u64,
+) -> Result<(VarStore, tch::nn::SequentialT)> {
+    tch::manual_seed(seed as i64);
+    let c = g.cfg.channels.max(1);
+    let vs = VarStore::new(device);
+    let dcfg = gantry_dcgan::DcganConfig {
+        image_size: g.cfg.resolution,
+        channels: c,
+        d_width: 32,
+        d_norm: gantry_dcgan::DNorm::None,
+        ..gantry_dcgan::DcganConfig::mnist()
+    };
+    let (body, feat) = gantry_dcgan::dcgan::discriminator_body(&(vs.root() / "body"), &dcfg, c);
+    let head = tch::nn::linear(vs.root() / "head", feat * 16, g.cfg.w_dim, Default::default());
+    let net = body.add_fn(|x| x.flatten(1, -1)).add(head);
+    let mut opt =
+        Adam::new(&vs, AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 });
+    let o = SynthesisOptions { noise: NoiseMode::Const, fused: true };
+    for _ in 0..steps {
+        let (x, w) = tch::no_grad(|| {
+            let z = Tensor::randn([32, g.cfg.z_dim], (Kind::Float, device));
+            let ws = g.mapping.forward(Some(&z), None, Truncation::default(), false);
+            (g.synthesis.forward(&ws, o), ws.select(1, 0))
+        });
+        let pred = tch::nn::ModuleT::forward_t(&net, &x, true);
+        opt.backward_step(&(&pred - &w).square().mean(Kind::Float));
+    }
+    Ok((vs, net))
+}
+
+/// Pivotal tuning: the optimiser's ws become the pivot; G's synthesis weights are tuned on the
+/// image with a locality regulariser against a frozen copy of G.
+pub fn pivotal_tuning(
+    loaded: &mut Loaded,
+    frozen: &Generator,
+    target: &Tensor,
+    pivot: &Tensor,
+    cfg: &InvertConfig,
+    feat: Option<&Classifier>,
+) -> Result<Inversion> {
+    let device = target.device();
+    let target_feat = match feat {
+        Some(c) => Some(tch::no_grad(|| c.features_of_float(target))?),
+        None => None,
+    };
+    // Only the synthesis network is tuned (the mapping, w̄ and noise stay).
+    for (name, mut t) in loaded.vs.variables() {
+        if !name.starts_with("synthesis.") || name.ends_with("noise_const") {
+            let _ = t.requires_grad_(false);
+        }
+    }
+    let mut opt = Adam::new(
+        &loaded.vs,
+        AdamConfig { lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
+    );
+    let o = SynthesisOptions { noise: NoiseMode::Const, fused: false };
+    // The frozen copy keeps its own noise maps, so locality compares both without noise.
+    let quiet = SynthesisOptions { noise: NoiseMode::None, fused: false };
+    let g = &loaded.g;
+    let fused = SynthesisOptions { noise: NoiseMode::Const, fused: true };
+    let start_psnr = psnr(&tch::no_grad(|| g.synthesis.forward(pivot, fused)), target);
+    for _ in 0..cfg.pti_steps {
+        let x = g.synthesis.forward(pivot, o);
+        let mut loss = distance(&x, target, target_feat.as_ref(), feat, cfg.feature_weight)?;
+        if cfg.pti_locality > 0.0 {
+            let z = Tensor::randn([4, g.cfg.z_dim], (Kind::Float, device));
+            let wz = tch::no_grad(|| frozen.mapping.forward(Some(&z), None, Truncation::default(), false));
+            let dir = &wz - pivot;
+            let norm =
+                dir.square().sum_dim_intlist([2i64].as_slice(), true, Kind::Float).sqrt().clamp_min(1e-8);
+            let wr = pivot + dir / norm * cfg.pti_alpha;
+            let before = tch::no_grad(|| frozen.synthesis.forward(&wr, quiet));
+            loss += (g.synthesis.forward(&wr, quiet) - before).square().mean(Kind::Float) * cfg.pti_locality;
+        }
+        opt.backward_step(&loss);
+    }
+    let image = tch::no_grad(|| g.synthesis.forward(pivot, fused));
+    let psnr = psnr(&image, target);
+    Ok(Inversion { ws: pivot.shallow_clone(), image, psnr, start_psnr })
+}
+
+/// Runs `cfg.method` on `target` `[1, C, R, R]` in [−1, 1] with the checkpoint at `path`.
+pub fn invert(
+    path: &Path,
+    target: &Tensor,
+    cfg: &InvertConfig,
+    device: Device,
+    seed: u64,
+) -> Result<Inversion> {
+    let mut loaded = load(path, device)?;
+    let r = loaded.cfg.resolution;
+    let c = loaded.cfg.channels.max(1);
+    if target.size() != [1, c, r, r] {
+        bail!("invert: the image must be [1, {c}, {r}, {r}] for this generator, found {:?}", target.size());
+    }
+    let target = target.to_device(device);
+    let feat = match loaded.domain.as_str() {
+        d @ ("mnist" | "fashion-mnist") if cfg.feature_weight > 0.0 => Some(Classifier::builtin(d, device)?),
+        _ => None,
+    };
+    tch::manual_seed(seed as i64);
+    match cfg.method {
+        Method::Optim => optimise(&mut loaded.g, &target, None, cfg, feat.as_ref()),
+        Method::Encoder => {
+            let (_vs, enc) = train_encoder(&loaded.g, cfg.encoder_steps, device, seed)?;
+            let w = tch::no_grad(|| tch::nn::ModuleT::forward_t(&enc, &target, false));
+            let init = w.unsqueeze(1).repeat([1, loaded.g.synthesis.num_ws, 1]);
+            let direct = {
+                let x = tch::no_grad(|| {
+                    loaded
+                        .g
+                        .synthesis
+                        .forward(&init, SynthesisOptions { noise: NoiseMode::Const, fused: true })
+                });
+                psnr(&x, &target)
+            };
+            eprintln!("encoder alone: PSNR {direct:.2} dB; refining");
+            optimise(&mut loaded.g, &target, Some(&init), cfg, feat.as_ref())
+        }
+        Method::Pti => {
+            let frozen = load(path, device)?;
+            let pivot = optimise(&mut loaded.g, &target, None, cfg, feat.as_ref())?;
+            eprintln!("pivot: PSNR {:.2} dB; tuning G", pivot.psnr);
+            pivotal_tuning(&mut loaded, &frozen.g, &target, &pivot.ws, cfg, feat.as_ref())
+        }
+    }
+    .context("inversion failed")
+}
