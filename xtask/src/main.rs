@@ -59,7 +59,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: weights::WeightsCmd,
     },
-    /// Regenerate a set of figures into target/repro/NAME (`divergences`, `collapse`, `conditioning`, `truncation`).
+    /// Regenerate a set of figures into target/repro/NAME (`divergences`, `collapse`, `conditioning`, `truncation`, `stylegan`).
     Repro {
         /// The figure set.
         name: String,

@@ -113,3 +113,36 @@ fn unknown_figure_sets_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("divergences"));
 }
+
+#[test]
+fn stylegan_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["stylegan", "--check", "--device", "cpu", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in [
+        "final_samples.png",
+        "style_mix_coarse.png",
+        "style_mix_fine.png",
+        "noise.png",
+        "truncation.png",
+        "invert_optim.png",
+        "invert_optim_wplus.png",
+        "invert_encoder.png",
+        "invert_pti.png",
+        "curves.png",
+        "summary.md",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["truncation"].as_array().unwrap().len(), 5);
+    let inv = s["inversion"].as_array().unwrap();
+    assert_eq!(inv.len(), 4);
+    assert!(inv.iter().all(|r| r["mean_psnr"].as_f64().unwrap() > 0.0));
+}

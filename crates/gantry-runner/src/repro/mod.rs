@@ -15,6 +15,7 @@ pub mod chart;
 pub mod collapse;
 pub mod conditioning;
 pub mod divergences;
+pub mod stylegan;
 pub mod truncation;
 
 /// The figure sets, with one line each.
@@ -34,6 +35,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "truncation",
         "precision, recall, density, coverage and FID as the truncation τ or ψ varies (MNIST DCGAN)",
+    ),
+    (
+        "stylegan",
+        "StyleGAN2 on MNIST: progress, style mixing, noise, truncation in W, inversion PSNR, curves",
     ),
 ];
 

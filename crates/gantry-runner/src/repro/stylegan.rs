@@ -1,0 +1,247 @@
+//! `cargo xtask repro stylegan`: StyleGAN2 on MNIST end to end.
+//!
+//! Trains `stylegan2-mnist` (2,000 steps on the embedded digits) and writes:
+//! - `final_samples.png` (16 latents) and, in `run/samples/`, the run's grids at each quarter of
+//!   training (listed as `sample_steps`);
+//! - `style_mix_coarse.png`, `style_mix_fine.png` (5×5 `gantry style-mix` grids), `noise.png`;
+//! - `truncation.png` — precision, recall and coverage (MNIST-classifier features, 1,000 samples
+//!   against the 5,000 training digits) as ψ (truncation in W) varies, with the domain FID;
+//! - an inversion table: PSNR of `optim` in W and W⁺, `encoder` and `pti` on MNIST test digits
+//!   (held out; the embedded training digits under `--check`);
+//! - `curves.png` — D and G losses, R1 and path length terms over training;
+//! - `summary.json`, `summary.md`. `--check`: a tiny network, 4 steps, tiny budgets.
+
+use anyhow::{ensure, Context, Result};
+use gantry_metrics::classifier::Classifier;
+use gantry_metrics::{frechet_distance, prdc, FeatureStats, PrdcConfig};
+use serde_json::{json, Value};
+use tch::Tensor;
+
+use super::chart::{save, Panel, Series, COLORS};
+pub use super::Options;
+use crate::config::ModelConfig;
+use crate::invert::{InvertConfig, Method, Space};
+use crate::style::Styles;
+
+/// Runs the figures; returns the summary written to `summary.json`.
+pub fn run(o: &Options) -> Result<Value> {
+    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
+    let (steps, n, digits) = if o.check { (4u64, 100usize, 1i64) } else { (2000, 1000, 3) };
+    let mut cfg = crate::presets::find("stylegan2-mnist")?.config();
+    cfg.steps = steps;
+    cfg.log.sample_every = (steps / 4).max(1);
+    cfg.log.checkpoint_every = steps;
+    cfg.log.keep_checkpoints = 1;
+    cfg.log.every = (steps / 40).max(1);
+    cfg.log.grid = 16;
+    if o.check {
+        if let ModelConfig::Stylegan2(m) = &mut cfg.model {
+            (m.channel_base, m.channel_max, m.z_dim, m.w_dim) = (64, 8, 8, 8);
+        }
+        cfg.batch_size = 8;
+        (cfg.reg.every, cfg.reg.pl_every) = (2, 2);
+    }
+    let run_dir = o.out.join("run");
+    let recipe = super::train_fresh(cfg.clone(), &run_dir, o.device)?;
+    let ckpt = run_dir.join(format!("checkpoints/step-{steps:07}.safetensors"));
+
+    // Progress: the run's own sample grids at each quarter.
+    let mut rows = Vec::new();
+    for q in 1..=4 {
+        let step = (steps / 4).max(1) * q;
+        let path = run_dir.join(format!("samples/step-{step:07}.png"));
+        if path.is_file() {
+            rows.push(step);
+        }
+    }
+    let z = crate::generate::latents(16, recipe.z_dim(), 1, "repro-stylegan");
+    gantry_core::image::save_grid(&recipe.generate(&z), 16, &o.out.join("final_samples.png"))?;
+
+    // Style mixing and noise.
+    for (styles, name) in [(Styles::Coarse, "coarse"), (Styles::Fine, "fine")] {
+        crate::style::style_mix(
+            &ckpt,
+            5,
+            5,
+            &styles,
+            1.0,
+            2,
+            &o.out.join(format!("style_mix_{name}.png")),
+            o.device,
+        )?;
+    }
+    crate::style::noise(&ckpt, 4, 4, 3, &o.out.join("noise.png"), o.device)?;
+
+    // Truncation in W.
+    let classifier = Classifier::builtin("mnist", o.device)?;
+    let real = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?;
+    let real_feats = classifier.features_and_logits(&real.images)?.0;
+    let stats = |f: &Tensor| -> Result<(Tensor, Tensor)> {
+        let mut s = FeatureStats::new();
+        s.update(f)?;
+        Ok((s.mean()?, s.cov()?))
+    };
+    let (rm, rs) = stats(&real_feats)?;
+    let zs = crate::generate::latents(n, recipe.z_dim(), 11, "repro-stylegan-trunc");
+    let mut by_psi = Vec::new();
+    for psi in [0.2, 0.4, 0.6, 0.8, 1.0] {
+        let x = gantry_core::image::to_u8(&recipe.generate_psi(&zs, psi, None)?);
+        let f = classifier.features_and_logits(&x)?.0;
+        let p = prdc(&real_feats, &f, &PrdcConfig::default())?;
+        let (m, s) = stats(&f)?;
+        let fid = frechet_distance(&m, &s, &rm, &rs)?;
+        ensure!([p.precision, p.recall, p.coverage].iter().all(|v| (0.0..=1.0).contains(v)), "{p:?}");
+        by_psi.push(json!({ "psi": psi, "precision": p.precision, "recall": p.recall, "coverage": p.coverage, "fid": fid }));
+    }
+    let curve = |m: &str| -> Vec<(f64, f64)> {
+        by_psi
+            .iter()
+            .map(|r| (r["psi"].as_f64().unwrap_or(f64::NAN), r[m].as_f64().unwrap_or(f64::NAN)))
+            .collect()
+    };
+    save(
+        &o.out.join("truncation.png"),
+        &[Panel {
+            title: "truncation in W: w ↦ w̄ + ψ·(w − w̄)".into(),
+            x_label: "psi".into(),
+            y_label: "score (MNIST-classifier features)".into(),
+            y_range: Some((0.0, 1.05)),
+            series: ["precision", "recall", "coverage"]
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Series::line(*m, curve(m), COLORS[i]))
+                .collect(),
+            ..Default::default()
+        }],
+        1,
+        (560, 420),
+    )?;
+
+    // Inversion on held-out digits.
+    let targets = if o.check {
+        real.images.narrow(0, 0, digits)
+    } else {
+        let opts = gantry_data::LoadOptions { split: gantry_data::Split::Test, ..Default::default() };
+        gantry_data::load("mnist", &opts)
+            .context("the inversion table inverts MNIST test digits: `cargo xtask datasets fetch mnist`")?
+            .images
+            .narrow(0, 0, digits)
+    };
+    let targets = gantry_core::image::from_u8(&targets.constant_pad_nd([2, 2, 2, 2])); // 28 → 32
+    let budget = |method, space| InvertConfig {
+        method,
+        space,
+        steps: if o.check { 3 } else { 300 },
+        encoder_steps: if o.check { 3 } else { 1000 },
+        pti_steps: if o.check { 3 } else { 150 },
+        ..Default::default()
+    };
+    let mut inversions = Vec::new();
+    for (name, method, space) in [
+        ("optim, W", Method::Optim, Space::W),
+        ("optim, W+", Method::Optim, Space::WPlus),
+        ("encoder + optim, W", Method::Encoder, Space::W),
+        ("PTI (pivot in W)", Method::Pti, Space::W),
+    ] {
+        let (mut psnrs, mut starts, mut images) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..digits {
+            let inv = crate::invert::invert(
+                &ckpt,
+                &targets.narrow(0, i, 1),
+                &budget(method, space),
+                o.device,
+                i as u64,
+            )?;
+            ensure!(inv.psnr.is_finite(), "{name}: PSNR {}", inv.psnr);
+            psnrs.push(inv.psnr);
+            starts.push(inv.start_psnr);
+            images.push(inv.image.to_device(tch::Device::Cpu));
+        }
+        let mean = psnrs.iter().sum::<f64>() / psnrs.len() as f64;
+        inversions.push(json!({ "method": name, "psnr": psnrs, "start_psnr": starts, "mean_psnr": mean }));
+        let grid = Tensor::cat(&[targets.shallow_clone(), Tensor::cat(&images, 0)], 0);
+        let file = name.split([',', ' ', '(']).next().unwrap_or("x").to_lowercase();
+        let suffix = if space == Space::WPlus { "_wplus" } else { "" };
+        gantry_core::image::save_grid(
+            &grid,
+            digits as usize,
+            &o.out.join(format!("invert_{file}{suffix}.png")),
+        )?;
+    }
+
+    // Training curves.
+    let log = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
+    let records: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let series = |key: &str, i: usize| {
+        let pts: Vec<(f64, f64)> =
+            records.iter().filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?))).collect();
+        Series::line(key, pts, COLORS[i])
+    };
+    save(
+        &o.out.join("curves.png"),
+        &[
+            Panel {
+                title: "adversarial losses".into(),
+                x_label: "G step".into(),
+                y_label: "loss".into(),
+                series: vec![series("d_loss", 0), series("g_loss", 1)],
+                ..Default::default()
+            },
+            Panel {
+                title: "regularisers".into(),
+                x_label: "G step".into(),
+                y_label: "value".into(),
+                series: vec![series("d_reg", 2), series("g_pl", 3), series("pl_mean", 4)],
+                ..Default::default()
+            },
+        ],
+        2,
+        (560, 420),
+    )?;
+    let summary = json!({
+        "check": o.check, "steps": steps, "samples": n, "sample_steps": rows,
+        "truncation": by_psi, "inversion": inversions, "digits": digits,
+    });
+    super::write_summary(&o.out, &summary, markdown)?;
+    Ok(summary)
+}
+
+fn markdown(s: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut md = format!(
+        "# repro stylegan\n\nstylegan2-mnist after {} steps on the embedded digits.\n\n## Truncation in W ({} samples per ψ, MNIST-classifier features vs the 5k training digits)\n\n| ψ | precision | recall | coverage | domain FID |\n|---|---|---|---|---|\n",
+        s["steps"], s["samples"]
+    );
+    for r in s["truncation"].as_array().into_iter().flatten() {
+        md += &format!(
+            "| {} | {:.3} | {:.3} | {:.3} | {:.2} |\n",
+            r["psi"],
+            f(&r["precision"]),
+            f(&r["recall"]),
+            f(&r["coverage"]),
+            f(&r["fid"])
+        );
+    }
+    md += &format!(
+        "\n## Inversion ({} MNIST test digits; PSNR in dB, pixels in [0, 1])\n\n| method | mean PSNR | per digit | at the start |\n|---|---|---|---|\n",
+        s["digits"]
+    );
+    for r in s["inversion"].as_array().into_iter().flatten() {
+        let list = |k: &str| {
+            r[k].as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| format!("{:.2}", f(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        md += &format!(
+            "| {} | {:.2} | {} | {} |\n",
+            r["method"].as_str().unwrap_or("?"),
+            f(&r["mean_psnr"]),
+            list("psnr"),
+            list("start_psnr")
+        );
+    }
+    md
+}
