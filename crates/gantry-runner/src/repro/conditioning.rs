@@ -16,7 +16,7 @@
 
 use anyhow::{ensure, Context, Result};
 use gantry_metrics::classifier::Classifier;
-use gantry_metrics::{frechet_distance, FeatureStats};
+use gantry_metrics::frechet_distance;
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
@@ -29,19 +29,13 @@ fn pixels(recipe: &dyn Recipe, z: &Tensor, y: &Tensor) -> Result<Tensor> {
     Ok(gantry_core::image::to_u8(&recipe.generate_class(z, y)?))
 }
 
-fn stats(feats: &Tensor) -> Result<(Tensor, Tensor)> {
-    let mut s = FeatureStats::new();
-    s.update(feats)?;
-    Ok((s.mean()?, s.cov()?))
-}
-
 /// Runs the figures; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
     let steps = if o.check { 3 } else { 3000 };
     let classifier = Classifier::builtin("mnist", o.device)?;
     let real = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?;
-    let (real_mu, real_sigma) = stats(&classifier.features_and_logits(&real.images)?.0)?;
+    let (real_mu, real_sigma) = super::feature_stats(&classifier.features_and_logits(&real.images)?.0)?;
     let z = crate::generate::latents(1000, 100, 7, "repro-conditioning");
     let y = Tensor::arange(1000, (Kind::Int64, Device::Cpu)).remainder(10); // 100 per class
     let mut models = Vec::new();
@@ -73,7 +67,7 @@ pub fn run(o: &Options) -> Result<Value> {
         )?;
         let (feats, logits) = classifier.features_and_logits(&x)?;
         let pred = logits.argmax(1, false);
-        let (mu, sigma) = stats(&feats)?;
+        let (mu, sigma) = super::feature_stats(&feats)?;
         let fid = frechet_distance(&mu, &sigma, &real_mu, &real_sigma)?;
         if preset == "infogan-mnist" {
             let counts = crate::eval::confusion(&pred, &y, 10)?;

@@ -71,6 +71,39 @@ pub fn train_fresh(cfg: RunConfig, dir: &Path, device: Device) -> Result<Box<dyn
     .1)
 }
 
+/// Mean and covariance of features `[N, D]`.
+pub fn feature_stats(feats: &tch::Tensor) -> Result<(tch::Tensor, tch::Tensor)> {
+    let mut s = gantry_metrics::FeatureStats::new();
+    s.update(feats)?;
+    Ok((s.mean()?, s.cov()?))
+}
+
+/// The domain metrics' reference: gantry's MNIST classifier, the features `[5000, 128]` of the
+/// embedded training digits, and their (mean, covariance).
+pub struct MnistReference {
+    pub classifier: gantry_metrics::classifier::Classifier,
+    pub images: tch::Tensor,
+    pub feats: tch::Tensor,
+    pub mu: tch::Tensor,
+    pub sigma: tch::Tensor,
+}
+
+impl MnistReference {
+    pub fn load(device: Device) -> Result<Self> {
+        let classifier = gantry_metrics::classifier::Classifier::builtin("mnist", device)?;
+        let images = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?.images;
+        let feats = classifier.features_and_logits(&images)?.0;
+        let (mu, sigma) = feature_stats(&feats)?;
+        Ok(Self { classifier, images, feats, mu, sigma })
+    }
+
+    /// Domain FID of features `[N, 128]` against the reference.
+    pub fn fid(&self, feats: &tch::Tensor) -> Result<f64> {
+        let (m, s) = feature_stats(feats)?;
+        Ok(gantry_metrics::frechet_distance(&m, &s, &self.mu, &self.sigma)?)
+    }
+}
+
 /// Writes `summary.json` and its `markdown` rendering `summary.md` into `out`.
 pub fn write_summary(out: &Path, summary: &Value, markdown: fn(&Value) -> String) -> Result<()> {
     gantry_core::fs::write_atomic(

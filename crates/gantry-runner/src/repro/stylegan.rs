@@ -12,8 +12,7 @@
 //! - `summary.json`, `summary.md`. `--check`: a tiny network, 4 steps, tiny budgets.
 
 use anyhow::{ensure, Context, Result};
-use gantry_metrics::classifier::Classifier;
-use gantry_metrics::{frechet_distance, prdc, FeatureStats, PrdcConfig};
+use gantry_metrics::{prdc, PrdcConfig};
 use serde_json::{json, Value};
 use tch::Tensor;
 
@@ -73,23 +72,14 @@ pub fn run(o: &Options) -> Result<Value> {
     crate::style::noise(&ckpt, 4, 4, 3, &o.out.join("noise.png"), o.device)?;
 
     // Truncation in W.
-    let classifier = Classifier::builtin("mnist", o.device)?;
-    let real = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?;
-    let real_feats = classifier.features_and_logits(&real.images)?.0;
-    let stats = |f: &Tensor| -> Result<(Tensor, Tensor)> {
-        let mut s = FeatureStats::new();
-        s.update(f)?;
-        Ok((s.mean()?, s.cov()?))
-    };
-    let (rm, rs) = stats(&real_feats)?;
+    let reference = super::MnistReference::load(o.device)?;
     let zs = crate::generate::latents(n, recipe.z_dim(), 11, "repro-stylegan-trunc");
     let mut by_psi = Vec::new();
     for psi in [0.2, 0.4, 0.6, 0.8, 1.0] {
         let x = gantry_core::image::to_u8(&recipe.generate_psi(&zs, psi, None)?);
-        let f = classifier.features_and_logits(&x)?.0;
-        let p = prdc(&real_feats, &f, &PrdcConfig::default())?;
-        let (m, s) = stats(&f)?;
-        let fid = frechet_distance(&m, &s, &rm, &rs)?;
+        let f = reference.classifier.features_and_logits(&x)?.0;
+        let p = prdc(&reference.feats, &f, &PrdcConfig::default())?;
+        let fid = reference.fid(&f)?;
         ensure!([p.precision, p.recall, p.coverage].iter().all(|v| (0.0..=1.0).contains(v)), "{p:?}");
         by_psi.push(json!({ "psi": psi, "precision": p.precision, "recall": p.recall, "coverage": p.coverage, "fid": fid }));
     }
@@ -119,7 +109,7 @@ pub fn run(o: &Options) -> Result<Value> {
 
     // Inversion on held-out digits.
     let targets = if o.check {
-        real.images.narrow(0, 0, digits)
+        reference.images.narrow(0, 0, digits)
     } else {
         let opts = gantry_data::LoadOptions { split: gantry_data::Split::Test, ..Default::default() };
         gantry_data::load("mnist", &opts)

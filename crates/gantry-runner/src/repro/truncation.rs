@@ -12,8 +12,7 @@
 //! `summary.md`. `--check`: 3 training steps, 200 samples, ranges checked.
 
 use anyhow::{ensure, Context, Result};
-use gantry_metrics::classifier::Classifier;
-use gantry_metrics::{frechet_distance, prdc, FeatureStats, PrdcConfig};
+use gantry_metrics::{prdc, PrdcConfig};
 use serde_json::{json, Value};
 use tch::Tensor;
 
@@ -31,22 +30,13 @@ pub fn run(o: &Options) -> Result<Value> {
     cfg.log.checkpoint_every = steps;
     cfg.log.keep_checkpoints = 1;
     let recipe = super::train_fresh(cfg, &o.out.join("run"), o.device)?;
-    let classifier = Classifier::builtin("mnist", o.device)?;
-    let real = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?;
-    let real_feats = classifier.features_and_logits(&real.images)?.0;
-    let stats = |f: &Tensor| -> Result<(Tensor, Tensor)> {
-        let mut s = FeatureStats::new();
-        s.update(f)?;
-        Ok((s.mean()?, s.cov()?))
-    };
-    let (rm, rs) = stats(&real_feats)?;
+    let reference = super::MnistReference::load(o.device)?;
     let score = |t: &Truncation| -> Result<Value> {
         let z = latents_truncated(n, recipe.z_dim(), 11, "repro-truncation", t);
         let x = gantry_core::image::to_u8(&recipe.generate(&z));
-        let f = classifier.features_and_logits(&x)?.0;
-        let p = prdc(&real_feats, &f, &PrdcConfig::default())?;
-        let (m, s) = stats(&f)?;
-        let fid = frechet_distance(&m, &s, &rm, &rs)?;
+        let f = reference.classifier.features_and_logits(&x)?.0;
+        let p = prdc(&reference.feats, &f, &PrdcConfig::default())?;
+        let fid = reference.fid(&f)?;
         ensure!(
             [p.precision, p.recall, p.coverage].iter().all(|v| (0.0..=1.0).contains(v)) && fid.is_finite(),
             "metrics out of range: {p:?}, FID {fid}"
