@@ -10,12 +10,11 @@ use gantry_cond::{
     info_generator, info_loss, CondConfig, CondDiscriminator, CondGenerator, InfoDiscriminator, InfoGanConfig,
 };
 use gantry_core::checkpoint::Checkpoint;
-use gantry_nn::Ema;
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{trainable, Core, Real, Recipe, Scalars};
+use crate::recipe::{ema_copy, trainable, Core, Real, Recipe, Scalars};
 
 /// Sample i's class: i mod K, on `device`.
 fn cycling(n: i64, k: i64, device: Device) -> Tensor {
@@ -36,7 +35,7 @@ pub struct CondRecipe {
     core: Core,
     g: CondGenerator,
     d: CondDiscriminator,
-    ema: Option<(Ema, CondGenerator)>,
+    g_ema: Option<CondGenerator>,
 }
 
 impl CondRecipe {
@@ -52,14 +51,8 @@ impl CondRecipe {
         let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
         let g = CondGenerator::new(vs_g.root(), cfg);
         let d = CondDiscriminator::new(vs_d.root(), cfg);
-        let ema = if train.ema.enabled() {
-            let vs = VarStore::new(device);
-            let net = CondGenerator::new(vs.root(), cfg);
-            Some((Ema::new(train.ema, vs, &vs_g).map_err(anyhow::Error::msg)?, net))
-        } else {
-            None
-        };
-        Ok(Self { cfg: cfg.clone(), core: Core::new(vs_g, vs_d, loss, reg, train, device), g, d, ema })
+        let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(CondGenerator::new(p, cfg)))?;
+        Ok(Self { cfg: cfg.clone(), core: Core::new(vs_g, vs_d, ema, loss, reg, train, device), g, d, g_ema })
     }
 
     fn labels(&self, real: &Real) -> Tensor {
@@ -120,9 +113,7 @@ impl Recipe for CondRecipe {
         }
         self.core.opt_g.backward_step(&loss);
         out.insert(0, ("g_loss", loss.double_value(&[])));
-        if let Some((e, _)) = &self.ema {
-            e.update(b as usize, self.core.images_seen(b));
-        }
+        self.core.update_ema(b);
         out
     }
 
@@ -139,7 +130,7 @@ impl Recipe for CondRecipe {
             "class out of range: expected 0..{}, found {lo}..={hi}",
             self.cfg.classes - 1
         );
-        let g = self.ema.as_ref().map_or(&self.g, |(_, net)| net);
+        let g = self.g_ema.as_ref().unwrap_or(&self.g);
         Ok(tch::no_grad(|| g.forward(&z.to_device(self.core.device), &y, false)))
     }
 
@@ -156,16 +147,15 @@ impl Recipe for CondRecipe {
     }
 
     fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck, self.ema.as_ref().map(|e| &e.0));
+        self.core.save(ck);
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        let ema = self.ema.as_ref().map(|e| &e.0);
-        self.core.load(ck, ema)
+        self.core.load(ck)
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck, self.ema.as_ref().map(|e| &e.0))
+        self.core.load_generator(ck)
     }
 }
 
@@ -175,7 +165,7 @@ pub struct InfoRecipe {
     core: Core,
     g: Box<dyn ModuleT>,
     d: InfoDiscriminator,
-    ema: Option<(Ema, Box<dyn ModuleT>)>,
+    g_ema: Option<Box<dyn ModuleT>>,
 }
 
 impl InfoRecipe {
@@ -191,14 +181,9 @@ impl InfoRecipe {
         let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
         let g: Box<dyn ModuleT> = Box::new(info_generator(vs_g.root(), cfg));
         let d = InfoDiscriminator::new(vs_d.root(), cfg);
-        let ema = if train.ema.enabled() {
-            let vs = VarStore::new(device);
-            let net: Box<dyn ModuleT> = Box::new(info_generator(vs.root(), cfg));
-            Some((Ema::new(train.ema, vs, &vs_g).map_err(anyhow::Error::msg)?, net))
-        } else {
-            None
-        };
-        Ok(Self { cfg: cfg.clone(), core: Core::new(vs_g, vs_d, loss, reg, train, device), g, d, ema })
+        let (ema, g_ema) =
+            ema_copy(train, &vs_g, |p| Ok(Box::new(info_generator(p, cfg)) as Box<dyn ModuleT>))?;
+        Ok(Self { cfg: cfg.clone(), core: Core::new(vs_g, vs_d, ema, loss, reg, train, device), g, d, g_ema })
     }
 
     /// Noise, categorical and continuous codes for `n` samples: N(0, I), Cat(K), U(−1, 1).
@@ -240,9 +225,7 @@ impl Recipe for InfoRecipe {
         let (info, _, _) = info_loss(&self.cfg, &cat_logits, &cont_mean, &cat, &cont);
         let loss = self.core.loss.g_loss(&fake_out, real_out.as_ref()) + info;
         self.core.opt_g.backward_step(&loss);
-        if let Some((e, _)) = &self.ema {
-            e.update(b as usize, self.core.images_seen(b));
-        }
+        self.core.update_ema(b);
         vec![("g_loss", loss.double_value(&[]))]
     }
 
@@ -274,7 +257,7 @@ impl Recipe for InfoRecipe {
             cont.size()
         );
         let input = self.cfg.latent(&z.to_device(dev), &cat, &cont.to_device(dev));
-        let g = self.ema.as_ref().map_or(&self.g, |(_, net)| net);
+        let g = self.g_ema.as_ref().unwrap_or(&self.g);
         Ok(tch::no_grad(|| g.forward_t(&input, false)))
     }
 
@@ -295,15 +278,14 @@ impl Recipe for InfoRecipe {
     }
 
     fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck, self.ema.as_ref().map(|e| &e.0));
+        self.core.save(ck);
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        let ema = self.ema.as_ref().map(|e| &e.0);
-        self.core.load(ck, ema).context("loading an InfoGAN checkpoint")
+        self.core.load(ck).context("loading an InfoGAN checkpoint")
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck, self.ema.as_ref().map(|e| &e.0))
+        self.core.load_generator(ck)
     }
 }

@@ -17,14 +17,13 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use gantry_core::checkpoint::Checkpoint;
 use gantry_core::optim::{Adam, AdamConfig};
 use gantry_metrics::classifier::Classifier;
-use gantry_stylegan::{Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
+use gantry_stylegan::{Generator, NoiseMode, SynthesisOptions, Truncation};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::ModelConfig;
+use crate::style::{load, Loaded};
 
 /// How to invert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,28 +98,6 @@ impl Default for InvertConfig {
             pti_alpha: 3.0,
         }
     }
-}
-
-/// A StyleGAN2 generator loaded for inversion: its own store (so PTI can tune it) and config.
-pub struct Loaded {
-    pub vs: VarStore,
-    pub g: Generator,
-    pub cfg: StyleGan2Config,
-    pub domain: String,
-}
-
-/// The sampling generator of a StyleGAN2 checkpoint (the EMA copy when there is one).
-pub fn load(path: &Path, device: Device) -> Result<Loaded> {
-    let ck = Checkpoint::load(path)?;
-    let run = crate::generate::config_of(&ck)?;
-    let ModelConfig::Stylegan2(cfg) = &run.model else {
-        bail!("invert needs a StyleGAN2 checkpoint; {} holds a {} model", path.display(), run.model.arch());
-    };
-    let vs = VarStore::new(device);
-    let g = Generator::new(vs.root(), cfg);
-    let prefix = if ck.tensors.keys().any(|k| k.starts_with("g_ema.")) { "g_ema" } else { "g" };
-    ck.load_varstore(prefix, &vs)?;
-    Ok(Loaded { vs, g, cfg: cfg.clone(), domain: run.eval.features.clone() })
 }
 
 /// An image file as `[1, channels, size, size]` in [−1, 1] (fitted as datasets are: pad or
@@ -237,10 +214,7 @@ pub fn optimise(
         layer.noise_const = n.shallow_clone();
         maps.push(n);
     }
-    let target_feat = match feat {
-        Some(c) => Some(tch::no_grad(|| c.features_of_float(target))?),
-        None => None,
-    };
+    let target_feat = feat.map(|c| tch::no_grad(|| c.features_of_float(target))).transpose()?;
     let mut opt =
         Adam::new(&vs, AdamConfig { lr: cfg.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 });
     let o = SynthesisOptions { noise: NoiseMode::Const, fused: false };
@@ -324,10 +298,7 @@ pub fn pivotal_tuning(
     feat: Option<&Classifier>,
 ) -> Result<Inversion> {
     let device = target.device();
-    let target_feat = match feat {
-        Some(c) => Some(tch::no_grad(|| c.features_of_float(target))?),
-        None => None,
-    };
+    let target_feat = feat.map(|c| tch::no_grad(|| c.features_of_float(target))).transpose()?;
     // Only the synthesis network is tuned (the mapping, w̄ and noise stay).
     for (name, mut t) in loaded.vs.variables() {
         if !name.starts_with("synthesis.") || name.ends_with("noise_const") {
@@ -364,15 +335,17 @@ pub fn pivotal_tuning(
     Ok(Inversion { ws: pivot.shallow_clone(), image, psnr, start_psnr })
 }
 
-/// Runs `cfg.method` on `target` `[1, C, R, R]` in [−1, 1] with the checkpoint at `path`.
+/// Runs `cfg.method` on `target` `[1, C, R, R]` in [−1, 1] with `loaded`, the generator of the
+/// checkpoint at `path` (PTI loads a frozen second copy from it). Tuning and optimisation change
+/// `loaded`'s noise maps and weights, so it is taken by value.
 pub fn invert(
+    mut loaded: Loaded,
     path: &Path,
     target: &Tensor,
     cfg: &InvertConfig,
-    device: Device,
     seed: u64,
 ) -> Result<Inversion> {
-    let mut loaded = load(path, device)?;
+    let device = loaded.vs.device();
     let r = loaded.cfg.resolution;
     let c = loaded.cfg.channels.max(1);
     if target.size() != [1, c, r, r] {

@@ -355,10 +355,10 @@ fn run(cli: Cli) -> Result<()> {
                 steps,
                 ..Default::default()
             };
-            let loaded = gantry_runner::invert::load(&path, device)?;
+            let loaded = gantry_runner::style::load(&path, device)?;
             let (r, c) = (loaded.cfg.resolution, loaded.cfg.channels.max(1));
             let target = gantry_runner::invert::read_image(&image, r, c)?;
-            let inv = gantry_runner::invert::invert(&path, &target, &cfg, device, seed)?;
+            let inv = gantry_runner::invert::invert(loaded, &path, &target, &cfg, seed)?;
             let pair = tch::Tensor::cat(&[target, inv.image.to_device(tch::Device::Cpu)], 0);
             gantry_core::image::save_grid(&pair, 2, &out)?;
             println!(

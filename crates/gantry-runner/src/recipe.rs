@@ -62,10 +62,6 @@ pub trait Recipe {
     fn codes(&self) -> Option<(i64, i64)> {
         None
     }
-    /// StyleGAN2: the generator that draws samples (the EMA copy when there is one).
-    fn style_generator(&self) -> Option<&gantry_stylegan::Generator> {
-        None
-    }
     /// Whether ψ truncates in W (StyleGAN) rather than shrinking z.
     fn truncates_in_w(&self) -> bool {
         false
@@ -130,12 +126,30 @@ pub(crate) struct Core {
     pub(crate) constraint: Constraint,
     pub(crate) reg: RegConfig,
     pub(crate) device: Device,
+    /// G's moving average (`train.ema`), bound to `vs_g`; saved as `g_ema`.
+    pub(crate) ema: Option<Ema>,
+}
+
+/// G's moving average when `train.ema` asks for one: `build` makes the averaged network on a
+/// store of its own, which the returned [`Ema`] binds to `vs_g` (give it to [`Core::new`]).
+pub(crate) fn ema_copy<N>(
+    train: &TrainConfig,
+    vs_g: &VarStore,
+    build: impl FnOnce(tch::nn::Path) -> Result<N>,
+) -> Result<(Option<Ema>, Option<N>)> {
+    if !train.ema.enabled() {
+        return Ok((None, None));
+    }
+    let vs = VarStore::new(vs_g.device());
+    let net = build(vs.root())?;
+    Ok((Some(Ema::new(train.ema, vs, vs_g).map_err(anyhow::Error::msg)?), Some(net)))
 }
 
 impl Core {
     pub(crate) fn new(
         vs_g: VarStore,
         vs_d: VarStore,
+        ema: Option<Ema>,
         loss: LossChoice,
         reg: &RegConfig,
         train: &TrainConfig,
@@ -152,6 +166,7 @@ impl Core {
             constraint: loss.constraint(),
             reg: reg.clone(),
             device,
+            ema,
         }
     }
 
@@ -191,20 +206,28 @@ impl Core {
         self.opt_g.steps() as u64 * batch as u64
     }
 
-    pub(crate) fn save(&self, ck: &mut Checkpoint, ema: Option<&Ema>) {
+    /// Moves the EMA after a G step on `batch` images; its β (None without EMA).
+    pub(crate) fn update_ema(&self, batch: i64) -> Option<f64> {
+        let e = self.ema.as_ref()?;
+        let seen = self.images_seen(batch);
+        e.update(batch as usize, seen);
+        Some(e.config.beta(batch as usize, seen))
+    }
+
+    pub(crate) fn save(&self, ck: &mut Checkpoint) {
         ck.insert_varstore("g", &self.vs_g);
         ck.insert_varstore("d", &self.vs_d);
-        if let Some(e) = ema {
+        if let Some(e) = &self.ema {
             ck.insert_varstore("g_ema", &e.vs);
         }
         self.opt_g.save_state("opt_g", ck);
         self.opt_d.save_state("opt_d", ck);
     }
 
-    pub(crate) fn load(&mut self, ck: &Checkpoint, ema: Option<&Ema>) -> Result<()> {
+    pub(crate) fn load(&mut self, ck: &Checkpoint) -> Result<()> {
         ck.load_varstore("g", &self.vs_g)?;
         ck.load_varstore("d", &self.vs_d)?;
-        if let Some(e) = ema {
+        if let Some(e) = &self.ema {
             ck.load_varstore("g_ema", &e.vs)?;
         }
         self.opt_g.load_state("opt_g", ck)?;
@@ -212,9 +235,9 @@ impl Core {
         Ok(())
     }
 
-    pub(crate) fn load_generator(&self, ck: &Checkpoint, ema: Option<&Ema>) -> Result<()> {
+    pub(crate) fn load_generator(&self, ck: &Checkpoint) -> Result<()> {
         ck.load_varstore("g", &self.vs_g)?;
-        if let Some(e) = ema {
+        if let Some(e) = &self.ema {
             ck.load_varstore("g_ema", &e.vs)?;
         }
         Ok(())
@@ -268,15 +291,10 @@ fn build_net(model: &ModelConfig, p: tch::nn::Path, generator: bool) -> Result<B
     })
 }
 
-/// The averaged generator.
-struct EmaG {
-    ema: Ema,
-    g: Box<dyn ModuleT>,
-}
-
 /// The copy of D that unrolled GANs advance before G's step, with its optimiser.
 struct Unrolled {
-    vs: VarStore,
+    /// (copy's variable, D's variable), matched by name once.
+    pairs: Vec<(Tensor, Tensor)>,
     d: Box<dyn ModuleT>,
     opt: Adam,
     steps: u32,
@@ -290,7 +308,8 @@ pub struct GanRecipe {
     g: Box<dyn ModuleT>,
     d: Box<dyn ModuleT>,
     train: TrainConfig,
-    ema: Option<EmaG>,
+    /// The averaged generator (draws the samples).
+    g_ema: Option<Box<dyn ModuleT>>,
     unrolled: Option<Unrolled>,
     z_dim: i64,
 }
@@ -309,28 +328,24 @@ impl GanRecipe {
         let vs_d = VarStore::new(device);
         let g = build_net(model, vs_g.root(), true)?;
         let d = build_net(model, vs_d.root(), false)?;
-        let ema = if train.ema.enabled() {
-            let vs = VarStore::new(device);
-            let g_ema = build_net(model, vs.root(), true)?;
-            let ema = Ema::new(train.ema, vs, &vs_g).map_err(anyhow::Error::msg)?;
-            Some(EmaG { ema, g: g_ema })
-        } else {
-            None
-        };
+        let (ema, g_ema) = ema_copy(train, &vs_g, |p| build_net(model, p, true))?;
         let unrolled = if train.unroll > 0 {
             let vs = VarStore::new(device);
             let d = build_net(model, vs.root(), false)?;
             let opt = Adam::new(&vs, train.d_opt);
-            Some(Unrolled { vs, d, opt, steps: train.unroll })
+            let from = vs_d.variables();
+            let pairs =
+                vs.variables().into_iter().map(|(name, t)| (t, from[&name].shallow_clone())).collect();
+            Some(Unrolled { pairs, d, opt, steps: train.unroll })
         } else {
             None
         };
         Ok(Self {
-            core: Core::new(vs_g, vs_d, loss, reg, train, device),
+            core: Core::new(vs_g, vs_d, ema, loss, reg, train, device),
             g,
             d,
             train: train.clone(),
-            ema,
+            g_ema,
             unrolled,
             z_dim: model.z_dim(),
         })
@@ -355,9 +370,8 @@ impl GanRecipe {
     fn unrolled_d_out(&mut self, u_fake: &Tensor, real: &Tensor) -> Option<Tensor> {
         let u = self.unrolled.as_mut()?;
         tch::no_grad(|| {
-            let from = self.core.vs_d.variables();
-            for (name, mut t) in u.vs.variables() {
-                t.copy_(&from[&name]);
+            for (t, src) in &u.pairs {
+                t.shallow_clone().copy_(src);
             }
         });
         u.opt.copy_state_from(&self.core.opt_d);
@@ -378,10 +392,7 @@ impl GanRecipe {
 
     /// The generator used for samples: the EMA copy when there is one.
     fn sampler(&self) -> &dyn ModuleT {
-        match &self.ema {
-            Some(e) => e.g.as_ref(),
-            None => self.g.as_ref(),
-        }
+        self.g_ema.as_ref().unwrap_or(&self.g).as_ref()
     }
 }
 
@@ -428,10 +439,8 @@ impl Recipe for GanRecipe {
         // Differentiates w.r.t. G's parameters only: D's weight gradients are never computed.
         self.core.opt_g.backward_step(&loss);
         let mut out = vec![("g_loss", loss.double_value(&[]))];
-        if let Some(e) = &self.ema {
-            let seen = self.core.opt_g.steps() as u64 * b as u64;
-            e.ema.update(b as usize, seen);
-            out.push(("ema_beta", e.ema.config.beta(b as usize, seen)));
+        if let Some(beta) = self.core.update_ema(b) {
+            out.push(("ema_beta", beta));
         }
         if self.train.instance_noise > 0.0 {
             out.push(("instance_noise", self.train.instance_noise_at(self.core.opt_g.steps() as u64)));
@@ -452,14 +461,14 @@ impl Recipe for GanRecipe {
     }
 
     fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck, self.ema.as_ref().map(|e| &e.ema));
+        self.core.save(ck);
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck, self.ema.as_ref().map(|e| &e.ema))
+        self.core.load(ck)
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck, self.ema.as_ref().map(|e| &e.ema))
+        self.core.load_generator(ck)
     }
 }

@@ -7,7 +7,12 @@ use anyhow::{bail, Result};
 use gantry_stylegan::{Generator, NoiseMode, SynthesisOptions, Truncation};
 use tch::{Device, Kind, Tensor};
 
-use crate::generate::{latents, load_generator};
+use gantry_core::checkpoint::Checkpoint;
+use gantry_stylegan::StyleGan2Config;
+use tch::nn::VarStore;
+
+use crate::config::ModelConfig;
+use crate::generate::latents;
 
 /// Which ws a style-mixing grid copies from the column latents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +77,31 @@ impl Styles {
     }
 }
 
-fn stylegan(ckpt: &Path, device: Device) -> Result<(Box<dyn crate::recipe::Recipe>, String)> {
-    let (cfg, recipe) = load_generator(ckpt, device)?;
-    if recipe.style_generator().is_none() {
-        bail!("this command needs a StyleGAN2 checkpoint; this one holds a {} model", cfg.model.arch());
-    }
-    Ok((recipe, cfg.model.arch().to_string()))
+/// A StyleGAN2 checkpoint's sampling generator on a store of its own (so inversion can tune it),
+/// its configuration and the run's evaluation domain.
+pub struct Loaded {
+    pub vs: VarStore,
+    pub g: Generator,
+    pub cfg: StyleGan2Config,
+    pub domain: String,
+}
+
+/// The sampling generator of a StyleGAN2 checkpoint (the EMA copy when there is one).
+pub fn load(path: &Path, device: Device) -> Result<Loaded> {
+    let ck = Checkpoint::load(path)?;
+    let run = crate::generate::config_of(&ck)?;
+    let ModelConfig::Stylegan2(cfg) = &run.model else {
+        bail!(
+            "this command needs a StyleGAN2 checkpoint; {} holds a {} model",
+            path.display(),
+            run.model.arch()
+        );
+    };
+    let vs = VarStore::new(device);
+    let g = Generator::new(vs.root(), cfg);
+    let prefix = if ck.tensors.keys().any(|k| k.starts_with("g_ema.")) { "g_ema" } else { "g" };
+    ck.load_varstore(prefix, &vs)?;
+    Ok(Loaded { vs, g, cfg: cfg.clone(), domain: run.eval.features.clone() })
 }
 
 /// `gantry style-mix`: a (rows + 1) × (cols + 1) grid. The top row shows the column latents'
@@ -97,8 +121,8 @@ pub fn style_mix(
     if rows == 0 || cols == 0 || !psi.is_finite() {
         bail!("--rows and --cols must be at least 1 and --psi finite (found {rows}, {cols}, {psi})");
     }
-    let (recipe, _) = stylegan(ckpt, device)?;
-    let g = recipe.style_generator().expect("checked");
+    let loaded = load(ckpt, device)?;
+    let g = &loaded.g;
     let (lo, hi) = styles.range(g)?;
     let z = latents(rows + cols, g.cfg.z_dim, seed, "style-mix").to_device(device);
     let o = SynthesisOptions { noise: NoiseMode::Const, fused: true };
@@ -134,8 +158,8 @@ pub fn noise(ckpt: &Path, rows: usize, cols: usize, seed: u64, out: &Path, devic
     if rows == 0 || cols == 0 {
         bail!("--rows and --cols must be at least 1 (found {rows} and {cols})");
     }
-    let (recipe, _) = stylegan(ckpt, device)?;
-    let g = recipe.style_generator().expect("checked");
+    let loaded = load(ckpt, device)?;
+    let g = &loaded.g;
     let z = latents(rows, g.cfg.z_dim, seed, "noise").to_device(device);
     tch::manual_seed(seed as i64);
     let random = SynthesisOptions { noise: NoiseMode::Random, fused: true };

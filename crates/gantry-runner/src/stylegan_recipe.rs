@@ -12,13 +12,12 @@
 
 use anyhow::Result;
 use gantry_core::checkpoint::Checkpoint;
-use gantry_nn::Ema;
 use gantry_stylegan::{Discriminator, Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{trainable, Core, Real, Recipe, Scalars};
+use crate::recipe::{ema_copy, trainable, Core, Real, Recipe, Scalars};
 
 /// StyleGAN2: mapping + synthesis G, residual D.
 pub struct StyleRecipe {
@@ -26,7 +25,8 @@ pub struct StyleRecipe {
     core: Core,
     g: Generator,
     d: Discriminator,
-    ema: Option<(Ema, Generator)>,
+    /// The averaged generator (draws the samples).
+    g_ema: Option<Generator>,
     /// The path length running mean `a` (a store of its own, checkpointed as `aux`).
     aux: VarStore,
     pl_mean: Tensor,
@@ -50,21 +50,15 @@ impl StyleRecipe {
         let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
         let g = Generator::new(vs_g.root(), cfg);
         let d = Discriminator::new(vs_d.root(), cfg);
-        let ema = if train.ema.enabled() {
-            let vs = VarStore::new(device);
-            let net = Generator::new(vs.root(), cfg);
-            Some((Ema::new(train.ema, vs, &vs_g).map_err(anyhow::Error::msg)?, net))
-        } else {
-            None
-        };
+        let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(Generator::new(p, cfg)))?;
         let aux = VarStore::new(device);
         let pl_mean = aux.root().zeros_no_train("pl_mean", &[]);
         Ok(Self {
             cfg: cfg.clone(),
-            core: Core::new(vs_g, vs_d, loss, reg, train, device),
+            core: Core::new(vs_g, vs_d, ema, loss, reg, train, device),
             g,
             d,
-            ema,
+            g_ema,
             aux,
             pl_mean,
         })
@@ -101,7 +95,7 @@ impl StyleRecipe {
 
     /// The generator that draws samples: the EMA copy when there is one.
     fn sampler(&self) -> &Generator {
-        self.ema.as_ref().map_or(&self.g, |(_, g)| g)
+        self.g_ema.as_ref().unwrap_or(&self.g)
     }
 }
 
@@ -146,18 +140,12 @@ impl Recipe for StyleRecipe {
             adv
         };
         self.core.opt_g.backward_step(&loss);
-        if let Some((e, _)) = &self.ema {
-            e.update(b as usize, self.core.images_seen(b));
-        }
+        self.core.update_ema(b);
         out
     }
 
     fn generate(&self, z: &Tensor) -> Tensor {
         self.generate_psi(z, 1.0, None).expect("ψ = 1 needs no w̄")
-    }
-
-    fn style_generator(&self) -> Option<&Generator> {
-        Some(self.sampler())
     }
 
     fn truncates_in_w(&self) -> bool {
@@ -180,16 +168,16 @@ impl Recipe for StyleRecipe {
     }
 
     fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck, self.ema.as_ref().map(|e| &e.0));
+        self.core.save(ck);
         ck.insert_varstore("aux", &self.aux);
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck, self.ema.as_ref().map(|e| &e.0))?;
+        self.core.load(ck)?;
         Ok(ck.load_varstore("aux", &self.aux)?)
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck, self.ema.as_ref().map(|e| &e.0))
+        self.core.load_generator(ck)
     }
 }

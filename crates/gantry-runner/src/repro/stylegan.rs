@@ -135,11 +135,12 @@ pub fn run(o: &Options) -> Result<Value> {
     ] {
         let (mut psnrs, mut starts, mut images) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..digits {
+            let loaded = crate::style::load(&ckpt, o.device)?;
             let inv = crate::invert::invert(
+                loaded,
                 &ckpt,
                 &targets.narrow(0, i, 1),
                 &budget(method, space),
-                o.device,
                 i as u64,
             )?;
             ensure!(inv.psnr.is_finite(), "{name}: PSNR {}", inv.psnr);
