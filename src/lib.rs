@@ -12,6 +12,7 @@
 //! | [`cond`] | gantry-cond | cGAN, conditional BN, projection discriminator, ACGAN, InfoGAN |
 //! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
 //! | [`nn`] | gantry-nn | spectral norm, minibatch discrimination and stddev, truncation, generator EMA, LeakyReLU |
+//! | [`progan`] | gantry-progan | progressive growing: equalised lr, pixel norm, fade-in growth of G and D, the schedule |
 //! | [`stylegan`] | gantry-stylegan | StyleGAN2 as StyleGAN2-ADA: modulated convolution, mapping, skip G, residual D |
 //! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
 
@@ -22,6 +23,7 @@ pub use gantry_dcgan as dcgan;
 pub use gantry_losses as losses;
 pub use gantry_metrics as metrics;
 pub use gantry_nn as nn;
+pub use gantry_progan as progan;
 pub use gantry_runner as runner;
 pub use gantry_stylegan as stylegan;
 pub use tch;

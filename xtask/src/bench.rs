@@ -32,8 +32,9 @@ struct Pair {
     bench: &'static str,
     /// The criterion id, i.e. the folder under `target/criterion/`.
     criterion_id: &'static str,
-    /// The peer script under `benches/peers/`, if there is one.
+    /// The peer script under `benches/peers/`, if there is one, and its arguments.
     peer: Option<&'static str>,
+    peer_args: &'static [&'static str],
     what: &'static str,
 }
 
@@ -42,24 +43,42 @@ const PAIRS: &[Pair] = &[
         bench: "dcgan_step",
         criterion_id: "dcgan32_train_step/batch64",
         peer: Some("dcgan_step.py"),
+        peer_args: &[],
         what: "DCGAN-32 training step (D + G, batch 64, CPU)",
+    },
+    Pair {
+        bench: "stylegan2_step",
+        criterion_id: "stylegan2_train_step/32x32_batch32",
+        peer: Some("stylegan2_step.py"),
+        peer_args: &["--resolution", "32"],
+        what: "StyleGAN2 training step at 32x32 (stylegan2-mnist's network; D + G, batch 32, CPU)",
+    },
+    Pair {
+        bench: "stylegan2_step",
+        criterion_id: "stylegan2_train_step/64x64_batch32",
+        peer: Some("stylegan2_step.py"),
+        peer_args: &["--resolution", "64"],
+        what: "StyleGAN2 training step at 64x64 (stylegan2-orl's network; D + G, batch 32, CPU)",
     },
     Pair {
         bench: "metrics",
         criterion_id: "frechet/2048d",
         peer: Some("frechet.py"),
+        peer_args: &[],
         what: "Frechet distance between 2048-d Gaussians (f64; peer: scipy sqrtm, pytorch-fid's formula)",
     },
     Pair {
         bench: "metrics",
         criterion_id: "precision_recall/10k_x_10k_512d",
         peer: Some("prdc.py"),
+        peer_args: &[],
         what: "precision/recall k=3, 10k x 10k features of 512-d (peer: NumPy blocked k-NN)",
     },
     Pair {
         bench: "transport",
         criterion_id: "transport_w1/200x200",
         peer: None,
+        peer_args: &[],
         what: "exact W1 (transportation simplex), 200x200 points in 2-D",
     },
 ];
@@ -97,7 +116,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let rounds = if pair.peer.is_some() { args.rounds.max(1) } else { 1 };
         for round in 1..=rounds {
             if let Some(peer) = pair.peer {
-                peers.push(peer_median_ms(&python, peer, threads)?);
+                peers.push(peer_median_ms(&python, peer, pair.peer_args, threads)?);
             }
             let mut cmd = cargo();
             cmd.args([
@@ -162,10 +181,11 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// Runs the peer script once; its last stdout line is `{"median_ms": ...}`.
-fn peer_median_ms(python: &std::path::Path, peer: &str, threads: usize) -> Result<f64> {
+fn peer_median_ms(python: &std::path::Path, peer: &str, args: &[&str], threads: usize) -> Result<f64> {
     let script = repo_root().join("benches/peers").join(peer);
     let out = Command::new(python)
         .arg(&script)
+        .args(args)
         .args(["--threads", &threads.to_string()])
         .output()
         .with_context(|| format!("cannot run {}", script.display()))?;

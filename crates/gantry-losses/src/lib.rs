@@ -41,5 +41,6 @@ pub mod transport;
 
 pub use adversarial::{d_loss, g_loss, AdversarialLoss, Reduction};
 pub use penalty::{
-    clip_weights, dragan_penalty, gradient_penalty, path_length_penalty, r1_penalty, r2_penalty, GpSide,
+    clip_weights, dragan_penalty, drift_penalty, gradient_penalty, path_length_penalty, r1_penalty,
+    r2_penalty, GpSide,
 };

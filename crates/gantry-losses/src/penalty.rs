@@ -13,6 +13,7 @@
 //! | [`r2_penalty`] | γ/2 · E_x̃ ‖∇D(x̃)‖² on fakes | Mescheder et al. 2018, eq. 10 |
 //! | [`dragan_penalty`] | E (‖∇D(x̂)‖₂ − 1)², x̂ between x and x + ½·std(x)·U[0, 1] | Kodali et al. 2017 |
 //! | [`clip_weights`] | every critic weight clamped to [−c, c] after each critic step | Arjovsky et al. 2017, Alg. 1 (c = 0.01) |
+//! | [`drift_penalty`] | ε · E_x D(x)² on the critic's real scores (keeps them near 0) | Karras et al. 2018, App. A.1 (ProGAN, ε = 0.001) |
 //! | [`path_length_penalty`] (on G) | E_w,y (‖J_wᵀy‖₂ − a)², y ~ N(0, I/(HW)), a the running mean length | Karras et al. 2020, eq. 4 (StyleGAN2) |
 //!
 //! Interpolation weights and perturbations are drawn from libtorch's generator on the input's
@@ -105,6 +106,13 @@ pub fn clip_weights(vs: &VarStore, c: f64) {
             let _ = t.clamp_(-c, c);
         }
     });
+}
+
+/// ProGAN's ε-drift term (Karras et al. 2018, App. A.1): `ε · E_x D(x)²` on the critic's scores
+/// `[N]` of a real batch, which stops a WGAN critic's outputs drifting far from 0 (the loss alone
+/// only sees differences of scores).
+pub fn drift_penalty(real_scores: &Tensor, eps: f64) -> Tensor {
+    real_scores.square().mean(Kind::Float) * eps
 }
 
 /// Path lengths `[N]` of fakes `img` `[N, C, H, W]` made from `ws` `[N, L, w_dim]` (which
@@ -209,6 +217,13 @@ mod tests {
         let g = Tensor::run_backward(&[gp], &[&w], false, false).pop().unwrap();
         assert!(close(g.double_value(&[0, 1]), 2.0), "{g}");
         assert!(close(g.double_value(&[0, 0]), 0.0));
+    }
+
+    #[test]
+    fn drift_is_epsilon_times_the_mean_square() {
+        let scores = Tensor::from_slice(&[1.0f32, -3.0, 2.0, 0.0]);
+        // ε · (1 + 9 + 4 + 0) / 4
+        assert!(close(drift_penalty(&scores, 0.001).double_value(&[]), 0.001 * 3.5));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DcganConfig, MlpConfig};
 use gantry_losses::{AdversarialLoss, GpSide};
 use gantry_nn::EmaConfig;
+use gantry_progan::ProganConfig;
 use gantry_stylegan::StyleGan2Config;
 use serde::{Deserialize, Serialize};
 
@@ -183,6 +184,9 @@ pub struct RegConfig {
     /// StyleGAN: probability of style mixing regularisation (the papers: 0.9; 0 = off).
     #[serde(default)]
     pub style_mixing: f64,
+    /// ε of ProGAN's drift term ε·E[D(x)²] on the critic's real scores (the paper: 0.001; 0 = off).
+    #[serde(default)]
+    pub drift: f64,
 }
 
 fn default_pl_every() -> u64 {
@@ -211,6 +215,7 @@ impl Default for RegConfig {
             pl_batch_shrink: default_pl_batch_shrink(),
             pl_decay: default_pl_decay(),
             style_mixing: 0.0,
+            drift: 0.0,
         }
     }
 }
@@ -229,6 +234,8 @@ pub enum ModelConfig {
     Infogan(InfoGanConfig),
     /// StyleGAN2 as StyleGAN2-ADA (`gantry-stylegan`).
     Stylegan2(StyleGan2Config),
+    /// Progressive growing (`gantry-progan`).
+    Progan(ProganConfig),
 }
 
 impl ModelConfig {
@@ -239,6 +246,7 @@ impl ModelConfig {
             ModelConfig::Cond(_) => "cond",
             ModelConfig::Infogan(_) => "infogan",
             ModelConfig::Stylegan2(_) => "stylegan2",
+            ModelConfig::Progan(_) => "progan",
         }
     }
 
@@ -249,6 +257,7 @@ impl ModelConfig {
             ModelConfig::Cond(c) => Some((c.channels, c.image_size)),
             ModelConfig::Infogan(c) => Some((c.channels, c.image_size)),
             ModelConfig::Stylegan2(c) => Some((c.channels, c.resolution)),
+            ModelConfig::Progan(c) => Some((c.channels, c.resolution)),
             ModelConfig::Mlp(_) => None,
         }
     }
@@ -260,6 +269,7 @@ impl ModelConfig {
             ModelConfig::Cond(c) => c.channels = channels,
             ModelConfig::Infogan(c) => c.channels = channels,
             ModelConfig::Stylegan2(c) => c.channels = channels,
+            ModelConfig::Progan(c) => c.channels = channels,
             ModelConfig::Mlp(_) => {}
         }
     }
@@ -276,6 +286,7 @@ impl ModelConfig {
             ModelConfig::Cond(c) => c.z_dim,
             ModelConfig::Infogan(c) => c.noise_dim,
             ModelConfig::Stylegan2(c) => c.z_dim,
+            ModelConfig::Progan(c) => c.z_dim,
         }
     }
 }
@@ -437,6 +448,7 @@ impl RunConfig {
             ("reg.r1", r.r1),
             ("reg.r2", r.r2),
             ("reg.dragan", r.dragan),
+            ("reg.drift", r.drift),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
@@ -518,9 +530,19 @@ impl RunConfig {
                     );
                 }
             }
+            ModelConfig::Progan(c) => {
+                ProganConfig { channels: c.channels.max(1), ..c.clone() }
+                    .validate()
+                    .map_err(|e| anyhow!("invalid {e}"))?;
+            }
         }
-        if matches!(self.model, ModelConfig::Cond(_) | ModelConfig::Infogan(_) | ModelConfig::Stylegan2(_))
-            && (self.train.unroll > 0 || self.train.instance_noise > 0.0)
+        if matches!(
+            self.model,
+            ModelConfig::Cond(_)
+                | ModelConfig::Infogan(_)
+                | ModelConfig::Stylegan2(_)
+                | ModelConfig::Progan(_)
+        ) && (self.train.unroll > 0 || self.train.instance_noise > 0.0)
         {
             bail!(
                 "invalid train.unroll / train.instance_noise: supported for dcgan and mlp models, this run trains a {} model",

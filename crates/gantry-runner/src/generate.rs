@@ -113,7 +113,8 @@ fn write_images(cfg: &RunConfig, x: &Tensor, nrow: usize, out: &Path) -> Result<
         ModelConfig::Dcgan(_)
         | ModelConfig::Cond(_)
         | ModelConfig::Infogan(_)
-        | ModelConfig::Stylegan2(_) => gantry_core::image::save_grid(&x, nrow, out)?,
+        | ModelConfig::Stylegan2(_)
+        | ModelConfig::Progan(_) => gantry_core::image::save_grid(&x, nrow, out)?,
         ModelConfig::Mlp(_) => {
             let toy = crate::train::toy_of(cfg)?;
             let extent = toy.modes().iter().flatten().fold(1.0f64, |a, v| a.max(v.abs())) * 1.5;

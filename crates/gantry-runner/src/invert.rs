@@ -13,6 +13,11 @@
 //!   regulariser keeping G(w_r) unchanged at w_r = w_p + α·(w_z − w_p)/‖w_z − w_p‖.
 //!
 //! Reconstruction error is reported as PSNR over pixels in [0, 1].
+//!
+//! Editing ([`class_means`], [`edit`]): the inverted ws move along a direction in W, here the
+//! difference of two class means `w̄_B − w̄_A` (mean w of samples the domain classifier reads as
+//! each class; the simplest of the linear latent directions of Shen et al. 2020), and G redraws
+//! them: `G(w + α·(w̄_B − w̄_A))`.
 
 use std::path::Path;
 
@@ -335,11 +340,83 @@ pub fn pivotal_tuning(
     Ok(Inversion { ws: pivot.shallow_clone(), image, psnr, start_psnr })
 }
 
+/// Mean w `[K, w_dim]` of each class among `n` seeded samples, as the domain classifier reads
+/// the images, with the number of samples per class. Noise maps are the stored ones.
+pub fn class_means(
+    g: &Generator,
+    classifier: &Classifier,
+    n: usize,
+    seed: u64,
+) -> Result<(Tensor, Vec<i64>)> {
+    let device = g.mapping.fcs[0].weight.device();
+    let (mut ws, mut labels) = (Vec::new(), Vec::new());
+    let z = crate::generate::latents(n, g.cfg.z_dim, seed, "edit-class-means").to_device(device);
+    for chunk in z.split(500, 0) {
+        let (w, x) = tch::no_grad(|| {
+            let w = g.mapping.forward(Some(&chunk), None, Truncation::default(), false);
+            let x = g.synthesis.forward(&w, SynthesisOptions { noise: NoiseMode::Const, fused: true });
+            (w.select(1, 0), x)
+        });
+        labels.push(classifier.predict(&gantry_core::image::to_u8(&x))?);
+        ws.push(w.to_device(Device::Cpu));
+    }
+    let (ws, labels) = (Tensor::cat(&ws, 0), Tensor::cat(&labels, 0));
+    let k = 10;
+    let onehot = labels.one_hot(k).to_kind(Kind::Float); // [n, K]
+    let counts = onehot.sum_dim_intlist([0i64].as_slice(), false, Kind::Float); // [K]
+    let means = onehot.tr().mm(&ws) / counts.clamp_min(1.0).unsqueeze(1);
+    let counts: Vec<f32> = Vec::try_from(counts)?;
+    Ok((means.to_device(device), counts.iter().map(|&c| c as i64).collect()))
+}
+
+/// Which classes an edit moves between: `--edit A:B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditClasses {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl std::str::FromStr for EditClasses {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let parse = |t: &str| t.trim().parse::<i64>().ok().filter(|k| (0..10).contains(k));
+        match s.split_once(':').map(|(a, b)| (parse(a), parse(b))) {
+            Some((Some(from), Some(to))) if from != to => Ok(Self { from, to }),
+            _ => {
+                bail!("invalid --edit: expected two different classes 0–9 as FROM:TO (e.g. 3:8), found '{s}'")
+            }
+        }
+    }
+}
+
+/// G's images `[S, C, R, R]` for the ws `[1, L, w_dim]` moved by each `strengths` α along
+/// `direction` `[w_dim]` (every layer alike), with the stored noise maps.
+pub fn edit(g: &Generator, ws: &Tensor, direction: &Tensor, strengths: &[f64]) -> Tensor {
+    let moved: Vec<Tensor> = strengths.iter().map(|&a| ws + direction.view([1, 1, -1]) * a).collect();
+    let o = SynthesisOptions { noise: NoiseMode::Const, fused: true };
+    tch::no_grad(|| g.synthesis.forward(&Tensor::cat(&moved, 0), o))
+}
+
+/// The class-mean direction `w̄_to − w̄_from` from 5,000 samples (an error names a class the
+/// generator never draws).
+pub fn class_direction(g: &Generator, classifier: &Classifier, classes: EditClasses) -> Result<Tensor> {
+    let (means, counts) = class_means(g, classifier, 5000, 0)?;
+    for k in [classes.from, classes.to] {
+        if counts[k as usize] == 0 {
+            bail!(
+                "--edit: the generator drew no sample the classifier reads as {k} among 5,000 (per class: {counts:?})"
+            );
+        }
+    }
+    Ok(means.get(classes.to) - means.get(classes.from))
+}
+
 /// Runs `cfg.method` on `target` `[1, C, R, R]` in [−1, 1] with `loaded`, the generator of the
-/// checkpoint at `path` (PTI loads a frozen second copy from it). Tuning and optimisation change
-/// `loaded`'s noise maps and weights, so it is taken by value.
+/// checkpoint at `path` (PTI loads a frozen second copy from it). Optimisation changes
+/// `loaded`'s noise maps and tuning its weights: edits of the result use `loaded.g` afterwards.
 pub fn invert(
-    mut loaded: Loaded,
+    loaded: &mut Loaded,
     path: &Path,
     target: &Tensor,
     cfg: &InvertConfig,
@@ -379,7 +456,7 @@ pub fn invert(
             let frozen = load(path, device)?;
             let pivot = optimise(&mut loaded.g, &target, None, cfg, feat.as_ref())?;
             eprintln!("pivot: PSNR {:.2} dB; tuning G", pivot.psnr);
-            pivotal_tuning(&mut loaded, &frozen.g, &target, &pivot.ws, cfg, feat.as_ref())
+            pivotal_tuning(loaded, &frozen.g, &target, &pivot.ws, cfg, feat.as_ref())
         }
     }
     .context("inversion failed")

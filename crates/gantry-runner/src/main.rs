@@ -130,6 +130,14 @@ enum Cmd {
         /// Seed of the optimiser's noise.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Edit the result: move its ws along the difference of two class means in W, FROM:TO
+        /// (classes as the run's domain classifier reads G's samples; MNIST/Fashion-MNIST runs),
+        /// and write the row to OUT-edit.png.
+        #[arg(long)]
+        edit: Option<String>,
+        /// Strengths α of the edit, w + α·(w̄_TO − w̄_FROM), comma-separated.
+        #[arg(long, default_value = "0,0.5,1,1.5")]
+        edit_strengths: String,
         /// auto (CUDA when available), cpu, cuda, cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
@@ -346,19 +354,45 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} (noise grid from {})", from.out.display(), path.display());
             Ok(())
         }
-        Cmd::Invert { ckpt, image, method, space, steps, out, seed, device } => {
+        Cmd::Invert { ckpt, image, method, space, steps, out, seed, edit, edit_strengths, device } => {
+            use gantry_runner::invert;
             let device = gantry_core::device::parse_device(&device)?;
             let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let edit: Option<invert::EditClasses> = edit.as_deref().map(str::parse).transpose()?;
+            let strengths = edit_strengths
+                .split(',')
+                .map(|t| t.trim().parse::<f64>().ok().filter(|a| a.is_finite()))
+                .collect::<Option<Vec<f64>>>()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "invalid --edit-strengths: expected comma-separated numbers, found '{edit_strengths}'"
+                    )
+                })?;
             let cfg = gantry_runner::invert::InvertConfig {
                 method: method.parse()?,
                 space: space.parse()?,
                 steps,
                 ..Default::default()
             };
-            let loaded = gantry_runner::style::load(&path, device)?;
+            let mut loaded = gantry_runner::style::load(&path, device)?;
+            let classifier = match (edit, loaded.domain.as_str()) {
+                (None, _) => None,
+                (Some(_), d @ ("mnist" | "fashion-mnist")) => {
+                    Some(gantry_metrics::classifier::Classifier::builtin(d, device)?)
+                }
+                (Some(_), d) => bail!(
+                    "--edit needs a run evaluated with a domain classifier (eval.features mnist or fashion-mnist), this one uses '{d}'"
+                ),
+            };
             let (r, c) = (loaded.cfg.resolution, loaded.cfg.channels.max(1));
-            let target = gantry_runner::invert::read_image(&image, r, c)?;
-            let inv = gantry_runner::invert::invert(loaded, &path, &target, &cfg, seed)?;
+            let target = invert::read_image(&image, r, c)?;
+            // The direction comes from the checkpoint's G, before tuning or noise optimisation.
+            let direction = match (edit, &classifier) {
+                (Some(e), Some(cl)) => Some(invert::class_direction(&loaded.g, cl, e)?),
+                _ => None,
+            };
+            let inv = invert::invert(&mut loaded, &path, &target, &cfg, seed)?;
             let pair = tch::Tensor::cat(&[target, inv.image.to_device(tch::Device::Cpu)], 0);
             gantry_core::image::save_grid(&pair, 2, &out)?;
             println!(
@@ -366,6 +400,22 @@ fn run(cli: Cli) -> Result<()> {
                 inv.psnr,
                 out.display()
             );
+            if let (Some(e), Some(d), Some(cl)) = (edit, direction, classifier) {
+                let x = invert::edit(&loaded.g, &inv.ws, &d, &strengths);
+                let read: Vec<i64> = Vec::try_from(cl.predict(&gantry_core::image::to_u8(&x))?)?;
+                let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let edit_out = out.with_file_name(format!("{stem}-edit.png"));
+                gantry_core::image::save_grid(&x.to_device(tch::Device::Cpu), strengths.len(), &edit_out)?;
+                let cols: Vec<String> =
+                    strengths.iter().zip(&read).map(|(a, k)| format!("α {a}: {k}")).collect();
+                println!(
+                    "edit {} → {}: the classifier reads {}; wrote {}",
+                    e.from,
+                    e.to,
+                    cols.join(", "),
+                    edit_out.display()
+                );
+            }
             Ok(())
         }
         Cmd::Interpolate { from, frames, rows } => {

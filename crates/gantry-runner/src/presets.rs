@@ -6,6 +6,7 @@ use gantry_core::optim::AdamConfig;
 use gantry_data::{Fit, LastBatch, Split};
 use gantry_dcgan::{DNorm, DcganConfig, MlpConfig};
 use gantry_nn::EmaConfig;
+use gantry_progan::ProganConfig;
 use gantry_stylegan::StyleGan2Config;
 
 use crate::config::{
@@ -222,6 +223,50 @@ fn stylegan2_orl() -> RunConfig {
     }
 }
 
+/// Progressive growing as the ProGAN paper trains it (Karras et al. 2018, App. A.1): WGAN-GP
+/// (λ = 10) with the ε-drift term (ε = 0.001), one D step per G step, Adam(0.001, β = (0, 0.99),
+/// ε = 1e-8), G's EMA with a half-life of 10k images, equalised learning rate, pixel norm and
+/// minibatch stddev in the networks. The paper's batch shrinks as the resolution grows; these
+/// presets keep it fixed.
+fn progan(name: &str, data: &str, model: ProganConfig, features: &str, hflip: bool) -> RunConfig {
+    let adam = AdamConfig { lr: 0.001, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
+    let steps = (model.schedule().images_to_full() + (model.stable_kimg * 1000.0) as u64) / 32;
+    RunConfig {
+        preset: name.into(),
+        data: data.into(),
+        seed: 0,
+        steps,
+        batch_size: 32,
+        threads: 0,
+        loss: LossChoice::WganGp,
+        reg: RegConfig { gp: 10.0, drift: 0.001, ..RegConfig::default() },
+        model: ModelConfig::Progan(model),
+        train: TrainConfig {
+            ema: EmaConfig { half_life_kimg: 10.0, rampup: 0.0 },
+            ..TrainConfig::plain(adam, adam)
+        },
+        loader: loader(hflip),
+        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
+        eval: EvalConfig { features: features.into(), ..Default::default() },
+    }
+}
+
+/// ProGAN growing 4×4 → 32×32 on the embedded 5k digits, 16k images per phase.
+fn progan_mnist() -> RunConfig {
+    progan("progan-mnist", "mnist-5k", ProganConfig::small32(), "mnist", false)
+}
+
+/// progan-mnist on Fashion-MNIST.
+fn progan_fashion() -> RunConfig {
+    progan("progan-fashion", "fashion-mnist", ProganConfig::small32(), "fashion-mnist", false)
+}
+
+/// ProGAN growing 4×4 → 64×64 on the ORL faces (grey, horizontal flips).
+fn progan_orl() -> RunConfig {
+    let model = ProganConfig { resolution: 64, fmap_base: 4096, ..ProganConfig::small32() };
+    progan("progan-orl", "orl-faces", model, "inception", true)
+}
+
 /// StyleGAN2-ADA's `paper256` configuration (FFHQ/LSUN at 256×256, for GPU boxes): batch 64,
 /// γ = 1, EMA half-life 20 kimg without ramp-up, minibatch stddev groups of 8. Point `data` at an
 /// image folder; the default ORL faces are upscaled.
@@ -339,6 +384,18 @@ const PRESETS: &[Preset] = &[
         name: "stylegan2-paper256",
         summary: "StyleGAN2-ADA's paper256 settings (256x256, 8-layer mapping, batch 64) for GPU boxes",
         build: stylegan2_paper256,
+    },
+    Preset {
+        name: "progan-mnist",
+        summary:
+            "progressive growing 4x4 -> 32x32 on MNIST: WGAN-GP + drift, equalised lr, pixel norm, fade-in",
+        build: progan_mnist,
+    },
+    Preset { name: "progan-fashion", summary: "progan-mnist on Fashion-MNIST", build: progan_fashion },
+    Preset {
+        name: "progan-orl",
+        summary: "progressive growing 4x4 -> 64x64 on the ORL faces",
+        build: progan_orl,
     },
     Preset {
         name: "toy-ring",

@@ -189,6 +189,12 @@ impl Core {
         real_out: &Tensor,
         fake_out: &Tensor,
     ) -> Scalars {
+        let extra = if self.reg.drift > 0.0 {
+            extra + penalty::drift_penalty(real_out, self.reg.drift)
+        } else {
+            extra.shallow_clone()
+        };
+        let extra = &extra;
         self.opt_d.backward_step(&(adv + extra));
         if self.constraint == Constraint::Clip {
             penalty::clip_weights(&self.vs_d, self.reg.clip);
@@ -264,6 +270,9 @@ pub fn build(
         }
         ModelConfig::Stylegan2(c) => {
             Box::new(crate::stylegan_recipe::StyleRecipe::new(c, loss, reg, train, device)?)
+        }
+        ModelConfig::Progan(c) => {
+            Box::new(crate::progan_recipe::ProganRecipe::new(c, loss, reg, train, device)?)
         }
     })
 }

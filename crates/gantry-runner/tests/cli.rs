@@ -968,6 +968,56 @@ fn stylegan2_resumes_exactly_and_truncates_in_w() {
         .arg(&pair));
     assert!(String::from_utf8_lossy(&out.stdout).contains("PSNR"));
     assert_eq!(image::open(&pair).unwrap().width(), 2 * 34 + 2);
+    // Editing along a class-mean direction. The means partition the samples: counts add up to n
+    // and the count-weighted class means give the overall mean w.
+    let cl = gantry_metrics::classifier::Classifier::builtin("mnist", tch::Device::Cpu).unwrap();
+    let (means, counts) = gantry_runner::invert::class_means(&loaded.g, &cl, 400, 0).unwrap();
+    assert_eq!(counts.iter().sum::<i64>(), 400);
+    let z = gantry_runner::generate::latents(400, 8, 0, "edit-class-means");
+    let w =
+        loaded.g.mapping.forward(Some(&z), None, gantry_stylegan::Truncation::default(), false).select(1, 0);
+    let weights = tch::Tensor::from_slice(&counts).to_kind(tch::Kind::Float).unsqueeze(1);
+    let pooled = (means * weights).sum_dim_intlist([0i64].as_slice(), false, tch::Kind::Float) / 400.0;
+    let d = (pooled - w.mean_dim([0i64].as_slice(), false, tch::Kind::Float)).abs().max().double_value(&[]);
+    assert!(d < 1e-5, "class means do not pool to the mean w: {d}");
+    // Through the CLI, between the two classes G draws most often (the command counts 5,000
+    // samples; 400 find the same leaders here or the assertion names them).
+    let mut order: Vec<usize> = (0..10).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(counts[k]));
+    let (from, to) = (order[0], order[1]);
+    let out = ok(gantry()
+        .args(["invert", "--steps", "20", "--device", "cpu", "--edit", &format!("{from}:{to}")])
+        .args(["--edit-strengths", "0,1,2", "--ckpt"])
+        .arg(&a)
+        .arg("--image")
+        .arg(&png)
+        .arg("--out")
+        .arg(&pair));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("edit {from} → {to}: the classifier reads α 0: ")),
+        "{stdout} ({counts:?})"
+    );
+    let row = image::open(tmp.path().join("pair-edit.png")).unwrap().to_luma8();
+    assert_eq!(row.width(), 3 * 34 + 2);
+    // The α = 0 tile is the reconstruction (the pair's second tile).
+    let both = image::open(&pair).unwrap().to_luma8();
+    for y in 2..34 {
+        for x in 2..34 {
+            let (e, r) = (row.get_pixel(x, y)[0], both.get_pixel(34 + x, y)[0]);
+            assert!(e.abs_diff(r) <= 1, "α = 0 differs from the reconstruction at ({x}, {y}): {e} vs {r}");
+        }
+    }
+    let err = fails(
+        gantry()
+            .args(["invert", "--edit", "3:3", "--device", "cpu", "--ckpt"])
+            .arg(&a)
+            .arg("--image")
+            .arg(&png)
+            .arg("--out")
+            .arg(&pair),
+    );
+    assert!(err.contains("--edit") && err.contains("3:3"), "{err}");
     let err = fails(
         gantry()
             .args(["invert", "--method", "x", "--device", "cpu", "--ckpt"])
@@ -993,4 +1043,79 @@ fn stylegan2_resumes_exactly_and_truncates_in_w() {
     );
     assert!(err.contains("reg.style_mixing") && err.contains("stylegan2"), "{err}");
     assert!(!tmp.path().join("bad").exists());
+}
+
+fn train_progan(out: &Path, steps: u64) -> Output {
+    ok(gantry()
+        .args(["train", "--preset", "progan-mnist", "--steps", &steps.to_string(), "--out"])
+        .arg(out)
+        .args(["--set", "model.fmap_base=32", "--set", "model.fmap_max=8", "--set", "model.z_dim=8"])
+        // 16 images (2 steps of 8) per phase: 4×4 until step 2, 8×8 fades in over steps 2–3, ...
+        .args(["--set", "model.fade_kimg=0.016", "--set", "model.stable_kimg=0.016", "--set", "batch_size=8"])
+        .args(QUICK)
+        .args(["--set", "log.keep_checkpoints=10", "--set", "log.every=1"]))
+}
+
+#[test]
+fn progan_grows_on_schedule_and_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    train_progan(&a, 14);
+    // Interrupted as 16×16 starts fading in (step 7 of 14), then resumed.
+    train_progan(&b, 7);
+    ok(gantry().args(["train", "--resume"]).arg(&b).args(["--steps", "14", "--device", "cpu"]));
+    let ck = |dir: &Path, step: u64| {
+        Checkpoint::load(&dir.join(format!("checkpoints/step-{step:07}.safetensors"))).unwrap()
+    };
+    let (ca, cb) = (ck(&a, 14), ck(&b, 14));
+    assert_eq!(ca.tensors.len(), cb.tensors.len());
+    for (name, ta) in &ca.tensors {
+        assert!(ta.equal(&cb.tensors[name]), "tensor {name} differs after resume");
+    }
+    // The logged resolution and α follow the schedule: 4×4 for steps 1–2, 8×8 fading in at
+    // step 3 (16 images seen: α = 0) and 4 (24: α = 0.5), ..., 32×32 stable from step 13 (96).
+    let log = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let at = |step: u64| -> (f64, f64) {
+        let r = rows
+            .iter()
+            .find(|r| r["step"].as_u64() == Some(step))
+            .unwrap_or_else(|| panic!("no row for step {step}"));
+        (r["resolution"].as_f64().unwrap(), r["alpha"].as_f64().unwrap())
+    };
+    assert_eq!(at(1), (4.0, 1.0));
+    assert_eq!(at(3), (8.0, 0.0));
+    assert_eq!(at(4), (8.0, 0.5));
+    assert_eq!(at(7), (16.0, 0.0));
+    assert_eq!(at(12), (32.0, 0.5));
+    assert_eq!(at(13), (32.0, 1.0));
+    // A checkpoint taken at 4×4 draws 32×32 samples made of constant 8×8 blocks; the final one
+    // draws full-resolution detail.
+    let (_, g4) = gantry_runner::generate::load_generator(
+        &a.join("checkpoints/step-0000002.safetensors"),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let z = gantry_runner::generate::latents(3, 8, 0, "t");
+    let x = g4.generate(&z);
+    assert_eq!(x.size(), vec![3, 1, 32, 32]);
+    let blocks = x.reshape([3, 1, 4, 8, 4, 8]);
+    let spread = (&blocks - blocks.amax([3i64, 5].as_slice(), true)).abs().max().double_value(&[]);
+    assert_eq!(spread, 0.0, "a 4×4 generator's samples are 8×8 blocks");
+    let (_, g32) = gantry_runner::generate::load_generator(
+        &a.join("checkpoints/step-0000014.safetensors"),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let x = g32.generate(&z).reshape([3, 1, 16, 2, 16, 2]);
+    assert!((&x - x.amax([3i64, 5].as_slice(), true)).abs().max().double_value(&[]) > 1e-4);
+    let out = tmp.path().join("s.png");
+    ok(gantry().args(["sample", "--n", "4", "--device", "cpu", "--ckpt"]).arg(&a).arg("--out").arg(&out));
+    assert_eq!(image::open(&out).unwrap().width(), 2 * 34 + 2);
+    let err = fails(
+        gantry()
+            .args(["train", "--preset", "progan-mnist", "--set", "model.resolution=48", "--out"])
+            .arg(tmp.path().join("bad")),
+    );
+    assert!(err.contains("model.resolution") && err.contains("48"), "{err}");
 }

@@ -135,9 +135,9 @@ pub fn run(o: &Options) -> Result<Value> {
     ] {
         let (mut psnrs, mut starts, mut images) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..digits {
-            let loaded = crate::style::load(&ckpt, o.device)?;
+            let mut loaded = crate::style::load(&ckpt, o.device)?;
             let inv = crate::invert::invert(
-                loaded,
+                &mut loaded,
                 &ckpt,
                 &targets.narrow(0, i, 1),
                 &budget(method, space),

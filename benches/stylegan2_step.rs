@@ -1,0 +1,57 @@
+//! One StyleGAN2 training step (a D step and a G step, batch 32, non-saturating loss, lazy
+//! regularisers, style mixing and EMA off) on the CPU at 32×32 (the `stylegan2-mnist` network)
+//! and 64×64 (`stylegan2-orl`), through the `StyleRecipe` the trainer uses.
+//! `benches/peers/stylegan2_step.py --resolution R` measures the same networks (same parameter
+//! counts) and step in eager PyTorch; `cargo xtask bench` runs both with the same thread count
+//! (`GANTRY_BENCH_THREADS`) and prints the ratios.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use gantry::core::optim::AdamConfig;
+use gantry::runner::config::{LossChoice, RegConfig, TrainConfig};
+use gantry::runner::recipe::{Real, Recipe};
+use gantry::runner::stylegan_recipe::StyleRecipe;
+use gantry::stylegan::StyleGan2Config;
+use tch::{Device, Kind, Tensor};
+
+fn stylegan2_step(c: &mut Criterion) {
+    let threads: i32 = std::env::var("GANTRY_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    tch::set_num_threads(threads);
+    let adam = AdamConfig { lr: 0.0025, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
+    let train = TrainConfig::plain(adam, adam);
+    let reg = RegConfig { r1: 0.0, pl_weight: 0.0, style_mixing: 0.0, ..RegConfig::default() };
+    let mut group = c.benchmark_group("stylegan2_train_step");
+    for (res, base) in [(32, 1024), (64, 2048)] {
+        tch::manual_seed(0);
+        let cfg = StyleGan2Config {
+            resolution: res,
+            channels: 1,
+            channel_base: base,
+            ..StyleGan2Config::small32()
+        };
+        let mut recipe =
+            StyleRecipe::new(&cfg, LossChoice::NonSaturating, &reg, &train, Device::Cpu).unwrap();
+        let real = Real::unlabelled(Tensor::rand([32, 1, res, res], (Kind::Float, Device::Cpu)) * 2.0 - 1.0);
+        group.bench_function(format!("{res}x{res}_batch32"), |b| {
+            b.iter(|| {
+                let d = recipe.d_step(&real, 1);
+                let g = recipe.g_step(&real);
+                (d, g)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Defaults for a 0.3–1 s step; `cargo bench -- --measurement-time S --sample-size N` overrides.
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_secs(2))
+        .measurement_time(std::time::Duration::from_secs(10));
+    targets = stylegan2_step
+}
+criterion_main!(benches);
