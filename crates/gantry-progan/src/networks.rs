@@ -297,7 +297,7 @@ impl Discriminator {
         }
     }
 
-    fn from_rgb(&self, s: i64, x: &Tensor) -> Tensor {
+    fn rgb_in(&self, s: i64, x: &Tensor) -> Tensor {
         leaky_relu(&self.from_rgb[s as usize].forward(x), SLOPE)
     }
 
@@ -311,11 +311,11 @@ impl Discriminator {
     pub fn forward(&self, img: &Tensor, growth: Growth) -> Tensor {
         self.cfg.check_growth(growth);
         let s = growth.stage;
-        let mut x = self.from_rgb(s, img);
+        let mut x = self.rgb_in(s, img);
         if s > 0 {
             x = self.block(s, &x);
             if growth.alpha < 1.0 {
-                let old = self.from_rgb(s - 1, &downsample(img, 2));
+                let old = self.rgb_in(s - 1, &downsample(img, 2));
                 x = old.lerp(&x, growth.alpha);
             }
             for t in (1..s).rev() {
