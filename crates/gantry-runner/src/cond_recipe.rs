@@ -14,7 +14,7 @@ use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{ema_copy, trainable, Core, Real, Recipe, Scalars};
+use crate::recipe::{ema_copy, Core, Real, Recipe, Scalars};
 
 /// Sample i's class: i mod K, on `device`.
 fn cycling(n: i64, k: i64, device: Device) -> Tensor {
@@ -139,7 +139,7 @@ impl Recipe for CondRecipe {
     }
 
     fn parameter_counts(&self) -> (i64, i64) {
-        (trainable(&self.core.vs_g), trainable(&self.core.vs_d))
+        self.core.parameter_counts()
     }
 
     fn classes(&self) -> Option<i64> {
@@ -266,7 +266,7 @@ impl Recipe for InfoRecipe {
     }
 
     fn parameter_counts(&self) -> (i64, i64) {
-        (trainable(&self.core.vs_g), trainable(&self.core.vs_d))
+        self.core.parameter_counts()
     }
 
     fn classes(&self) -> Option<i64> {

@@ -14,7 +14,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{ema_copy, trainable, Core, Real, Recipe, Scalars};
+use crate::recipe::{ema_copy, Core, Real, Recipe, Scalars};
 
 /// ProGAN: growing G and D.
 pub struct ProganRecipe {
@@ -25,8 +25,7 @@ pub struct ProganRecipe {
     d: Discriminator,
     /// The averaged generator (draws the samples).
     g_ema: Option<Generator>,
-    /// The stage and α samples are drawn at (`aux.growth` = [stage, α], checkpointed).
-    aux: VarStore,
+    /// The stage and α samples are drawn at (`aux.growth` = [stage, α] in the core's store).
     growth: Tensor,
 }
 
@@ -44,19 +43,10 @@ impl ProganRecipe {
         let g = Generator::new(vs_g.root(), cfg);
         let d = Discriminator::new(vs_d.root(), cfg);
         let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(Generator::new(p, cfg)))?;
-        let aux = VarStore::new(device);
-        let growth = aux.root().zeros_no_train("growth", &[2]);
+        let core = Core::new(vs_g, vs_d, ema, loss, reg, train, device);
+        let growth = core.aux.root().zeros_no_train("growth", &[2]);
         let schedule = cfg.schedule();
-        let recipe = Self {
-            cfg: cfg.clone(),
-            schedule,
-            core: Core::new(vs_g, vs_d, ema, loss, reg, train, device),
-            g,
-            d,
-            g_ema,
-            aux,
-            growth,
-        };
+        let recipe = Self { cfg: cfg.clone(), schedule, core, g, d, g_ema, growth };
         recipe.set_growth(schedule.at(0));
         Ok(recipe)
     }
@@ -133,21 +123,18 @@ impl Recipe for ProganRecipe {
     }
 
     fn parameter_counts(&self) -> (i64, i64) {
-        (trainable(&self.core.vs_g), trainable(&self.core.vs_d))
+        self.core.parameter_counts()
     }
 
     fn save(&self, ck: &mut Checkpoint) {
         self.core.save(ck);
-        ck.insert_varstore("aux", &self.aux);
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck)?;
-        Ok(ck.load_varstore("aux", &self.aux)?)
+        self.core.load(ck)
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck)?;
-        Ok(ck.load_varstore("aux", &self.aux)?)
+        self.core.load_generator(ck)
     }
 }

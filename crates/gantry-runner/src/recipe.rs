@@ -128,6 +128,9 @@ pub(crate) struct Core {
     pub(crate) device: Device,
     /// G's moving average (`train.ema`), bound to `vs_g`; saved as `g_ema`.
     pub(crate) ema: Option<Ema>,
+    /// A recipe's own state besides the networks (StyleGAN2's path length mean, ProGAN's stage),
+    /// saved as `aux` when it holds anything and loaded with G (sampling may need it).
+    pub(crate) aux: VarStore,
 }
 
 /// G's moving average when `train.ema` asks for one: `build` makes the averaged network on a
@@ -167,7 +170,17 @@ impl Core {
             reg: reg.clone(),
             device,
             ema,
+            aux: VarStore::new(device),
         }
+    }
+
+    /// Trainable parameters of (G, D).
+    pub(crate) fn parameter_counts(&self) -> (i64, i64) {
+        (trainable(&self.vs_g), trainable(&self.vs_d))
+    }
+
+    fn has_aux(&self) -> bool {
+        !self.aux.variables().is_empty()
     }
 
     /// The gradient penalty and lazy R1/R2/DRAGAN terms for a critic `d`.
@@ -228,6 +241,9 @@ impl Core {
         }
         self.opt_g.save_state("opt_g", ck);
         self.opt_d.save_state("opt_d", ck);
+        if self.has_aux() {
+            ck.insert_varstore("aux", &self.aux);
+        }
     }
 
     pub(crate) fn load(&mut self, ck: &Checkpoint) -> Result<()> {
@@ -238,6 +254,9 @@ impl Core {
         }
         self.opt_g.load_state("opt_g", ck)?;
         self.opt_d.load_state("opt_d", ck)?;
+        if self.has_aux() {
+            ck.load_varstore("aux", &self.aux)?;
+        }
         Ok(())
     }
 
@@ -245,6 +264,9 @@ impl Core {
         ck.load_varstore("g", &self.vs_g)?;
         if let Some(e) = &self.ema {
             ck.load_varstore("g_ema", &e.vs)?;
+        }
+        if self.has_aux() {
+            ck.load_varstore("aux", &self.aux)?;
         }
         Ok(())
     }
@@ -466,7 +488,7 @@ impl Recipe for GanRecipe {
     }
 
     fn parameter_counts(&self) -> (i64, i64) {
-        (trainable(&self.core.vs_g), trainable(&self.core.vs_d))
+        self.core.parameter_counts()
     }
 
     fn save(&self, ck: &mut Checkpoint) {

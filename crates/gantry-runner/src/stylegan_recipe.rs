@@ -17,7 +17,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{ema_copy, trainable, Core, Real, Recipe, Scalars};
+use crate::recipe::{ema_copy, Core, Real, Recipe, Scalars};
 
 /// StyleGAN2: mapping + synthesis G, residual D.
 pub struct StyleRecipe {
@@ -27,8 +27,7 @@ pub struct StyleRecipe {
     d: Discriminator,
     /// The averaged generator (draws the samples).
     g_ema: Option<Generator>,
-    /// The path length running mean `a` (a store of its own, checkpointed as `aux`).
-    aux: VarStore,
+    /// The path length running mean `a` (`aux.pl_mean` in the core's store).
     pl_mean: Tensor,
 }
 
@@ -51,17 +50,9 @@ impl StyleRecipe {
         let g = Generator::new(vs_g.root(), cfg);
         let d = Discriminator::new(vs_d.root(), cfg);
         let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(Generator::new(p, cfg)))?;
-        let aux = VarStore::new(device);
-        let pl_mean = aux.root().zeros_no_train("pl_mean", &[]);
-        Ok(Self {
-            cfg: cfg.clone(),
-            core: Core::new(vs_g, vs_d, ema, loss, reg, train, device),
-            g,
-            d,
-            g_ema,
-            aux,
-            pl_mean,
-        })
+        let core = Core::new(vs_g, vs_d, ema, loss, reg, train, device);
+        let pl_mean = core.aux.root().zeros_no_train("pl_mean", &[]);
+        Ok(Self { cfg: cfg.clone(), core, g, d, g_ema, pl_mean })
     }
 
     fn z(&self, n: i64) -> Tensor {
@@ -164,17 +155,15 @@ impl Recipe for StyleRecipe {
     }
 
     fn parameter_counts(&self) -> (i64, i64) {
-        (trainable(&self.core.vs_g), trainable(&self.core.vs_d))
+        self.core.parameter_counts()
     }
 
     fn save(&self, ck: &mut Checkpoint) {
         self.core.save(ck);
-        ck.insert_varstore("aux", &self.aux);
     }
 
     fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck)?;
-        Ok(ck.load_varstore("aux", &self.aux)?)
+        self.core.load(ck)
     }
 
     fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
