@@ -3,6 +3,8 @@
 //! network and step in eager PyTorch; `cargo xtask bench` runs both with the same thread count
 //! (`GANTRY_BENCH_THREADS`) and prints the ratio.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::dcgan::DcganConfig;
@@ -11,11 +13,7 @@ use gantry::runner::recipe::{GanRecipe, Real, Recipe};
 use tch::{Device, Kind, Tensor};
 
 fn dcgan_step(c: &mut Criterion) {
-    let threads: i32 = std::env::var("GANTRY_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
-    tch::set_num_threads(threads);
+    common::set_bench_threads();
     tch::manual_seed(0);
     let model = ModelConfig::Dcgan(DcganConfig::cifar10());
     let train = TrainConfig::plain(AdamConfig::dcgan(), AdamConfig::dcgan());

@@ -2,6 +2,8 @@
 //! the Fréchet distance between 2048-d Gaussians, and precision/recall (k = 3) on 10k × 10k
 //! features of dimension 512. Inputs are the deterministic formula both sides compute.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::metrics::{frechet_distance, precision_recall, FeatureStats, PrdcConfig};
 use tch::{Device, Kind, Tensor};
@@ -13,16 +15,8 @@ fn features(n: i64, d: i64, a: f64, b: f64, c: f64) -> Tensor {
     (&i * a + &j * b + (&i * &j) * c).sin() + (&i * 2.1 - &j * 0.7).cos() * 0.1
 }
 
-fn threads() {
-    let t: i32 = std::env::var("GANTRY_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
-    tch::set_num_threads(t);
-}
-
 fn frechet(c: &mut Criterion) {
-    threads();
+    common::set_bench_threads();
     let stats = |a, b, cc| {
         let mut s = FeatureStats::new();
         s.update(&features(4096, 2048, a, b, cc)).unwrap();
@@ -35,7 +29,7 @@ fn frechet(c: &mut Criterion) {
 }
 
 fn precision_recall_bench(c: &mut Criterion) {
-    threads();
+    common::set_bench_threads();
     let real = features(10_000, 512, 0.13, 0.5, 0.0004).to_kind(Kind::Float);
     let fake = (features(10_000, 512, 0.17, 0.6, 0.0003) * 0.8).to_kind(Kind::Float);
     // Precision and recall only (k = 3), as the peer computes.

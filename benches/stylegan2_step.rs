@@ -5,6 +5,8 @@
 //! counts) and step in eager PyTorch; `cargo xtask bench` runs both with the same thread count
 //! (`GANTRY_BENCH_THREADS`) and prints the ratios.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::runner::config::{LossChoice, RegConfig, TrainConfig};
@@ -14,11 +16,7 @@ use gantry::stylegan::StyleGan2Config;
 use tch::{Device, Kind, Tensor};
 
 fn stylegan2_step(c: &mut Criterion) {
-    let threads: i32 = std::env::var("GANTRY_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
-    tch::set_num_threads(threads);
+    common::set_bench_threads();
     let adam = AdamConfig { lr: 0.0025, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
     let train = TrainConfig::plain(adam, adam);
     let reg = RegConfig { r1: 0.0, pl_weight: 0.0, style_mixing: 0.0, ..RegConfig::default() };

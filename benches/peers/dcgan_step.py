@@ -7,13 +7,12 @@ Run by `cargo xtask bench` with the setup venv's Python and the same thread coun
 Prints the median milliseconds per step as a JSON object on its last line.
 """
 import argparse
-import json
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from harness import report
 
 
 def generator(z_dim=100, w=64, c=3):
@@ -82,14 +81,7 @@ def main():
         stats.append(g_loss.item())
         return stats
 
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.steps):
-        t = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t) * 1e3)
-    print(json.dumps({"median_ms": statistics.median(times), "threads": args.threads, "torch": torch.__version__}))
+    report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__)
 
 
 if __name__ == "__main__":

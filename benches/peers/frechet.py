@@ -1,10 +1,9 @@
 """Peer of benches/metrics.rs `frechet/2048d`: the Fréchet distance as pytorch-fid computes it
 (scipy.linalg.sqrtm of Σ1·Σ2, float64), on the same 2048-d statistics (4096 formula features)."""
 import argparse
-import json
 import os
-import statistics
-import time
+
+from harness import report
 
 
 def main():
@@ -31,13 +30,7 @@ def main():
         diff = m1 - m2
         return diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
 
-    fid()
-    times = []
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        fid()
-        times.append((time.perf_counter() - t) * 1e3)
-    print(json.dumps({"median_ms": statistics.median(times), "threads": args.threads}))
+    report(fid, 1, args.repeats, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """Peer of benches/metrics.rs `precision_recall/10k_x_10k_512d`: Kynkäänniemi et al.'s precision
 and recall (k = 3) in NumPy, blocked k-NN on squared L2 distances (float32), on the same features."""
 import argparse
-import json
 import os
-import statistics
-import time
+
+from harness import report
 
 
 def main():
@@ -45,13 +44,7 @@ def main():
         recall = inside(real, fake, radii(fake, 3)).mean()
         return precision, recall
 
-    pr()
-    times = []
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        pr()
-        times.append((time.perf_counter() - t) * 1e3)
-    print(json.dumps({"median_ms": statistics.median(times), "threads": args.threads}))
+    report(pr, 1, args.repeats, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ Run by `cargo xtask bench` with the setup venv's Python and the same thread coun
 Prints the median milliseconds per step as a JSON object on its last line.
 """
 import argparse
-import json
 import math
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from harness import report
 
 SQRT2 = math.sqrt(2.0)
 
@@ -268,17 +267,8 @@ def main():
         stats.append(g_loss.item())
         return stats
 
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.steps):
-        t = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t) * 1e3)
-    print(json.dumps({
-        "median_ms": statistics.median(times), "threads": args.threads, "torch": torch.__version__,
-        "resolution": args.resolution, "g_params": count(G), "d_params": count(D),
-    }))
+    report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__,
+           resolution=args.resolution, g_params=count(G), d_params=count(D))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 //! | [`spectral_norm`] | `W / σ(W)` with σ by power iteration (persistent u, v), linear and conv | Miyato et al. 2018 |
 //! | [`minibatch`] | minibatch discrimination; minibatch standard deviation | Salimans et al. 2016 §3.2; Karras et al. 2018 §3 |
 //! | [`truncation`] | truncated-normal latents (τ) and shrinking towards the mean (ψ) | Brock et al. 2019; Karras et al. 2019 |
+//! | [`shape`] | the image size and channel checks configurations share | — |
 //! | [`ema`] | exponential moving average of generator weights (half-life in images, ramp-up) | Karras et al. 2018; StyleGAN2-ADA |
 //!
 //! Modules take an `nn::Path` (device and dtype come with it) and document their tensor shapes.
@@ -13,11 +14,13 @@
 pub mod activation;
 pub mod ema;
 pub mod minibatch;
+pub mod shape;
 pub mod spectral_norm;
 pub mod truncation;
 
 pub use activation::leaky_relu;
 pub use ema::{Ema, EmaConfig};
 pub use minibatch::{MinibatchDiscrimination, MinibatchStdDev};
+pub use shape::validate_image;
 pub use spectral_norm::{sn_conv2d, sn_linear, MaybeSn, SnConv2d, SnLinear, SpectralNorm};
 pub use truncation::{shrink, truncated_normal};

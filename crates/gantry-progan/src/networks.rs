@@ -95,16 +95,7 @@ impl ProganConfig {
 
     /// One clear line for a configuration the networks cannot be built from.
     pub fn validate(&self) -> Result<(), String> {
-        let r = self.resolution;
-        if r < 8 || r & (r - 1) != 0 {
-            return Err(format!("model.resolution: expected a power of two ≥ 8, found {r}"));
-        }
-        if !(0..=4).contains(&self.channels) || self.channels == 2 {
-            return Err(format!(
-                "model.channels: expected 0 (from the data), 1, 3 or 4, found {}",
-                self.channels
-            ));
-        }
+        gantry_nn::validate_image(self.resolution, self.channels)?;
         for (name, v) in [("z_dim", self.z_dim), ("fmap_base", self.fmap_base), ("fmap_max", self.fmap_max)] {
             if v < 1 {
                 return Err(format!("model.{name}: expected ≥ 1, found {v}"));

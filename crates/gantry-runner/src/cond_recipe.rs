@@ -138,25 +138,11 @@ impl Recipe for CondRecipe {
         self.cfg.z_dim
     }
 
-    fn parameter_counts(&self) -> (i64, i64) {
-        self.core.parameter_counts()
-    }
-
     fn classes(&self) -> Option<i64> {
         Some(self.cfg.classes)
     }
 
-    fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck);
-    }
-
-    fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck)
-    }
-
-    fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck)
-    }
+    crate::recipe::core_state_methods!();
 }
 
 /// InfoGAN.

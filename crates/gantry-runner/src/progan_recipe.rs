@@ -7,7 +7,6 @@
 //! current stage, upsampled (nearest) to the final resolution.
 
 use anyhow::Result;
-use gantry_core::checkpoint::Checkpoint;
 use gantry_progan::networks::reals_at;
 use gantry_progan::{Discriminator, Generator, Growth, ProganConfig, Schedule};
 use tch::nn::VarStore;
@@ -122,19 +121,5 @@ impl Recipe for ProganRecipe {
         self.cfg.z_dim
     }
 
-    fn parameter_counts(&self) -> (i64, i64) {
-        self.core.parameter_counts()
-    }
-
-    fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck);
-    }
-
-    fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck)
-    }
-
-    fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck)
-    }
+    crate::recipe::core_state_methods!();
 }

@@ -133,6 +133,29 @@ pub(crate) struct Core {
     pub(crate) aux: VarStore,
 }
 
+/// The [`Recipe`] methods of a recipe whose state is its `core` field ([`Core`]): parameter
+/// counts, saving, loading, loading G.
+macro_rules! core_state_methods {
+    () => {
+        fn parameter_counts(&self) -> (i64, i64) {
+            self.core.parameter_counts()
+        }
+
+        fn save(&self, ck: &mut gantry_core::checkpoint::Checkpoint) {
+            self.core.save(ck);
+        }
+
+        fn load(&mut self, ck: &gantry_core::checkpoint::Checkpoint) -> anyhow::Result<()> {
+            self.core.load(ck)
+        }
+
+        fn load_generator(&mut self, ck: &gantry_core::checkpoint::Checkpoint) -> anyhow::Result<()> {
+            self.core.load_generator(ck)
+        }
+    };
+}
+pub(crate) use core_state_methods;
+
 /// G's moving average when `train.ema` asks for one: `build` makes the averaged network on a
 /// store of its own, which the returned [`Ema`] binds to `vs_g` (give it to [`Core::new`]).
 pub(crate) fn ema_copy<N>(
@@ -202,13 +225,12 @@ impl Core {
         real_out: &Tensor,
         fake_out: &Tensor,
     ) -> Scalars {
-        let extra = if self.reg.drift > 0.0 {
-            extra + penalty::drift_penalty(real_out, self.reg.drift)
-        } else {
-            extra.shallow_clone()
+        // ProGAN's drift term needs D's real scores, which only this point has for every recipe.
+        let extra = match self.reg.drift {
+            e if e > 0.0 => extra + penalty::drift_penalty(real_out, e),
+            _ => extra.shallow_clone(),
         };
-        let extra = &extra;
-        self.opt_d.backward_step(&(adv + extra));
+        self.opt_d.backward_step(&(adv + &extra));
         if self.constraint == Constraint::Clip {
             penalty::clip_weights(&self.vs_d, self.reg.clip);
         }
@@ -487,19 +509,5 @@ impl Recipe for GanRecipe {
         self.z_dim
     }
 
-    fn parameter_counts(&self) -> (i64, i64) {
-        self.core.parameter_counts()
-    }
-
-    fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck);
-    }
-
-    fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck)
-    }
-
-    fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck)
-    }
+    core_state_methods!();
 }

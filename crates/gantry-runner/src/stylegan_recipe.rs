@@ -11,7 +11,6 @@
 //! snapshots), so a latent always draws the same image; training uses fresh noise.
 
 use anyhow::Result;
-use gantry_core::checkpoint::Checkpoint;
 use gantry_stylegan::{Discriminator, Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -154,19 +153,5 @@ impl Recipe for StyleRecipe {
         self.cfg.z_dim
     }
 
-    fn parameter_counts(&self) -> (i64, i64) {
-        self.core.parameter_counts()
-    }
-
-    fn save(&self, ck: &mut Checkpoint) {
-        self.core.save(ck);
-    }
-
-    fn load(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load(ck)
-    }
-
-    fn load_generator(&mut self, ck: &Checkpoint) -> Result<()> {
-        self.core.load_generator(ck)
-    }
+    crate::recipe::core_state_methods!();
 }

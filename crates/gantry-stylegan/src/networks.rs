@@ -83,16 +83,8 @@ impl StyleGan2Config {
 
     /// One clear line for a configuration the networks cannot be built from.
     pub fn validate(&self) -> Result<(), String> {
+        gantry_nn::validate_image(self.resolution, self.channels)?;
         let r = self.resolution;
-        if r < 8 || r & (r - 1) != 0 {
-            return Err(format!("model.resolution: expected a power of two ≥ 8, found {r}"));
-        }
-        if !(0..=4).contains(&self.channels) || self.channels == 2 {
-            return Err(format!(
-                "model.channels: expected 0 (from the data), 1, 3 or 4, found {}",
-                self.channels
-            ));
-        }
         for (name, v) in
             [("z_dim", self.z_dim), ("w_dim", self.w_dim), ("mapping_layers", self.mapping_layers)]
         {
