@@ -16,7 +16,7 @@ use gantry_dcgan::dcgan::{conv_init, discriminator_body, generator};
 use gantry_dcgan::{DNorm, DcganConfig};
 use gantry_nn::{leaky_relu, spectral_norm};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, ModuleT};
+use tch::nn::{self, LinearConfig, ModuleT};
 use tch::{Kind, Reduction, Tensor};
 
 /// InfoGAN on DCGAN's networks.
@@ -39,6 +39,11 @@ pub struct InfoGanConfig {
     pub info_weight: f64,
     /// Extra weight on the continuous codes' Gaussian NLL.
     pub continuous_weight: f64,
+    /// Width of the paper's fully connected layer (Appendix C.1, MNIST: 1024) between the codes
+    /// and G's convolutional stack, and between D's convolutional body and its heads (then Q's
+    /// hidden layer has BatchNorm too, as in the paper); 0 = DCGAN's networks unchanged.
+    #[serde(default)]
+    pub fc_width: i64,
 }
 
 impl InfoGanConfig {
@@ -55,7 +60,14 @@ impl InfoGanConfig {
             d_norm: DNorm::Batch,
             info_weight: 1.0,
             continuous_weight: 1.0,
+            fc_width: 0,
         }
+    }
+
+    /// The paper's MNIST networks (Chen et al. 2016, Table 1) at 32×32: FC 1024 before G's
+    /// 4×4×128 projection and after D's 4×4×128 body, BatchNorm in Q's hidden layer.
+    pub fn paper_mnist() -> Self {
+        Self { g_width: 32, d_width: 32, fc_width: 1024, ..Self::mnist() }
     }
 
     /// Length of G's input [z; onehot(c₁); c₂…].
@@ -81,6 +93,7 @@ impl InfoGanConfig {
             ("model.noise_dim", self.noise_dim, 1),
             ("model.categorical", self.categorical, 2),
             ("model.continuous", self.continuous, 0),
+            ("model.fc_width", self.fc_width, 0),
         ] {
             if v < min {
                 return Err(gantry_dcgan::ConfigError {
@@ -114,9 +127,24 @@ impl InfoGanConfig {
     }
 }
 
-/// InfoGAN's generator: DCGAN's, on [z; c] `[N, input_dim]`.
+/// InfoGAN's generator: [z; c] `[N, input_dim]` → images; DCGAN's generator, behind the paper's
+/// FC–BN–ReLU layer when `fc_width > 0`.
 pub fn info_generator(p: nn::Path, cfg: &InfoGanConfig) -> nn::SequentialT {
-    generator(p, &cfg.dcgan())
+    if cfg.fc_width == 0 {
+        return generator(p, &cfg.dcgan());
+    }
+    let lin = nn::LinearConfig { ws_init: conv_init(), bs_init: None, bias: false };
+    let conv = generator(&p / "conv", &DcganConfig { z_dim: cfg.fc_width, ..cfg.dcgan() });
+    nn::seq_t()
+        .add(nn::linear(&p / "fc", cfg.input_dim(), cfg.fc_width, lin)) // [N, fc_width]
+        .add(nn::batch_norm1d(&p / "fc_bn", cfg.fc_width, bn_config()))
+        .add_fn(|x| x.relu())
+        .add(conv)
+}
+
+/// DCGAN's BatchNorm initialisation (γ ~ N(1, 0.02)).
+fn bn_config() -> nn::BatchNormConfig {
+    nn::BatchNormConfig { ws_init: nn::Init::Randn { mean: 1.0, stdev: 0.02 }, ..Default::default() }
 }
 
 /// D with a Q head: images → (realness logits `[N]`, categorical logits `[N, K]`, continuous
@@ -125,7 +153,7 @@ pub fn info_generator(p: nn::Path, cfg: &InfoGanConfig) -> nn::SequentialT {
 pub struct InfoDiscriminator {
     body: nn::SequentialT,
     logit: Box<dyn ModuleT>,
-    q_hidden: nn::Linear,
+    q_hidden: nn::SequentialT,
     q_out: nn::Linear,
     categorical: i64,
 }
@@ -133,17 +161,42 @@ pub struct InfoDiscriminator {
 impl InfoDiscriminator {
     pub fn new(p: nn::Path, cfg: &InfoGanConfig) -> Self {
         let d = cfg.dcgan();
-        let (body, c) = discriminator_body(&p, &d, d.channels);
-        let f = 16 * c;
+        let (conv, c) = discriminator_body(&p, &d, d.channels);
+        let sn = cfg.d_norm == DNorm::Spectral;
         let lin = nn::LinearConfig { ws_init: conv_init(), bs_init: Some(nn::Init::Const(0.0)), bias: true };
-        let logit = Box::new(spectral_norm::linear(&p / "logit", f, 1, lin, cfg.d_norm == DNorm::Spectral));
-        let q_hidden = nn::linear(&p / "q_hidden", f, 128, Default::default());
+        let mut body = conv.add_fn(|x| x.flatten(1, -1)); // [N, 16c]
+        let mut f = 16 * c;
+        let q_hidden = if cfg.fc_width > 0 {
+            // The paper's FC 1024 (BN, lReLU) shared by D and Q, and BN in Q's hidden layer.
+            let bn = cfg.d_norm == DNorm::Batch;
+            body = body.add(spectral_norm::linear(
+                &p / "fc",
+                f,
+                cfg.fc_width,
+                LinearConfig { bias: !bn, ..lin },
+                sn,
+            ));
+            if bn {
+                body = body.add(nn::batch_norm1d(&p / "fc_bn", cfg.fc_width, bn_config()));
+            }
+            body = body.add_fn(|x| leaky_relu(x, 0.2));
+            f = cfg.fc_width;
+            let no_bias = nn::LinearConfig { bias: false, ..Default::default() };
+            nn::seq_t().add(nn::linear(&p / "q_hidden", f, 128, no_bias)).add(nn::batch_norm1d(
+                &p / "q_hidden_bn",
+                128,
+                bn_config(),
+            ))
+        } else {
+            nn::seq_t().add(nn::linear(&p / "q_hidden", f, 128, Default::default()))
+        };
+        let logit = Box::new(spectral_norm::linear(&p / "logit", f, 1, lin, sn));
         let q_out = nn::linear(&p / "q_out", 128, cfg.categorical + cfg.continuous, Default::default());
         Self { body, logit, q_hidden, q_out, categorical: cfg.categorical }
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> (Tensor, Tensor, Tensor) {
-        let h = self.body.forward_t(x, train).flatten(1, -1);
+        let h = self.body.forward_t(x, train);
         let realness = self.logit.forward_t(&h, train).flatten(0, -1);
         let q = self.q_out.forward_t(&leaky_relu(&self.q_hidden.forward_t(&h, train), 0.2), train);
         let n = q.size()[1];
@@ -204,5 +257,44 @@ mod tests {
         let want_nll = 0.5 * (0.25 + 0.25 + 0.0 + 1.0 + 1.0 + 0.04) / 3.0;
         assert!((nll - want_nll).abs() < 1e-6);
         assert!((total.double_value(&[]) - (ce + nll)).abs() < 1e-5);
+    }
+
+    /// Trainable scalars of (G, D) built from `cfg`.
+    fn counts(cfg: &InfoGanConfig) -> (i64, i64) {
+        let (vg, vd) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
+        let _g = info_generator(vg.root(), cfg);
+        let _d = InfoDiscriminator::new(vd.root(), cfg);
+        let n = |vs: &nn::VarStore| vs.trainable_variables().iter().map(|t| t.numel() as i64).sum::<i64>();
+        (n(&vg), n(&vd))
+    }
+
+    #[test]
+    fn the_papers_fully_connected_layers() {
+        let small = InfoGanConfig { channels: 1, g_width: 4, d_width: 4, ..InfoGanConfig::mnist() };
+        let fc = InfoGanConfig { fc_width: 24, ..small.clone() };
+        fc.validate().unwrap();
+        let ((g0, d0), (g1, d1)) = (counts(&small), counts(&fc));
+        let (i, f, c0) = (small.input_dim(), 24, 4 * 4 * 16); // G's first map: 16 channels at 4×4
+        let body = 16 * 4 * 4; // D's body output: 16 channels at 4×4, flattened
+                               // G: FC (no bias) + BN, and the projection now reads F inputs instead of i.
+        assert_eq!(g1 - g0, i * f + 2 * f + (f - i) * c0);
+        // D: FC (no bias, BN follows) + BN; logit and Q's hidden read F inputs; Q's hidden loses
+        // its bias and gains BN.
+        assert_eq!(d1 - d0, body * f + 2 * f + (f - body) + (f - body) * 128 - 128 + 2 * 128);
+
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = info_generator(vs.root() / "g", &fc);
+        let d = InfoDiscriminator::new(vs.root() / "d", &fc);
+        let z = Tensor::randn([5, fc.input_dim()], tch::kind::FLOAT_CPU);
+        let x = g.forward_t(&z, true);
+        assert_eq!(x.size(), vec![5, 1, 32, 32]);
+        let (r, cl, mu) = d.forward(&x, true);
+        assert_eq!((r.size(), cl.size(), mu.size()), (vec![5], vec![5, 10], vec![5, 2]));
+        // In evaluation BatchNorm uses running statistics: an image's outputs do not depend on
+        // the rest of the batch.
+        let (r_all, _, _) = d.forward(&x, false);
+        let (r_one, _, _) = d.forward(&x.narrow(0, 0, 1), false);
+        assert!((r_all.get(0) - r_one.get(0)).abs().double_value(&[]) < 1e-5);
+        assert!(InfoGanConfig { fc_width: -1, ..small }.validate().is_err());
     }
 }

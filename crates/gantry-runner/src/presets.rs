@@ -133,14 +133,16 @@ fn acgan(fashion: bool) -> RunConfig {
     conditional(name, fashion, ModelConfig::Cond(model))
 }
 
-/// InfoGAN (Chen et al. 2016): 62 noise dims, Cat(10), 2 continuous codes, λ = 1, and the paper's
-/// learning rates (Appendix C.1: 2e-4 for D, 1e-3 for G; β1 = 0.5).
+/// InfoGAN (Chen et al. 2016): 62 noise dims, Cat(10), 2 continuous codes, λ = 1, the paper's
+/// MNIST networks (FC 1024 in G and D, BatchNorm in Q) and learning rates (Appendix C.1: 2e-4 for
+/// D, 1e-3 for G; β1 = 0.5). Without the FC layers the categorical code took 69% purity at best:
+/// z carried the digit as much as c₁ did.
 fn infogan(fashion: bool) -> RunConfig {
     let name = if fashion { "infogan-fashion" } else { "infogan-mnist" };
     let d_opt = AdamConfig::dcgan();
     RunConfig {
         train: TrainConfig::plain(AdamConfig { lr: 1e-3, ..d_opt }, d_opt),
-        ..conditional(name, fashion, ModelConfig::Infogan(InfoGanConfig::mnist()))
+        ..conditional(name, fashion, ModelConfig::Infogan(InfoGanConfig::paper_mnist()))
     }
 }
 
@@ -350,7 +352,7 @@ const PRESETS: &[Preset] = &[
     Preset { name: "acgan-fashion", summary: "acgan-mnist on Fashion-MNIST", build: || acgan(true) },
     Preset {
         name: "infogan-mnist",
-        summary: "InfoGAN on MNIST: 62 noise dims, Cat(10) and 2 continuous codes (gantry traverse)",
+        summary: "InfoGAN on MNIST with the paper's networks: 62 noise dims, Cat(10), 2 continuous codes",
         build: || infogan(false),
     },
     Preset { name: "infogan-fashion", summary: "infogan-mnist on Fashion-MNIST", build: || infogan(true) },

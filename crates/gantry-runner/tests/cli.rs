@@ -564,7 +564,7 @@ fn conditional_models_resume_exactly_and_sample_by_class() {
     for (preset, extra) in [
         ("acgan-mnist", vec!["--set", "train.ema.half_life_kimg=0.05"]),
         ("projection-mnist", vec!["--set", "reg.r1=0.1", "--set", "reg.every=2"]),
-        ("infogan-mnist", vec![]),
+        ("infogan-mnist", vec!["--set", "model.fc_width=32"]),
     ] {
         let (a, b) = (tmp.path().join(format!("{preset}-a")), tmp.path().join(format!("{preset}-b")));
         train_cond(preset, &a, 4, &extra);

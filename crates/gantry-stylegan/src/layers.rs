@@ -5,6 +5,7 @@
 //! `λ / √fan_in` (λ = the layer's lr multiplier), so Adam's per-parameter step size means the same
 //! in every layer (Karras et al. 2018 §4.1).
 
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
 
@@ -174,8 +175,23 @@ pub enum NoiseMode {
     None,
 }
 
+/// How a synthesis layer applies its style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StyleOp {
+    /// StyleGAN2 (Karras et al. 2020, §2.2): the style scales the convolution's input channels
+    /// through its weights, which are then demodulated.
+    #[default]
+    Modulated,
+    /// StyleGAN (Karras et al. 2019, §2): an unmodulated convolution, noise with a learned
+    /// per-channel strength, bias and LReLU, then adaptive instance normalisation
+    /// `AdaIN(x, y) = (1 + y_s) · (x − μ(x)) / σ(x) + y_b`, with `(y_s, y_b) = A(w)` per channel.
+    Adain,
+}
+
 /// A synthesis layer: modulated 3×3 convolution (×2 upsampling in a block's first layer),
-/// per-pixel noise with a learned per-layer strength, bias and LReLU.
+/// per-pixel noise with a learned per-layer strength, bias and LReLU — or, with
+/// [`StyleOp::Adain`], StyleGAN's convolution, noise (per-channel strength), bias, LReLU, AdaIN.
 #[derive(Debug)]
 pub struct SynthesisLayer {
     pub affine: FullyConnected,
@@ -183,6 +199,7 @@ pub struct SynthesisLayer {
     pub bias: Tensor,
     pub noise_const: Tensor,
     pub noise_strength: Tensor,
+    pub op: StyleOp,
     filter: Tensor,
     resolution: i64,
     up: i64,
@@ -199,14 +216,21 @@ impl SynthesisLayer {
         resolution: i64,
         up: i64,
         conv_clamp: Option<f64>,
+        op: StyleOp,
     ) -> Self {
-        let affine = FullyConnected::new(&p / "affine", w_dim, in_c, Act::Linear, 1.0, 1.0);
+        // Modulation styles scale the input channels (bias 1); AdaIN's (y_s, y_b) act on the output
+        // channels (bias 0; the 1 is added in `adain`, as StyleGAN's `style_mod`).
+        let affine = match op {
+            StyleOp::Modulated => FullyConnected::new(&p / "affine", w_dim, in_c, Act::Linear, 1.0, 1.0),
+            StyleOp::Adain => FullyConnected::new(&p / "affine", w_dim, 2 * out_c, Act::Linear, 1.0, 0.0),
+        };
         let weight = p.var("weight", &[out_c, in_c, 3, 3], Init::Randn { mean: 0.0, stdev: 1.0 });
         let mut noise_const = p.zeros_no_train("noise_const", &[resolution, resolution]);
         tch::no_grad(|| {
             noise_const.copy_(&Tensor::randn([resolution, resolution], (Kind::Float, p.device())))
         });
-        let noise_strength = p.var("noise_strength", &[], Init::Const(0.0));
+        let strength_shape: &[i64] = if op == StyleOp::Adain { &[out_c] } else { &[] };
+        let noise_strength = p.var("noise_strength", strength_shape, Init::Const(0.0));
         let bias = p.var("bias", &[out_c], Init::Const(0.0));
         Self {
             affine,
@@ -214,6 +238,7 @@ impl SynthesisLayer {
             bias,
             noise_const,
             noise_strength,
+            op,
             filter: crate::ops::setup_filter(&[1.0, 3.0, 3.0, 1.0], p.device()),
             resolution,
             up,
@@ -225,14 +250,29 @@ impl SynthesisLayer {
     /// `[N, in, R/up, R/up]` and `w` `[N, w_dim]` → `[N, out, R, R]`.
     pub fn forward(&self, x: &Tensor, w: &Tensor, noise: NoiseMode, fused: bool, gain: f64) -> Tensor {
         let styles = self.affine.forward(w);
+        // A scalar strength broadcasts as it is; AdaIN's per-channel one as [O, 1, 1].
+        let strength = match self.op {
+            StyleOp::Modulated => self.noise_strength.shallow_clone(),
+            StyleOp::Adain => self.noise_strength.reshape([-1, 1, 1]),
+        };
         let noise = match noise {
             NoiseMode::Random => Some(
                 Tensor::randn([x.size()[0], 1, self.resolution, self.resolution], (Kind::Float, x.device()))
-                    * &self.noise_strength,
+                    * &strength,
             ),
-            NoiseMode::Const => Some(&self.noise_const * &self.noise_strength),
+            NoiseMode::Const => Some(&self.noise_const * &strength),
             NoiseMode::None => None,
         };
+        if self.op == StyleOp::Adain {
+            let wgt = &self.weight * (1.0 / (self.weight.size()[1] * 9) as f64).sqrt();
+            let mut x = conv2d_resample(x, &wgt, &self.filter, self.up, 1, self.padding, 1, self.up == 1);
+            if let Some(noise) = &noise {
+                x = x + noise;
+            }
+            let act = Act::Lrelu;
+            let x = bias_act(&x, Some(&self.bias), act, act.gain() * gain, self.conv_clamp.map(|c| c * gain));
+            return adain(&x, &styles);
+        }
         let x = modulated_conv2d(
             x,
             &self.weight,
@@ -248,6 +288,18 @@ impl SynthesisLayer {
         let act = Act::Lrelu;
         bias_act(&x, Some(&self.bias), act, act.gain() * gain, self.conv_clamp.map(|c| c * gain))
     }
+}
+
+/// Adaptive instance normalisation (Huang & Belongie 2017; StyleGAN's `style_mod` after
+/// `instance_norm`): each channel of `x` `[N, C, H, W]` normalised over H, W (ε = 1e-8), then
+/// scaled by `1 + y_s` and shifted by `y_b`, where `styles` `[N, 2C]` = `[y_s, y_b]`.
+pub fn adain(x: &Tensor, styles: &Tensor) -> Tensor {
+    let (n, c) = (x.size()[0], x.size()[1]);
+    let hw = [2i64, 3];
+    let xc = x - x.mean_dim(hw.as_slice(), true, Kind::Float);
+    let xn = &xc * (xc.square().mean_dim(hw.as_slice(), true, Kind::Float) + 1e-8).rsqrt();
+    let s = styles.reshape([n, 2, c, 1, 1]);
+    xn * (s.select(1, 0) + 1.0) + s.select(1, 1)
 }
 
 /// toRGB: a modulated 1×1 convolution without demodulation, and a bias.

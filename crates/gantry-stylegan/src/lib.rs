@@ -6,12 +6,12 @@
 //! | module | what |
 //! |---|---|
 //! | [`ops`] | `upfirdn2d`, `conv2d_resample`, `bias_act` (the reference implementations' paths) |
-//! | [`layers`] | equalised-lr FC and conv, modulated convolution, synthesis layer, toRGB, mapping network |
+//! | [`layers`] | equalised-lr FC and conv, modulated convolution, AdaIN, synthesis layer, toRGB, mapping network |
 //! | [`networks`] | synthesis block and network, generator, residual discriminator, configuration |
 
 pub mod layers;
 pub mod networks;
 pub mod ops;
 
-pub use layers::{MappingNetwork, NoiseMode, Truncation};
+pub use layers::{MappingNetwork, NoiseMode, StyleOp, Truncation};
 pub use networks::{Discriminator, Generator, StyleGan2Config, SynthesisOptions};

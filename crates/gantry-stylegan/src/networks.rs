@@ -7,7 +7,7 @@ use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
 use crate::layers::{
-    Conv2dLayer, FullyConnected, MappingNetwork, NoiseMode, SynthesisLayer, ToRgb, Truncation,
+    Conv2dLayer, FullyConnected, MappingNetwork, NoiseMode, StyleOp, SynthesisLayer, ToRgb, Truncation,
 };
 use crate::ops::{setup_filter, upsample2d, Act};
 
@@ -39,6 +39,10 @@ pub struct StyleGan2Config {
     /// Clamp convolution outputs to ±this (256 in StyleGAN2-ADA's mixed-precision configs); none if absent.
     #[serde(default)]
     pub conv_clamp: Option<f64>,
+    /// How the synthesis layers apply styles: `modulated` (StyleGAN2's weight demodulation) or
+    /// `adain` (StyleGAN's adaptive instance normalisation) in the same skip architecture.
+    #[serde(default)]
+    pub style_op: StyleOp,
 }
 
 impl StyleGan2Config {
@@ -58,6 +62,7 @@ impl StyleGan2Config {
             mbstd_group: 4,
             mbstd_channels: 1,
             conv_clamp: Some(256.0),
+            style_op: StyleOp::Modulated,
         }
     }
 
@@ -164,13 +169,14 @@ impl SynthesisBlock {
         resolution: i64,
         img_channels: i64,
         conv_clamp: Option<f64>,
+        op: StyleOp,
     ) -> Self {
         let constant = (in_c == 0).then(|| {
             p.var("const", &[out_c, resolution, resolution], nn::Init::Randn { mean: 0.0, stdev: 1.0 })
         });
         let conv0 = (in_c != 0)
-            .then(|| SynthesisLayer::new(&p / "conv0", in_c, out_c, w_dim, resolution, 2, conv_clamp));
-        let conv1 = SynthesisLayer::new(&p / "conv1", out_c, out_c, w_dim, resolution, 1, conv_clamp);
+            .then(|| SynthesisLayer::new(&p / "conv0", in_c, out_c, w_dim, resolution, 2, conv_clamp, op));
+        let conv1 = SynthesisLayer::new(&p / "conv1", out_c, out_c, w_dim, resolution, 1, conv_clamp, op);
         let torgb = ToRgb::new(&p / "torgb", out_c, img_channels, w_dim, conv_clamp);
         let num_conv = 1 + i64::from(in_c != 0);
         Self {
@@ -242,6 +248,7 @@ impl SynthesisNetwork {
                     r,
                     img_channels,
                     cfg.conv_clamp,
+                    cfg.style_op,
                 );
                 num_ws += block.num_conv;
                 (r, block)

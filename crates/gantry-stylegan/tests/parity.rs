@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use gantry_stylegan::layers::{
-    modulated_conv2d, MappingNetwork, NoiseMode, SynthesisLayer, ToRgb, Truncation,
+    modulated_conv2d, MappingNetwork, NoiseMode, StyleOp, SynthesisLayer, ToRgb, Truncation,
 };
 use gantry_stylegan::networks::{
     Discriminator, Generator, StyleGan2Config, SynthesisBlock, SynthesisOptions,
@@ -87,7 +87,8 @@ fn synthesis_layers_and_torgb() {
     for up in [1, 2] {
         let vs = VarStore::new(Device::Cpu);
         let case = format!("layer_up{up}");
-        let layer = SynthesisLayer::new(vs.root() / case.as_str(), 8, 6, 16, 8 * up, up, None);
+        let layer =
+            SynthesisLayer::new(vs.root() / case.as_str(), 8, 6, 16, 8 * up, up, None, StyleOp::Modulated);
         load(&vs, &f, &case);
         let (x, w) = (get(&f, &format!("{case}/in/x")), get(&f, &format!("{case}/in/w")));
         for fused in [true, false] {
@@ -140,8 +141,8 @@ fn mapping_network_truncation_and_w_avg() {
 fn synthesis_blocks() {
     let f = fixtures();
     let vs = VarStore::new(Device::Cpu);
-    let b4 = SynthesisBlock::new(vs.root() / "b4", 0, 8, 16, 4, 3, None);
-    let b8 = SynthesisBlock::new(vs.root() / "b8", 8, 6, 16, 8, 3, None);
+    let b4 = SynthesisBlock::new(vs.root() / "b4", 0, 8, 16, 4, 3, None, StyleOp::Modulated);
+    let b8 = SynthesisBlock::new(vs.root() / "b8", 8, 6, 16, 8, 3, None, StyleOp::Modulated);
     let n = vs.variables().len();
     let theirs =
         f.keys().filter(|k| (k.starts_with("b4.") || k.starts_with("b8.")) && !k.contains('/')).count();

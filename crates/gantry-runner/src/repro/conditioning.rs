@@ -50,7 +50,7 @@ pub fn run(o: &Options) -> Result<Value> {
             cfg.batch_size = 16;
             match &mut cfg.model {
                 ModelConfig::Cond(m) => (m.g_width, m.d_width) = (4, 4),
-                ModelConfig::Infogan(m) => (m.g_width, m.d_width) = (4, 4),
+                ModelConfig::Infogan(m) => (m.g_width, m.d_width, m.fc_width) = (4, 4, 32),
                 _ => {}
             }
         }
