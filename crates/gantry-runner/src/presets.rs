@@ -126,7 +126,7 @@ fn projection(fashion: bool) -> RunConfig {
 
 /// ACGAN (Odena et al. 2017): label embedding in G, D with a realness and a class head, D's class
 /// loss on real images only, and a spectrally normalised D (with BatchNorm in D, G collapsed
-/// within classes and drew a 0 as a 9: 83.2% class accuracy after 3,000 steps; with SN 97.2%).
+/// within classes and drew a 0 as a 9: 83.2% class accuracy after 3,000 steps; with SN 97.5%).
 fn acgan(fashion: bool) -> RunConfig {
     let name = if fashion { "acgan-fashion" } else { "acgan-mnist" };
     let model = CondConfig { d_cond: DCond::Acgan, d_norm: DNorm::Spectral, ..CondConfig::cgan_mnist() };
