@@ -208,6 +208,7 @@ pub struct SynthesisLayer {
 }
 
 impl SynthesisLayer {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: nn::Path,
         in_c: i64,
@@ -267,7 +268,7 @@ impl SynthesisLayer {
             let wgt = &self.weight * (1.0 / (self.weight.size()[1] * 9) as f64).sqrt();
             let mut x = conv2d_resample(x, &wgt, &self.filter, self.up, 1, self.padding, 1, self.up == 1);
             if let Some(noise) = &noise {
-                x = x + noise;
+                x += noise;
             }
             let act = Act::Lrelu;
             let x = bias_act(&x, Some(&self.bias), act, act.gain() * gain, self.conv_clamp.map(|c| c * gain));
