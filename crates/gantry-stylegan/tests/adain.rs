@@ -89,5 +89,8 @@ fn an_adain_generator_keeps_the_w_layout_and_responds_to_styles() {
     // Different latents draw different images; the same latent the same image.
     assert!(max_abs(&(x.get(0) - x.get(1))) > 1e-3);
     let alone = ga.forward(&z.narrow(0, 0, 1), None, Truncation::default(), o);
-    assert!(max_abs(&(x.get(0) - alone.get(0))) < 1e-5, "an image does not depend on its batch");
+    // Relative: an untrained skip generator's outputs reach ±25, and batched convolutions may
+    // sum in another order.
+    let d = max_abs(&(x.get(0) - alone.get(0)));
+    assert!(d < 1e-5 * max_abs(&x), "an image does not depend on its batch: {d}");
 }
