@@ -78,9 +78,10 @@ pub fn feature_stats(feats: &tch::Tensor) -> Result<(tch::Tensor, tch::Tensor)> 
     Ok((s.mean()?, s.cov()?))
 }
 
-/// The domain metrics' reference: gantry's MNIST classifier, the features `[5000, 128]` of the
-/// embedded training digits, and their (mean, covariance).
-pub struct MnistReference {
+/// The domain metrics' reference: one of gantry's classifiers (MNIST, Fashion-MNIST), the
+/// features `[N, 128]` of reference images (the embedded 5k training digits for MNIST), and
+/// their (mean, covariance).
+pub struct DomainReference {
     pub classifier: gantry_metrics::classifier::Classifier,
     pub images: tch::Tensor,
     pub feats: tch::Tensor,
@@ -88,10 +89,17 @@ pub struct MnistReference {
     pub sigma: tch::Tensor,
 }
 
-impl MnistReference {
-    pub fn load(device: Device) -> Result<Self> {
-        let classifier = gantry_metrics::classifier::Classifier::builtin("mnist", device)?;
-        let images = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?.images;
+impl DomainReference {
+    /// MNIST: the embedded 5k training digits.
+    pub fn mnist(device: Device) -> Result<Self> {
+        Self::load("mnist-5k", "mnist", 5000, device)
+    }
+
+    /// The first `n` training images of dataset `data`, read by the builtin classifier `features`.
+    pub fn load(data: &str, features: &str, n: i64, device: Device) -> Result<Self> {
+        let classifier = gantry_metrics::classifier::Classifier::builtin(features, device)?;
+        let images = gantry_data::load(data, &gantry_data::LoadOptions::default())?.images;
+        let images = images.narrow(0, 0, n.min(images.size()[0]));
         let feats = classifier.features_and_logits(&images)?.0;
         let (mu, sigma) = feature_stats(&feats)?;
         Ok(Self { classifier, images, feats, mu, sigma })

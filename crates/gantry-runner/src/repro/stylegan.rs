@@ -1,15 +1,19 @@
-//! `cargo xtask repro stylegan`: StyleGAN2 on MNIST end to end.
+//! `cargo xtask repro stylegan`: StyleGAN2 on Fashion-MNIST end to end.
 //!
-//! Trains `stylegan2-mnist` (2,000 steps on the embedded digits) and writes:
+//! Trains `stylegan2-fashion` (3,000 steps on the 60k training images; `cargo xtask datasets
+//! fetch fashion-mnist`) and writes:
 //! - `final_samples.png` (16 latents) and, in `run/samples/`, the run's grids at each quarter of
 //!   training (listed as `sample_steps`);
 //! - `style_mix_coarse.png`, `style_mix_fine.png` (5×5 `gantry style-mix` grids), `noise.png`;
-//! - `truncation.png` — precision, recall and coverage (MNIST-classifier features, 1,000 samples
-//!   against the 5,000 training digits) as ψ (truncation in W) varies, with the domain FID;
-//! - an inversion table: PSNR of `optim` in W and W⁺, `encoder` and `pti` on MNIST test digits
-//!   (held out; the embedded training digits under `--check`);
+//! - `truncation.png` — precision, recall and coverage (Fashion-MNIST-classifier features, 1,000
+//!   samples against the first 5,000 training images) as ψ (truncation in W) varies, with the
+//!   domain FID;
+//! - an inversion table: PSNR of `optim` in W and W⁺, `encoder` and `pti` on Fashion-MNIST test
+//!   images (held out);
 //! - `curves.png` — D and G losses, R1 and path length terms over training;
-//! - `summary.json`, `summary.md`. `--check`: a tiny network, 4 steps, tiny budgets.
+//! - `summary.json`, `summary.md`. `--check`: a tiny network, 4 steps, tiny budgets, and the
+//!   embedded MNIST digits with the MNIST classifier (the test machine need not hold
+//!   Fashion-MNIST).
 
 use anyhow::{ensure, Context, Result};
 use gantry_metrics::{prdc, PrdcConfig};
@@ -25,8 +29,10 @@ use crate::style::Styles;
 /// Runs the figures; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
-    let (steps, n, digits) = if o.check { (4u64, 100usize, 1i64) } else { (2000, 1000, 3) };
-    let mut cfg = crate::presets::find("stylegan2-mnist")?.config();
+    let (steps, n, digits) = if o.check { (4u64, 100usize, 1i64) } else { (3000, 1000, 3) };
+    let (data, features) = if o.check { ("mnist-5k", "mnist") } else { ("fashion-mnist", "fashion-mnist") };
+    let mut cfg = crate::presets::find("stylegan2-fashion")?.config();
+    (cfg.data, cfg.eval.features) = (data.into(), features.into());
     cfg.steps = steps;
     cfg.log.sample_every = (steps / 4).max(1);
     cfg.log.checkpoint_every = steps;
@@ -72,7 +78,8 @@ pub fn run(o: &Options) -> Result<Value> {
     crate::style::noise(&ckpt, 4, 4, 3, &o.out.join("noise.png"), o.device)?;
 
     // Truncation in W.
-    let reference = super::MnistReference::load(o.device)?;
+    let reference = super::DomainReference::load(data, features, 5000, o.device)
+        .with_context(|| format!("the truncation sweep reads {data}: `cargo xtask datasets fetch {data}`"))?;
     let zs = crate::generate::latents(n, recipe.z_dim(), 11, "repro-stylegan-trunc");
     let mut by_psi = Vec::new();
     for psi in [0.2, 0.4, 0.6, 0.8, 1.0] {
@@ -94,7 +101,7 @@ pub fn run(o: &Options) -> Result<Value> {
         &[Panel {
             title: "truncation in W: w ↦ w̄ + ψ·(w − w̄)".into(),
             x_label: "psi".into(),
-            y_label: "score (MNIST-classifier features)".into(),
+            y_label: format!("score ({features}-classifier features)"),
             y_range: Some((0.0, 1.05)),
             series: ["precision", "recall", "coverage"]
                 .iter()
@@ -107,13 +114,13 @@ pub fn run(o: &Options) -> Result<Value> {
         (560, 420),
     )?;
 
-    // Inversion on held-out digits.
+    // Inversion on held-out images.
     let targets = if o.check {
         reference.images.narrow(0, 0, digits)
     } else {
         let opts = gantry_data::LoadOptions { split: gantry_data::Split::Test, ..Default::default() };
-        gantry_data::load("mnist", &opts)
-            .context("the inversion table inverts MNIST test digits: `cargo xtask datasets fetch mnist`")?
+        gantry_data::load(data, &opts)
+            .with_context(|| format!("the inversion table inverts {data} test images"))?
             .images
             .narrow(0, 0, digits)
     };
@@ -190,7 +197,7 @@ pub fn run(o: &Options) -> Result<Value> {
         (560, 420),
     )?;
     let summary = json!({
-        "check": o.check, "steps": steps, "samples": n, "sample_steps": rows,
+        "check": o.check, "steps": steps, "samples": n, "sample_steps": rows, "data": data, "features": features,
         "truncation": by_psi, "inversion": inversions, "digits": digits,
     });
     super::write_summary(&o.out, &summary, markdown)?;
@@ -200,8 +207,8 @@ pub fn run(o: &Options) -> Result<Value> {
 fn markdown(s: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let mut md = format!(
-        "# repro stylegan\n\nstylegan2-mnist after {} steps on the embedded digits.\n\n## Truncation in W ({} samples per ψ, MNIST-classifier features vs the 5k training digits)\n\n| ψ | precision | recall | coverage | domain FID |\n|---|---|---|---|---|\n",
-        s["steps"], s["samples"]
+        "# repro stylegan\n\nstylegan2-fashion after {} steps on {}.\n\n## Truncation in W ({} samples per ψ, {}-classifier features vs 5,000 training images)\n\n| ψ | precision | recall | coverage | domain FID |\n|---|---|---|---|---|\n",
+        s["steps"], s["data"].as_str().unwrap_or("?"), s["samples"], s["features"].as_str().unwrap_or("?")
     );
     for r in s["truncation"].as_array().into_iter().flatten() {
         md += &format!(
@@ -214,8 +221,8 @@ fn markdown(s: &Value) -> String {
         );
     }
     md += &format!(
-        "\n## Inversion ({} MNIST test digits; PSNR in dB, pixels in [0, 1])\n\n| method | mean PSNR | per digit | at the start |\n|---|---|---|---|\n",
-        s["digits"]
+        "\n## Inversion ({} {} test images; PSNR in dB, pixels in [0, 1])\n\n| method | mean PSNR | per image | at the start |\n|---|---|---|---|\n",
+        s["digits"], s["data"].as_str().unwrap_or("?")
     );
     for r in s["inversion"].as_array().into_iter().flatten() {
         let list = |k: &str| {

@@ -30,7 +30,7 @@ pub fn run(o: &Options) -> Result<Value> {
     cfg.log.checkpoint_every = steps;
     cfg.log.keep_checkpoints = 1;
     let recipe = super::train_fresh(cfg, &o.out.join("run"), o.device)?;
-    let reference = super::MnistReference::load(o.device)?;
+    let reference = super::DomainReference::mnist(o.device)?;
     let score = |t: &Truncation| -> Result<Value> {
         let z = latents_truncated(n, recipe.z_dim(), 11, "repro-truncation", t);
         let x = gantry_core::image::to_u8(&recipe.generate(&z));
