@@ -9,8 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::dcgan::DcganConfig;
 use gantry::runner::config::{LossChoice, ModelConfig, RegConfig, TrainConfig};
-use gantry::runner::recipe::{GanRecipe, Real, Recipe};
-use tch::{Device, Kind, Tensor};
+use gantry::runner::recipe::GanRecipe;
+use tch::Device;
 
 fn dcgan_step(c: &mut Criterion) {
     common::set_bench_threads();
@@ -20,15 +20,8 @@ fn dcgan_step(c: &mut Criterion) {
     let mut recipe =
         GanRecipe::new(&model, LossChoice::NonSaturating, &RegConfig::default(), &train, Device::Cpu)
             .unwrap();
-    let real = Real::unlabelled(Tensor::rand([64, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0);
     let mut group = c.benchmark_group("dcgan32_train_step");
-    group.bench_function("batch64", |b| {
-        b.iter(|| {
-            let d = recipe.d_step(&real, 0);
-            let g = recipe.g_step(&real);
-            (d, g)
-        })
-    });
+    common::train_step(&mut group, "batch64", &mut recipe, [64, 3, 32], 0);
     group.finish();
 }
 

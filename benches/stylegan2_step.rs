@@ -10,10 +10,9 @@ mod common;
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::runner::config::{LossChoice, RegConfig, TrainConfig};
-use gantry::runner::recipe::{Real, Recipe};
 use gantry::runner::stylegan_recipe::StyleRecipe;
 use gantry::stylegan::StyleGan2Config;
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
 fn stylegan2_step(c: &mut Criterion) {
     common::set_bench_threads();
@@ -31,14 +30,7 @@ fn stylegan2_step(c: &mut Criterion) {
         };
         let mut recipe =
             StyleRecipe::new(&cfg, LossChoice::NonSaturating, &reg, &train, Device::Cpu).unwrap();
-        let real = Real::unlabelled(Tensor::rand([32, 1, res, res], (Kind::Float, Device::Cpu)) * 2.0 - 1.0);
-        group.bench_function(format!("{res}x{res}_batch32"), |b| {
-            b.iter(|| {
-                let d = recipe.d_step(&real, 1);
-                let g = recipe.g_step(&real);
-                (d, g)
-            })
-        });
+        common::train_step(&mut group, &format!("{res}x{res}_batch32"), &mut recipe, [32, 1, res], 1);
     }
     group.finish();
 }

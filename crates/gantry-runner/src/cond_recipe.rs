@@ -10,11 +10,11 @@ use gantry_cond::{
     info_generator, info_loss, CondConfig, CondDiscriminator, CondGenerator, InfoDiscriminator, InfoGanConfig,
 };
 use gantry_core::checkpoint::Checkpoint;
-use tch::nn::{ModuleT, VarStore};
+use tch::nn::ModuleT;
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{ema_copy, Core, Real, Recipe, Scalars};
+use crate::recipe::{Core, Real, Recipe, Scalars};
 
 /// Sample i's class: i mod K, on `device`.
 fn cycling(n: i64, k: i64, device: Device) -> Tensor {
@@ -48,11 +48,15 @@ impl CondRecipe {
         device: Device,
     ) -> Result<Self> {
         cfg.validate()?;
-        let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
-        let g = CondGenerator::new(vs_g.root(), cfg);
-        let d = CondDiscriminator::new(vs_d.root(), cfg);
-        let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(CondGenerator::new(p, cfg)))?;
-        Ok(Self { cfg: cfg.clone(), core: Core::new(vs_g, vs_d, ema, loss, reg, train, device), g, d, g_ema })
+        let (core, g, d, g_ema) = Core::build(
+            loss,
+            reg,
+            train,
+            device,
+            |p| Ok(CondGenerator::new(p, cfg)),
+            |p| Ok(CondDiscriminator::new(p, cfg)),
+        )?;
+        Ok(Self { cfg: cfg.clone(), core, g, d, g_ema })
     }
 
     fn labels(&self, real: &Real) -> Tensor {
@@ -164,12 +168,15 @@ impl InfoRecipe {
         device: Device,
     ) -> Result<Self> {
         cfg.validate()?;
-        let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
-        let g: Box<dyn ModuleT> = Box::new(info_generator(vs_g.root(), cfg));
-        let d = InfoDiscriminator::new(vs_d.root(), cfg);
-        let (ema, g_ema) =
-            ema_copy(train, &vs_g, |p| Ok(Box::new(info_generator(p, cfg)) as Box<dyn ModuleT>))?;
-        Ok(Self { cfg: cfg.clone(), core: Core::new(vs_g, vs_d, ema, loss, reg, train, device), g, d, g_ema })
+        let (core, g, d, g_ema) = Core::build(
+            loss,
+            reg,
+            train,
+            device,
+            |p| Ok(Box::new(info_generator(p, cfg)) as Box<dyn ModuleT>),
+            |p| Ok(InfoDiscriminator::new(p, cfg)),
+        )?;
+        Ok(Self { cfg: cfg.clone(), core, g, d, g_ema })
     }
 
     /// Noise, categorical and continuous codes for `n` samples: N(0, I), Cat(K), U(−1, 1).

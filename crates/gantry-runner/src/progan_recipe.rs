@@ -9,11 +9,10 @@
 use anyhow::Result;
 use gantry_progan::networks::reals_at;
 use gantry_progan::{Discriminator, Generator, Growth, ProganConfig, Schedule};
-use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{ema_copy, Core, Real, Recipe, Scalars};
+use crate::recipe::{Core, Real, Recipe, Scalars};
 
 /// ProGAN: growing G and D.
 pub struct ProganRecipe {
@@ -38,11 +37,14 @@ impl ProganRecipe {
         device: Device,
     ) -> Result<Self> {
         cfg.validate().map_err(anyhow::Error::msg)?;
-        let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
-        let g = Generator::new(vs_g.root(), cfg);
-        let d = Discriminator::new(vs_d.root(), cfg);
-        let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(Generator::new(p, cfg)))?;
-        let core = Core::new(vs_g, vs_d, ema, loss, reg, train, device);
+        let (core, g, d, g_ema) = Core::build(
+            loss,
+            reg,
+            train,
+            device,
+            |p| Ok(Generator::new(p, cfg)),
+            |p| Ok(Discriminator::new(p, cfg)),
+        )?;
         let growth = core.aux.root().zeros_no_train("growth", &[2]);
         let schedule = cfg.schedule();
         let recipe = Self { cfg: cfg.clone(), schedule, core, g, d, g_ema, growth };

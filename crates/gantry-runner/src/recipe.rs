@@ -156,34 +156,32 @@ macro_rules! core_state_methods {
 }
 pub(crate) use core_state_methods;
 
-/// G's moving average when `train.ema` asks for one: `build` makes the averaged network on a
-/// store of its own, which the returned [`Ema`] binds to `vs_g` (give it to [`Core::new`]).
-pub(crate) fn ema_copy<N>(
-    train: &TrainConfig,
-    vs_g: &VarStore,
-    build: impl FnOnce(tch::nn::Path) -> Result<N>,
-) -> Result<(Option<Ema>, Option<N>)> {
-    if !train.ema.enabled() {
-        return Ok((None, None));
-    }
-    let vs = VarStore::new(vs_g.device());
-    let net = build(vs.root())?;
-    Ok((Some(Ema::new(train.ema, vs, vs_g).map_err(anyhow::Error::msg)?), Some(net)))
-}
-
 impl Core {
-    pub(crate) fn new(
-        vs_g: VarStore,
-        vs_d: VarStore,
-        ema: Option<Ema>,
+    /// G and D on stores of their own, G's moving average when `train.ema` asks for one (a
+    /// second G, bound to the first by the returned core's [`Ema`]), and the core over them:
+    /// (core, G, D, EMA G). The networks are built in that order, the order libtorch's generator
+    /// is drawn in.
+    pub(crate) fn build<G, D>(
         loss: LossChoice,
         reg: &RegConfig,
         train: &TrainConfig,
         device: Device,
-    ) -> Self {
+        build_g: impl Fn(tch::nn::Path) -> Result<G>,
+        build_d: impl FnOnce(tch::nn::Path) -> Result<D>,
+    ) -> Result<(Self, G, D, Option<G>)> {
+        let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
+        let g = build_g(vs_g.root())?;
+        let d = build_d(vs_d.root())?;
+        let (ema, g_ema) = if train.ema.enabled() {
+            let vs = VarStore::new(device);
+            let net = build_g(vs.root())?;
+            (Some(Ema::new(train.ema, vs, &vs_g).map_err(anyhow::Error::msg)?), Some(net))
+        } else {
+            (None, None)
+        };
         let opt_g = Adam::new(&vs_g, train.g_opt);
         let opt_d = Adam::new(&vs_d, train.d_opt);
-        Self {
+        let core = Self {
             vs_g,
             vs_d,
             opt_g,
@@ -194,7 +192,8 @@ impl Core {
             device,
             ema,
             aux: VarStore::new(device),
-        }
+        };
+        Ok((core, g, d, g_ema))
     }
 
     /// Trainable parameters of (G, D).
@@ -377,31 +376,26 @@ impl GanRecipe {
         train: &TrainConfig,
         device: Device,
     ) -> Result<Self> {
-        let vs_g = VarStore::new(device);
-        let vs_d = VarStore::new(device);
-        let g = build_net(model, vs_g.root(), true)?;
-        let d = build_net(model, vs_d.root(), false)?;
-        let (ema, g_ema) = ema_copy(train, &vs_g, |p| build_net(model, p, true))?;
+        let (core, g, d, g_ema) = Core::build(
+            loss,
+            reg,
+            train,
+            device,
+            |p| build_net(model, p, true),
+            |p| build_net(model, p, false),
+        )?;
         let unrolled = if train.unroll > 0 {
             let vs = VarStore::new(device);
             let d = build_net(model, vs.root(), false)?;
             let opt = Adam::new(&vs, train.d_opt);
-            let from = vs_d.variables();
+            let from = core.vs_d.variables();
             let pairs =
                 vs.variables().into_iter().map(|(name, t)| (t, from[&name].shallow_clone())).collect();
             Some(Unrolled { pairs, d, opt, steps: train.unroll })
         } else {
             None
         };
-        Ok(Self {
-            core: Core::new(vs_g, vs_d, ema, loss, reg, train, device),
-            g,
-            d,
-            train: train.clone(),
-            g_ema,
-            unrolled,
-            z_dim: model.z_dim(),
-        })
+        Ok(Self { core, g, d, train: train.clone(), g_ema, unrolled, z_dim: model.z_dim() })
     }
 
     fn noise(&self, n: i64) -> Tensor {

@@ -12,11 +12,10 @@
 
 use anyhow::Result;
 use gantry_stylegan::{Discriminator, Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
-use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{LossChoice, RegConfig, TrainConfig};
-use crate::recipe::{ema_copy, Core, Real, Recipe, Scalars};
+use crate::recipe::{Core, Real, Recipe, Scalars};
 
 /// StyleGAN2: mapping + synthesis G, residual D.
 pub struct StyleRecipe {
@@ -45,11 +44,14 @@ impl StyleRecipe {
             "model.c_dim: the training recipe is unconditional for now, found c_dim = {} (the networks take labels)",
             cfg.c_dim
         );
-        let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
-        let g = Generator::new(vs_g.root(), cfg);
-        let d = Discriminator::new(vs_d.root(), cfg);
-        let (ema, g_ema) = ema_copy(train, &vs_g, |p| Ok(Generator::new(p, cfg)))?;
-        let core = Core::new(vs_g, vs_d, ema, loss, reg, train, device);
+        let (core, g, d, g_ema) = Core::build(
+            loss,
+            reg,
+            train,
+            device,
+            |p| Ok(Generator::new(p, cfg)),
+            |p| Ok(Discriminator::new(p, cfg)),
+        )?;
         let pl_mean = core.aux.root().zeros_no_train("pl_mean", &[]);
         Ok(Self { cfg: cfg.clone(), core, g, d, g_ema, pl_mean })
     }

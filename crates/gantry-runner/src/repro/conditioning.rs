@@ -15,8 +15,6 @@
 //! `summary.json`, `summary.md`. `--check` trains each model for a few steps and checks ranges.
 
 use anyhow::{ensure, Context, Result};
-use gantry_metrics::classifier::Classifier;
-use gantry_metrics::frechet_distance;
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
@@ -33,9 +31,7 @@ fn pixels(recipe: &dyn Recipe, z: &Tensor, y: &Tensor) -> Result<Tensor> {
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
     let steps = if o.check { 3 } else { 3000 };
-    let classifier = Classifier::builtin("mnist", o.device)?;
-    let real = gantry_data::load("mnist-5k", &gantry_data::LoadOptions::default())?;
-    let (real_mu, real_sigma) = super::feature_stats(&classifier.features_and_logits(&real.images)?.0)?;
+    let reference = super::DomainReference::mnist(o.device)?;
     let z = crate::generate::latents(1000, 100, 7, "repro-conditioning");
     let y = Tensor::arange(1000, (Kind::Int64, Device::Cpu)).remainder(10); // 100 per class
     let mut models = Vec::new();
@@ -65,10 +61,9 @@ pub fn run(o: &Options) -> Result<Value> {
             10,
             &o.out.join(format!("{name}_grid.png")),
         )?;
-        let (feats, logits) = classifier.features_and_logits(&x)?;
+        let (feats, logits) = reference.classifier.features_and_logits(&x)?;
         let pred = logits.argmax(1, false);
-        let (mu, sigma) = super::feature_stats(&feats)?;
-        let fid = frechet_distance(&mu, &sigma, &real_mu, &real_sigma)?;
+        let fid = reference.fid(&feats)?;
         if preset == "infogan-mnist" {
             let counts = crate::eval::confusion(&pred, &y, 10)?;
             let (matched, assign) = crate::eval::best_matching(&counts);
