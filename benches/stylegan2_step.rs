@@ -1,6 +1,6 @@
 //! One StyleGAN2 training step (a D step and a G step, batch 32, non-saturating loss, lazy
 //! regularisers, style mixing and EMA off) on the CPU at 32×32 (the `stylegan2-mnist` network)
-//! and 64×64 (`stylegan2-orl`), through the `StyleRecipe` the trainer uses.
+//! and 64×64 (`stylegan2-orl`), through the `StyleFamily` the trainer uses.
 //! `benches/peers/stylegan2_step.py --resolution R` measures the same networks (same parameter
 //! counts) and step in eager PyTorch; `cargo xtask bench` runs both with the same thread count
 //! (`GANTRY_BENCH_THREADS`) and prints the ratios.
@@ -9,16 +9,22 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
-use gantry::runner::config::{LossChoice, RegConfig, TrainConfig};
-use gantry::runner::stylegan_recipe::StyleRecipe;
 use gantry::stylegan::StyleGan2Config;
+use gantry::train::recipes::adversarial::{LossChoice, Penalties, TrainConfig};
+use gantry::train::recipes::stylegan2::{StyleFamily, StyleReg, StyleRun};
+use gantry::train::recipes::BuildContext;
 use tch::Device;
 
 fn stylegan2_step(c: &mut Criterion) {
     common::set_bench_threads();
     let adam = AdamConfig { lr: 0.0025, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
     let train = TrainConfig::plain(adam, adam);
-    let reg = RegConfig { r1: 0.0, pl_weight: 0.0, style_mixing: 0.0, ..RegConfig::default() };
+    let reg = StyleReg {
+        base: Penalties { r1: 0.0, ..Penalties::default() },
+        pl_weight: 0.0,
+        style_mixing: 0.0,
+        ..StyleReg::default()
+    };
     let mut group = c.benchmark_group("stylegan2_train_step");
     for (res, base) in [(32, 1024), (64, 2048)] {
         tch::manual_seed(0);
@@ -28,9 +34,10 @@ fn stylegan2_step(c: &mut Criterion) {
             channel_base: base,
             ..StyleGan2Config::small32()
         };
-        let mut recipe =
-            StyleRecipe::new(&cfg, LossChoice::NonSaturating, &reg, &train, Device::Cpu).unwrap();
-        common::train_step(&mut group, &format!("{res}x{res}_batch32"), &mut recipe, [32, 1, res], 1);
+        let run =
+            StyleRun { loss: LossChoice::NonSaturating, reg: reg.clone(), model: cfg, train: train.clone() };
+        let mut family = StyleFamily::new(&run, &BuildContext::inference(Device::Cpu)).unwrap();
+        common::train_step(&mut group, &format!("{res}x{res}_batch32"), &mut family, [32, 1, res], None, 1);
     }
     group.finish();
 }

@@ -14,7 +14,10 @@
 //! | [`nn`] | gantry-nn | spectral norm, minibatch discrimination and stddev, truncation, generator EMA, LeakyReLU |
 //! | [`progan`] | gantry-progan | progressive growing: equalised lr, pixel norm, fade-in growth of G and D, the schedule |
 //! | [`stylegan`] | gantry-stylegan | StyleGAN2 as StyleGAN2-ADA: modulated convolution, mapping, skip G, residual D |
-//! | [`runner`] | gantry-runner | configs, presets, recipes, the training loop, the `gantry` binary |
+//! | [`translate`] | gantry-translate | image-to-image networks as the pix2pix authors': U-Net, PatchGAN |
+//! | [`train`] | gantry-train | run configs, presets, the model families, the training loop, sampling and evaluation |
+//!
+//! The `gantry` binary is the gantry-cli package; the figures are gantry-repro.
 
 pub use gantry_cond as cond;
 pub use gantry_core as core;
@@ -24,6 +27,7 @@ pub use gantry_losses as losses;
 pub use gantry_metrics as metrics;
 pub use gantry_nn as nn;
 pub use gantry_progan as progan;
-pub use gantry_runner as runner;
 pub use gantry_stylegan as stylegan;
+pub use gantry_train as train;
+pub use gantry_translate as translate;
 pub use tch;

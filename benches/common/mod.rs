@@ -10,24 +10,25 @@ pub fn set_bench_threads() {
     tch::set_num_threads(threads);
 }
 
-/// Benches one training step — a D step (index `k`) then a G step — of `recipe` as `id` in
-/// `group`, on a fixed batch of `n` uniform images `[n, c, s, s]` in [-1, 1].
+/// Benches one training step — every phase of `family` once (phase runs numbered `k`) — as `id` in
+/// `group`, on a fixed batch: `n` uniform images `[n, c, s, s]` in [-1, 1] as the reals and, for
+/// translation, `ci` input channels beside them.
 #[allow(dead_code)] // not every bench trains
 pub fn train_step(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     id: &str,
-    recipe: &mut dyn gantry::runner::recipe::Recipe,
+    family: &mut dyn gantry::train::family::Family,
     [n, c, s]: [i64; 3],
+    inputs: Option<i64>,
     k: u64,
 ) {
-    let real = gantry::runner::recipe::Real::unlabelled(
-        tch::Tensor::rand([n, c, s, s], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0,
-    );
+    let uniform = |c: i64| tch::Tensor::rand([n, c, s, s], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
+    let batch =
+        gantry::train::family::Batch { images: uniform(c), labels: None, inputs: inputs.map(uniform) };
+    let phases = family.phases().len();
     group.bench_function(id, |b| {
         b.iter(|| {
-            let d = recipe.d_step(&real, k);
-            let g = recipe.g_step(&real);
-            (d, g)
+            (0..phases).map(|p| family.run_phase(p, &batch, k).expect("a phase runs")).collect::<Vec<_>>()
         })
     });
 }

@@ -135,7 +135,7 @@ pub fn run_status(mut cmd: Command, what: &str) -> Result<()> {
 fn repro(name: &str, check: bool) -> Result<()> {
     let lt = libtorch::setup()?;
     let mut build = cargo();
-    build.args(["build", "--release", "--package", "gantry-runner", "--bin", "gantry-repro"]);
+    build.args(["build", "--release", "--package", "gantry-repro", "--bin", "gantry-repro"]);
     lt.apply(&mut build);
     run_status(build, "cargo build --release")?;
     let mut cmd = Command::new(repo_root().join("target/release/gantry-repro"));
@@ -150,7 +150,7 @@ fn repro(name: &str, check: bool) -> Result<()> {
 fn demo(args: Vec<String>) -> Result<()> {
     let lt = libtorch::setup()?;
     let mut build = cargo();
-    build.args(["build", "--release", "--package", "gantry-runner", "--bin", "gantry"]);
+    build.args(["build", "--release", "--package", "gantry-cli", "--bin", "gantry"]);
     lt.apply(&mut build);
     run_status(build, "cargo build --release")?;
     let bin = repo_root().join("target/release/gantry");

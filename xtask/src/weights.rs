@@ -137,7 +137,7 @@ pub fn run(cmd: WeightsCmd) -> Result<()> {
         WeightsCmd::TrainClassifier { name } => {
             let lt = libtorch::setup()?;
             let mut build = cargo();
-            build.args(["build", "--release", "--package", "gantry-runner", "--bin", "gantry"]);
+            build.args(["build", "--release", "--package", "gantry-cli", "--bin", "gantry"]);
             lt.apply(&mut build);
             run_status(build, "cargo build --release")?;
             let out = repo_root().join("weights").join(format!("classifier-{name}.safetensors"));

@@ -7,12 +7,14 @@
 //!   loading into a `VarStore` with shape checks.
 //! - [`optim`]: Adam over a `VarStore`, with its full state exportable (tch's optimizers cannot).
 //! - [`fs`]: atomic file writes (temp file + rename).
+//! - [`latent`]: N(0, 1) latents from gantry's own seeded generator (sample grids, evaluation).
 
 pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod fs;
 pub mod image;
+pub mod latent;
 pub mod optim;
 
 pub use error::{CoreError, Result};

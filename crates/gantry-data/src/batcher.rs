@@ -41,6 +41,8 @@ pub struct Batcher {
     last: LastBatch,
     seed: u64,
     hflip: bool,
+    /// Random jitter: resize to this size, then crop back at a random place (0 = off).
+    jitter: i64,
     cache: Option<(u64, Vec<i64>)>,
 }
 
@@ -56,7 +58,14 @@ impl Batcher {
                 "the dataset has {n} examples, fewer than one batch of {batch_size} (lower batch_size or use last_batch = \"keep\")"
             )));
         }
-        Ok(Self { n, batch_size, last, seed, hflip, cache: None })
+        Ok(Self { n, batch_size, last, seed, hflip, jitter: 0, cache: None })
+    }
+
+    /// Random jitter as pix2pix's: each image is resized (bicubic) to `size`×`size` and cropped
+    /// back to its own size at a uniformly random place; 0 turns it off.
+    pub fn with_jitter(mut self, size: i64) -> Self {
+        self.jitter = size;
+        self
     }
 
     /// Batches in one epoch.
@@ -92,20 +101,66 @@ impl Batcher {
         (epoch, i, order[start..end].to_vec())
     }
 
-    /// Global batch `k` of `ds`, scaled to [-1, 1] on `device`, flipped if enabled.
+    /// Global batch `k` of `ds`, scaled to [-1, 1] on `device`, jittered and flipped if enabled.
     pub fn batch(&mut self, ds: &ImageDataset, k: u64, device: Device) -> Batch {
+        let (mut images, labels, epoch, index) = self.batch_aligned(&[ds], k, device);
+        Batch { images: images.remove(0), labels, epoch, index }
+    }
+
+    /// Global batch `k` of each of `datasets` (aligned: example i of one is example i of the
+    /// others, as the two halves of paired data), with the same flips and crops for all, and the
+    /// first dataset's labels: (images per dataset, labels, epoch, index within the epoch).
+    pub fn batch_aligned(
+        &mut self,
+        datasets: &[&ImageDataset],
+        k: u64,
+        device: Device,
+    ) -> (Vec<Tensor>, Option<Tensor>, u64, u64) {
         let (epoch, index, idx) = self.indices(k);
         let idx_t = Tensor::from_slice(&idx);
-        let mut images = gantry_core::image::from_u8(&ds.images.index_select(0, &idx_t).to_device(device));
-        if self.hflip {
+        let n = idx.len();
+        let crops = (self.jitter > 0).then(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.seed, "jitter", k));
+            let size = datasets[0].image_shape()[1];
+            let room = (self.jitter - size).max(0);
+            (0..n).map(|_| (rng.random_range(0..=room), rng.random_range(0..=room))).collect::<Vec<_>>()
+        });
+        let mask = self.hflip.then(|| {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.seed, "hflip", k));
-            let coins: Vec<bool> = (0..idx.len()).map(|_| rng.random::<bool>()).collect();
-            let mask = Tensor::from_slice(&coins).to_device(device).view([-1, 1, 1, 1]);
-            images = images.flip([3]).where_self(&mask, &images);
-        }
-        let labels = ds.labels.as_ref().map(|l| l.index_select(0, &idx_t).to_device(device));
-        Batch { images, labels, epoch, index }
+            let coins: Vec<bool> = (0..n).map(|_| rng.random::<bool>()).collect();
+            Tensor::from_slice(&coins).to_device(device).view([-1, 1, 1, 1])
+        });
+        let images = datasets
+            .iter()
+            .map(|ds| {
+                let mut images =
+                    gantry_core::image::from_u8(&ds.images.index_select(0, &idx_t).to_device(device));
+                if let Some(crops) = &crops {
+                    images = jitter(&images, self.jitter, crops);
+                }
+                if let Some(mask) = &mask {
+                    images = images.flip([3]).where_self(mask, &images);
+                }
+                images
+            })
+            .collect();
+        let labels = datasets[0].labels.as_ref().map(|l| l.index_select(0, &idx_t).to_device(device));
+        (images, labels, epoch, index)
     }
+}
+
+/// Images `[N, C, H, W]` resized (bicubic, clamped to [−1, 1]) to `size`×`size`, each cropped
+/// back to H×W at its offset (y, x).
+fn jitter(images: &Tensor, size: i64, crops: &[(i64, i64)]) -> Tensor {
+    let s = images.size();
+    let (h, w) = (s[2], s[3]);
+    let big = images.upsample_bicubic2d([size, size], false, None, None).clamp(-1.0, 1.0);
+    let parts: Vec<Tensor> = crops
+        .iter()
+        .enumerate()
+        .map(|(i, &(y, x))| big.narrow(0, i as i64, 1).narrow(2, y, h).narrow(3, x, w))
+        .collect();
+    Tensor::cat(&parts, 0)
 }
 
 #[cfg(test)]
@@ -179,5 +234,33 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("fewer than one batch"));
+    }
+
+    /// Paired halves get the same flips and the same crops; jitter keeps the size, moves the
+    /// content, and replays by (seed, k).
+    #[test]
+    fn aligned_batches_share_flips_and_crops() {
+        let n = 16;
+        // A: a horizontal ramp; B: the same ramp (so equal transforms keep them equal).
+        let ramp: Vec<u8> = (0..n).flat_map(|_| (0..64u32).map(|i| (i * 4 % 256) as u8)).collect();
+        let a = ImageDataset::from_pixels("a", ramp.clone(), [n, 1, 8, 8], None, vec![]).unwrap();
+        let b = ImageDataset::from_pixels("b", ramp, [n, 1, 8, 8], None, vec![]).unwrap();
+        let mut bt = Batcher::new(n, 4, LastBatch::Drop, 3, true).unwrap().with_jitter(12);
+        let mut moved = 0;
+        for k in 0..8 {
+            let (x, _, _, _) = bt.batch_aligned(&[&a, &b], k, Device::Cpu);
+            assert_eq!(x[0].size(), vec![4, 1, 8, 8]);
+            assert!(x[0].equal(&x[1]), "batch {k}: the halves were transformed differently");
+            let plain = gantry_core::image::from_u8(&a.images.narrow(0, 0, 4));
+            moved += usize::from(!x[0].allclose(&plain, 1e-3, 1e-3, false));
+            let again = Batcher::new(n, 4, LastBatch::Drop, 3, true).unwrap().with_jitter(12).batch_aligned(
+                &[&a, &b],
+                k,
+                Device::Cpu,
+            );
+            assert!(again.0[0].equal(&x[0]), "batch {k} does not replay");
+            assert!(x[0].max().double_value(&[]) <= 1.0 && x[0].min().double_value(&[]) >= -1.0);
+        }
+        assert!(moved >= 6, "jitter left {} of 8 batches unchanged", 8 - moved);
     }
 }

@@ -29,7 +29,7 @@ fn batch_names(split: Split) -> Vec<&'static str> {
 
 /// Parses one batch file: CHW pixels of each record and the labels.
 pub fn parse_batch(bytes: &[u8], origin: &str) -> Result<(Vec<u8>, Vec<i64>)> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::format(
             origin,
             format!(

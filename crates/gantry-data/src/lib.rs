@@ -8,15 +8,20 @@
 //!   model's size and channels ([`dataset::Fit`]).
 //! - [`batcher::Batcher`]: every example exactly once per epoch in an order derived from
 //!   (run seed, epoch); a last-partial-batch policy; random horizontal flips; output NCHW in [-1, 1].
+//! - [`derive`]: gantry-made paired sets (edges → Fashion-MNIST, grey → colour CIFAR-10).
+//! - [`paired`]: `A|B` image pairs in the pix2pix authors' layout (`train/`, `val/`, `test/`).
 //! - [`toy`]: the ring of 8 Gaussians, the 5×5 grid, the 1-D Gaussian, and mode-coverage scores.
 
 pub mod batcher;
 pub mod cifar;
 pub mod csv;
 pub mod dataset;
+pub mod derive;
 pub mod error;
 pub mod folder;
 pub mod idx;
+pub mod image_file;
+pub mod paired;
 pub mod source;
 pub mod toy;
 

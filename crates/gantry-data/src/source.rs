@@ -45,6 +45,11 @@ pub fn load(spec: &str, opts: &LoadOptions) -> Result<ImageDataset> {
             Format::CifarBin => cifar::load(&first, opts.split)?,
             Format::ImageFolder => folder::load(&first, opts.split, target(opts))?,
             Format::MnistCsv => load_csv(&first, opts.split)?,
+            Format::Paired => {
+                return Err(DataError::Spec(format!(
+                    "{spec} is a paired dataset (A|B images): a translation model trains on it"
+                )))
+            }
         }
     } else {
         let path = PathBuf::from(spec);
@@ -131,6 +136,43 @@ fn load_csv(path: &Path, split: Split) -> Result<ImageDataset> {
     let bytes = crate::error::read_maybe_gz(path)?;
     let text = String::from_utf8(bytes).map_err(|_| DataError::format(path.display(), "not UTF-8 text"))?;
     csv::parse(&text, 28, &path.display().to_string())
+}
+
+/// The aligned (inputs, targets) of a paired data spec: the name of a paired dataset (a
+/// gantry-made one such as `edges2fashion`) or a folder in the pix2pix authors' layout (see
+/// [`crate::paired`]).
+pub fn load_paired(spec: &str, opts: &crate::paired::PairedOptions) -> Result<(ImageDataset, ImageDataset)> {
+    let root = match gantry_manifest::find(spec) {
+        Ok(m) if m.format == Format::Paired => gantry_manifest::locate(&m)?,
+        Ok(m) => {
+            return Err(DataError::Spec(format!(
+                "data '{spec}' is an unpaired dataset ({:?}); a translation model needs A|B pairs (a folder in the pix2pix layout, or a paired set such as edges2fashion)",
+                m.format
+            )))
+        }
+        Err(_) => {
+            let path = PathBuf::from(spec);
+            if !path.exists() {
+                let known: Vec<String> = gantry_manifest::builtin()
+                    .into_iter()
+                    .filter(|m| m.format == Format::Paired)
+                    .map(|m| m.name)
+                    .collect();
+                return Err(DataError::Spec(format!(
+                    "data '{spec}': not a paired dataset ({}) and no such folder",
+                    if known.is_empty() { "none is known".to_string() } else { known.join(", ") }
+                )));
+            }
+            path
+        }
+    };
+    crate::paired::load(&root, opts)
+}
+
+/// Where `cargo xtask datasets fetch` and `gantry derive` put datasets (`$GANTRY_DATA`, else the
+/// cache's `datasets/`), one of the folders data names are found in.
+pub fn fetch_root() -> PathBuf {
+    gantry_manifest::fetch_root()
 }
 
 /// The embedded mnist-5k subset (500 digits of each class).

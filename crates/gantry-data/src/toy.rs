@@ -85,12 +85,7 @@ impl Toy {
     }
 }
 
-/// One N(0, 1) draw (Box–Muller).
-pub fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
+pub use gantry_core::latent::standard_normal;
 
 /// How generated samples cover a toy's modes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

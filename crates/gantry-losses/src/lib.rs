@@ -8,6 +8,7 @@
 //! - [`penalty`] — constraints on the critic, which is any closure `x → scores` (so conditional
 //!   critics work): WGAN-GP (two- and one-sided, by double backward), R1, R2, DRAGAN, weight
 //!   clipping.
+//! - [`content`] — content losses for translation: L1 (pix2pix's λ·E‖y − G(x)‖₁).
 //! - [`divergence`] — exact KL and Jensen–Shannon (discrete and on grids), the optimal
 //!   discriminator D* = p_data/(p_data + p_G) and the identity V(D*, G) = 2·JSD − log 4,
 //!   Wasserstein-1 on the line by CDFs.
@@ -34,6 +35,7 @@
 //! ```
 
 pub mod adversarial;
+pub mod content;
 pub mod divergence;
 pub mod gaussian;
 pub mod penalty;

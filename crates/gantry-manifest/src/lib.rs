@@ -22,11 +22,8 @@ pub enum ManifestError {
     Parse { origin: String, message: String },
     #[error("unknown dataset '{name}': known datasets are {known}")]
     Unknown { name: String, known: String },
-    #[error(
-        "dataset '{name}' not found (looked in {looked}); fetch it with `cargo xtask datasets fetch {name}` \
-         (add `--from DIR` to copy it from a local mirror such as ../shared/datasets)"
-    )]
-    Missing { name: String, looked: String },
+    #[error("dataset '{name}' not found (looked in {looked}); {how}")]
+    Missing { name: String, looked: String, how: String },
 }
 
 /// How a dataset's files are laid out, which decides the reader `gantry-data` uses.
@@ -41,6 +38,9 @@ pub enum Format {
     ImageFolder,
     /// One image per CSV row: 784 pixels then the label (the mnist-5k layout).
     MnistCsv,
+    /// Image pairs side by side (`A|B`) in `train/`, `val/`, `test/` folders: the pix2pix
+    /// authors' aligned layout.
+    Paired,
 }
 
 /// One archive member whose size is known.
@@ -96,6 +96,10 @@ pub struct Manifest {
     /// Compiled into gantry (needs no files on disk).
     #[serde(default)]
     pub embedded: bool,
+    /// Made by gantry from these datasets (`cargo xtask datasets derive NAME`) rather than
+    /// downloaded.
+    #[serde(default)]
+    pub derived_from: Vec<String>,
     pub files: Vec<FileEntry>,
 }
 
@@ -113,6 +117,22 @@ impl Manifest {
             });
         }
         Ok(m)
+    }
+
+    /// What to run to get the dataset.
+    pub fn how_to_get(&self) -> String {
+        if self.derived_from.is_empty() {
+            format!(
+                "fetch it with `cargo xtask datasets fetch {}` (add `--from DIR` to copy it from a local mirror such as ../shared/datasets)",
+                self.name
+            )
+        } else {
+            format!(
+                "make it with `cargo xtask datasets derive {}` (from {})",
+                self.name,
+                self.derived_from.join(", ")
+            )
+        }
     }
 
     /// Whether every file of the manifest exists below `dir`.
@@ -208,6 +228,7 @@ pub fn locate_in(manifest: &Manifest, roots: &[PathBuf]) -> Result<PathBuf, Mani
     }
     Err(ManifestError::Missing {
         name: manifest.name.clone(),
+        how: manifest.how_to_get(),
         looked: roots
             .iter()
             .map(|r| r.join(&manifest.name).display().to_string())

@@ -5,6 +5,8 @@
 //! - [`kid`]: Kernel Inception Distance (unbiased MMD², cubic kernel, subsets).
 //! - [`inception_score`]: the Inception Score from logits, over splits.
 //! - [`prdc`]: precision/recall (k = 3) and density/coverage (k = 5), blocked k-NN.
+//! - [`similarity`]: full-reference PSNR and SSIM (Wang et al. 2004, as scikit-image) for
+//!   translation outputs against their targets.
 //! - [`metric`]: the `Metric` trait (update/compute/reset) over all of them.
 //! - [`npy`]: pytorch-fid's `.npz` statistics and `.npy` feature matrices.
 //! - [`inception`]: the FID Inception network (TorchScript) with the reference preprocessing;
@@ -20,6 +22,7 @@ pub mod kid;
 pub mod metric;
 pub mod npy;
 pub mod prdc;
+pub mod similarity;
 pub mod stats;
 pub mod weights;
 

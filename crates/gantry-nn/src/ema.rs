@@ -54,12 +54,11 @@ impl EmaConfig {
     }
 }
 
-/// The averaged copy of a network, bound to the network it averages.
+/// The averaged copy of a network, bound to the network it averages. The copy's variables live
+/// in a `VarStore` its owner keeps (and checkpoints); the binding holds them as tensors.
 #[derive(Debug)]
 pub struct Ema {
     pub config: EmaConfig,
-    /// The averaged network's variables (build the network on it).
-    pub vs: VarStore,
     /// (averaged variable, source variable, whether the source is trained), matched by name once
     /// here so that each update touches tensors only. Loading a checkpoint copies into variables
     /// in place, so the pairs stay valid.
@@ -67,11 +66,12 @@ pub struct Ema {
 }
 
 impl Ema {
-    /// Wraps `vs` (a network built like `src`'s), binds it to `src` and copies `src`'s values into
-    /// it. Fails if the two stores' variable names or shapes differ.
-    pub fn new(config: EmaConfig, vs: VarStore, src: &VarStore) -> Result<Self, String> {
+    /// Binds `avg` (a network built like `src`'s) to `src` and copies `src`'s values into it.
+    /// Fails, naming the first difference, if the two stores' variable names or shapes differ.
+    pub fn new(config: EmaConfig, avg: &VarStore, src: &VarStore) -> Result<Self, String> {
+        copy(avg, src)?;
         let from = src.variables();
-        let mut pairs: Vec<(String, (Tensor, Tensor, bool))> = vs
+        let mut pairs: Vec<(String, (Tensor, Tensor, bool))> = avg
             .variables()
             .into_iter()
             .filter_map(|(name, t)| {
@@ -81,37 +81,7 @@ impl Ema {
             })
             .collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let ema = Self { config, vs, pairs: pairs.into_iter().map(|p| p.1).collect() };
-        ema.copy_from(src)?;
-        Ok(ema)
-    }
-
-    /// Sets every averaged variable to `src`'s; fails, naming the first difference, if the two
-    /// stores do not hold the same names and shapes.
-    pub fn copy_from(&self, src: &VarStore) -> Result<(), String> {
-        let from = src.variables();
-        let to = self.vs.variables();
-        let mut names: Vec<&String> = from.keys().chain(to.keys()).collect();
-        names.sort();
-        names.dedup();
-        for name in names {
-            match (from.get(name), to.get(name)) {
-                (Some(a), Some(b)) if a.size() == b.size() => {}
-                (a, b) => {
-                    return Err(format!(
-                        "EMA copy: variable '{name}' is {:?} in the network and {:?} in its average",
-                        a.map(Tensor::size),
-                        b.map(Tensor::size)
-                    ))
-                }
-            }
-        }
-        tch::no_grad(|| {
-            for (name, mut t) in to {
-                t.copy_(&from[&name]);
-            }
-        });
-        Ok(())
+        Ok(Self { config, pairs: pairs.into_iter().map(|p| p.1).collect() })
     }
 
     /// One update of the average from the bound network after a step on `batch` images,
@@ -129,6 +99,34 @@ impl Ema {
             }
         });
     }
+}
+
+/// Sets every variable of `dst` to `src`'s; fails, naming the first difference, if the two stores
+/// do not hold the same names and shapes.
+pub fn copy(dst: &VarStore, src: &VarStore) -> Result<(), String> {
+    let from = src.variables();
+    let to = dst.variables();
+    let mut names: Vec<&String> = from.keys().chain(to.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        match (from.get(name), to.get(name)) {
+            (Some(a), Some(b)) if a.size() == b.size() => {}
+            (a, b) => {
+                return Err(format!(
+                    "EMA copy: variable '{name}' is {:?} in the network and {:?} in its average",
+                    a.map(Tensor::size),
+                    b.map(Tensor::size)
+                ))
+            }
+        }
+    }
+    tch::no_grad(|| {
+        for (name, mut t) in to {
+            t.copy_(&from[&name]);
+        }
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -158,7 +156,7 @@ mod tests {
         let (mut w, mut running) = build(&src);
         let ema_vs = VarStore::new(Device::Cpu);
         let _ = build(&ema_vs);
-        let ema = Ema::new(EmaConfig { half_life_kimg: 0.004, rampup: 0.0 }, ema_vs, &src).unwrap();
+        let ema = Ema::new(EmaConfig { half_life_kimg: 0.004, rampup: 0.0 }, &ema_vs, &src).unwrap();
         tch::no_grad(|| {
             w.copy_(&Tensor::from_slice(&[1.0f32, 2.0, 3.0]));
             running.copy_(&Tensor::from_slice(&[5.0f32, 6.0]));
@@ -167,12 +165,12 @@ mod tests {
         for _ in 0..3 {
             ema.update(2, 2);
         }
-        let v = ema.vs.variables();
+        let v = ema_vs.variables();
         let want = Tensor::from_slice(&[1.0f32, 2.0, 3.0]) * (1.0 - beta.powi(3));
         assert!(v["w"].allclose(&want, 1e-6, 1e-6, false));
         assert!(v["running"].equal(&Tensor::from_slice(&[5.0f32, 6.0])));
         let other = VarStore::new(Device::Cpu);
         let _ = other.root().var("x", &[3], nn::Init::Const(0.0));
-        assert!(Ema::new(EmaConfig::default(), other, &src).is_err());
+        assert!(Ema::new(EmaConfig::default(), &other, &src).is_err());
     }
 }

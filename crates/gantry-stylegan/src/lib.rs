@@ -8,7 +8,11 @@
 //! | [`ops`] | `upfirdn2d`, `conv2d_resample`, `bias_act` (the reference implementations' paths) |
 //! | [`layers`] | equalised-lr FC and conv, modulated convolution, AdaIN, synthesis layer, toRGB, mapping network |
 //! | [`networks`] | synthesis block and network, generator, residual discriminator, configuration |
+//! | [`explore`] | style-mixing and noise grids (what styles and noise control) |
+//! | [`invert`] | GAN inversion: the projector (W, W⁺), encoder + optimisation, pivotal tuning; class-mean edits |
 
+pub mod explore;
+pub mod invert;
 pub mod layers;
 pub mod networks;
 pub mod ops;

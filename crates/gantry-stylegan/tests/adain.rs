@@ -46,10 +46,7 @@ fn an_adain_layer_ends_in_adain_of_its_affine_styles() {
     assert_eq!(layer.affine.weight.size(), vec![12, 8]);
     assert_eq!(layer.noise_strength.size(), vec![6]);
     tch::no_grad(|| {
-        let _ = layer
-            .noise_strength
-            .shallow_clone()
-            .copy_(&Tensor::from_slice(&[0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6]));
+        layer.noise_strength.shallow_clone().copy_(&Tensor::from_slice(&[0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6]));
     });
     let x = Tensor::randn([2, 4, 8, 8], tch::kind::FLOAT_CPU);
     let w = Tensor::randn([2, 8], tch::kind::FLOAT_CPU);

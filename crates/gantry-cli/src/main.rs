@@ -1,0 +1,728 @@
+//! `gantry`: train, sample and explore GANs.
+//!
+//! ```text
+//! gantry train --preset NAME | --config FILE.toml [--set key=value ...] [--out DIR] [--steps N]
+//!              [--device auto|cpu|cuda|cuda:N] [--seed S]
+//! gantry train --resume DIR [--steps N]
+//! gantry sample --ckpt DIR|FILE [--n 64] [--seed S] [--truncation TAU] [--psi PSI] [--cutoff L] [--class K] --out FILE.png
+//! gantry traverse --ckpt DIR|FILE --code I [--steps 10] [--range 2] [--rows 10] --out FILE.png
+//! gantry interpolate --ckpt DIR|FILE [--frames 10] [--rows 8] [--seed S] --out FILE.png
+//! gantry style-mix --ckpt DIR|FILE [--rows 5] [--cols 5] [--styles coarse|middle|fine|A-B] [--psi PSI] --out FILE.png
+//! gantry noise --ckpt DIR|FILE [--rows 4] [--cols 4] --out FILE.png
+//! gantry invert --ckpt DIR|FILE --image FILE [--method optim|encoder|pti] [--space w|w+] [--steps 300] --out FILE.png
+//! gantry translate --ckpt DIR|FILE --input FILE|DIR [--paired] [--n N] --out FILE.png|DIR
+//! gantry derive edges2fashion|colorize-cifar [--out DIR]
+//! gantry eval fid|kid|is|prdc|accuracy|psnr|ssim [--real SRC] --fake SRC
+//! gantry presets
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use gantry_train::capability::Model;
+use gantry_train::config::RunConfig;
+use gantry_train::{generate, presets, run_dir, train};
+
+#[derive(Parser)]
+#[command(name = "gantry", version, about = "Train, sample and explore generative adversarial networks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a GAN from a preset or a config file, or resume a run.
+    Train(TrainArgs),
+    /// Draw a grid of samples from a checkpoint.
+    Sample {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// Number of samples.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Truncation trick: re-draw latent coordinates with |z| > τ.
+        #[arg(long, value_name = "TAU")]
+        truncation: Option<f64>,
+        /// Shrink latents towards the mean: z ↦ ψ·z; StyleGAN: in W, w ↦ w̄ + ψ·(w − w̄) (1 = off).
+        #[arg(long, default_value_t = 1.0)]
+        psi: f64,
+        /// StyleGAN: apply ψ to the first this many ws only (coarse styles); default all.
+        #[arg(long)]
+        cutoff: Option<i64>,
+        /// Conditional models: every sample of this class (InfoGAN: categorical code).
+        #[arg(long)]
+        class: Option<i64>,
+    },
+    /// InfoGAN: a grid sweeping one latent code while the others stay fixed.
+    Traverse {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// 0: the categorical code (columns: its values); i ≥ 1: continuous code i.
+        #[arg(long)]
+        code: usize,
+        /// Columns for a continuous code.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// A continuous code sweeps [−range, range] (training draws U(−1, 1)).
+        #[arg(long, default_value_t = 2.0)]
+        range: f64,
+        /// Rows (noise vectors).
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+    /// Walk the latent space: rows of z(α) = (1 − α)·z1 + α·z2 for α from 0 to 1.
+    Interpolate {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// Images per row (α steps).
+        #[arg(long, default_value_t = 10)]
+        frames: usize,
+        /// Rows (pairs z1, z2).
+        #[arg(long, default_value_t = 8)]
+        rows: usize,
+    },
+    /// StyleGAN2: a style-mixing grid (top row: sources of the copied styles; left column: the rest).
+    StyleMix {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// Rows (latents that keep the other styles).
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+        /// Columns (latents whose styles are copied).
+        #[arg(long, default_value_t = 5)]
+        cols: usize,
+        /// Which styles come from the columns: coarse (4²–8²), middle (16²–32²), fine, or A-B (ws indices).
+        #[arg(long, default_value = "coarse")]
+        styles: String,
+        /// Truncation in W for every latent (1 = off).
+        #[arg(long, default_value_t = 1.0)]
+        psi: f64,
+    },
+    /// StyleGAN2: what the noise inputs control (same w, different noise; no noise; per-pixel std).
+    Noise {
+        #[command(flatten)]
+        from: FromCheckpoint,
+        /// Rows (latents).
+        #[arg(long, default_value_t = 4)]
+        rows: usize,
+        /// Noise draws shown per row.
+        #[arg(long, default_value_t = 4)]
+        cols: usize,
+    },
+    /// StyleGAN2: find the latent of an image (GAN inversion) and report the reconstruction's PSNR.
+    Invert {
+        /// A StyleGAN2 checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// The image to invert (PNG/JPEG; fitted to the generator's size and channels).
+        #[arg(long)]
+        image: PathBuf,
+        /// optim (StyleGAN2's projector), encoder (+ optimisation), or pti (pivotal tuning).
+        #[arg(long, default_value = "optim")]
+        method: String,
+        /// w (one latent for every layer) or w+ (one per layer).
+        #[arg(long, default_value = "w")]
+        space: String,
+        /// Optimiser steps.
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Output PNG: the image and its reconstruction side by side.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the optimiser's noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Edit the result: move its ws along the difference of two class means in W, FROM:TO
+        /// (classes as the run's domain classifier reads G's samples; MNIST/Fashion-MNIST runs),
+        /// and write the row to OUT-edit.png.
+        #[arg(long)]
+        edit: Option<String>,
+        /// Strengths α of the edit, w + α·(w̄_TO − w̄_FROM), comma-separated.
+        #[arg(long, default_value = "0,0.5,1,1.5")]
+        edit_strengths: String,
+        /// auto (CUDA when available), cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// Translate images with a translation model (pix2pix): a grid of input | output (| target),
+    /// or a folder of translations.
+    Translate {
+        /// A checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// An image file or a folder of them (natural order).
+        #[arg(long)]
+        input: PathBuf,
+        /// The inputs are A|B pairs (the pix2pix layout): the grid shows each target too.
+        #[arg(long)]
+        paired: bool,
+        /// Translate at most this many.
+        #[arg(long)]
+        n: Option<usize>,
+        /// A .png/.jpg grid, or a folder that receives NNNNN.png per translation.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of libtorch's generator (pix2pix keeps dropout on at test time).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// auto (CUDA when available), cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// Make a paired dataset from one you have: edges2fashion (Canny edges → Fashion-MNIST) or
+    /// colorize-cifar (grey → colour CIFAR-10), in the pix2pix layout.
+    Derive {
+        /// edges2fashion or colorize-cifar.
+        name: String,
+        /// Where to write it (default: the dataset cache, where `data = NAME` finds it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the presets.
+    Presets,
+    /// Evaluate: fid, kid, is or prdc between --real and --fake sources.
+    Eval(EvalArgs),
+    /// The domain classifier used by MNIST-domain metrics: train it or measure it.
+    Classifier {
+        #[command(subcommand)]
+        cmd: ClassifierCmd,
+    },
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// fid, kid, is, prdc, accuracy (class-conditional accuracy of --fake, judged by the
+    /// --features classifier), or psnr / ssim (translations against targets).
+    metric: String,
+    /// Real source: dataset name, image folder/archive, .npz stats, .npy features, checkpoint or run folder.
+    #[arg(long)]
+    real: Option<String>,
+    /// Fake source (same kinds); a checkpoint generates --n samples.
+    #[arg(long)]
+    fake: Option<String>,
+    /// Samples per side (default: every image of a dataset, 10,000 from a checkpoint).
+    #[arg(long)]
+    n: Option<usize>,
+    /// Images per forward pass (0: 10 on a CPU, where large Inception batches thrash the
+    /// allocator, 200 on a GPU).
+    #[arg(long, default_value_t = 0)]
+    batch: i64,
+    /// inception (the FID network), mnist or fashion-mnist (gantry's domain classifiers).
+    #[arg(long, default_value = "inception")]
+    features: String,
+    /// An Inception TorchScript to use instead of the FID network (e.g. pytorch-fid's full
+    /// weights with logits, converted by scripts/convert_pytorch_fid_inception.py; enables IS).
+    #[arg(long)]
+    inception: Option<PathBuf>,
+    /// Write the real side's mean and covariance as a pytorch-fid .npz.
+    #[arg(long)]
+    save_stats: Option<PathBuf>,
+    /// Print one JSON object instead of a line.
+    #[arg(long)]
+    json: bool,
+    /// Seed of the latents and subsets.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// KID: subsets and subset size.
+    #[arg(long, default_value_t = 100)]
+    kid_subsets: usize,
+    #[arg(long, default_value_t = 1000)]
+    kid_subset_size: usize,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Subcommand)]
+enum ClassifierCmd {
+    /// Train on a dataset's train split and write the weights with their test accuracy.
+    Train {
+        /// mnist or fashion-mnist.
+        #[arg(long)]
+        data: String,
+        #[arg(long, default_value_t = 10)]
+        epochs: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// CPU threads (0 = all).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// Accuracy on a dataset's test split (the built-in weights unless --weights).
+    Eval {
+        #[arg(long)]
+        data: String,
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+}
+
+/// `gantry eval accuracy --fake CKPT --features mnist|fashion-mnist`: class-conditional accuracy.
+fn accuracy_cmd(a: &EvalArgs) -> Result<()> {
+    use gantry_train::eval;
+    if a.features == "inception" || a.real.is_some() {
+        bail!("eval accuracy takes --fake CKPT and --features mnist or fashion-mnist (no --real)");
+    }
+    let fake = a.fake.as_deref().context("eval accuracy needs --fake CKPT (a conditional model)")?;
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let classifier = gantry_metrics::classifier::Classifier::builtin(&a.features, device)?;
+    let path = run_dir::resolve_checkpoint(Path::new(fake))?;
+    let model = Model::load(&path, device)?;
+    let n = a.n.unwrap_or(1000);
+    let r = eval::class_accuracy(&model, &classifier, n, a.seed)?;
+    if a.json {
+        let obj = serde_json::json!({ "metric": "accuracy", "accuracy": r.accuracy, "per_class": r.per_class, "purity": r.purity, "matching": r.matching, "n": n, "fake": path.display().to_string(), "features": a.features });
+        println!("{obj}");
+    } else {
+        let per: Vec<String> =
+            r.per_class.iter().enumerate().map(|(k, v)| format!("{k}: {:.1}%", 100.0 * v)).collect();
+        println!("class-conditional accuracy {:.2}% ({n} samples; {})", 100.0 * r.accuracy, per.join(", "));
+        let m: Vec<String> = r.matching.iter().enumerate().map(|(k, d)| format!("{k}→{d}")).collect();
+        println!(
+            "purity {:.2}% (best one-to-one matching of requested class or code value → predicted class: {})",
+            100.0 * r.purity,
+            m.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `gantry eval psnr|ssim`: translations against their targets.
+fn similarity_cmd(a: &EvalArgs) -> Result<()> {
+    use gantry_train::eval;
+    let fake = a
+        .fake
+        .as_deref()
+        .context("eval psnr/ssim needs --fake (a translation checkpoint, or a folder beside --real)")?;
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let batch = if a.batch == 0 { 64 } else { a.batch };
+    let opts = eval::EvalOptions { n: a.n, batch, seed: a.seed, device, keep_features: false };
+    let s = eval::similarity(&a.metric, a.real.as_deref(), fake, &opts)?;
+    let mean = s.mean();
+    if a.json {
+        let obj = serde_json::json!({ "metric": a.metric, a.metric.as_str(): mean, "n": s.scores.len(), "real": s.real, "fake": s.fake });
+        println!("{obj}");
+    } else {
+        println!(
+            "{} {mean:.6}  (mean of {} pairs; real: {}; fake: {})",
+            a.metric,
+            s.scores.len(),
+            s.real,
+            s.fake
+        );
+    }
+    Ok(())
+}
+
+/// What every generating command takes.
+#[derive(Args)]
+struct FromCheckpoint {
+    /// A checkpoint file, or a run folder (its newest checkpoint).
+    #[arg(long)]
+    ckpt: PathBuf,
+    /// Seed of the latents.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output PNG.
+    #[arg(long)]
+    out: PathBuf,
+    /// auto (CUDA when available), cpu, cuda, cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+impl FromCheckpoint {
+    /// The checkpoint file and the device.
+    fn resolve(&self) -> Result<(PathBuf, tch::Device)> {
+        Ok((run_dir::resolve_checkpoint(&self.ckpt)?, gantry_core::device::parse_device(&self.device)?))
+    }
+
+    /// The checkpoint's model.
+    fn model(&self) -> Result<Model> {
+        let (path, device) = self.resolve()?;
+        Model::load(&path, device)
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Start from a named preset (see `gantry presets`).
+    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    preset: Option<String>,
+    /// Start from a config file (TOML, as written to a run's config.toml).
+    #[arg(long, conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Override a config field: --set model.g_width=64 --set data=mnist.
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    sets: Vec<String>,
+    /// Continue the run in this folder from its newest checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Run folder (default: runs/<preset>-<YYYYmmdd-HHMMSS>).
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Total generator steps to reach.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Run seed.
+    #[arg(long, conflicts_with = "resume")]
+    seed: Option<u64>,
+    /// auto (CUDA when available), cpu, cuda, cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        let msg = format!("{e:#}");
+        eprintln!("error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Presets => {
+            for p in presets::all() {
+                println!("{:<19} {}", p.name, p.summary);
+            }
+            Ok(())
+        }
+        Cmd::Train(args) => train_cmd(args),
+        Cmd::Translate { ckpt, input, paired, n, out, seed, device } => {
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
+            let inputs = if paired { generate::Inputs::Paired } else { generate::Inputs::Plain };
+            let count = generate::translate(&m, &input, &out, inputs, n, seed)?;
+            println!(
+                "wrote {} ({count} translations of {} by {})",
+                out.display(),
+                input.display(),
+                path.display()
+            );
+            Ok(())
+        }
+        Cmd::Derive { name, out } => {
+            let out = out.unwrap_or_else(|| gantry_data::source::fetch_root().join(&name));
+            gantry_data::derive::derive(&name, &out)?;
+            println!("wrote {} (the {name} pairs; train with data = {name})", out.display());
+            Ok(())
+        }
+        Cmd::Classifier { cmd } => classifier_cmd(cmd),
+        Cmd::Eval(args) => eval_cmd(args),
+        Cmd::Traverse { from, code, steps, range, rows } => {
+            let m = from.model()?;
+            generate::traverse(&m, code, steps, range, rows, from.seed, &from.out)?;
+            println!("wrote {} (code {code} traversal from {})", from.out.display(), m.path.display());
+            Ok(())
+        }
+        Cmd::Sample { from, n, truncation, psi, cutoff, class } => {
+            let m = from.model()?;
+            let trunc = generate::Truncation { tau: truncation, psi, cutoff };
+            generate::sample(&m, n, from.seed, &trunc, class, &from.out)?;
+            println!("wrote {} ({n} samples from {})", from.out.display(), m.path.display());
+            Ok(())
+        }
+        Cmd::StyleMix { from, rows, cols, styles, psi } => {
+            let (path, device) = from.resolve()?;
+            let styles: gantry_stylegan::explore::Styles = styles.parse()?;
+            gantry_train::recipes::stylegan2::style_mix(
+                &path, rows, cols, &styles, psi, from.seed, &from.out, device,
+            )?;
+            println!("wrote {} ({rows}x{cols} style mixing from {})", from.out.display(), path.display());
+            Ok(())
+        }
+        Cmd::Noise { from, rows, cols } => {
+            let (path, device) = from.resolve()?;
+            gantry_train::recipes::stylegan2::noise(&path, rows, cols, from.seed, &from.out, device)?;
+            println!("wrote {} (noise grid from {})", from.out.display(), path.display());
+            Ok(())
+        }
+        Cmd::Invert { ckpt, image, method, space, steps, out, seed, edit, edit_strengths, device } => {
+            use gantry_stylegan::invert;
+            let device = gantry_core::device::parse_device(&device)?;
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let edit: Option<invert::EditClasses> = edit.as_deref().map(str::parse).transpose()?;
+            let strengths = edit_strengths
+                .split(',')
+                .map(|t| t.trim().parse::<f64>().ok().filter(|a| a.is_finite()))
+                .collect::<Option<Vec<f64>>>()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "invalid --edit-strengths: expected comma-separated numbers, found '{edit_strengths}'"
+                    )
+                })?;
+            let cfg = invert::InvertConfig {
+                method: method.parse()?,
+                space: space.parse()?,
+                steps,
+                ..Default::default()
+            };
+            let mut loaded = gantry_train::recipes::stylegan2::load(&path, device)?;
+            let classifier = match edit {
+                None => None,
+                Some(_) => match gantry_train::inversion::domain_classifier(&loaded)? {
+                    Some(c) => Some(c),
+                    None => bail!(
+                        "--edit needs a run evaluated with a domain classifier (eval.features mnist or fashion-mnist), this one uses '{}'",
+                        loaded.domain
+                    ),
+                },
+            };
+            let (r, c) = (loaded.cfg.resolution, loaded.cfg.channels.max(1));
+            let target = gantry_data::image_file::read(&image, r, c, gantry_data::Fit::Auto)?;
+            // The direction comes from the checkpoint's G, before tuning or noise optimisation.
+            let direction = match (edit, &classifier) {
+                (Some(e), Some(cl)) => {
+                    Some(invert::class_direction(&loaded.g, &gantry_train::inversion::classify_with(cl), e)?)
+                }
+                _ => None,
+            };
+            let inv = gantry_train::inversion::invert(&mut loaded, &path, &target, &cfg, seed)?;
+            let pair = tch::Tensor::cat(&[target, inv.image.to_device(tch::Device::Cpu)], 0);
+            gantry_core::image::save_grid(&pair, 2, &out)?;
+            println!(
+                "{method} in {space}: PSNR {:.2} dB; wrote {} (image | reconstruction)",
+                inv.psnr,
+                out.display()
+            );
+            if let (Some(e), Some(d), Some(cl)) = (edit, direction, classifier) {
+                let x = invert::edit(&loaded.g, &inv.ws, &d, &strengths);
+                let read: Vec<i64> = Vec::try_from(cl.predict(&gantry_core::image::to_u8(&x))?)?;
+                let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let edit_out = out.with_file_name(format!("{stem}-edit.png"));
+                gantry_core::image::save_grid(&x.to_device(tch::Device::Cpu), strengths.len(), &edit_out)?;
+                let cols: Vec<String> =
+                    strengths.iter().zip(&read).map(|(a, k)| format!("α {a}: {k}")).collect();
+                println!(
+                    "edit {} → {}: the classifier reads {}; wrote {}",
+                    e.from,
+                    e.to,
+                    cols.join(", "),
+                    edit_out.display()
+                );
+            }
+            Ok(())
+        }
+        Cmd::Interpolate { from, frames, rows } => {
+            let m = from.model()?;
+            generate::interpolate(&m, frames, rows, from.seed, &from.out)?;
+            println!(
+                "wrote {} ({rows} rows x {frames} frames from {})",
+                from.out.display(),
+                m.path.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn eval_cmd(a: EvalArgs) -> Result<()> {
+    use gantry_train::eval;
+    if a.metric == "accuracy" {
+        return accuracy_cmd(&a);
+    }
+    if a.metric == "psnr" || a.metric == "ssim" {
+        return similarity_cmd(&a);
+    }
+    if !["fid", "kid", "is", "prdc"].contains(&a.metric.as_str()) {
+        bail!("unknown metric '{}': expected fid, kid, is, prdc, accuracy, psnr or ssim", a.metric);
+    }
+    if a.batch < 0 {
+        bail!("--batch must be at least 1 (or 0 for the default)");
+    }
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let batch = if a.batch == 0 { eval::default_batch(device) } else { a.batch };
+    let ex = match &a.inception {
+        Some(path) if a.features == "inception" => eval::Extractor::inception_from(path, device)?,
+        Some(_) => bail!(
+            "--inception replaces the inception features; it cannot be combined with --features {}",
+            a.features
+        ),
+        None => eval::Extractor::load(&a.features, device)?,
+    };
+    let opts = eval::EvalOptions {
+        n: a.n,
+        batch,
+        seed: a.seed,
+        device,
+        keep_features: ["kid", "prdc"].contains(&a.metric.as_str()),
+    };
+    let real_model = match &a.real {
+        Some(r) => eval::model_of(r)?,
+        None => None,
+    };
+    let fake_model = match &a.fake {
+        Some(f) => eval::model_of(f)?,
+        None => None,
+    };
+    let real = match &a.real {
+        Some(r) => Some(eval::side(r, fake_model.as_ref(), &ex, &opts)?),
+        None => None,
+    };
+    if let Some(path) = &a.save_stats {
+        let side = real.as_ref().context("--save-stats saves the --real side's statistics; give --real")?;
+        let (mu, sigma) = eval::stats_of(side).context("the real side has fewer than 2 samples")?;
+        gantry_metrics::npy::write_stats(path, &mu, &sigma)?;
+        eprintln!("wrote {} ({} features of {})", path.display(), a.features, side.label);
+    }
+    let Some(fake_src) = &a.fake else {
+        if a.save_stats.is_some() {
+            return Ok(());
+        }
+        bail!("--fake is required (or --save-stats alone to precompute statistics)");
+    };
+    let fake = eval::side(fake_src, real_model.as_ref(), &ex, &opts)?;
+    let kid_cfg =
+        gantry_metrics::KidConfig { subsets: a.kid_subsets, subset_size: a.kid_subset_size, seed: a.seed };
+    let out = eval::compute(&a.metric, real.as_ref(), &fake, ex.name(), &kid_cfg)?;
+    if a.json {
+        println!("{out}");
+    } else {
+        let numbers: Vec<String> =
+            ["fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"]
+                .iter()
+                .filter_map(|k| out[*k].as_f64().map(|v| format!("{k} {v:.6}")))
+                .collect();
+        println!(
+            "{}  ({} features; real: {}; fake: {})",
+            numbers.join("  "),
+            ex.name(),
+            out["real"].as_str().unwrap_or("-"),
+            fake.label
+        );
+    }
+    Ok(())
+}
+
+fn classifier_cmd(cmd: ClassifierCmd) -> Result<()> {
+    use gantry_data::{LoadOptions, Split};
+    use gantry_metrics::classifier::Classifier;
+    let load = |data: &str, split| {
+        gantry_data::load(
+            data,
+            &LoadOptions { split, size: Some(28), channels: Some(1), ..Default::default() },
+        )
+    };
+    match cmd {
+        ClassifierCmd::Train { data, epochs, seed, threads, out, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let threads = if threads == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                threads
+            };
+            tch::set_num_threads(threads as i32);
+            let (train, test) = (load(&data, Split::Train)?, load(&data, Split::Test)?);
+            eprintln!("training the {data} classifier: {} train images, {epochs} epochs, seed {seed}, {threads} threads", train.len());
+            let mut net = Classifier::train(&train, epochs, seed, device, |e, loss| {
+                eprintln!("epoch {e}: last batch loss {loss:.4}")
+            })?;
+            let acc = net.accuracy(&test)?;
+            for (k, v) in [
+                ("domain", data.clone()),
+                ("test_accuracy", format!("{acc:.4}")),
+                ("epochs", epochs.to_string()),
+                ("seed", seed.to_string()),
+                ("threads", threads.to_string()),
+                ("command", format!("gantry classifier train --data {data} --epochs {epochs} --seed {seed} --threads {threads}")),
+            ] {
+                net.info.insert(k.to_string(), v);
+            }
+            net.save(&out)?;
+            println!(
+                "{data} classifier: test accuracy {:.2}% ({} test images); wrote {}",
+                acc * 100.0,
+                test.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        ClassifierCmd::Eval { data, weights, device } => {
+            let device = gantry_core::device::parse_device(&device)?;
+            let net = match &weights {
+                Some(p) => Classifier::load(p, device)?,
+                None => Classifier::builtin(&data, device)?,
+            };
+            let test = load(&data, Split::Test)?;
+            println!(
+                "{data} classifier: test accuracy {:.2}% on {} images",
+                net.accuracy(&test)? * 100.0,
+                test.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn timestamp() -> String {
+    // UTC, from the system clock, without a date-time dependency.
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn train_cmd(a: TrainArgs) -> Result<()> {
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let summary = if let Some(dir) = &a.resume {
+        train::resume(dir, a.steps, device)?
+    } else {
+        let base = match (&a.preset, &a.config) {
+            (Some(p), None) => presets::find(p)?.config(),
+            (None, Some(f)) => RunConfig::load(f)?,
+            _ => bail!("train needs --preset NAME, --config FILE or --resume DIR (see `gantry presets`)"),
+        };
+        let mut cfg = base.with_overrides(&a.sets)?;
+        if let Some(s) = a.steps {
+            cfg.steps = s;
+        }
+        if let Some(s) = a.seed {
+            cfg.seed = s;
+        }
+        let out = a
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", cfg.preset, timestamp())));
+        train::start(cfg, &out, device)?
+    };
+    let exe = std::env::args().next().unwrap_or_else(|| "gantry".into());
+    let run = summary.run.display();
+    println!("trained to step {} in {:.1} s", summary.steps, summary.seconds);
+    println!("  samples:    {}", summary.samples.display());
+    println!("  checkpoint: {}", summary.checkpoint.display());
+    println!("  metrics:    {}", summary.metrics.display());
+    println!("  resume:     {exe} train --resume {run} --steps {}", summary.steps * 2);
+    println!("  sample:     {exe} sample --ckpt {run} --n 64 --out samples.png");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_has_the_documented_shape() {
+        let t = super::timestamp();
+        assert_eq!(t.len(), 15, "{t}");
+        assert_eq!(&t[8..9], "-");
+        assert!(t[..8].chars().all(|c| c.is_ascii_digit()) && t.starts_with("20"));
+    }
+}

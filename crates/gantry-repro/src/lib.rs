@@ -1,0 +1,120 @@
+//! gantry-repro: reproducible figures. Each set writes PNG plots and a JSON/markdown summary,
+//! and has a `--check` mode (tiny budget, assertions on the numbers) that tests run so the code
+//! behind a figure cannot silently rot. Driven by `cargo xtask repro NAME` through the
+//! `gantry-repro` binary; everything is trained and measured through gantry-train.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use tch::Device;
+
+use gantry_train::capability::Model;
+use gantry_train::config::RunConfig;
+
+pub mod chart;
+pub mod collapse;
+pub mod conditioning;
+pub mod divergences;
+pub mod stylegan;
+pub mod truncation;
+
+/// The figure sets, with one line each.
+pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "divergences",
+        "JSD vs W1 under separation, vanishing gradients, the toy GAN, mode collapse on the ring",
+    ),
+    (
+        "collapse",
+        "mode collapse on the ring and MNIST: NS vs minibatch discrimination vs unrolled vs WGAN-GP",
+    ),
+    (
+        "conditioning",
+        "cGAN, projection and ACGAN class accuracy, InfoGAN code purity and traversals, on MNIST",
+    ),
+    (
+        "truncation",
+        "precision, recall, density, coverage and FID as the truncation τ or ψ varies (MNIST DCGAN)",
+    ),
+    (
+        "stylegan",
+        "StyleGAN2 on MNIST: progress, style mixing, noise, truncation in W, inversion PSNR, curves",
+    ),
+];
+
+/// Where to write, how big a budget, which device.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub out: PathBuf,
+    /// Tiny budgets and assertions instead of the full figures.
+    pub check: bool,
+    pub device: Device,
+}
+
+/// Removes `dir` if it exists (figures start from a clean slate).
+pub fn clear(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Trains `cfg` into a cleared `dir` and returns the model of its final checkpoint.
+pub fn train_fresh(cfg: RunConfig, dir: &Path, device: Device) -> Result<Model> {
+    let steps = cfg.steps;
+    clear(dir)?;
+    gantry_train::train::start(cfg, dir, device)?;
+    Model::load(&dir.join(format!("checkpoints/step-{steps:07}.safetensors")), device)
+}
+
+/// Mean and covariance of features `[N, D]`.
+pub fn feature_stats(feats: &tch::Tensor) -> Result<(tch::Tensor, tch::Tensor)> {
+    let mut s = gantry_metrics::FeatureStats::new();
+    s.update(feats)?;
+    Ok((s.mean()?, s.cov()?))
+}
+
+/// The domain metrics' reference: one of gantry's classifiers (MNIST, Fashion-MNIST), the
+/// features `[N, 128]` of reference images (the embedded 5k training digits for MNIST), and
+/// their (mean, covariance).
+pub struct DomainReference {
+    pub classifier: gantry_metrics::classifier::Classifier,
+    pub images: tch::Tensor,
+    pub feats: tch::Tensor,
+    pub mu: tch::Tensor,
+    pub sigma: tch::Tensor,
+}
+
+impl DomainReference {
+    /// MNIST: the embedded 5k training digits.
+    pub fn mnist(device: Device) -> Result<Self> {
+        Self::load("mnist-5k", "mnist", 5000, device)
+    }
+
+    /// The first `n` training images of dataset `data`, read by the builtin classifier `features`.
+    pub fn load(data: &str, features: &str, n: i64, device: Device) -> Result<Self> {
+        let classifier = gantry_metrics::classifier::Classifier::builtin(features, device)?;
+        let images = gantry_data::load(data, &gantry_data::LoadOptions::default())?.images;
+        let images = images.narrow(0, 0, n.min(images.size()[0]));
+        let feats = classifier.features_and_logits(&images)?.0;
+        let (mu, sigma) = feature_stats(&feats)?;
+        Ok(Self { classifier, images, feats, mu, sigma })
+    }
+
+    /// Domain FID of features `[N, 128]` against the reference.
+    pub fn fid(&self, feats: &tch::Tensor) -> Result<f64> {
+        let (m, s) = feature_stats(feats)?;
+        Ok(gantry_metrics::frechet_distance(&m, &s, &self.mu, &self.sigma)?)
+    }
+}
+
+/// Writes `summary.json` and its `markdown` rendering `summary.md` into `out`.
+pub fn write_summary(out: &Path, summary: &Value, markdown: fn(&Value) -> String) -> Result<()> {
+    gantry_core::fs::write_atomic(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )?;
+    gantry_core::fs::write_atomic(&out.join("summary.md"), markdown(summary).as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! What a trained model can do, asked one capability at a time: a command asks a [`Model`] for
+//! the capability it needs ([`Model::sampler`], [`Model::translator`], …) and, when the
+//! checkpoint's family lacks it, gets one line naming the model and what it can do instead.
+//!
+//! Every capability draws in eval mode without touching training state (the EMA generator when
+//! the run keeps one).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use gantry_core::checkpoint::Checkpoint;
+use tch::{Device, Tensor};
+
+use crate::config::RunConfig;
+use crate::family::Family;
+
+/// Draws from latents.
+pub trait Sampler {
+    /// Latent dimension.
+    fn z_dim(&self) -> i64;
+    /// G's output for latents `[N, z_dim]` (on any device). Conditional models draw sample i with
+    /// class i mod K (InfoGAN: categorical code i mod K, continuous codes 0).
+    fn generate(&self, z: &Tensor) -> Tensor;
+}
+
+/// Draws a requested class (class-conditional models; InfoGAN's categorical code).
+pub trait ClassSampler {
+    /// Number of classes.
+    fn classes(&self) -> i64;
+    /// G's output for latents `[N, z_dim]` and classes `[N]`; an error names a class out of range.
+    fn generate_class(&self, z: &Tensor, classes: &Tensor) -> Result<Tensor>;
+}
+
+/// Draws from InfoGAN's latent codes.
+pub trait CodeSampler {
+    /// (categorical values, continuous codes).
+    fn codes(&self) -> (i64, i64);
+    /// G's output for noise `[N, z_dim]`, categorical codes `[N]` and continuous codes `[N, C]`.
+    fn generate_codes(&self, z: &Tensor, cat: &Tensor, cont: &Tensor) -> Result<Tensor>;
+}
+
+/// StyleGAN's truncation in W.
+pub trait TruncateInW {
+    /// G's output for latents `[N, z_dim]` truncated in W, `w̄ + ψ·(w − w̄)` for the first
+    /// `cutoff` ws (all when None).
+    fn generate_psi(&self, z: &Tensor, psi: f64, cutoff: Option<i64>) -> Result<Tensor>;
+}
+
+/// Translates an image into another domain (pix2pix).
+pub trait Translator {
+    /// (channels, size) of the inputs it takes.
+    fn input_shape(&self) -> (i64, i64);
+    /// (channels, size) of its outputs.
+    fn output_shape(&self) -> (i64, i64);
+    /// Translations `[N, C_out, S, S]` of inputs `[N, C_in, S, S]` in [−1, 1]. Models whose
+    /// inference is stochastic (pix2pix's dropout) draw from libtorch's generator: seed it first.
+    fn translate(&self, inputs: &Tensor) -> Result<Tensor>;
+}
+
+/// A checkpoint's model, loaded for inference: its run config and its family (inference networks
+/// only).
+pub struct Model {
+    pub path: PathBuf,
+    pub cfg: RunConfig,
+    pub family: Box<dyn Family>,
+}
+
+impl Model {
+    /// Loads the checkpoint at `path` on `device` (the config inside it rebuilds the networks).
+    pub fn load(path: &Path, device: Device) -> Result<Self> {
+        let ck = Checkpoint::load(path)?;
+        let cfg = config_of(&ck)?;
+        let family = crate::recipes::build(&cfg, &crate::recipes::BuildContext::inference(device))?;
+        family.networks().load_inference(&ck)?;
+        Ok(Self { path: path.to_path_buf(), cfg, family })
+    }
+
+    /// "`path` holds a `arch` model, which can: …".
+    fn lacks(&self, what: &str) -> anyhow::Error {
+        let can = self.family.abilities();
+        let can = if can.is_empty() { "nothing a command asks for".to_string() } else { can.join("; ") };
+        anyhow::anyhow!(
+            "{what}; {} holds a {} model, which can: {can}",
+            self.path.display(),
+            self.cfg.family.arch()
+        )
+    }
+
+    pub fn sampler(&self) -> Result<&dyn Sampler> {
+        self.family.sampler().ok_or_else(|| self.lacks("this command draws from latents"))
+    }
+
+    pub fn class_sampler(&self) -> Result<&dyn ClassSampler> {
+        self.family.class_sampler().ok_or_else(|| self.lacks("this needs a class-conditional model"))
+    }
+
+    pub fn code_sampler(&self) -> Result<&dyn CodeSampler> {
+        self.family.code_sampler().ok_or_else(|| self.lacks("this sweeps InfoGAN's latent codes"))
+    }
+
+    pub fn w_truncation(&self) -> Result<&dyn TruncateInW> {
+        self.family.w_truncation().ok_or_else(|| self.lacks("this truncates in StyleGAN's W"))
+    }
+
+    pub fn translator(&self) -> Result<&dyn Translator> {
+        self.family.translator().ok_or_else(|| self.lacks("this command translates images"))
+    }
+}
+
+/// The run config stored in a checkpoint.
+pub fn config_of(ck: &Checkpoint) -> Result<RunConfig> {
+    let text = ck.metadata.get("gantry.config").with_context(|| {
+        format!("{}: not a gantry checkpoint (no gantry.config metadata)", ck.source.display())
+    })?;
+    RunConfig::from_toml(text, &format!("{} (embedded config)", ck.source.display()))
+}
+
+/// Checks that `classes` `[N]` lie in `0..k`; the error names `what`.
+pub fn check_range(classes: &Tensor, k: i64, what: &str) -> Result<()> {
+    let (lo, hi) = (classes.min().int64_value(&[]), classes.max().int64_value(&[]));
+    if lo < 0 || hi >= k {
+        bail!("{what} out of range: expected 0..{}, found {lo}..={hi}", k - 1);
+    }
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! A run's configuration, saved as `config.toml` beside the checkpoints (and inside each
+//! checkpoint) so that a run can be rebuilt from its folder alone.
+//!
+//! The common part (data, seed, steps, batch size, threads, loader, logging, evaluation) is the
+//! same for every family; the rest (`model`, and whichever of `loss`, `reg`, `train` the family
+//! has) is the family's own [`FamilySettings`], chosen by `model.arch`. A DCGAN run's config
+//! holds DCGAN's knobs, not StyleGAN2's.
+//!
+//! `--set key=value` overrides any field by its dotted path (`model.g_width=64`,
+//! `train.g_opt.lr=1e-4`, `data=mnist`); an unknown key or a value of the wrong type is a one-line
+//! error naming the key. Configs written by older gantry versions (before each family had its
+//! own settings) load: keys of other families that hold their old defaults are dropped, and any
+//! other value is refused with a line saying what to remove.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use gantry_data::{Fit, LastBatch, Split};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::family::{DataNeeds, Family};
+use crate::recipes::BuildContext;
+
+/// Everything that defines a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The preset this configuration started from (informational).
+    pub preset: String,
+    /// Training data: a dataset name (`mnist-5k`, `mnist`, `fashion-mnist`, `cifar10`,
+    /// `cifar10-jpg`, `orl-faces`, a gantry-made paired set), a path (image folder/archive, IDX
+    /// folder, CIFAR batches, CSV, an `A|B` paired folder), or for MLP models a toy distribution
+    /// (`ring`, `grid`, `gaussian1d`).
+    pub data: String,
+    /// Run seed: weights, noise, data order and sample latents all derive from it.
+    pub seed: u64,
+    /// Training steps to reach (a step runs every phase of the family once, or `repeat` times).
+    pub steps: u64,
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// CPU threads (0 = all available). Part of the run: it changes floating-point reduction order.
+    pub threads: usize,
+    /// The family's own sections (`model` with its `arch`, and `loss`, `reg`, `train` as it has them).
+    #[serde(flatten)]
+    pub family: FamilyConfig,
+    pub loader: LoaderConfig,
+    pub log: LogConfig,
+    /// FID during training (off unless `eval.every` > 0).
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// A family's own part of a run config (see [`Recipe`], which family files implement).
+pub trait FamilySettings: Debug + Send + Sync + 'static {
+    /// `model.arch`.
+    fn arch(&self) -> &'static str;
+    /// The family's sections as a TOML table (without `model.arch`).
+    fn to_table(&self) -> Result<toml::Table>;
+    fn clone_box(&self) -> Box<dyn FamilySettings>;
+    fn eq_box(&self, other: &dyn FamilySettings) -> bool;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// What it trains on.
+    fn data(&self) -> DataNeeds;
+    /// Resolves a channel count of 0 ("from the data") once the data is loaded.
+    fn set_channels(&mut self, channels: i64);
+    /// Checks values that types alone cannot; errors name the key.
+    fn validate(&self, run: &RunConfig) -> Result<()>;
+    /// Builds the family's networks (their initial weights come from libtorch's generator: seed
+    /// it first). `run`'s channels are resolved.
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
+}
+
+/// A family's settings as a plain serde struct: its `model` section and whichever of `loss`,
+/// `reg`, `train` it has. Implementing this is all a family file does for configs.
+pub trait Recipe: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static {
+    /// `model.arch` of this family's runs.
+    const ARCH: &'static str;
+    fn data(&self) -> DataNeeds;
+    fn set_channels(&mut self, channels: i64);
+    fn validate(&self, run: &RunConfig) -> Result<()>;
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
+}
+
+impl<T: Recipe> FamilySettings for T {
+    fn arch(&self) -> &'static str {
+        T::ARCH
+    }
+
+    fn to_table(&self) -> Result<toml::Table> {
+        match toml::Value::try_from(self).context("cannot serialise the family's settings")? {
+            toml::Value::Table(t) => Ok(t),
+            other => bail!("the family's settings serialise to a {}, not a table", other.type_str()),
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn FamilySettings> {
+        Box::new(self.clone())
+    }
+
+    fn eq_box(&self, other: &dyn FamilySettings) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn data(&self) -> DataNeeds {
+        Recipe::data(self)
+    }
+
+    fn set_channels(&mut self, channels: i64) {
+        Recipe::set_channels(self, channels)
+    }
+
+    fn validate(&self, run: &RunConfig) -> Result<()> {
+        Recipe::validate(self, run)
+    }
+
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        Recipe::build(self, run, cx)
+    }
+}
+
+/// Parses a family's table (without `model.arch`) as `T`, naming the first key `T` does not have.
+pub(crate) fn parse_settings<T: Recipe>(table: toml::Table) -> Result<Box<dyn FamilySettings>, String> {
+    let parsed: T = toml::Value::Table(table.clone()).try_into().map_err(|e| one_line(&e.to_string()))?;
+    // Keys the struct does not know are refused (serde's deny_unknown_fields does not see
+    // through flattened sections, so compare with what the settings write back).
+    let back = FamilySettings::to_table(&parsed).map_err(|e| e.to_string())?;
+    if let Some(key) = unknown_key(&table, &back, "") {
+        return Err(format!("unknown config key '{key}' for a {} run", T::ARCH));
+    }
+    Ok(Box::new(parsed))
+}
+
+/// The first key (dotted) of `given` that `known` lacks.
+fn unknown_key(given: &toml::Table, known: &toml::Table, prefix: &str) -> Option<String> {
+    for (k, v) in given {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match (v, known.get(k)) {
+            (_, None) => return Some(path),
+            (toml::Value::Table(g), Some(toml::Value::Table(kn))) => {
+                if let Some(p) = unknown_key(g, kn, &path) {
+                    return Some(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The family part of a [`RunConfig`].
+#[derive(Debug)]
+pub struct FamilyConfig(pub Box<dyn FamilySettings>);
+
+impl FamilyConfig {
+    pub fn new(settings: impl FamilySettings) -> Self {
+        Self(Box::new(settings))
+    }
+
+    /// The settings as the family's own type (None for another family).
+    pub fn get<T: Recipe>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
+    pub fn get_mut<T: Recipe>(&mut self) -> Option<&mut T> {
+        self.0.as_any_mut().downcast_mut()
+    }
+}
+
+impl std::ops::Deref for FamilyConfig {
+    type Target = dyn FamilySettings;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+impl std::ops::DerefMut for FamilyConfig {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_mut()
+    }
+}
+
+impl Clone for FamilyConfig {
+    fn clone(&self) -> Self {
+        Self(self.0.clone_box())
+    }
+}
+
+impl PartialEq for FamilyConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_box(other.0.as_ref())
+    }
+}
+
+impl Serialize for FamilyConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut table = self.0.to_table().map_err(serde::ser::Error::custom)?;
+        let model = table
+            .entry("model")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| serde::ser::Error::custom("the family's `model` is not a table"))?;
+        // `arch` first: it says how to read the rest.
+        let mut with_arch = toml::Table::new();
+        with_arch.insert("arch".into(), toml::Value::String(self.0.arch().into()));
+        with_arch.extend(std::mem::take(model));
+        *model = with_arch;
+        table.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for FamilyConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let arch = match table.get_mut("model").and_then(|m| m.as_table_mut()) {
+            Some(model) => match model.remove("arch") {
+                Some(toml::Value::String(a)) => a,
+                Some(other) => {
+                    return Err(D::Error::custom(format!("model.arch: expected a string, found {other}")))
+                }
+                None => return Err(D::Error::custom("missing model.arch (the model family)")),
+            },
+            None => return Err(D::Error::custom("missing the [model] section")),
+        };
+        let settings = crate::recipes::parse(&arch, table).map_err(D::Error::custom)?;
+        Ok(Self(settings))
+    }
+}
+
+/// Evaluation during training: every `every` steps, FID between `n` generated samples (from
+/// fixed latents, or translations of fixed inputs) and the training data (up to 10,000 images, a
+/// seeded subset), logged to `metrics.jsonl` as `fid_<features>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Steps between evaluations; 0 turns it off.
+    pub every: u64,
+    /// `inception`, `mnist` or `fashion-mnist`.
+    pub features: String,
+    /// Generated samples per evaluation.
+    pub n: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self { every: 0, features: "inception".into(), n: 1000 }
+    }
+}
+
+/// How the dataset is read and batched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoaderConfig {
+    pub split: Split,
+    /// How images of another size reach the model's: `auto`, `pad`, `resize`.
+    pub fit: Fit,
+    /// Random horizontal flips (off for digits); paired data flips both images alike.
+    pub hflip: bool,
+    /// `drop` or `keep` the last partial batch of an epoch.
+    pub last_batch: LastBatch,
+    /// Random jitter (pix2pix): resize each image to this size, then crop back to the model's at
+    /// a random place (paired data: the same place in both). 0 = off.
+    #[serde(default)]
+    pub jitter: i64,
+}
+
+/// Logging, sampling and checkpointing cadence (in training steps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Append averaged losses to `metrics.jsonl` every this many steps.
+    pub every: u64,
+    /// Write `samples/step-N.png` (fixed latents, or fixed inputs with their translations) every
+    /// this many steps (and at the end).
+    pub sample_every: u64,
+    /// Write `checkpoints/step-N.safetensors` every this many steps (and at the end).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept (the newest); 0 keeps all.
+    pub keep_checkpoints: usize,
+    /// Samples in the grid (translation: inputs shown).
+    pub grid: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { every: 50, sample_every: 500, checkpoint_every: 1000, keep_checkpoints: 5, grid: 64 }
+    }
+}
+
+/// Keys every family's config held before each family had its own settings, with the value they
+/// held when unused, and the families that still have them.
+const LEGACY_KEYS: &[(&str, &str, f64, &[&str])] = &[
+    ("reg", "pl_weight", 0.0, &["stylegan2"]),
+    ("reg", "pl_every", 4.0, &["stylegan2"]),
+    ("reg", "pl_batch_shrink", 2.0, &["stylegan2"]),
+    ("reg", "pl_decay", 0.01, &["stylegan2"]),
+    ("reg", "style_mixing", 0.0, &["stylegan2"]),
+    ("train", "unroll", 0.0, &["dcgan", "mlp"]),
+    ("train", "instance_noise", 0.0, &["dcgan", "mlp"]),
+    ("train", "instance_noise_steps", 0.0, &["dcgan", "mlp"]),
+];
+
+/// Drops the keys of other families that an older config carries at their unused values.
+fn migrate_legacy(table: &mut toml::Table, origin: &str) -> Result<()> {
+    let arch = table
+        .get("model")
+        .and_then(|m| m.get("arch"))
+        .and_then(|a| a.as_str())
+        .unwrap_or_default()
+        .to_string();
+    for &(section, key, unused, keep) in LEGACY_KEYS {
+        if keep.contains(&arch.as_str()) {
+            continue;
+        }
+        let Some(sec) = table.get_mut(section).and_then(|s| s.as_table_mut()) else { continue };
+        let Some(v) = sec.get(key) else { continue };
+        let value = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        if value != Some(unused) {
+            bail!(
+                "{origin}: {section}.{key} = {v} is not a setting of a {arch} run (written by an older gantry, which ignored it); remove the line to load this config"
+            );
+        }
+        sec.remove(key);
+    }
+    Ok(())
+}
+
+impl RunConfig {
+    /// The config as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).context("cannot serialise the config")
+    }
+
+    /// Parses TOML (migrating configs of older gantry versions); `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))?;
+        migrate_legacy(&mut table, origin)?;
+        toml::Value::Table(table).try_into().map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The family's settings as its own type; an error names both families.
+    pub fn settings<T: Recipe>(&self) -> Result<&T> {
+        self.family
+            .get::<T>()
+            .ok_or_else(|| anyhow!("expected a {} run config, found a {} one", T::ARCH, self.family.arch()))
+    }
+
+    /// Applies `key=value` overrides (see the module docs).
+    pub fn with_overrides(self, sets: &[String]) -> Result<Self> {
+        let mut value = toml::Value::try_from(&self).context("cannot serialise the config")?;
+        for set in sets {
+            let (key, raw) =
+                set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
+            let key = key.trim();
+            set_path(&mut value, key, raw.trim())
+                .map_err(|e| anyhow!("{e} (a {} run)", self.family.arch()))?;
+            // Check each override on its own so the error names the key that broke the config.
+            value.clone().try_into::<RunConfig>().map_err(|e| {
+                anyhow!("--set {key}={raw}: invalid value for '{key}': {}", one_line(&e.to_string()))
+            })?;
+        }
+        value.try_into().map_err(|e| anyhow!("invalid config after --set: {}", one_line(&e.to_string())))
+    }
+
+    /// Checks values that types alone cannot; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            bail!("invalid steps: expected ≥ 1, found 0");
+        }
+        if self.batch_size == 0 {
+            bail!("invalid batch_size: expected ≥ 1, found 0");
+        }
+        for (k, v) in [
+            ("log.every", self.log.every),
+            ("log.sample_every", self.log.sample_every),
+            ("log.checkpoint_every", self.log.checkpoint_every),
+        ] {
+            if v == 0 {
+                bail!("invalid {k}: expected ≥ 1, found 0");
+            }
+        }
+        if self.log.grid == 0 {
+            bail!("invalid log.grid: expected ≥ 1, found 0");
+        }
+        let data = self.family.data();
+        if self.eval.every > 0 {
+            if !["inception", "mnist", "fashion-mnist"].contains(&self.eval.features.as_str()) {
+                bail!(
+                    "invalid eval.features: expected inception, mnist or fashion-mnist, found '{}'",
+                    self.eval.features
+                );
+            }
+            if self.eval.n < 2 {
+                bail!("invalid eval.n: expected ≥ 2, found {}", self.eval.n);
+            }
+            if data.image().is_none() {
+                bail!(
+                    "invalid eval.every: FID needs an image model, this run trains a {} model",
+                    self.family.arch()
+                );
+            }
+        }
+        if let Some((c, size)) = data.image() {
+            if c < 0 {
+                bail!("invalid model.channels: expected 0 (from the data), 1 or 3, found {c}");
+            }
+            if self.loader.jitter != 0 && self.loader.jitter < size {
+                bail!(
+                    "invalid loader.jitter: expected 0 (off) or a size ≥ the model's {size}, found {}",
+                    self.loader.jitter
+                );
+            }
+        } else if self.loader.jitter != 0 {
+            bail!(
+                "invalid loader.jitter: jitter crops images, this run trains a {} model",
+                self.family.arch()
+            );
+        }
+        self.family.validate(self)
+    }
+}
+
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Sets `key` (dotted) in a TOML table to `raw`, keeping the existing value's type.
+fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut node = root;
+    for (i, part) in parts.iter().enumerate() {
+        let table = node.as_table_mut().ok_or_else(|| {
+            anyhow!("unknown config key '{key}': '{}' is not a table", parts[..i].join("."))
+        })?;
+        if !table.contains_key(*part) {
+            let mut known: Vec<&String> = table.keys().collect();
+            known.sort();
+            let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+            let here = if i == 0 { "top level".to_string() } else { format!("'{}'", parts[..i].join(".")) };
+            bail!("unknown config key '{key}' (keys at {here}: {})", known.join(", "));
+        }
+        node = table.get_mut(*part).expect("checked");
+    }
+    let new = parse_value(raw, node)
+        .map_err(|why| anyhow!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
+    *node = new;
+    Ok(())
+}
+
+/// Parses `raw` as a value of the same TOML type as `old` (strings need no quotes).
+fn parse_value(raw: &str, old: &toml::Value) -> std::result::Result<toml::Value, String> {
+    use toml::Value as V;
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v"));
+    match (old, parsed) {
+        (V::String(_), Some(V::String(s))) => Ok(V::String(s)),
+        (V::String(_), _) => Ok(V::String(raw.to_string())),
+        (V::Integer(_), Some(V::Integer(i))) => Ok(V::Integer(i)),
+        (V::Float(_), Some(V::Float(f))) => Ok(V::Float(f)),
+        (V::Float(_), Some(V::Integer(i))) => Ok(V::Float(i as f64)),
+        (V::Boolean(_), Some(V::Boolean(b))) => Ok(V::Boolean(b)),
+        (V::Table(_), _) => Err("it is a table; set one of its keys".into()),
+        (old, _) => Err(format!("expected {}, found {raw:?}", old.type_str())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+    use crate::recipes::adversarial::{Constraint, LossChoice};
+    use crate::recipes::gan::DcganRun;
+    use gantry_losses::{AdversarialLoss, GpSide};
+
+    #[test]
+    fn every_preset_round_trips_through_toml_and_validates() {
+        for p in presets::all() {
+            let c = p.config();
+            c.validate().unwrap();
+            let back = RunConfig::from_toml(&c.to_toml().unwrap(), "t").unwrap();
+            assert_eq!(back, c, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn overrides_keep_types_and_name_bad_keys() {
+        let c = presets::find("dcgan-mnist").unwrap().config();
+        let c2 = c
+            .clone()
+            .with_overrides(&[
+                "data=mnist".into(),
+                "model.g_width=64".into(),
+                "train.g_opt.lr=1e-4".into(),
+                "loss=minimax".into(),
+                "loader.hflip=true".into(),
+                "train.d_opt.beta1=0".into(),
+            ])
+            .unwrap();
+        assert_eq!(c2.data, "mnist");
+        assert!(c2.loader.hflip);
+        let s = c2.settings::<DcganRun>().unwrap();
+        assert_eq!(s.loss, LossChoice::Minimax);
+        assert_eq!(s.train.g_opt.lr, 1e-4);
+        assert_eq!(s.train.d_opt.beta1, 0.0);
+        assert_eq!(s.model.g_width, 64);
+        let e = c.clone().with_overrides(&["model.g_widht=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("'model.g_widht'") && e.contains("g_width"), "{e}");
+        let e = c.clone().with_overrides(&["steps=abc".into()]).unwrap_err().to_string();
+        assert!(e.contains("'steps'") && e.contains("integer"), "{e}");
+        let e = c.clone().with_overrides(&["loss=wgan-gpp".into()]).unwrap_err().to_string();
+        assert!(e.contains("'loss'") && e.contains("wgan-gpp") && e.contains("wgan-gp"), "{e}");
+        let w = c.clone().with_overrides(&["loss=wgan-gp".into(), "reg.gp=5".into()]).unwrap();
+        let s = w.settings::<DcganRun>().unwrap();
+        assert_eq!(s.loss.adversarial(), AdversarialLoss::Wasserstein);
+        assert_eq!(s.loss.constraint(), Constraint::GradientPenalty(GpSide::TwoSided));
+        assert_eq!(s.reg.gp, 5.0);
+        let e = c.clone().with_overrides(&["reg.r1=-1".into()]).unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("reg.r1"), "{e}");
+        let e = c.clone().with_overrides(&["train=1".into()]).unwrap_err().to_string();
+        assert!(e.contains("'train'") && e.contains("table"), "{e}");
+        assert!(c.with_overrides(&["steps".into()]).unwrap_err().to_string().contains("key=value"));
+    }
+
+    #[test]
+    fn loss_names_are_the_config_spellings() {
+        for &loss in LossChoice::ALL {
+            let parsed: LossChoice = toml::Value::String(loss.name().into()).try_into().unwrap();
+            assert_eq!(parsed, loss);
+            assert_eq!(toml::Value::try_from(loss).unwrap().as_str(), Some(loss.name()));
+        }
+    }
+
+    #[test]
+    fn configs_without_later_sections_still_load() {
+        let c = presets::find("dcgan-mnist").unwrap().config();
+        let text = c.to_toml().unwrap();
+        let start = text.find("[reg]").unwrap();
+        let end = start + text[start..].find("\n\n").unwrap();
+        let old = format!("{}{}", &text[..start], &text[end..]);
+        assert!(!old.contains("[reg]"));
+        assert_eq!(RunConfig::from_toml(&old, "old.toml").unwrap(), c);
+    }
+
+    #[test]
+    fn a_run_config_holds_its_own_familys_knobs_only() {
+        let dcgan = presets::find("dcgan-mnist").unwrap().config().to_toml().unwrap();
+        for foreign in ["pl_weight", "style_mixing", "pl_decay"] {
+            assert!(!dcgan.contains(foreign), "{foreign} in a dcgan config:\n{dcgan}");
+        }
+        let style = presets::find("stylegan2-mnist").unwrap().config().to_toml().unwrap();
+        for foreign in ["unroll", "instance_noise"] {
+            assert!(!style.contains(foreign), "{foreign} in a stylegan2 config:\n{style}");
+        }
+        assert!(style.contains("pl_weight") && dcgan.contains("unroll"));
+    }
+
+    /// A dcgan config as gantry wrote it before each family had its own settings (every family's
+    /// keys, at their unused values) still loads; a foreign key with a real value is refused.
+    #[test]
+    fn configs_of_the_single_schema_still_load() {
+        let c = presets::find("dcgan-mnist").unwrap().config();
+        let text = c.to_toml().unwrap();
+        let old = text.replacen(
+            "[reg]\n",
+            "[reg]\npl_weight = 0.0\npl_every = 4\npl_batch_shrink = 2\npl_decay = 0.01\nstyle_mixing = 0.0\n",
+            1,
+        );
+        assert_ne!(old, text);
+        assert_eq!(RunConfig::from_toml(&old, "old.toml").unwrap(), c);
+        let bad = old.replace("pl_weight = 0.0", "pl_weight = 2.0");
+        let e = RunConfig::from_toml(&bad, "old.toml").unwrap_err().to_string();
+        assert!(e.contains("old.toml") && e.contains("reg.pl_weight") && e.contains("remove"), "{e}");
+        let style = presets::find("stylegan2-mnist").unwrap().config().to_toml().unwrap();
+        let old_style = style.replacen(
+            "[train]\n",
+            "[train]\nunroll = 0\ninstance_noise = 0.0\ninstance_noise_steps = 0\n",
+            1,
+        );
+        assert_ne!(old_style, style);
+        RunConfig::from_toml(&old_style, "old.toml").unwrap();
+    }
+
+    #[test]
+    fn config_files_refuse_unknown_keys() {
+        let c = presets::find("toy-ring").unwrap().config();
+        let text = c.to_toml().unwrap().replace("[train]", "[train]\nmomentum = 0.9");
+        let e = RunConfig::from_toml(&text, "run.toml").unwrap_err().to_string();
+        assert!(e.contains("run.toml") && e.contains("momentum"), "{e}");
+        assert!(!e.contains('\n'));
+        let text = c.to_toml().unwrap().replace("arch = \"mlp\"", "arch = \"mlpp\"");
+        let e = RunConfig::from_toml(&text, "run.toml").unwrap_err().to_string();
+        assert!(e.contains("mlpp") && e.contains("dcgan"), "{e}");
+    }
+}

@@ -1,0 +1,180 @@
+//! The training data of a run, as its family's [`DataNeeds`] ask: images (with labels when the
+//! family is conditional), toy points, or aligned pairs. Batch `k` of a run is always the same
+//! batch: the order comes from (run seed, epoch), flips and crops from (run seed, k).
+
+use anyhow::{bail, Result};
+use gantry_core::device::derive_seed;
+use gantry_data::paired::PairedOptions;
+use gantry_data::toy::Toy;
+use gantry_data::{Batcher, ImageDataset, LoadOptions};
+use tch::{Device, Tensor};
+
+use crate::config::RunConfig;
+use crate::family::{Batch, DataNeeds};
+
+/// Where real examples come from.
+pub enum Source {
+    Images {
+        ds: ImageDataset,
+        batcher: Batcher,
+    },
+    Toy {
+        toy: Toy,
+        seed: u64,
+        batch_size: usize,
+    },
+    /// Aligned inputs (A) and targets (B).
+    Paired {
+        inputs: ImageDataset,
+        targets: ImageDataset,
+        batcher: Batcher,
+    },
+}
+
+/// The toy distribution an MLP run trains on (`data = "ring" | "grid" | "gaussian1d"`), checked
+/// against the model's dimension.
+pub fn toy_of(data: &str, dim: i64) -> Result<Toy> {
+    let toy = match data {
+        "ring" => Toy::ring(),
+        "grid" => Toy::grid(),
+        "gaussian1d" => Toy::Gaussian1d { mean: 7.0, std: 1.0 }, // the lectures' toy (G(z) = z + θ from θ = 3)
+        other => bail!("invalid data for an mlp model: expected ring, grid or gaussian1d, found '{other}'"),
+    };
+    if dim != toy.dim() as i64 {
+        bail!("invalid model.data_dim: '{data}' is {}-dimensional, found {dim}", toy.dim());
+    }
+    Ok(toy)
+}
+
+impl Source {
+    /// Loads the data of `cfg` and resolves what depends on it (channels = 0).
+    pub fn load(cfg: &mut RunConfig) -> Result<Self> {
+        let l = &cfg.loader;
+        match cfg.family.data() {
+            DataNeeds::Images { channels, size, classes } => {
+                let opts = LoadOptions {
+                    split: l.split,
+                    size: Some(size),
+                    channels: (channels > 0).then_some(channels),
+                    fit: l.fit,
+                };
+                let ds = gantry_data::load(&cfg.data, &opts)?;
+                if channels == 0 {
+                    cfg.family.set_channels(ds.image_shape()[0]);
+                }
+                if let Some(k) = classes {
+                    let Some(labels) = &ds.labels else {
+                        bail!(
+                            "a {} model trains on labelled data; {} has no labels",
+                            cfg.family.arch(),
+                            ds.name
+                        );
+                    };
+                    let top = labels.max().int64_value(&[]);
+                    if top >= k {
+                        bail!(
+                            "invalid model.classes: {} has labels up to {top}, the model has {k} classes",
+                            ds.name
+                        );
+                    }
+                }
+                let batcher = Batcher::new(ds.len(), cfg.batch_size, l.last_batch, cfg.seed, l.hflip)?
+                    .with_jitter(l.jitter);
+                Ok(Source::Images { ds, batcher })
+            }
+            DataNeeds::Toy { dim } => {
+                Ok(Source::Toy { toy: toy_of(&cfg.data, dim)?, seed: cfg.seed, batch_size: cfg.batch_size })
+            }
+            DataNeeds::Paired { input_channels, output_channels, size, a_to_b } => {
+                let opts = PairedOptions {
+                    split: l.split,
+                    size,
+                    channels: (input_channels, output_channels),
+                    fit: l.fit,
+                    a_to_b,
+                };
+                let (inputs, targets) = gantry_data::source::load_paired(&cfg.data, &opts)?;
+                let batcher = Batcher::new(inputs.len(), cfg.batch_size, l.last_batch, cfg.seed, l.hflip)?
+                    .with_jitter(l.jitter);
+                Ok(Source::Paired { inputs, targets, batcher })
+            }
+        }
+    }
+
+    /// Global batch `k` on `device`.
+    pub fn batch(&mut self, k: u64, device: Device) -> Batch {
+        match self {
+            Source::Images { ds, batcher } => {
+                let b = batcher.batch(ds, k, device);
+                Batch { images: b.images, labels: b.labels, inputs: None }
+            }
+            Source::Toy { toy, seed, batch_size } => Batch::unlabelled(
+                toy.sample(*batch_size, derive_seed(*seed, "toy-batch", k)).to_device(device),
+            ),
+            Source::Paired { inputs, targets, batcher } => {
+                let (mut x, _, _, _) = batcher.batch_aligned(&[inputs, targets], k, device);
+                let b = x.remove(1);
+                let a = x.remove(0);
+                Batch { images: b, labels: None, inputs: Some(a) }
+            }
+        }
+    }
+
+    /// Batches in one epoch (toys: 1, they have no epochs).
+    pub fn batches_per_epoch(&self) -> u64 {
+        match self {
+            Source::Images { batcher, .. } | Source::Paired { batcher, .. } => batcher.batches_per_epoch(),
+            Source::Toy { .. } => 1,
+        }
+    }
+
+    /// The real images D sees (u8 `[N, C, H, W]`): what evaluation compares against.
+    pub fn real_images(&self) -> Option<&Tensor> {
+        match self {
+            Source::Images { ds, .. } => Some(&ds.images),
+            Source::Paired { targets, .. } => Some(&targets.images),
+            Source::Toy { .. } => None,
+        }
+    }
+
+    /// The toy distribution, for toy runs.
+    pub fn toy(&self) -> Option<&Toy> {
+        match self {
+            Source::Toy { toy, .. } => Some(toy),
+            _ => None,
+        }
+    }
+
+    /// The first `n` pairs (u8 inputs, u8 targets) in the dataset's order, for the preview grids of
+    /// translation runs.
+    pub fn fixed_pairs(&self, n: usize) -> Option<(Tensor, Tensor)> {
+        match self {
+            Source::Paired { inputs, targets, .. } => {
+                let n = (n as i64).min(inputs.len() as i64);
+                Some((inputs.images.narrow(0, 0, n), targets.images.narrow(0, 0, n)))
+            }
+            _ => None,
+        }
+    }
+
+    /// One line for the log.
+    pub fn describe(&self) -> String {
+        let images = |ds: &ImageDataset| {
+            let [c, h, w] = ds.image_shape();
+            let skipped = if ds.skipped > 0 {
+                format!(", {} non-image files skipped", ds.skipped)
+            } else {
+                String::new()
+            };
+            format!("{}: {} images {c}x{h}x{w}{skipped}", ds.name, ds.len())
+        };
+        match self {
+            Source::Images { ds, .. } => images(ds),
+            Source::Toy { toy, .. } => format!("toy distribution {toy:?}"),
+            Source::Paired { inputs, targets, .. } => {
+                let [ca, ..] = inputs.image_shape();
+                format!("{} (inputs {ca} channels → targets)", images(targets))
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! What a model family is to the training loop: its networks ([`Networks`]), the named phases of
+//! one training step ([`Phase`]), and what it needs from the data ([`DataNeeds`]). The loop
+//! ([`crate::train`]) schedules the phases, seeds, draws batches, logs, checkpoints and evaluates
+//! without knowing what the networks are; a family is one file under [`crate::recipes`].
+//!
+//! The shape follows StyleGAN2-ADA's training loop (a list of phases, each stepping some networks
+//! on some loss) and the pix2pix/CycleGAN code's `BaseModel` (a model declares its networks and
+//! optimisers; the shared code saves, loads and logs by iterating them).
+
+use anyhow::{bail, Result};
+use gantry_core::checkpoint::Checkpoint;
+use gantry_core::optim::{Adam, AdamConfig};
+use tch::nn::VarStore;
+use tch::Tensor;
+
+use crate::capability::{ClassSampler, CodeSampler, Sampler, Translator, TruncateInW};
+
+/// Named scalars a phase reports (averaged by the loop into `metrics.jsonl`).
+pub type Scalars = Vec<(&'static str, f64)>;
+
+/// One batch of real data, as the family's [`DataNeeds`] asked for it.
+#[derive(Debug)]
+pub struct Batch {
+    /// What D sees as real: images `[B, C, H, W]` in [−1, 1] (for translation, the target domain
+    /// B), or toy samples `[B, dim]`.
+    pub images: Tensor,
+    /// Class indices `[B]` (i64), for labelled data.
+    pub labels: Option<Tensor>,
+    /// Translation: the input images `[B, C_A, H, W]` (domain A), aligned with `images` for
+    /// paired data.
+    pub inputs: Option<Tensor>,
+}
+
+impl Batch {
+    /// A batch of unlabelled samples.
+    pub fn unlabelled(images: Tensor) -> Self {
+        Self { images, labels: None, inputs: None }
+    }
+
+    /// The input images of a translation batch; an error for any other batch.
+    pub fn inputs(&self) -> Result<&Tensor> {
+        match &self.inputs {
+            Some(a) => Ok(a),
+            None => bail!("this family translates images and needs paired data (inputs and targets)"),
+        }
+    }
+}
+
+/// One phase of a training step: StyleGAN2-ADA's `Dmain`, `Gmain`; pix2pix's `D`, `G`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phase {
+    /// The phase's name (logs, errors).
+    pub name: &'static str,
+    /// Runs per training step (WGAN's n_critic for D).
+    pub repeat: u32,
+    /// Whether each run draws a fresh real batch; otherwise the phase sees the batch the previous
+    /// phase saw (G's step on D's last batch).
+    pub fresh_batch: bool,
+}
+
+impl Phase {
+    /// A phase that runs once per step on a fresh batch.
+    pub const fn fresh(name: &'static str) -> Self {
+        Self { name, repeat: 1, fresh_batch: true }
+    }
+
+    /// A phase that runs once per step on the previous phase's batch.
+    pub const fn same_batch(name: &'static str) -> Self {
+        Self { name, repeat: 1, fresh_batch: false }
+    }
+}
+
+/// What a family trains on; the loop loads it ([`crate::data`]) before building the family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataNeeds {
+    /// Images of `channels` (0: the dataset's) at `size`×`size`; with `classes`, labelled ones
+    /// whose labels lie in `0..classes`.
+    Images { channels: i64, size: i64, classes: Option<i64> },
+    /// Points of a toy distribution in `dim` dimensions (`data = ring | grid | gaussian1d`).
+    Toy { dim: i64 },
+    /// Aligned pairs (input A, target B) at `size`×`size`: an `A|B` folder in the pix2pix
+    /// authors' layout or a gantry-made paired set. `a_to_b = false` swaps the halves.
+    Paired { input_channels: i64, output_channels: i64, size: i64, a_to_b: bool },
+}
+
+impl DataNeeds {
+    /// (channels, size) of the images D sees, when the family trains on images.
+    pub fn image(&self) -> Option<(i64, i64)> {
+        match *self {
+            DataNeeds::Images { channels, size, .. } => Some((channels, size)),
+            DataNeeds::Paired { output_channels, size, .. } => Some((output_channels, size)),
+            DataNeeds::Toy { .. } => None,
+        }
+    }
+}
+
+/// What a family's networks are to the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetKind {
+    /// Trained by gradient, with its own optimiser (saved as `opt_<name>`).
+    Trained,
+    /// Derived from another network without gradients (the generator's EMA).
+    Average,
+    /// A family's own state besides networks (StyleGAN2's path length mean, ProGAN's stage).
+    State,
+}
+
+/// One network (or state store) of a family.
+#[derive(Debug)]
+pub struct Network {
+    /// Its checkpoint prefix (`g`, `d`, `g_ema`, `aux`, …).
+    pub name: &'static str,
+    pub vs: VarStore,
+    pub kind: NetKind,
+    /// Its optimiser, for [`NetKind::Trained`] networks.
+    pub opt: Option<Adam>,
+    /// Whether drawing samples (or translating) needs it: loaded for inference.
+    pub inference: bool,
+}
+
+/// A handle on one of a family's [`Networks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetId(usize);
+
+/// A family's networks: each its own `VarStore`, trained ones with their own Adam. Checkpoints
+/// hold every network under its name (`g.*`, `d.*`, `g_ema.*`, `aux.*`) and every optimiser as
+/// `opt_<name>.*`.
+#[derive(Debug, Default)]
+pub struct Networks {
+    nets: Vec<Network>,
+}
+
+impl Networks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a network trained by `opt` (create its variables first: Adam binds to the
+    /// trainable variables present now).
+    pub fn trained(&mut self, name: &'static str, vs: VarStore, opt: AdamConfig, inference: bool) -> NetId {
+        let opt = Adam::new(&vs, opt);
+        self.push(Network { name, vs, kind: NetKind::Trained, opt: Some(opt), inference })
+    }
+
+    /// Registers a network that is not trained by gradient (an EMA copy), needed for inference.
+    pub fn average(&mut self, name: &'static str, vs: VarStore) -> NetId {
+        self.push(Network { name, vs, kind: NetKind::Average, opt: None, inference: true })
+    }
+
+    /// Registers a store of non-network state, loaded with the inference networks.
+    pub fn state(&mut self, name: &'static str, vs: VarStore) -> NetId {
+        self.push(Network { name, vs, kind: NetKind::State, opt: None, inference: true })
+    }
+
+    fn push(&mut self, net: Network) -> NetId {
+        assert!(self.nets.iter().all(|n| n.name != net.name), "network '{}' registered twice", net.name);
+        self.nets.push(net);
+        NetId(self.nets.len() - 1)
+    }
+
+    pub fn get(&self, id: NetId) -> &Network {
+        &self.nets[id.0]
+    }
+
+    pub fn vs(&self, id: NetId) -> &VarStore {
+        &self.nets[id.0].vs
+    }
+
+    /// The optimiser of a trained network.
+    pub fn opt(&self, id: NetId) -> &Adam {
+        self.nets[id.0].opt.as_ref().expect("a trained network has an optimiser")
+    }
+
+    pub fn opt_mut(&mut self, id: NetId) -> &mut Adam {
+        self.nets[id.0].opt.as_mut().expect("a trained network has an optimiser")
+    }
+
+    /// Every network, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &Network> {
+        self.nets.iter()
+    }
+
+    /// Trainable parameters of each trained network: (name, count).
+    pub fn parameter_counts(&self) -> Vec<(&'static str, i64)> {
+        self.nets.iter().filter(|n| n.kind == NetKind::Trained).map(|n| (n.name, trainable(&n.vs))).collect()
+    }
+
+    /// Writes every network and optimiser into `ck`.
+    pub fn save(&self, ck: &mut Checkpoint) {
+        for n in &self.nets {
+            ck.insert_varstore(n.name, &n.vs);
+            if let Some(opt) = &n.opt {
+                opt.save_state(&format!("opt_{}", n.name), ck);
+            }
+        }
+    }
+
+    /// Restores every network and optimiser.
+    pub fn load(&mut self, ck: &Checkpoint) -> Result<()> {
+        for n in &mut self.nets {
+            ck.load_varstore(n.name, &n.vs)?;
+            if let Some(opt) = &mut n.opt {
+                opt.load_state(&format!("opt_{}", n.name), ck)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores the networks inference needs.
+    pub fn load_inference(&self, ck: &Checkpoint) -> Result<()> {
+        for n in self.nets.iter().filter(|n| n.inference) {
+            ck.load_varstore(n.name, &n.vs)?;
+        }
+        Ok(())
+    }
+}
+
+/// Number of trainable scalars in `vs`.
+pub fn trainable(vs: &VarStore) -> i64 {
+    vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64
+}
+
+/// A model family in training: its networks, its phases, and what the trained model can do.
+///
+/// The loop re-seeds libtorch's generator from (run seed, step) before each step, so whatever a
+/// phase draws from it (latents, labels, dropout masks) replays exactly on resume. State that
+/// must survive a resume lives in [`Networks`] (a [`NetKind::State`] store for non-network state).
+pub trait Family {
+    /// The phases of one training step, in order.
+    fn phases(&self) -> &[Phase];
+
+    /// Runs phase `phase` (an index into [`Self::phases`]) for the `k`-th time in the run
+    /// (counted from 0; lazy regularisation schedules on it) on `batch`.
+    fn run_phase(&mut self, phase: usize, batch: &Batch, k: u64) -> Result<Scalars>;
+
+    fn networks(&self) -> &Networks;
+
+    fn networks_mut(&mut self) -> &mut Networks;
+
+    /// Draws from latents.
+    fn sampler(&self) -> Option<&dyn Sampler> {
+        None
+    }
+
+    /// Draws a requested class.
+    fn class_sampler(&self) -> Option<&dyn ClassSampler> {
+        None
+    }
+
+    /// Draws from InfoGAN's latent codes.
+    fn code_sampler(&self) -> Option<&dyn CodeSampler> {
+        None
+    }
+
+    /// Truncates in StyleGAN's W.
+    fn w_truncation(&self) -> Option<&dyn TruncateInW> {
+        None
+    }
+
+    /// Translates an image.
+    fn translator(&self) -> Option<&dyn Translator> {
+        None
+    }
+
+    /// What this model can do, in words (for messages naming what a command could do instead).
+    fn abilities(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.sampler().is_some() {
+            out.push("draw from latents (sample, interpolate, eval)");
+        }
+        if self.class_sampler().is_some() {
+            out.push("draw a class (sample --class, eval accuracy)");
+        }
+        if self.code_sampler().is_some() {
+            out.push("sweep latent codes (traverse)");
+        }
+        if self.w_truncation().is_some() {
+            out.push("truncate in W (sample --psi/--cutoff, style-mix, noise, invert)");
+        }
+        if self.translator().is_some() {
+            out.push("translate an image (translate, eval of translations)");
+        }
+        out
+    }
+}

@@ -1,0 +1,325 @@
+//! Drawing from checkpoints: `gantry sample`, `interpolate`, `traverse` and `translate`, each
+//! through the capability of the model it needs ([`crate::capability`]).
+//!
+//! A checkpoint carries its run's config (metadata `gantry.config`), so the model is rebuilt from
+//! the file alone. Latents come from gantry's own seeded generator, never libtorch's.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use gantry_core::device::derive_seed;
+use gantry_data::toy::Toy;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+use crate::capability::Model;
+use crate::data::toy_of;
+use crate::family::DataNeeds;
+
+pub use gantry_core::latent::latents;
+
+/// The truncation trick at sampling time (see `gantry_nn::truncation`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truncation {
+    /// Re-draw latent coordinates with |z| > τ (Brock et al. 2019); `None`: no truncation.
+    pub tau: Option<f64>,
+    /// Shrink towards the mean: z ↦ ψ·z (Karras et al. 2019's form with w̄ = 0); for StyleGAN,
+    /// in W: w ↦ w̄ + ψ·(w − w̄). 1 = off.
+    pub psi: f64,
+    /// StyleGAN: truncate only the first this many ws (the coarse layers); `None`: all.
+    pub cutoff: Option<i64>,
+}
+
+impl Default for Truncation {
+    fn default() -> Self {
+        Self { tau: None, psi: 1.0, cutoff: None }
+    }
+}
+
+impl Truncation {
+    /// Checks τ > 0 and a finite ψ; the error names the flag.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.tau {
+            if !(t > 0.0 && t.is_finite()) {
+                bail!("invalid --truncation: expected a threshold τ > 0, found {t}");
+            }
+        }
+        if !self.psi.is_finite() {
+            bail!("invalid --psi: expected a finite number, found {}", self.psi);
+        }
+        if let Some(c) = self.cutoff {
+            if c < 1 {
+                bail!("invalid --cutoff: expected ≥ 1 layers, found {c}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`latents`] with the truncation trick: τ-truncated N(0, 1) coordinates, then scaled by ψ.
+/// With the default (no τ, ψ = 1) this equals [`latents`].
+pub fn latents_truncated(n: usize, dim: i64, seed: u64, stream: &str, t: &Truncation) -> Tensor {
+    let z = match t.tau {
+        None => latents(n, dim, seed, stream),
+        Some(tau) => {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, 0));
+            let v: Vec<f32> = (0..n * dim as usize)
+                .map(|_| {
+                    gantry_nn::truncated_normal(tau, || gantry_core::latent::standard_normal(&mut rng)) as f32
+                })
+                .collect();
+            Tensor::from_slice(&v).reshape([n as i64, dim])
+        }
+    };
+    if t.psi == 1.0 {
+        z
+    } else {
+        gantry_nn::shrink(&z, &Tensor::zeros([dim], tch::kind::FLOAT_CPU), t.psi)
+    }
+}
+
+/// Writes samples `x` as a PNG: an image grid with `nrow` per row, or for toy models a scatter
+/// plot over the data's modes.
+pub fn save_samples(x: &Tensor, toy: Option<&Toy>, nrow: usize, out: &Path) -> Result<()> {
+    match toy {
+        None => gantry_core::image::save_grid(x, nrow, out)?,
+        Some(toy) => {
+            let extent = toy.modes().iter().flatten().fold(1.0f64, |a, v| a.max(v.abs())) * 1.5;
+            gantry_core::image::save_png(&crate::plot::scatter(x, &toy.modes(), extent, 512), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Images `[N, C, H, W]` with C = 1 shown as 3 channels when `colour`.
+fn shown(x: &Tensor, colour: bool) -> Tensor {
+    if colour && x.size()[1] == 1 {
+        x.repeat([1, 3, 1, 1])
+    } else {
+        x.shallow_clone()
+    }
+}
+
+/// Writes translations as a PNG of (input | output | target) triples, the target when given,
+/// ⌈√(N/2)⌉ triples per row. All images in [−1, 1], `[N, C, S, S]` (grey ones shown in colour
+/// when the others are).
+pub fn save_translations(
+    inputs: &Tensor,
+    outputs: &Tensor,
+    targets: Option<&Tensor>,
+    out: &Path,
+) -> Result<()> {
+    let n = inputs.size()[0];
+    let mut cols = vec![inputs.to_device(Device::Cpu), outputs.to_device(Device::Cpu)];
+    cols.extend(targets.map(|t| t.to_device(Device::Cpu)));
+    let colour = cols.iter().any(|c| c.size()[1] == 3);
+    let cols: Vec<Tensor> = cols.iter().map(|c| shown(c, colour)).collect();
+    let k = cols.len() as i64;
+    let tiles = Tensor::stack(&cols, 1).flatten(0, 1); // [N·k, C, S, S]: triples in order
+    let per_row = ((n as f64 / 2.0).sqrt().ceil() as i64).max(1);
+    Ok(gantry_core::image::save_grid(&tiles, (per_row * k) as usize, out)?)
+}
+
+/// The toy distribution of a toy model (for rendering its samples).
+fn toy_of_model(m: &Model) -> Result<Option<Toy>> {
+    match m.cfg.family.data() {
+        DataNeeds::Toy { dim } => Ok(Some(toy_of(&m.cfg.data, dim)?)),
+        _ => Ok(None),
+    }
+}
+
+/// `gantry sample`: `n` samples (a grid of ⌈√n⌉ columns) from latents seeded by `seed`, with the
+/// truncation trick if asked; for conditional models all of class `class` if given (otherwise
+/// sample i has class i mod K).
+pub fn sample(
+    m: &Model,
+    n: usize,
+    seed: u64,
+    trunc: &Truncation,
+    class: Option<i64>,
+    out: &Path,
+) -> Result<()> {
+    if n == 0 {
+        bail!("--n must be at least 1");
+    }
+    trunc.validate()?;
+    let s = m.sampler()?;
+    let in_w = m.family.w_truncation();
+    if trunc.cutoff.is_some() && in_w.is_none() {
+        m.w_truncation()?;
+    }
+    // StyleGAN truncates in W: z itself is only τ-truncated.
+    let z_trunc = if in_w.is_some() { Truncation { psi: 1.0, ..*trunc } } else { *trunc };
+    let z = latents_truncated(n, s.z_dim(), seed, "sample", &z_trunc);
+    let nrow = (n as f64).sqrt().ceil() as usize;
+    let x = match (class, in_w) {
+        (None, Some(w)) => w.generate_psi(&z, trunc.psi, trunc.cutoff)?,
+        (None, None) => s.generate(&z),
+        (Some(k), _) => {
+            let c = m.class_sampler()?;
+            if !(0..c.classes()).contains(&k) {
+                bail!("invalid --class: expected 0..{}, found {k}", c.classes() - 1);
+            }
+            c.generate_class(&z, &Tensor::full([n as i64], k, (Kind::Int64, Device::Cpu)))?
+        }
+    };
+    save_samples(&x, toy_of_model(m)?.as_ref(), nrow, out)
+}
+
+/// `gantry traverse`: InfoGAN's latent codes, one at a time. Code 0 is the categorical code
+/// (columns: its K values); code i ≥ 1 is continuous code i (columns: `steps` values from −range to
+/// range). Each row keeps one noise vector and the other codes fixed (categorical = row mod K,
+/// continuous 0), as in Chen et al.'s Figure 2.
+pub fn traverse(
+    m: &Model,
+    code: usize,
+    steps: usize,
+    range: f64,
+    rows: usize,
+    seed: u64,
+    out: &Path,
+) -> Result<()> {
+    let c = m.code_sampler()?;
+    let (k, n_cont) = c.codes();
+    if code > n_cont as usize {
+        bail!("invalid --code: expected 0 (categorical) to {n_cont} (continuous), found {code}");
+    }
+    if rows == 0 || (code > 0 && steps < 2) || !(range > 0.0 && range.is_finite()) {
+        bail!("--rows must be ≥ 1, --steps ≥ 2 and --range > 0 (found {rows}, {steps}, {range})");
+    }
+    let cols = if code == 0 { k as usize } else { steps };
+    let (r, cc) = (rows as i64, cols as i64);
+    let z = latents(rows, m.sampler()?.z_dim(), seed, "traverse").repeat_interleave_self_int(cc, 0, None); // [r·c, z]
+    let idx = Tensor::arange(r * cc, (Kind::Int64, Device::Cpu));
+    let (row, col) = (idx.divide_scalar_mode(cc, "floor"), idx.remainder(cc));
+    let mut cat = row.remainder(k);
+    let mut cont = Tensor::zeros([r * cc, n_cont], tch::kind::FLOAT_CPU);
+    if code == 0 {
+        cat = col;
+    } else {
+        let values = col.to_kind(Kind::Float) * (2.0 * range / (cc - 1) as f64) - range;
+        let _ = cont.index_copy_(1, &Tensor::from_slice(&[code as i64 - 1]), &values.unsqueeze(1));
+    }
+    let x = c.generate_codes(&z, &cat, &cont)?;
+    save_samples(&x, None, cols, out)
+}
+
+/// `gantry interpolate`: `rows` strips of `frames` images along z(α) = (1 − α)·z1 + α·z2.
+pub fn interpolate(m: &Model, frames: usize, rows: usize, seed: u64, out: &Path) -> Result<()> {
+    if frames < 2 || rows == 0 {
+        bail!("--frames must be at least 2 and --rows at least 1 (found {frames} and {rows})");
+    }
+    let s = m.sampler()?;
+    if m.cfg.family.data().image().is_none() {
+        bail!("interpolate draws image strips; this checkpoint holds a {} model", m.cfg.family.arch());
+    }
+    let z_dim = s.z_dim();
+    let ends = latents(2 * rows, z_dim, seed, "interpolate").reshape([rows as i64, 2, z_dim]);
+    let (z1, z2) = (ends.select(1, 0), ends.select(1, 1)); // [rows, z_dim] each
+    let alpha = Tensor::linspace(0.0, 1.0, frames as i64, tch::kind::FLOAT_CPU).view([1, -1, 1]); // [1, F, 1]
+    let z: Tensor = (1.0 - &alpha) * z1.unsqueeze(1) + &alpha * z2.unsqueeze(1); // [rows, F, z_dim]
+    save_samples(&s.generate(&z.reshape([-1, z_dim])), None, frames, out)
+}
+
+/// What `gantry translate` reads: plain input images, or `A|B` pairs whose right half is the
+/// target (shown beside the translation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inputs {
+    Plain,
+    Paired,
+}
+
+/// `gantry translate`: translations of `input` (an image file, or a folder of them in natural
+/// order; `Paired`: A|B files, the model's `a_to_b` choosing the input half) by a translation
+/// model, at most `n`. `out` ending in `.png`/`.jpg` gets one grid of (input | output [| target])
+/// triples; any other `out` is a folder that receives each translation as `NNNNN.png` (1-based, in
+/// input order), written atomically. libtorch is seeded by `seed` first (pix2pix's dropout).
+/// Returns the number translated.
+pub fn translate(
+    m: &Model,
+    input: &Path,
+    out: &Path,
+    inputs: Inputs,
+    n: Option<usize>,
+    seed: u64,
+) -> Result<usize> {
+    let t = m.translator()?;
+    let ((ci, size), (co, _)) = (t.input_shape(), t.output_shape());
+    let fit = m.cfg.loader.fit;
+    let (a, b) = match inputs {
+        Inputs::Plain if input.is_dir() => {
+            let o =
+                gantry_data::LoadOptions { size: Some(size), channels: Some(ci), fit, ..Default::default() };
+            (gantry_core::image::from_u8(&gantry_data::load(&input.display().to_string(), &o)?.images), None)
+        }
+        Inputs::Plain => (gantry_data::image_file::read(input, size, ci, fit)?, None),
+        Inputs::Paired => {
+            let DataNeeds::Paired { a_to_b, .. } = m.cfg.family.data() else {
+                bail!("{}: a translation model without paired data", m.path.display());
+            };
+            let po = gantry_data::paired::PairedOptions {
+                split: gantry_data::Split::Train,
+                size,
+                channels: (ci, co),
+                fit,
+                a_to_b,
+            };
+            let (a, b) = gantry_data::paired::load_dir(input, &po)?;
+            (gantry_core::image::from_u8(&a.images), Some(gantry_core::image::from_u8(&b.images)))
+        }
+    };
+    let count = a.size()[0].min(n.map_or(i64::MAX, |n| n as i64));
+    if count == 0 {
+        bail!("--n must be at least 1");
+    }
+    let (a, b) = (a.narrow(0, 0, count), b.map(|b| b.narrow(0, 0, count)));
+    tch::manual_seed(seed as i64);
+    let parts: Result<Vec<Tensor>> = a.split(16, 0).iter().map(|x| t.translate(x)).collect();
+    let y = Tensor::cat(&parts?, 0).to_device(Device::Cpu);
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    if ["png", "jpg", "jpeg"].contains(&ext.as_str()) {
+        save_translations(&a, &y, b.as_ref(), out)?;
+    } else {
+        std::fs::create_dir_all(out)?;
+        for i in 0..count {
+            let px = gantry_core::image::to_u8(&y.get(i));
+            gantry_core::image::save_png(&px, &out.join(format!("{:05}.png", i + 1)))?;
+        }
+    }
+    Ok(count as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_latents() {
+        let plain = latents(100, 8, 1, "s");
+        assert!(latents_truncated(100, 8, 1, "s", &Truncation::default()).equal(&plain));
+        let t = latents_truncated(2000, 8, 1, "s", &Truncation { tau: Some(0.5), psi: 1.0, cutoff: None });
+        assert!(t.abs().max().double_value(&[]) <= 0.5);
+        let p = latents_truncated(100, 8, 1, "s", &Truncation { tau: None, psi: 0.7, cutoff: None });
+        assert!(p.allclose(&(&plain * 0.7), 1e-6, 1e-7, false));
+        assert!(Truncation { tau: Some(0.0), psi: 1.0, cutoff: None }
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--truncation"));
+    }
+
+    #[test]
+    fn translation_grids_show_triples_in_colour() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Tensor::full([8, 1, 4, 4], -1.0, tch::kind::FLOAT_CPU);
+        let b = Tensor::full([8, 3, 4, 4], 1.0, tch::kind::FLOAT_CPU);
+        let p = d.path().join("t.png");
+        save_translations(&a, &b, Some(&b), &p).unwrap();
+        let img = image::open(&p).unwrap().to_rgb8();
+        // 8 triples, 2 per row: 6 columns and 4 rows of 4×4 tiles with 2-pixel padding.
+        assert_eq!((img.width(), img.height()), (6 * 6 + 2, 4 * 6 + 2));
+        assert_eq!(img.get_pixel(2, 2).0, [0, 0, 0], "input (grey, black) first");
+        assert_eq!(img.get_pixel(8, 2).0, [255, 255, 255], "then its output");
+    }
+}

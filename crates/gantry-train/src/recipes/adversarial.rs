@@ -1,0 +1,365 @@
+//! What the GAN families share: the objective ([`LossChoice`]: an adversarial loss and the
+//! Lipschitz constraint it brings), the discriminator's penalties ([`Penalties`]), the
+//! optimisation settings ([`TrainConfig`]), and the G/D pair itself ([`Game`]: both networks on
+//! stores of their own with their Adams, G's EMA, D's update with penalties and clipping).
+
+use anyhow::{bail, Result};
+use gantry_core::optim::AdamConfig;
+use gantry_losses::{penalty, AdversarialLoss, GpSide};
+use gantry_nn::{Ema, EmaConfig};
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::family::{NetId, Networks, Phase, Scalars};
+
+/// A named objective: an adversarial loss and the Lipschitz constraint it comes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossChoice {
+    Minimax,
+    NonSaturating,
+    Lsgan,
+    Hinge,
+    Ragan,
+    /// Wasserstein loss without a built-in constraint.
+    Wgan,
+    /// Wasserstein loss + weight clipping to [−reg.clip, reg.clip] (Arjovsky et al. 2017).
+    WganClip,
+    /// Wasserstein loss + reg.gp × two-sided gradient penalty (Gulrajani et al. 2017).
+    WganGp,
+    /// Wasserstein loss + reg.gp × one-sided gradient penalty.
+    WganGpOneSided,
+}
+
+/// The constraint a [`LossChoice`] brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    None,
+    Clip,
+    GradientPenalty(GpSide),
+}
+
+impl LossChoice {
+    /// Every objective.
+    pub const ALL: &'static [LossChoice] = &[
+        LossChoice::Minimax,
+        LossChoice::NonSaturating,
+        LossChoice::Lsgan,
+        LossChoice::Hinge,
+        LossChoice::Ragan,
+        LossChoice::Wgan,
+        LossChoice::WganClip,
+        LossChoice::WganGp,
+        LossChoice::WganGpOneSided,
+    ];
+
+    /// The name configs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossChoice::Minimax => "minimax",
+            LossChoice::NonSaturating => "non-saturating",
+            LossChoice::Lsgan => "lsgan",
+            LossChoice::Hinge => "hinge",
+            LossChoice::Ragan => "ragan",
+            LossChoice::Wgan => "wgan",
+            LossChoice::WganClip => "wgan-clip",
+            LossChoice::WganGp => "wgan-gp",
+            LossChoice::WganGpOneSided => "wgan-gp-one-sided",
+        }
+    }
+
+    /// The adversarial loss function.
+    pub fn adversarial(self) -> AdversarialLoss {
+        match self {
+            LossChoice::Minimax => AdversarialLoss::Minimax,
+            LossChoice::NonSaturating => AdversarialLoss::NonSaturating,
+            LossChoice::Lsgan => AdversarialLoss::Lsgan,
+            LossChoice::Hinge => AdversarialLoss::Hinge,
+            LossChoice::Ragan => AdversarialLoss::Ragan,
+            LossChoice::Wgan | LossChoice::WganClip | LossChoice::WganGp | LossChoice::WganGpOneSided => {
+                AdversarialLoss::Wasserstein
+            }
+        }
+    }
+
+    /// The constraint on the critic.
+    pub fn constraint(self) -> Constraint {
+        match self {
+            LossChoice::WganClip => Constraint::Clip,
+            LossChoice::WganGp => Constraint::GradientPenalty(GpSide::TwoSided),
+            LossChoice::WganGpOneSided => Constraint::GradientPenalty(GpSide::OneSided),
+            _ => Constraint::None,
+        }
+    }
+}
+
+/// Regularisation of the discriminator (`[reg]`). Weights of 0 turn a term off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Penalties {
+    /// λ of the gradient penalty of `wgan-gp` / `wgan-gp-one-sided` (the paper: 10).
+    pub gp: f64,
+    /// c of `wgan-clip`'s weight clipping (the paper: 0.01).
+    pub clip: f64,
+    /// γ of R1, γ/2·E‖∇D(x)‖² on reals (StyleGAN2: 10 at 1024², less at low resolution).
+    pub r1: f64,
+    /// γ of R2, the same on fakes.
+    pub r2: f64,
+    /// λ of DRAGAN's penalty around the data (the paper: 10).
+    pub dragan: f64,
+    /// Lazy regularisation: R1, R2 and DRAGAN are applied every this many D steps, scaled by it
+    /// (Karras et al. 2020: 16).
+    pub every: u64,
+    /// ε of ProGAN's drift term ε·E[D(x)²] on the critic's real scores (the paper: 0.001; 0 = off).
+    #[serde(default)]
+    pub drift: f64,
+}
+
+impl Default for Penalties {
+    fn default() -> Self {
+        Self { gp: 10.0, clip: 0.01, r1: 0.0, r2: 0.0, dragan: 0.0, every: 1, drift: 0.0 }
+    }
+}
+
+impl Penalties {
+    /// Finite, non-negative weights; a clipping bound for `wgan-clip`.
+    pub fn validate(&self, loss: LossChoice) -> Result<()> {
+        for (k, v) in [
+            ("reg.gp", self.gp),
+            ("reg.clip", self.clip),
+            ("reg.r1", self.r1),
+            ("reg.r2", self.r2),
+            ("reg.dragan", self.dragan),
+            ("reg.drift", self.drift),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
+            }
+        }
+        if self.every == 0 {
+            bail!("invalid reg.every: expected ≥ 1, found 0");
+        }
+        if loss == LossChoice::WganClip && self.clip <= 0.0 {
+            bail!("invalid reg.clip: wgan-clip needs a clipping bound > 0, found {}", self.clip);
+        }
+        Ok(())
+    }
+
+    /// The gradient penalty of a `wgan-gp*` `constraint` plus the R1, R2 and DRAGAN terms,
+    /// applied lazily (Karras et al. 2020: every `every` D steps, scaled by it) for D update `k`,
+    /// with `critic` the discriminator as a function of its input.
+    pub fn total(
+        &self,
+        constraint: Constraint,
+        critic: &dyn Fn(&Tensor) -> Tensor,
+        real: &Tensor,
+        fake: &Tensor,
+        k: u64,
+    ) -> Tensor {
+        let mut total = Tensor::zeros([], (Kind::Float, real.device()));
+        if let Constraint::GradientPenalty(side) = constraint {
+            total += penalty::gradient_penalty(critic, real, fake, side) * self.gp;
+        }
+        let every = self.every.max(1);
+        if k.is_multiple_of(every) {
+            let scale = every as f64;
+            if self.r1 > 0.0 {
+                total += penalty::r1_penalty(critic, real, self.r1) * scale;
+            }
+            if self.r2 > 0.0 {
+                total += penalty::r2_penalty(critic, fake, self.r2) * scale;
+            }
+            if self.dragan > 0.0 {
+                total += penalty::dragan_penalty(critic, real) * (self.dragan * scale);
+            }
+        }
+        total
+    }
+}
+
+/// Optimisation of a G/D pair (`[train]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Discriminator steps per generator step (WGAN's n_critic).
+    pub d_steps: u32,
+    pub g_opt: AdamConfig,
+    pub d_opt: AdamConfig,
+    /// Moving average of G's weights, used for samples, evaluation and `gantry sample`
+    /// (`half_life_kimg` = 0: off). See `gantry_nn::ema`.
+    #[serde(default)]
+    pub ema: EmaConfig,
+}
+
+impl TrainConfig {
+    /// One D and one G step per iteration with the given optimisers, no EMA.
+    pub fn plain(g_opt: AdamConfig, d_opt: AdamConfig) -> Self {
+        Self { d_steps: 1, g_opt, d_opt, ema: EmaConfig::default() }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.d_steps == 0 {
+            bail!("invalid train.d_steps: expected ≥ 1, found 0");
+        }
+        for (k, v) in
+            [("train.ema.half_life_kimg", self.ema.half_life_kimg), ("train.ema.rampup", self.ema.rampup)]
+        {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
+            }
+        }
+        validate_adam("train.g_opt", &self.g_opt)?;
+        validate_adam("train.d_opt", &self.d_opt)
+    }
+}
+
+/// lr > 0, β's in [0, 1), ε > 0; the error names `key`.
+pub fn validate_adam(key: &str, o: &AdamConfig) -> Result<()> {
+    if !(o.lr > 0.0 && (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2) && o.eps > 0.0) {
+        bail!("invalid {key}: expected lr > 0, 0 ≤ beta1, beta2 < 1, eps > 0; found {o:?}");
+    }
+    Ok(())
+}
+
+/// A G/D pair in training: `g`, `d` and (with `train.ema`) `g_ema` in [`Networks`], the
+/// objective and D's penalties. The GAN families hold one and add their own networks to it.
+pub struct Game {
+    pub nets: Networks,
+    pub g: NetId,
+    pub d: NetId,
+    /// G's moving average (`train.ema`), bound to `g`; saved as `g_ema`.
+    pub ema: Option<Ema>,
+    pub loss: AdversarialLoss,
+    pub constraint: Constraint,
+    pub reg: Penalties,
+    pub device: Device,
+    /// `D` (× `train.d_steps`, each on a fresh batch), then `G` on D's last batch.
+    pub phases: [Phase; 2],
+}
+
+impl Game {
+    /// G and D on stores of their own, G's moving average when `train.ema` asks for one (a second
+    /// G, bound to the first), and the game over them: (game, G, D, EMA G). The networks are built
+    /// in that order, the order libtorch's generator is drawn in.
+    pub fn build<G, D>(
+        loss: LossChoice,
+        reg: &Penalties,
+        train: &TrainConfig,
+        device: Device,
+        build_g: impl Fn(tch::nn::Path) -> Result<G>,
+        build_d: impl FnOnce(tch::nn::Path) -> Result<D>,
+    ) -> Result<(Self, G, D, Option<G>)> {
+        let (vs_g, vs_d) = (VarStore::new(device), VarStore::new(device));
+        let g = build_g(vs_g.root())?;
+        let d = build_d(vs_d.root())?;
+        let mut nets = Networks::new();
+        let (ema, g_ema, vs_ema) = if train.ema.enabled() {
+            let vs = VarStore::new(device);
+            let net = build_g(vs.root())?;
+            (Some(Ema::new(train.ema, &vs, &vs_g).map_err(anyhow::Error::msg)?), Some(net), Some(vs))
+        } else {
+            (None, None, None)
+        };
+        let g_id = nets.trained("g", vs_g, train.g_opt, true);
+        let d_id = nets.trained("d", vs_d, train.d_opt, false);
+        if let Some(vs) = vs_ema {
+            nets.average("g_ema", vs);
+        }
+        let game = Self {
+            nets,
+            g: g_id,
+            d: d_id,
+            ema,
+            loss: loss.adversarial(),
+            constraint: loss.constraint(),
+            reg: reg.clone(),
+            device,
+            phases: [Phase { name: "D", repeat: train.d_steps, fresh_batch: true }, Phase::same_batch("G")],
+        };
+        Ok((game, g, d, g_ema))
+    }
+
+    /// The gradient penalty and lazy R1/R2/DRAGAN terms for a critic `d`.
+    pub fn penalties(&self, d: &dyn Fn(&Tensor) -> Tensor, real: &Tensor, fake: &Tensor, k: u64) -> Tensor {
+        self.reg.total(self.constraint, d, real, fake, k)
+    }
+
+    /// G updates taken so far.
+    pub fn g_steps(&self) -> u64 {
+        self.nets.opt(self.g).steps() as u64
+    }
+
+    /// D's update, ProGAN's drift term and weight clipping included; the usual scalars.
+    pub fn d_update(
+        &mut self,
+        adv: &Tensor,
+        extra: &Tensor,
+        real_out: &Tensor,
+        fake_out: &Tensor,
+    ) -> Scalars {
+        // ProGAN's drift term needs D's real scores, which only this point has for every family.
+        let extra = match self.reg.drift {
+            e if e > 0.0 => extra + penalty::drift_penalty(real_out, e),
+            _ => extra.shallow_clone(),
+        };
+        self.nets.opt_mut(self.d).backward_step(&(adv + &extra));
+        if self.constraint == Constraint::Clip {
+            penalty::clip_weights(self.nets.vs(self.d), self.reg.clip);
+        }
+        let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
+        vec![
+            ("d_loss", adv.double_value(&[])),
+            ("d_reg", extra.double_value(&[])),
+            ("d_real", mean(real_out)),
+            ("d_fake", mean(fake_out)),
+        ]
+    }
+
+    /// G's update on `loss`.
+    pub fn g_update(&mut self, loss: &Tensor) {
+        self.nets.opt_mut(self.g).backward_step(loss);
+    }
+
+    /// Images G has been trained on at batch `batch`.
+    pub fn images_seen(&self, batch: i64) -> u64 {
+        self.g_steps() * batch as u64
+    }
+
+    /// Moves the EMA after a G step on `batch` images; its β (None without EMA).
+    pub fn update_ema(&self, batch: i64) -> Option<f64> {
+        let e = self.ema.as_ref()?;
+        let seen = self.images_seen(batch);
+        e.update(batch as usize, seen);
+        Some(e.config.beta(batch as usize, seen))
+    }
+}
+
+/// The [`crate::family::Family`] methods of a GAN family whose [`Game`] is its `game` field and
+/// which has `d_step(&mut self, &Batch, k) -> Scalars` and `g_step(&mut self, &Batch) -> Scalars`.
+macro_rules! game_phases {
+    () => {
+        fn phases(&self) -> &[$crate::family::Phase] {
+            &self.game.phases
+        }
+
+        fn run_phase(
+            &mut self,
+            phase: usize,
+            batch: &$crate::family::Batch,
+            k: u64,
+        ) -> anyhow::Result<$crate::family::Scalars> {
+            Ok(match phase {
+                0 => self.d_step(batch, k),
+                _ => self.g_step(batch),
+            })
+        }
+
+        fn networks(&self) -> &$crate::family::Networks {
+            &self.game.nets
+        }
+
+        fn networks_mut(&mut self) -> &mut $crate::family::Networks {
+            &mut self.game.nets
+        }
+    };
+}
+pub(crate) use game_phases;

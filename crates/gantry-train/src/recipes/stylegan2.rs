@@ -1,0 +1,434 @@
+//! StyleGAN2 (`model.arch = "stylegan2"`, Karras et al. 2020, as StyleGAN2-ADA's
+//! `StyleGAN2Loss`): the run's adversarial loss (the paper: non-saturating logistic), lazy R1 on D
+//! (`reg.r1`, `reg.every`), style mixing regularisation (`reg.style_mixing`), lazy path length
+//! regularisation on G (`reg.pl_weight` every `reg.pl_every` G steps on `1/reg.pl_batch_shrink`
+//! of the batch), w̄ tracking for truncation in W, and the EMA generator (`train.ema`), which
+//! draws every sample.
+//!
+//! Phases: `D` (× `train.d_steps`; StyleGAN2-ADA's Dmain, with Dreg's R1 added on the steps it
+//! falls on) and `G` (Gmain, with Greg's path length term likewise). Lazy terms are added to the
+//! loss of the step they fall on, scaled by their interval (the reference takes separate optimiser
+//! steps for them and rescales Adam's lr and β's by `interval / (interval + 1)`; presets keep the
+//! reference's hyper-parameters). Samples use the stored per-layer noise maps (`noise_mode =
+//! const`, as StyleGAN2-ADA's snapshots), so a latent always draws the same image; training uses
+//! fresh noise.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use gantry_core::checkpoint::Checkpoint;
+use gantry_core::optim::AdamConfig;
+use gantry_nn::EmaConfig;
+use gantry_stylegan::{Discriminator, Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
+use super::BuildContext;
+use crate::capability::{Sampler, TruncateInW};
+use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::{Batch, DataNeeds, Family, Scalars};
+use crate::presets::{loader, Preset};
+
+/// StyleGAN2's regularisers (`[reg]`): D's penalties plus path length and style mixing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StyleReg {
+    #[serde(flatten)]
+    pub base: Penalties,
+    /// Weight of the path length regulariser on G (the paper: 2; 0 = off).
+    #[serde(default)]
+    pub pl_weight: f64,
+    /// It is applied every this many G steps, scaled by it (4) ...
+    #[serde(default = "default_pl_every")]
+    pub pl_every: u64,
+    /// ... on this fraction's inverse of the batch (2: half) ...
+    #[serde(default = "default_pl_batch_shrink")]
+    pub pl_batch_shrink: u64,
+    /// ... with the running mean of path lengths decaying at this rate (0.01).
+    #[serde(default = "default_pl_decay")]
+    pub pl_decay: f64,
+    /// Probability of style mixing regularisation (the papers: 0.9; 0 = off).
+    #[serde(default)]
+    pub style_mixing: f64,
+}
+
+fn default_pl_every() -> u64 {
+    4
+}
+
+fn default_pl_batch_shrink() -> u64 {
+    2
+}
+
+fn default_pl_decay() -> f64 {
+    0.01
+}
+
+impl Default for StyleReg {
+    fn default() -> Self {
+        Self {
+            base: Penalties::default(),
+            pl_weight: 0.0,
+            pl_every: default_pl_every(),
+            pl_batch_shrink: default_pl_batch_shrink(),
+            pl_decay: default_pl_decay(),
+            style_mixing: 0.0,
+        }
+    }
+}
+
+impl std::ops::Deref for StyleReg {
+    type Target = Penalties;
+    fn deref(&self) -> &Penalties {
+        &self.base
+    }
+}
+
+/// A StyleGAN2 run's own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StyleRun {
+    pub loss: LossChoice,
+    #[serde(default)]
+    pub reg: StyleReg,
+    pub model: StyleGan2Config,
+    pub train: TrainConfig,
+}
+
+impl Recipe for StyleRun {
+    const ARCH: &'static str = "stylegan2";
+
+    fn data(&self) -> DataNeeds {
+        DataNeeds::Images { channels: self.model.channels, size: self.model.resolution, classes: None }
+    }
+
+    fn set_channels(&mut self, channels: i64) {
+        self.model.channels = channels;
+    }
+
+    fn validate(&self, _run: &RunConfig) -> Result<()> {
+        self.train.validate()?;
+        let r = &self.reg;
+        r.base.validate(self.loss)?;
+        if !(r.pl_weight >= 0.0 && r.pl_weight.is_finite() && (0.0..=1.0).contains(&r.pl_decay)) {
+            bail!("invalid reg.pl_weight / reg.pl_decay: expected a weight ≥ 0 and a decay in [0, 1], found {} and {}", r.pl_weight, r.pl_decay);
+        }
+        if !(0.0..=1.0).contains(&r.style_mixing) {
+            bail!("invalid reg.style_mixing: expected a probability in [0, 1], found {}", r.style_mixing);
+        }
+        if r.pl_every == 0 || r.pl_batch_shrink == 0 {
+            bail!(
+                "invalid reg.pl_every / reg.pl_batch_shrink: expected ≥ 1, found {} and {}",
+                r.pl_every,
+                r.pl_batch_shrink
+            );
+        }
+        StyleGan2Config { channels: self.model.channels.max(1), ..self.model.clone() }
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+        if self.model.c_dim != 0 {
+            bail!(
+                "invalid model.c_dim: gantry trains unconditional StyleGAN2 for now, found {}",
+                self.model.c_dim
+            );
+        }
+        Ok(())
+    }
+
+    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        Ok(Box::new(StyleFamily::new(self, cx)?))
+    }
+}
+
+/// StyleGAN2 in training: mapping + synthesis G, residual D.
+pub struct StyleFamily {
+    cfg: StyleGan2Config,
+    reg: StyleReg,
+    game: Game,
+    g: Generator,
+    d: Discriminator,
+    /// The averaged generator (draws the samples).
+    g_ema: Option<Generator>,
+    /// The path length running mean `a` (`aux.pl_mean`).
+    pl_mean: Tensor,
+}
+
+impl StyleFamily {
+    /// `s.model.channels` must be resolved (≥ 1). Seed libtorch's generator first.
+    pub fn new(s: &StyleRun, cx: &BuildContext) -> Result<Self> {
+        let cfg = &s.model;
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            cfg.c_dim == 0,
+            "model.c_dim: the training recipe is unconditional for now, found c_dim = {} (the networks take labels)",
+            cfg.c_dim
+        );
+        let (mut game, g, d, g_ema) = Game::build(
+            s.loss,
+            &s.reg.base,
+            &s.train,
+            cx.device,
+            |p| Ok(Generator::new(p, cfg)),
+            |p| Ok(Discriminator::new(p, cfg)),
+        )?;
+        let aux = VarStore::new(cx.device);
+        let pl_mean = aux.root().zeros_no_train("pl_mean", &[]);
+        game.nets.state("aux", aux);
+        Ok(Self { cfg: cfg.clone(), reg: s.reg.clone(), game, g, d, g_ema, pl_mean })
+    }
+
+    fn z(&self, n: i64) -> Tensor {
+        Tensor::randn([n, self.cfg.z_dim], (Kind::Float, self.game.device))
+    }
+
+    /// ws of fresh latents, with style mixing: with probability `reg.style_mixing`, the ws from a
+    /// random layer index on come from a second latent (Karras et al. 2019, §3.1).
+    fn ws(&self, n: i64) -> Tensor {
+        let m = &self.g.mapping;
+        let ws = m.forward(Some(&self.z(n)), None, Truncation::default(), true);
+        let p = self.reg.style_mixing;
+        if p <= 0.0 {
+            return ws;
+        }
+        let num_ws = ws.size()[1];
+        // Drawn on every call so the generator's stream does not depend on the outcome.
+        let cutoff = Tensor::randint_low(1, num_ws.max(2), [], (Kind::Int64, Device::Cpu)).int64_value(&[]);
+        let mix = Tensor::rand([], (Kind::Float, Device::Cpu)).double_value(&[]) < p;
+        let z2 = self.z(n);
+        if !mix || num_ws < 2 {
+            return ws;
+        }
+        let ws2 = m.forward(Some(&z2), None, Truncation::default(), false);
+        Tensor::cat(&[ws.narrow(1, 0, cutoff), ws2.narrow(1, cutoff, num_ws - cutoff)], 1)
+    }
+
+    fn synth(&self, ws: &Tensor) -> Tensor {
+        self.g.synthesis.forward(ws, SynthesisOptions { noise: NoiseMode::Random, fused: false })
+    }
+
+    fn d_step(&mut self, real: &Batch, k: u64) -> Scalars {
+        let x = &real.images;
+        let b = x.size()[0];
+        let fake = tch::no_grad(|| {
+            let ws = self.ws(b);
+            self.synth(&ws)
+        });
+        let real_out = self.d.forward(x, None);
+        let fake_out = self.d.forward(&fake, None);
+        let adv = self.game.loss.d_loss(&real_out, &fake_out);
+        let d = &self.d;
+        let critic = |t: &Tensor| d.forward(t, None);
+        let extra = self.game.penalties(&critic, x, &fake, k);
+        self.game.d_update(&adv, &extra, &real_out, &fake_out)
+    }
+
+    fn g_step(&mut self, real: &Batch) -> Scalars {
+        let b = real.images.size()[0];
+        let ws = self.ws(b);
+        let fake = self.synth(&ws);
+        let fake_out = self.d.forward(&fake, None);
+        let real_out = self.game.loss.g_needs_real().then(|| self.d.forward(&real.images, None));
+        let adv = self.game.loss.g_loss(&fake_out, real_out.as_ref());
+        let reg = &self.reg;
+        let mut out = vec![("g_loss", adv.double_value(&[]))];
+        let every = reg.pl_every.max(1);
+        let loss = if reg.pl_weight > 0.0 && self.game.g_steps().is_multiple_of(every) {
+            let n = (b / reg.pl_batch_shrink.max(1) as i64).max(1);
+            let ws = self.ws(n).detach().set_requires_grad(true);
+            let img = self.synth(&ws);
+            let (pen, mean) = gantry_losses::path_length_penalty(&img, &ws, &self.pl_mean, reg.pl_decay);
+            tch::no_grad(|| self.pl_mean.shallow_clone().copy_(&mean));
+            out.push(("g_pl", pen.double_value(&[])));
+            out.push(("pl_mean", mean.double_value(&[])));
+            &adv + pen * (reg.pl_weight * every as f64)
+        } else {
+            adv
+        };
+        self.game.g_update(&loss);
+        self.game.update_ema(b);
+        out
+    }
+}
+
+impl Family for StyleFamily {
+    game_phases!();
+
+    fn sampler(&self) -> Option<&dyn Sampler> {
+        Some(self)
+    }
+
+    fn w_truncation(&self) -> Option<&dyn TruncateInW> {
+        Some(self)
+    }
+}
+
+impl Sampler for StyleFamily {
+    fn z_dim(&self) -> i64 {
+        self.cfg.z_dim
+    }
+
+    fn generate(&self, z: &Tensor) -> Tensor {
+        self.generate_psi(z, 1.0, None).expect("ψ = 1 needs no w̄")
+    }
+}
+
+impl TruncateInW for StyleFamily {
+    fn generate_psi(&self, z: &Tensor, psi: f64, cutoff: Option<i64>) -> Result<Tensor> {
+        let g = self.g_ema.as_ref().unwrap_or(&self.g);
+        let z = z.to_device(self.game.device);
+        let o = SynthesisOptions { noise: NoiseMode::Const, fused: true };
+        Ok(tch::no_grad(|| g.forward(&z, None, Truncation { psi, cutoff }, o)))
+    }
+}
+
+/// A StyleGAN2 checkpoint's sampling generator on a store of its own (so inversion can tune it),
+/// its configuration and the run's evaluation domain.
+pub struct Loaded {
+    pub vs: VarStore,
+    pub g: Generator,
+    pub cfg: StyleGan2Config,
+    pub domain: String,
+}
+
+/// The sampling generator of a StyleGAN2 checkpoint (the EMA copy when there is one).
+pub fn load(path: &Path, device: Device) -> Result<Loaded> {
+    let ck = Checkpoint::load(path)?;
+    let run = crate::capability::config_of(&ck)?;
+    let Some(s) = run.family.get::<StyleRun>() else {
+        bail!(
+            "this command needs a StyleGAN2 checkpoint; {} holds a {} model",
+            path.display(),
+            run.family.arch()
+        );
+    };
+    let vs = VarStore::new(device);
+    let g = Generator::new(vs.root(), &s.model);
+    let prefix = if ck.tensors.keys().any(|k| k.starts_with("g_ema.")) { "g_ema" } else { "g" };
+    ck.load_varstore(prefix, &vs)?;
+    Ok(Loaded { vs, g, cfg: s.model.clone(), domain: run.eval.features.clone() })
+}
+
+/// `gantry style-mix`: a (rows + 1) × (cols + 1) style-mixing grid from the checkpoint at
+/// `path` (see `gantry_stylegan::explore::style_mix`), latents seeded by `seed`.
+#[allow(clippy::too_many_arguments)]
+pub fn style_mix(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    styles: &gantry_stylegan::explore::Styles,
+    psi: f64,
+    seed: u64,
+    out: &Path,
+    device: Device,
+) -> Result<()> {
+    let loaded = load(path, device)?;
+    let z = gantry_core::latent::latents(rows + cols, loaded.cfg.z_dim, seed, "style-mix").to_device(device);
+    let grid = gantry_stylegan::explore::style_mix(&loaded.g, &z, rows, cols, styles, psi)?;
+    Ok(gantry_core::image::save_grid(&grid.to_device(Device::Cpu), cols + 1, out)?)
+}
+
+/// `gantry noise`: per row one latent, `cols` fresh noise draws, no noise, and the per-pixel
+/// std (see `gantry_stylegan::explore::noise`), from the checkpoint at `path`.
+pub fn noise(path: &Path, rows: usize, cols: usize, seed: u64, out: &Path, device: Device) -> Result<()> {
+    let loaded = load(path, device)?;
+    let z = gantry_core::latent::latents(rows, loaded.cfg.z_dim, seed, "noise").to_device(device);
+    tch::manual_seed(seed as i64);
+    let grid = gantry_stylegan::explore::noise(&loaded.g, &z, rows, cols)?;
+    Ok(gantry_core::image::save_grid(&grid.to_device(Device::Cpu), cols + 2, out)?)
+}
+
+/// StyleGAN2 as StyleGAN2-ADA trains it: Adam(0.0025, β = (0, 0.99), ε = 1e-8), non-saturating
+/// logistic loss, lazy R1 every 16 D steps, path length regularisation (weight 2, every 4 G steps,
+/// half batch), style mixing with p = 0.9, EMA half-life 10 kimg × batch/32 with ramp-up 0.05.
+/// `data`, `model` and γ vary by preset.
+fn stylegan2(name: &str, data: &str, model: StyleGan2Config, batch: usize, r1: f64) -> RunConfig {
+    let adam = AdamConfig { lr: 0.0025, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
+    RunConfig {
+        preset: name.into(),
+        data: data.into(),
+        seed: 0,
+        steps: 5000,
+        batch_size: batch,
+        threads: 0,
+        family: FamilyConfig::new(StyleRun {
+            loss: LossChoice::NonSaturating,
+            reg: StyleReg {
+                base: Penalties { r1, every: 16, ..Penalties::default() },
+                pl_weight: 2.0,
+                style_mixing: 0.9,
+                ..StyleReg::default()
+            },
+            model,
+            train: TrainConfig { ema: EmaConfig::stylegan2(batch), ..TrainConfig::plain(adam, adam) },
+        }),
+        loader: loader(false),
+        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
+        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+    }
+}
+
+/// A small StyleGAN2 on 32×32 digits (the embedded 5k), γ = 0.01 (StyleGAN2-ADA's CIFAR value).
+fn stylegan2_mnist() -> RunConfig {
+    stylegan2("stylegan2-mnist", "mnist-5k", StyleGan2Config::small32(), 32, 0.01)
+}
+
+/// stylegan2-mnist on Fashion-MNIST.
+fn stylegan2_fashion() -> RunConfig {
+    RunConfig {
+        eval: EvalConfig { features: "fashion-mnist".into(), ..Default::default() },
+        ..stylegan2("stylegan2-fashion", "fashion-mnist", StyleGan2Config::small32(), 32, 0.01)
+    }
+}
+
+/// A small StyleGAN2 on the ORL faces at 64×64 (grey), γ = 0.05, horizontal flips.
+fn stylegan2_orl() -> RunConfig {
+    let model = StyleGan2Config { resolution: 64, channel_base: 2048, ..StyleGan2Config::small32() };
+    RunConfig {
+        loader: loader(true),
+        eval: EvalConfig::default(),
+        ..stylegan2("stylegan2-orl", "orl-faces", model, 32, 0.05)
+    }
+}
+
+/// StyleGAN2-ADA's `paper256` configuration (FFHQ/LSUN at 256×256, for GPU boxes): batch 64,
+/// γ = 1, EMA half-life 20 kimg without ramp-up, minibatch stddev groups of 8. Point `data` at an
+/// image folder; the default ORL faces are upscaled.
+fn stylegan2_paper256() -> RunConfig {
+    let model = StyleGan2Config { mbstd_group: 8, ..StyleGan2Config::paper256() };
+    let mut base = stylegan2("stylegan2-paper256", "orl-faces", model, 64, 1.0);
+    if let Some(s) = base.family.get_mut::<StyleRun>() {
+        s.train.ema = EmaConfig { half_life_kimg: 20.0, rampup: 0.0 };
+    }
+    RunConfig {
+        steps: 400_000,
+        loader: loader(true),
+        log: LogConfig { every: 100, sample_every: 2000, checkpoint_every: 10_000, ..Default::default() },
+        eval: EvalConfig::default(),
+        ..base
+    }
+}
+
+/// The StyleGAN2 presets.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "stylegan2-mnist",
+        summary:
+            "a small StyleGAN2 (32x32, 2-layer mapping) on MNIST: style mixing, path length reg, lazy R1, EMA",
+        build: stylegan2_mnist,
+    },
+    Preset {
+        name: "stylegan2-fashion",
+        summary: "stylegan2-mnist on Fashion-MNIST",
+        build: stylegan2_fashion,
+    },
+    Preset {
+        name: "stylegan2-orl",
+        summary: "a small StyleGAN2 on the ORL faces at 64x64",
+        build: stylegan2_orl,
+    },
+    Preset {
+        name: "stylegan2-paper256",
+        summary: "StyleGAN2-ADA's paper256 settings (256x256, 8-layer mapping, batch 64) for GPU boxes",
+        build: stylegan2_paper256,
+    },
+];

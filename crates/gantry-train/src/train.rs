@@ -1,0 +1,313 @@
+//! The training loop: one place that owns the device, the thread count, libtorch's global RNG,
+//! the data order, logging, sampling and checkpoints. It runs a [`Family`]'s phases and knows
+//! nothing of what the networks are.
+//!
+//! Reproducibility: before step `s` the global generator is re-seeded from (run seed, "step", s);
+//! the k-th fresh batch of the run is batch `k` of the epoch order derived from (run seed, epoch);
+//! sample latents come from gantry's own generator; the CPU thread count is stored in every
+//! checkpoint. So on the CPU, `--steps k` then `--resume --steps N` ends bit-identical to one run
+//! of `--steps N`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use gantry_core::checkpoint::Checkpoint;
+use gantry_core::device::{device_name, seed_torch};
+use gantry_data::toy::coverage;
+use tch::Device;
+
+use crate::config::RunConfig;
+use crate::data::Source;
+use crate::eval::TrainingEval;
+use crate::family::{Batch, Family};
+use crate::preview::Preview;
+use crate::recipes::BuildContext;
+use crate::run_dir::RunDir;
+
+/// Threads to use: the configured count, or all available cores for 0.
+fn resolve_threads(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// What a run is made of besides its config and folder.
+struct Parts {
+    data: Source,
+    family: Box<dyn Family>,
+    preview: Preview,
+    eval: Option<TrainingEval>,
+}
+
+/// Everything a running training session holds.
+struct Session {
+    cfg: RunConfig,
+    run: RunDir,
+    parts: Parts,
+    device: Device,
+    threads: usize,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct Summary {
+    pub run: PathBuf,
+    pub steps: u64,
+    pub checkpoint: PathBuf,
+    pub samples: PathBuf,
+    pub metrics: PathBuf,
+    pub seconds: f64,
+}
+
+/// Loads the data, builds the family (seeded) and what draws its previews and evaluations.
+fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
+    let data = Source::load(cfg)?;
+    seed_torch(cfg.seed, "init", 0);
+    let cx = BuildContext { device, batches_per_epoch: Some(data.batches_per_epoch()) };
+    let family = crate::recipes::build(cfg, &cx)?;
+    let preview = Preview::new(cfg, &data, family.as_ref())?;
+    let eval = match data.real_images() {
+        Some(images) if cfg.eval.every > 0 => {
+            Some(TrainingEval::new(cfg, images, &data, family.as_ref(), device)?)
+        }
+        _ => None,
+    };
+    Ok(Parts { data, family, preview, eval })
+}
+
+/// Starts a new run in `out` (which must not exist or be empty).
+pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> {
+    cfg.validate()?;
+    if out.exists() && (!out.is_dir() || std::fs::read_dir(out)?.next().is_some()) {
+        bail!(
+            "refusing to write into {}: it exists and is not an empty folder (choose another --out, or continue it with --resume {})",
+            out.display(),
+            out.display()
+        );
+    }
+    let threads = resolve_threads(cfg.threads);
+    tch::set_num_threads(threads as i32);
+    cfg.threads = threads;
+    // Everything that can fail on bad input happens before the run folder is created.
+    let parts = prepare(&mut cfg, device)?;
+    let run = RunDir::new(out);
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+    let steps = cfg.steps;
+    Session { cfg, run, parts, device, threads }.train(0, steps)
+}
+
+/// Continues the run in `dir` from its newest checkpoint up to `steps` (default: the config's).
+pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary> {
+    if !dir.is_dir() {
+        bail!("run folder {} does not exist", dir.display());
+    }
+    let run = RunDir::new(dir);
+    let mut cfg = RunConfig::load(&run.config())?;
+    cfg.validate()?;
+    let (ck_step, ck_path) = run.latest_checkpoint()?;
+    let target = steps.unwrap_or(cfg.steps);
+    if target < ck_step {
+        bail!("--steps {target} is below the checkpoint's step {ck_step} ({})", ck_path.display());
+    }
+    let ck = Checkpoint::load(&ck_path)?;
+    let seed = ck.get_i64("meta.seed")? as u64;
+    if seed != cfg.seed {
+        bail!(
+            "{}: seed {seed} disagrees with {} (seed {})",
+            ck_path.display(),
+            run.config().display(),
+            cfg.seed
+        );
+    }
+    let threads = ck.get_i64("meta.threads")?.max(1) as usize;
+    tch::set_num_threads(threads as i32);
+    cfg.threads = threads;
+    let mut parts = prepare(&mut cfg, device)?;
+    parts.family.networks_mut().load(&ck)?;
+    // The checkpoint loaded: only now touch the folder.
+    run.truncate_metrics(ck_step)?;
+    cfg.steps = target;
+    gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+    let session = Session { cfg, run, parts, device, threads };
+    if target == ck_step {
+        eprintln!("{} is already at step {target}; nothing to do", dir.display());
+    }
+    session.train(ck_step, target)
+}
+
+/// A JSON line for `metrics.jsonl` at `step`.
+fn metrics_line(step: u64) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("step".into(), step.into());
+    m
+}
+
+impl Session {
+    fn write_checkpoint(&self, step: u64) -> Result<PathBuf> {
+        let mut ck = Checkpoint::new();
+        self.parts.family.networks().save(&mut ck);
+        ck.insert_i64("meta.step", step as i64);
+        ck.insert_i64("meta.seed", self.cfg.seed as i64);
+        ck.insert_i64("meta.threads", self.threads as i64);
+        ck.metadata.insert("gantry.config".into(), self.cfg.to_toml()?);
+        ck.metadata.insert("gantry.version".into(), env!("CARGO_PKG_VERSION").into());
+        let path = self.run.checkpoint(step);
+        ck.save(&path)?;
+        self.run.prune_checkpoints(self.cfg.log.keep_checkpoints)?;
+        Ok(path)
+    }
+
+    /// Runs every phase of step `step` (`fresh_per_step` fresh batches each step); the scalars of
+    /// each phase's last run.
+    fn step(&mut self, step: u64, fresh_per_step: u64) -> Result<Vec<(&'static str, f64)>> {
+        seed_torch(self.cfg.seed, "step", step);
+        let phases = self.parts.family.phases().to_vec();
+        let mut scalars: Vec<(&'static str, f64)> = Vec::new();
+        let mut batch: Option<Batch> = None;
+        let mut fresh = (step - 1) * fresh_per_step;
+        for (i, phase) in phases.iter().enumerate() {
+            let mut last = Vec::new();
+            for j in 0..phase.repeat as u64 {
+                if phase.fresh_batch || batch.is_none() {
+                    batch = Some(self.parts.data.batch(fresh, self.device));
+                    fresh += 1;
+                }
+                let b = batch.as_ref().expect("drawn above");
+                let k = (step - 1) * phase.repeat as u64 + j;
+                last =
+                    self.parts.family.run_phase(i, b, k).with_context(|| format!("phase {}", phase.name))?;
+            }
+            scalars.extend(last);
+        }
+        Ok(scalars)
+    }
+
+    /// Steps `from + 1 ..= to`.
+    fn train(mut self, from: u64, to: u64) -> Result<Summary> {
+        let cfg = self.cfg.clone();
+        let counts: Vec<String> =
+            self.parts.family.networks().parameter_counts().iter().map(|(n, c)| format!("{n} {c}")).collect();
+        eprintln!(
+            "{} ({}): {} parameters; {}; device {}, {} threads; run folder {}",
+            cfg.preset,
+            cfg.family.arch(),
+            counts.join(" / "),
+            self.parts.data.describe(),
+            device_name(self.device),
+            self.threads,
+            self.run.root.display()
+        );
+        // Fresh batches per step: the data order is counted in them (a phase with
+        // `fresh_batch = false` at the start of a step draws one too).
+        let fresh_per_step: u64 = self
+            .parts
+            .family
+            .phases()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match (p.fresh_batch, i) {
+                (true, _) => p.repeat as u64,
+                (false, 0) => 1,
+                (false, _) => 0,
+            })
+            .sum();
+        let tty = std::io::stderr().is_terminal();
+        let bar = if tty { indicatif::ProgressBar::new(to) } else { indicatif::ProgressBar::hidden() };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_position(from);
+        let t0 = Instant::now();
+        let mut t_log = Instant::now();
+        let mut sums: Vec<(&'static str, f64)> = Vec::new();
+        let mut n_in_log = 0u64;
+        let mut last_ck = None;
+        let mut last_sample = None;
+        for step in from + 1..=to {
+            for (k, v) in self.step(step, fresh_per_step)? {
+                match sums.iter_mut().find(|(n, _)| *n == k) {
+                    Some(s) => s.1 += v,
+                    None => sums.push((k, v)),
+                }
+            }
+            n_in_log += 1;
+            bar.inc(1);
+
+            let mut line = None;
+            if step % cfg.log.every == 0 || step == to {
+                let secs = t_log.elapsed().as_secs_f64();
+                let mut obj = metrics_line(step);
+                obj.insert("kimg".into(), (step as f64 * cfg.batch_size as f64 / 1000.0).into());
+                for (k, v) in &sums {
+                    obj.insert((*k).into(), (v / n_in_log as f64).into());
+                }
+                obj.insert("sec_per_step".into(), (secs / n_in_log as f64).into());
+                obj.insert("elapsed_sec".into(), t0.elapsed().as_secs_f64().into());
+                let msg = sums
+                    .iter()
+                    .map(|(k, v)| format!("{k} {:.3}", v / n_in_log as f64))
+                    .collect::<Vec<_>>()
+                    .join("  ");
+                if tty {
+                    bar.set_message(msg);
+                } else {
+                    eprintln!("step {step}/{to}  {msg}  ({:.3} s/step)", secs / n_in_log as f64);
+                }
+                line = Some(obj);
+                sums.clear();
+                n_in_log = 0;
+                t_log = Instant::now();
+            }
+            if step % cfg.log.sample_every == 0 || step == to {
+                seed_torch(cfg.seed, "sample-grid", step);
+                let samples = self.parts.preview.write(self.parts.family.as_ref(), &self.run.sample(step))?;
+                if let (Some(toy), Some(x)) = (self.parts.data.toy(), samples) {
+                    let c = coverage(toy, &x, 0.01);
+                    let obj = line.get_or_insert_with(|| metrics_line(step));
+                    obj.insert("modes_covered".into(), c.modes_covered.into());
+                    obj.insert("high_quality".into(), c.high_quality.into());
+                }
+                last_sample = Some(self.run.sample(step));
+            }
+            if let Some(ev) = &self.parts.eval {
+                if step % cfg.eval.every == 0 || step == to {
+                    seed_torch(cfg.seed, "eval", step);
+                    let fid = ev.fid(self.parts.family.as_ref())?;
+                    if !tty {
+                        eprintln!("step {step}/{to}  {} {fid:.3}", ev.key());
+                    }
+                    line.get_or_insert_with(|| metrics_line(step)).insert(ev.key(), fid.into());
+                }
+            }
+            if let Some(obj) = line {
+                self.run.append_metrics(&serde_json::Value::Object(obj))?;
+            }
+            if step % cfg.log.checkpoint_every == 0 || step == to {
+                last_ck = Some(self.write_checkpoint(step)?);
+            }
+        }
+        bar.finish_and_clear();
+        let seconds = t0.elapsed().as_secs_f64();
+        let checkpoint = match last_ck {
+            Some(p) => p,
+            None => self.run.latest_checkpoint()?.1,
+        };
+        let samples = last_sample.unwrap_or_else(|| self.run.sample(to));
+        Ok(Summary {
+            run: self.run.root.clone(),
+            steps: to,
+            checkpoint,
+            samples,
+            metrics: self.run.metrics(),
+            seconds,
+        })
+    }
+}

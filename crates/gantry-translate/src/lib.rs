@@ -1,0 +1,27 @@
+//! gantry-translate: image-to-image translation networks on libtorch, layer for layer as the
+//! pix2pix/CycleGAN authors' PyTorch code (junyanz/pytorch-CycleGAN-and-pix2pix,
+//! `models/networks.py`), whose state-dict names they keep: a `latest_net_G.pth` converted by
+//! `scripts/convert_pix2pix.py` loads into them, and parity tests compare outputs with fixtures
+//! the authors' modules produced (`tests/fixtures/make_fixtures.py`).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`norm`] | BatchNorm with the authors' init and pix2pix's three inference behaviours; instance norm |
+//! | [`unet`] | the U-Net generator (Ronneberger et al. 2015 as Isola et al. 2017 use it): skip connections, dropout |
+//! | [`patchgan`] | the N-layer PatchGAN discriminator: one logit per (70×70 for 3 layers) patch |
+//! | [`pix2pix`] | pix2pix's networks as one configuration (sizes, widths, norm, inference mode) |
+
+pub mod norm;
+pub mod patchgan;
+pub mod pix2pix;
+pub mod unet;
+
+pub use norm::{Mode, Norm};
+pub use patchgan::{receptive_field, PatchGan, PatchGanConfig};
+pub use pix2pix::{Pix2pixConfig, TestMode};
+pub use unet::{UnetConfig, UnetGenerator};
+
+/// The authors' `init_weights(net, 'normal', 0.02)` for a convolution's weight: N(0, 0.02).
+pub(crate) fn conv_init() -> tch::nn::Init {
+    tch::nn::Init::Randn { mean: 0.0, stdev: 0.02 }
+}
