@@ -370,8 +370,17 @@ impl RunConfig {
             let (key, raw) =
                 set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
             let key = key.trim();
-            set_path(&mut value, key, raw.trim())
-                .map_err(|e| anyhow!("{e} (a {} run)", self.family.arch()))?;
+            set_path(&mut value, key, raw.trim()).map_err(|e| {
+                let others = crate::recipes::archs_with_key(key);
+                match others.is_empty() {
+                    true => anyhow!("{e} (a {} run)", self.family.arch()),
+                    false => anyhow!(
+                        "{e}: '{key}' is a setting of {} runs, this is a {} run",
+                        others.join(", "),
+                        self.family.arch()
+                    ),
+                }
+            })?;
             // Check each override on its own so the error names the key that broke the config.
             value.clone().try_into::<RunConfig>().map_err(|e| {
                 anyhow!("--set {key}={raw}: invalid value for '{key}': {}", one_line(&e.to_string()))

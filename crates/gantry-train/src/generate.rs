@@ -147,7 +147,7 @@ pub fn sample(
     let s = m.sampler()?;
     let in_w = m.family.w_truncation();
     if trunc.cutoff.is_some() && in_w.is_none() {
-        m.w_truncation()?;
+        bail!("--cutoff truncates StyleGAN's ws; {} holds a {} model", m.path.display(), m.cfg.family.arch());
     }
     // StyleGAN truncates in W: z itself is only τ-truncated.
     let z_trunc = if in_w.is_some() { Truncation { psi: 1.0, ..*trunc } } else { *trunc };

@@ -63,6 +63,19 @@ pub(crate) fn parse(arch: &str, table: toml::Table) -> Result<Box<dyn FamilySett
     }
 }
 
+/// The families whose configs have the dotted `key` (judged by each family's first preset).
+pub fn archs_with_key(key: &str) -> Vec<&'static str> {
+    FAMILIES
+        .iter()
+        .filter(|k| {
+            let Some(p) = k.presets.first() else { return false };
+            let Ok(v) = toml::Value::try_from(p.config()) else { return false };
+            key.split('.').try_fold(&v, |node, part| node.get(part)).is_some()
+        })
+        .map(|k| k.arch)
+        .collect()
+}
+
 /// What building a family may depend on besides its settings.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildContext {
