@@ -1,8 +1,10 @@
-//! `cargo xtask datasets list | fetch NAME [--from DIR] | verify NAME [--dir DIR]`.
+//! `cargo xtask datasets list | fetch NAME [--from DIR] | verify NAME [--dir DIR] | derive NAME [--from DIR]`.
 //!
 //! Fetch downloads each file of a manifest from its canonical URL (with a progress bar), or copies
 //! it from a local mirror laid out as `<DIR>/<name>/...` (such as `../shared/datasets`), into
 //! `$GANTRY_DATA/<name>` (default `<cache>/datasets/<name>`), then verifies every checksum.
+//! Derive makes a gantry-made paired set (`edges2fashion`, `colorize-cifar`) from its source
+//! dataset (fetched first when missing) with `gantry derive`, then verifies it the same way.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -24,6 +26,13 @@ pub enum DatasetsCmd {
         #[arg(long)]
         from: Option<PathBuf>,
     },
+    /// Make a gantry-made dataset (edges2fashion, colorize-cifar) from its source and verify it.
+    Derive {
+        name: String,
+        /// A local mirror to fetch the source dataset from when it is missing (../shared/datasets).
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
     /// Check every file of a dataset against its manifest.
     Verify {
         name: String,
@@ -42,7 +51,7 @@ pub fn run(cmd: DatasetsCmd) -> Result<()> {
                 } else {
                     match gantry_manifest::locate(&m) {
                         Ok(dir) => format!("found at {}", dir.display()),
-                        Err(_) => format!("not fetched (cargo xtask datasets fetch {})", m.name),
+                        Err(_) => format!("missing: {}", m.how_to_get()),
                     }
                 };
                 println!("{:<14} {:<13} {:<48} {}", m.name, format!("{:?}", m.format), m.title, place);
@@ -57,6 +66,7 @@ pub fn run(cmd: DatasetsCmd) -> Result<()> {
             println!("{} is ready in {}", m.name, dest.display());
             Ok(())
         }
+        DatasetsCmd::Derive { name, from } => derive(&name, from.as_deref()),
         DatasetsCmd::Verify { name, dir } => {
             let m = gantry_manifest::find(&name)?;
             let dir = match dir {
@@ -68,6 +78,41 @@ pub fn run(cmd: DatasetsCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `cargo xtask datasets derive NAME`: the sources present (fetched from `from` if missing),
+/// `gantry derive NAME` into the fetch root, then every checksum.
+fn derive(name: &str, from: Option<&Path>) -> Result<()> {
+    let m = gantry_manifest::find(name)?;
+    if m.derived_from.is_empty() {
+        bail!("{name} is not made by gantry: fetch it with `cargo xtask datasets fetch {name}`");
+    }
+    for source in &m.derived_from {
+        let s = gantry_manifest::find(source)?;
+        if gantry_manifest::locate(&s).is_err() {
+            let Some(mirror) = from else {
+                bail!("{name} is made from {source}, which is missing: fetch it first, or pass --from DIR");
+            };
+            let dest = gantry_manifest::fetch_root().join(&s.name);
+            fetch(&s, Some(mirror), &dest)?;
+            verify(&s, &dest)?;
+        }
+    }
+    let dest = gantry_manifest::fetch_root().join(&m.name);
+    if dest.exists() {
+        if verify(&m, &dest).is_ok() {
+            println!("{} is ready in {}", m.name, dest.display());
+            return Ok(());
+        }
+        eprintln!("{} does not match its manifest: deriving it again", dest.display());
+        std::fs::remove_dir_all(&dest).with_context(|| format!("cannot remove {}", dest.display()))?;
+    }
+    let mut cmd = crate::release_gantry()?;
+    cmd.args(["derive", name, "--out"]).arg(&dest);
+    crate::run_status(cmd, "gantry derive")?;
+    verify(&m, &dest)?;
+    println!("{} is ready in {}", m.name, dest.display());
+    Ok(())
 }
 
 fn fetch(m: &Manifest, from: Option<&Path>, dest: &Path) -> Result<()> {

@@ -5,7 +5,7 @@
 //! cargo xtask env                   print `export` lines for plain cargo: eval "$(cargo xtask env)"
 //! cargo xtask test [ARGS]           setup, then `cargo test --workspace [ARGS]`
 //! cargo xtask demo                  setup, release build, train dcgan-mnist on the embedded digits
-//! cargo xtask datasets list|fetch|verify
+//! cargo xtask datasets list|fetch|verify|derive
 //! cargo xtask bench                 criterion benches and their PyTorch peers, as ratios
 //! cargo xtask repro NAME [--check]  regenerate a set of figures into target/repro/NAME
 //! cargo xtask weights fetch|verify inception, train-classifier NAME
@@ -147,16 +147,23 @@ fn repro(name: &str, check: bool) -> Result<()> {
     run_status(cmd, "gantry-repro")
 }
 
-fn demo(args: Vec<String>) -> Result<()> {
+/// Builds `gantry` in release mode; a command running it with libtorch's environment, in the
+/// repository root.
+pub fn release_gantry() -> Result<Command> {
     let lt = libtorch::setup()?;
     let mut build = cargo();
     build.args(["build", "--release", "--package", "gantry-cli", "--bin", "gantry"]);
     lt.apply(&mut build);
     run_status(build, "cargo build --release")?;
-    let bin = repo_root().join("target/release/gantry");
-    let mut train = Command::new(&bin);
-    train.current_dir(repo_root()).args(["train", "--preset", "dcgan-mnist"]).args(&args);
-    lt.apply(&mut train);
-    eprintln!("running: {} train --preset dcgan-mnist {}", bin.display(), args.join(" "));
+    let mut cmd = Command::new(repo_root().join("target/release/gantry"));
+    cmd.current_dir(repo_root());
+    lt.apply(&mut cmd);
+    Ok(cmd)
+}
+
+fn demo(args: Vec<String>) -> Result<()> {
+    let mut train = release_gantry()?;
+    train.args(["train", "--preset", "dcgan-mnist"]).args(&args);
+    eprintln!("running: target/release/gantry train --preset dcgan-mnist {}", args.join(" "));
     run_status(train, "gantry train")
 }

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use crate::{cargo, libtorch, repo_root, run_status};
+use crate::{libtorch, repo_root, run_status};
 
 const INCEPTION_FILE: &str = "fid-inception-2015-12-05.torchscript.pt";
 const INCEPTION_SHA256: &str = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34";
@@ -135,16 +135,10 @@ pub fn run(cmd: WeightsCmd) -> Result<()> {
             Ok(())
         }
         WeightsCmd::TrainClassifier { name } => {
-            let lt = libtorch::setup()?;
-            let mut build = cargo();
-            build.args(["build", "--release", "--package", "gantry-cli", "--bin", "gantry"]);
-            lt.apply(&mut build);
-            run_status(build, "cargo build --release")?;
             let out = repo_root().join("weights").join(format!("classifier-{name}.safetensors"));
-            let mut cmd = Command::new(repo_root().join("target/release/gantry"));
+            let mut cmd = crate::release_gantry()?;
             cmd.args(["classifier", "train", "--data", &name, "--threads", "2", "--seed", "0", "--out"])
                 .arg(&out);
-            lt.apply(&mut cmd);
             run_status(cmd, "gantry classifier train")
         }
     }

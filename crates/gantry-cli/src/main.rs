@@ -712,7 +712,11 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     println!("  checkpoint: {}", summary.checkpoint.display());
     println!("  metrics:    {}", summary.metrics.display());
     println!("  resume:     {exe} train --resume {run} --steps {}", summary.steps * 2);
-    println!("  sample:     {exe} sample --ckpt {run} --n 64 --out samples.png");
+    if summary.translates {
+        println!("  translate:  {exe} translate --ckpt {run} --input IMAGE_OR_DIR --out translations.png");
+    } else {
+        println!("  sample:     {exe} sample --ckpt {run} --n 64 --out samples.png");
+    }
     Ok(())
 }
 

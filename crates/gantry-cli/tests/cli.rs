@@ -1,18 +1,14 @@
 //! The `gantry` binary end to end, as subprocesses (libtorch's RNG is global to a process).
 //! Every run here has LD_LIBRARY_PATH removed: the binary must find libtorch through its rpath.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use gantry_core::checkpoint::Checkpoint;
 
-fn gantry() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
-    c.env_remove("LD_LIBRARY_PATH");
-    c
-}
+mod common;
+use common::{fails, gantry, model, ok, snapshot};
 
 /// A DCGAN small enough to train in a second.
 const TINY: &[&str] = &[
@@ -36,64 +32,12 @@ const TINY: &[&str] = &[
     "cpu",
 ];
 
-/// The model of a checkpoint, loaded in this process.
-fn model(path: &Path) -> gantry_train::capability::Model {
-    gantry_train::capability::Model::load(path, tch::Device::Cpu).unwrap()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("gantry runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "gantry panicked: {stderr}");
-    out
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = run(cmd);
-    assert!(out.status.success(), "gantry failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-/// Runs a command that must fail with one clear line; returns that line.
-fn fails(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected exit 1, got {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    lines[0].to_string()
-}
-
 fn train_tiny(out: &Path, steps: u64, extra: &[&str]) -> Output {
     ok(gantry()
         .args(["train", "--preset", "dcgan-mnist", "--steps", &steps.to_string(), "--out"])
         .arg(out)
         .args(TINY)
         .args(extra))
-}
-
-/// Every file below `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// One 8-step run shared by several tests.

@@ -148,6 +148,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cifar10-jpg", include_str!("../../../datasets/cifar10-jpg.toml")),
     ("orl-faces", include_str!("../../../datasets/orl-faces.toml")),
     ("mnist-5k", include_str!("../../../datasets/mnist-5k.toml")),
+    ("edges2fashion", include_str!("../../../datasets/edges2fashion.toml")),
+    ("colorize-cifar", include_str!("../../../datasets/colorize-cifar.toml")),
 ];
 
 /// Every manifest compiled into gantry, sorted by name.
@@ -286,6 +288,22 @@ mod tests {
         let err = locate_in(&m, &[PathBuf::from("/nonexistent-root")]).unwrap_err().to_string();
         assert!(err.contains("cargo xtask datasets fetch mnist"), "{err}");
         assert!(err.contains("/nonexistent-root/mnist"), "{err}");
+    }
+
+    #[test]
+    fn derived_datasets_name_the_derive_command() {
+        let m = find("edges2fashion").unwrap();
+        assert_eq!((m.format, m.derived_from.clone()), (Format::Paired, vec!["fashion-mnist".to_string()]));
+        let err = locate_in(&m, &[PathBuf::from("/nonexistent-root")]).unwrap_err().to_string();
+        assert!(
+            err.contains("cargo xtask datasets derive edges2fashion") && err.contains("fashion-mnist"),
+            "{err}"
+        );
+        for m in builtin() {
+            for source in &m.derived_from {
+                assert!(find(source).is_ok(), "{} is derived from unknown {source}", m.name);
+            }
+        }
     }
 
     #[test]

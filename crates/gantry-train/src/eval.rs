@@ -297,7 +297,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
             let n = opts.n.unwrap_or(10_000);
             if m.family.translator().is_some() {
                 // Translations of the run's held-out inputs.
-                let (inputs, _) = held_out_pairs(&m, Some(n), opts.seed)?;
+                let (inputs, _) = held_out_pairs(&m, Some(n))?;
                 let label = format!(
                     "{} (translations of {} held-out inputs of {})",
                     p.display(),
@@ -589,8 +589,8 @@ impl Similarity {
 }
 
 /// The held-out pairs of a translation model's data (its test split; `val/` when there is no
-/// `test/`): u8 (inputs, targets), `n` of them in a seeded order.
-pub fn held_out_pairs(m: &Model, n: Option<usize>, seed: u64) -> Result<(Tensor, Tensor)> {
+/// `test/`): u8 (inputs, targets), the first `n` in file order (all for None).
+pub fn held_out_pairs(m: &Model, n: Option<usize>) -> Result<(Tensor, Tensor)> {
     let t = m.translator()?;
     let DataNeeds::Paired { a_to_b, .. } = m.cfg.family.data() else {
         bail!("{}: a translation model without paired data", m.path.display());
@@ -604,8 +604,8 @@ pub fn held_out_pairs(m: &Model, n: Option<usize>, seed: u64) -> Result<(Tensor,
         a_to_b,
     };
     let (a, b) = gantry_data::source::load_paired(&m.cfg.data, &po)?;
-    let idx = Tensor::from_slice(&subset(a.len(), n, seed));
-    Ok((a.images.index_select(0, &idx), b.images.index_select(0, &idx)))
+    let n = n.unwrap_or(a.len()).min(a.len()) as i64;
+    Ok((a.images.narrow(0, 0, n), b.images.narrow(0, 0, n)))
 }
 
 /// PSNR (`psnr`) or SSIM (`ssim`) of translations against their targets: a translation model's
@@ -624,7 +624,7 @@ pub fn similarity(metric: &str, real: Option<&str>, fake: &str, opts: &EvalOptio
     match (classify(fake)?, real) {
         (Kind2::Checkpoint(p), None) => {
             let m = Model::load(&p, opts.device)?;
-            let (a, b) = held_out_pairs(&m, opts.n, opts.seed)?;
+            let (a, b) = held_out_pairs(&m, opts.n)?;
             tch::manual_seed(opts.seed as i64);
             let t = m.translator()?;
             let mut scores = Vec::new();

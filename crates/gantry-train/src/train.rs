@@ -61,6 +61,8 @@ pub struct Summary {
     pub samples: PathBuf,
     pub metrics: PathBuf,
     pub seconds: f64,
+    /// What the trained model can do (see [`Family::abilities`]).
+    pub translates: bool,
 }
 
 /// Loads the data, builds the family (seeded) and what draws its previews and evaluations.
@@ -308,6 +310,7 @@ impl Session {
             samples,
             metrics: self.run.metrics(),
             seconds,
+            translates: self.parts.family.translator().is_some(),
         })
     }
 }

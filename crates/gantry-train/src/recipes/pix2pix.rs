@@ -16,8 +16,8 @@
 //!
 //! Phases: `D` on a fresh batch (G's forward pass happens here, once, with its dropout), then `G`
 //! on the same batch and the same G output, as the authors' `optimize_parameters`. Inference runs
-//! G as the paper does (`model.test_mode = paper`: dropout on, BatchNorm on the test batch's
-//! statistics) or in eval mode (`eval`).
+//! G as the paper does (`model.test_mode = paper`: dropout on, BatchNorm on the statistics of the
+//! test image itself, one image at a time as the authors' `test.py`) or in eval mode (`eval`).
 
 use anyhow::{bail, Result};
 use gantry_core::optim::AdamConfig;
@@ -249,11 +249,16 @@ impl Translator for Pix2pixFamily {
         if size.len() != 4 || size[1..] != [c, s, s] {
             bail!("pix2pix translates [N, {c}, {s}, {s}] inputs, found {size:?}");
         }
-        let mode = match self.s.model.test_mode {
-            TestMode::Paper => Mode::Paper,
-            TestMode::Eval => Mode::Eval,
-        };
-        Ok(tch::no_grad(|| self.g.forward(&inputs.to_device(self.device), mode)))
+        let x = inputs.to_device(self.device);
+        Ok(tch::no_grad(|| match self.s.model.test_mode {
+            // The authors test one image at a time: each is normalised by its own statistics, so
+            // a translation does not depend on what else is in the batch.
+            TestMode::Paper => Tensor::cat(
+                &x.split(1, 0).iter().map(|xi| self.g.forward(xi, Mode::Paper)).collect::<Vec<_>>(),
+                0,
+            ),
+            TestMode::Eval => self.g.forward(&x, Mode::Eval),
+        }))
     }
 }
 
