@@ -61,6 +61,20 @@ const PAIRS: &[Pair] = &[
         what: "StyleGAN2 training step at 64x64 (stylegan2-orl's network; D + G, batch 32, CPU)",
     },
     Pair {
+        bench: "pix2pix_step",
+        criterion_id: "pix2pix_train_step/64x64_batch1",
+        peer: Some("pix2pix_step.py"),
+        peer_args: &["--batch", "1", "--steps", "30"],
+        what: "pix2pix training step at 64x64 (U-Net 6 downs ngf 64, 70x70 PatchGAN ndf 64; D + G, batch 1, CPU)",
+    },
+    Pair {
+        bench: "pix2pix_step",
+        criterion_id: "pix2pix_train_step/64x64_batch16",
+        peer: Some("pix2pix_step.py"),
+        peer_args: &["--batch", "16"],
+        what: "pix2pix training step at 64x64 (U-Net 6 downs ngf 64, 70x70 PatchGAN ndf 64; D + G, batch 16, CPU)",
+    },
+    Pair {
         bench: "metrics",
         criterion_id: "frechet/2048d",
         peer: Some("frechet.py"),

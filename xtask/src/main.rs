@@ -59,7 +59,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: weights::WeightsCmd,
     },
-    /// Regenerate a set of figures into target/repro/NAME (`divergences`, `collapse`, `conditioning`, `truncation`, `stylegan`).
+    /// Regenerate a set of figures into target/repro/NAME (`divergences`, `collapse`, `conditioning`, `truncation`, `stylegan`, `translation`).
     Repro {
         /// The figure set.
         name: String,
@@ -96,8 +96,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Test { args } => {
+        Cmd::Test { mut args } => {
             let lt = libtorch::setup()?;
+            // Tests that need a Python with torch (GANTRY_PYTHON, which `apply` sets when one is
+            // known) are ignored by plain `cargo test`; run them here.
+            if lt.python.is_some() {
+                if !args.iter().any(|a| a == "--") {
+                    args.push("--".into());
+                }
+                args.push("--include-ignored".into());
+            }
             let mut cmd = cargo();
             cmd.args(["test", "--workspace"]).args(&args);
             lt.apply(&mut cmd);

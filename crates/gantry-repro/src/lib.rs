@@ -17,6 +17,7 @@ pub mod collapse;
 pub mod conditioning;
 pub mod divergences;
 pub mod stylegan;
+pub mod translation;
 pub mod truncation;
 
 /// The figure sets, with one line each.
@@ -36,6 +37,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "truncation",
         "precision, recall, density, coverage and FID as the truncation τ or ψ varies (MNIST DCGAN)",
+    ),
+    (
+        "translation",
+        "pix2pix's two losses on edges -> Fashion-MNIST: L1 only vs cGAN only vs both (PSNR, SSIM, FID, class kept)",
     ),
     (
         "stylegan",

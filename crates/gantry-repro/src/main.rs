@@ -49,6 +49,7 @@ fn run(cli: Cli) -> Result<()> {
         "conditioning" => repro::conditioning::run(&o)?,
         "truncation" => repro::truncation::run(&o)?,
         "stylegan" => repro::stylegan::run(&o)?,
+        "translation" => repro::translation::run(&o)?,
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")

@@ -146,3 +146,31 @@ fn stylegan_check() {
     assert_eq!(inv.len(), 4);
     assert!(inv.iter().all(|r| r["mean_psnr"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn translation_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["translation", "--check", "--device", "cpu", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["grid.png", "summary.json", "summary.md"] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    let v = s["variants"].as_array().unwrap();
+    assert_eq!(
+        v.iter().map(|r| r["variant"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["L1 only", "cGAN only", "L1 + cGAN"]
+    );
+    assert_eq!(s["held_out"], 32);
+    // L1 only trains no discriminator: its runs log no D loss.
+    assert!(v[0]["final_losses"]["d_loss"].is_null() && v[2]["final_losses"]["d_loss"].is_number());
+    // The grid: 5 rows (input, three objectives, target) of 8 held-out pairs at 32×32.
+    let img = image::open(tmp.path().join("grid.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (8 * 34 + 2, 5 * 34 + 2));
+}

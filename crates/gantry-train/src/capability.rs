@@ -107,12 +107,25 @@ impl Model {
     }
 }
 
-/// The run config stored in a checkpoint.
+/// The run config stored in a checkpoint: its `gantry.config`, or for a network converted from
+/// another code base (`scripts/convert_pix2pix.py`) the preset `gantry.preset` with the
+/// `key=value` lines of `gantry.set` applied.
 pub fn config_of(ck: &Checkpoint) -> Result<RunConfig> {
-    let text = ck.metadata.get("gantry.config").with_context(|| {
-        format!("{}: not a gantry checkpoint (no gantry.config metadata)", ck.source.display())
-    })?;
-    RunConfig::from_toml(text, &format!("{} (embedded config)", ck.source.display()))
+    let origin = ck.source.display();
+    if let Some(text) = ck.metadata.get("gantry.config") {
+        return RunConfig::from_toml(text, &format!("{origin} (embedded config)"));
+    }
+    let Some(preset) = ck.metadata.get("gantry.preset") else {
+        bail!("{origin}: not a gantry checkpoint (no gantry.config or gantry.preset metadata)");
+    };
+    let sets: Vec<String> = ck
+        .metadata
+        .get("gantry.set")
+        .map(|s| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
+    crate::presets::find(preset)
+        .and_then(|p| p.config().with_overrides(&sets))
+        .with_context(|| format!("{origin} (converted network)"))
 }
 
 /// Checks that `classes` `[N]` lie in `0..k`; the error names `what`.

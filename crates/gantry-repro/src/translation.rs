@@ -1,0 +1,193 @@
+//! `cargo xtask repro translation`: why pix2pix has two losses (Isola et al. 2017, §4.2 and
+//! Table 1; the lectures' "a content loss to stay faithful to the input, plus an adversarial loss
+//! to look real").
+//!
+//! Trains `pix2pix-edges2fashion` three ways for the same number of steps — **L1 only** (λ = 100,
+//! no adversarial term, D untrained), **cGAN only** (the PatchGAN term alone), **L1 + cGAN** (the
+//! paper's objective) — and measures each on held-out edges → garments pairs:
+//!
+//! - PSNR and SSIM of the translations against their targets (faithfulness, pixel by pixel);
+//! - the domain FID of the translations against the held-out garments (realism: gantry's
+//!   Fashion-MNIST classifier's features, 128-d);
+//! - class kept: the share of pairs where the classifier reads the translation as the same kind
+//!   of garment as its target (faithfulness in content).
+//!
+//! Writes `grid.png` (rows: input edges, L1, cGAN, L1 + cGAN, target), `summary.json`,
+//! `summary.md`. `--check` derives a few edges → digits pairs from the embedded MNIST digits,
+//! trains each variant for a few steps and checks the numbers' ranges (the test suite runs it).
+
+use std::path::Path;
+
+use anyhow::{ensure, Context, Result};
+use gantry_data::{ImageDataset, LoadOptions};
+use gantry_train::recipes::pix2pix::Pix2pixRun;
+use serde_json::{json, Value};
+use tch::{Device, Tensor};
+
+pub use crate::Options;
+
+/// A variant: its name and (gan_weight, l1_weight).
+const VARIANTS: &[(&str, f64, f64)] =
+    &[("L1 only", 0.0, 100.0), ("cGAN only", 1.0, 0.0), ("L1 + cGAN", 1.0, 100.0)];
+
+/// Held-out pairs the variants are measured on (`[N, 1, 32, 32]` u8 each) and their share of the
+/// grid.
+struct HeldOut {
+    inputs: Tensor,
+    targets: Tensor,
+}
+
+/// The check's data: edges → digits from the embedded MNIST digits, 64 train and 32 test pairs.
+fn check_data(root: &Path) -> Result<()> {
+    let ds = gantry_data::load("mnist-5k", &LoadOptions::default())?;
+    for (split, from, n) in [("train", 0, 64), ("test", 64, 32)] {
+        let part = ImageDataset {
+            images: ds.images.narrow(0, from, n),
+            labels: None,
+            name: split.into(),
+            classes: vec![],
+            skipped: 0,
+        };
+        gantry_data::derive::write_edges(&part, &root.join(split))?;
+    }
+    Ok(())
+}
+
+/// Runs the figures; returns the summary written to `summary.json`.
+pub fn run(o: &Options) -> Result<Value> {
+    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
+    let (steps, n_eval, features) =
+        if o.check { (3u64, 32usize, "mnist") } else { (3000, 2000, "fashion-mnist") };
+    let data = if o.check {
+        let root = o.out.join("data");
+        crate::clear(&root)?;
+        check_data(&root)?;
+        root.display().to_string()
+    } else {
+        "edges2fashion".to_string()
+    };
+    let classifier = gantry_metrics::classifier::Classifier::builtin(features, o.device)?;
+    let mut rows = Vec::new();
+    let mut translations = Vec::new();
+    let mut held: Option<HeldOut> = None;
+    for &(name, gan, l1) in VARIANTS {
+        let mut cfg = gantry_train::presets::find("pix2pix-edges2fashion")?.config();
+        cfg.data = data.clone();
+        cfg.steps = steps;
+        cfg.log.every = (steps / 30).max(1);
+        cfg.log.sample_every = steps;
+        cfg.log.checkpoint_every = steps;
+        cfg.log.keep_checkpoints = 1;
+        let s = cfg.family.get_mut::<Pix2pixRun>().context("pix2pix-edges2fashion is a pix2pix run")?;
+        (s.train.gan_weight, s.train.l1_weight) = (gan, l1);
+        if o.check {
+            (s.model.ngf, s.model.ndf) = (4, 4);
+            cfg.batch_size = 8;
+        }
+        let dir = o.out.join("runs").join(name.replace([' ', '+'], "").to_lowercase());
+        let model = crate::train_fresh(cfg, &dir, o.device)
+            .with_context(|| format!("{name}: the full figures train on edges2fashion (`cargo xtask datasets derive edges2fashion --from ../shared/datasets`)"))?;
+        let h = match &held {
+            Some(h) => h,
+            None => {
+                let (inputs, targets) = gantry_train::eval::held_out_pairs(&model, Some(n_eval))?;
+                held.insert(HeldOut { inputs, targets })
+            }
+        };
+        let t = model.translator()?;
+        tch::manual_seed(0);
+        let outputs: Result<Vec<Tensor>> = h
+            .inputs
+            .split(256, 0)
+            .iter()
+            .map(|x| {
+                Ok(gantry_core::image::to_u8(&t.translate(&gantry_core::image::from_u8(x))?)
+                    .to_device(Device::Cpu))
+            })
+            .collect();
+        let y = Tensor::cat(&outputs?, 0);
+        let psnr = mean(&gantry_metrics::similarity::psnr(&y, &h.targets, 255.0)?);
+        let ssim = mean(&gantry_metrics::similarity::ssim(&y, &h.targets, 255.0)?);
+        let (fy, ly) = classifier.features_and_logits(&y)?;
+        let (ft, lt) = classifier.features_and_logits(&h.targets)?;
+        let fid = frechet(&fy, &ft)?;
+        let kept = ly
+            .argmax(1, false)
+            .eq_tensor(&lt.argmax(1, false))
+            .to_kind(tch::Kind::Double)
+            .mean(tch::Kind::Double)
+            .double_value(&[]);
+        ensure!(
+            psnr.is_finite()
+                && (-1.0..=1.0).contains(&ssim)
+                && fid.is_finite()
+                && (0.0..=1.0).contains(&kept),
+            "{name}: PSNR {psnr}, SSIM {ssim}, FID {fid}, class kept {kept}"
+        );
+        let last = last_losses(&dir)?;
+        rows.push(json!({ "variant": name, "gan_weight": gan, "l1_weight": l1, "psnr": psnr, "ssim": ssim,
+                          "domain_fid": fid, "class_kept": kept, "final_losses": last }));
+        translations.push(y);
+    }
+    let h = held.context("no variant was trained")?;
+    // Grid: 8 held-out examples per column, rows input, L1, cGAN, L1 + cGAN, target.
+    let k = 8.min(h.inputs.size()[0]);
+    let mut tiles = vec![h.inputs.narrow(0, 0, k)];
+    tiles.extend(translations.iter().map(|y| y.narrow(0, 0, k)));
+    tiles.push(h.targets.narrow(0, 0, k));
+    let grid = gantry_core::image::from_u8(&Tensor::cat(&tiles, 0));
+    gantry_core::image::save_grid(&grid, k as usize, &o.out.join("grid.png"))?;
+    let summary = json!({ "check": o.check, "steps": steps, "data": data, "held_out": h.inputs.size()[0],
+                          "features": features, "variants": rows });
+    crate::write_summary(&o.out, &summary, markdown)?;
+    Ok(summary)
+}
+
+fn mean(t: &Tensor) -> f64 {
+    let v: Vec<f64> = Vec::try_from(t.to_device(Device::Cpu)).unwrap_or_default();
+    let finite: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+    finite.iter().sum::<f64>() / finite.len().max(1) as f64
+}
+
+fn frechet(a: &Tensor, b: &Tensor) -> Result<f64> {
+    let (ma, sa) = crate::feature_stats(a)?;
+    let (mb, sb) = crate::feature_stats(b)?;
+    Ok(gantry_metrics::frechet_distance(&ma, &sa, &mb, &sb)?)
+}
+
+/// The last logged line of a run's losses.
+fn last_losses(dir: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl"))?;
+    let last: Value = serde_json::from_str(text.lines().last().context("no metrics")?)?;
+    let keep = ["g_l1", "g_gan", "d_loss"];
+    Ok(Value::Object(
+        last.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    ))
+}
+
+fn markdown(s: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut md = format!(
+        "# repro translation\n\npix2pix on {} ({} steps each, batch 16 at 32×32), measured on {} held-out pairs; FID and class agreement by gantry's {} classifier.\n\n| objective | PSNR (dB) ↑ | SSIM ↑ | domain FID ↓ | class kept ↑ |\n|---|---|---|---|---|\n",
+        s["data"].as_str().unwrap_or("?"),
+        s["steps"],
+        s["held_out"],
+        s["features"].as_str().unwrap_or("?")
+    );
+    for r in s["variants"].as_array().into_iter().flatten() {
+        md += &format!(
+            "| {} | {:.2} | {:.3} | {:.2} | {:.1}% |\n",
+            r["variant"].as_str().unwrap_or("?"),
+            f(&r["psnr"]),
+            f(&r["ssim"]),
+            f(&r["domain_fid"]),
+            100.0 * f(&r["class_kept"])
+        );
+    }
+    md
+}
