@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import report
+from harness import dcgan_init, report
 
 
 def generator(z_dim=100, w=64, c=3):
@@ -35,16 +35,6 @@ def discriminator(w=64, c=3):
     )
 
 
-def init(m):
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
@@ -54,8 +44,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     G, D = generator(), discriminator()
-    G.apply(init)
-    D.apply(init)
+    G.apply(dcgan_init)
+    D.apply(dcgan_init)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real = torch.rand(64, 3, 32, 32) * 2 - 1

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import report
+from harness import dcgan_init, report
 
 
 class Block(nn.Module):
@@ -64,16 +64,6 @@ def patchgan(input_nc=4, ndf=64, n_layers=3):
     return nn.Sequential(*layers)
 
 
-def init(m):
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
@@ -84,8 +74,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     G, D = unet(), patchgan()
-    G.apply(init)
-    D.apply(init)
+    G.apply(dcgan_init)
+    D.apply(dcgan_init)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     a = torch.rand(args.batch, 1, 64, 64) * 2 - 1

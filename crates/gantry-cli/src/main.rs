@@ -392,7 +392,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Presets => {
             for p in presets::all() {
-                println!("{:<19} {}", p.name, p.summary);
+                println!("{:<23} {}", p.name, p.summary);
             }
             Ok(())
         }

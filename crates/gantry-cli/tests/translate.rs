@@ -6,25 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use gantry_core::checkpoint::Checkpoint;
-use gantry_data::{ImageDataset, LoadOptions};
 
 mod common;
 use common::{fails, gantry, model, ok};
-
-/// A paired folder (`train/`, `test/`) of edges → digits from the embedded MNIST digits.
-fn paired_digits(root: &Path, train: i64, test: i64) {
-    let ds = gantry_data::load("mnist-5k", &LoadOptions::default()).unwrap();
-    for (split, from, n) in [("train", 0, train), ("test", train, test)] {
-        let part = ImageDataset {
-            images: ds.images.narrow(0, from, n),
-            labels: None,
-            name: split.into(),
-            classes: vec![],
-            skipped: 0,
-        };
-        gantry_data::derive::write_edges(&part, &root.join(split)).unwrap();
-    }
-}
 
 /// A tiny pix2pix at 64×64 (6 downsamplings: one dropout block), jitter and flips on.
 fn train_p2p(data: &Path, out: &Path, steps: u64, extra: &[&str]) -> Output {
@@ -61,7 +45,7 @@ fn train_p2p(data: &Path, out: &Path, steps: u64, extra: &[&str]) -> Output {
 fn data_dir() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("pairs");
-    paired_digits(&data, 16, 6);
+    gantry_data::derive::edges_of_digits(&data, 16, 6).unwrap();
     (tmp, data)
 }
 

@@ -179,6 +179,19 @@ pub fn fit_pixels(px: &[u8], [c, h, w]: [i64; 3], size: i64, channels: i64, fit:
     }
 }
 
+/// The u8 CHW pixels of a decoded image with `channels` channels (1: luma, 3: RGB planes), or
+/// with its own (`None`: 1 for grey images, 3 for colour ones); and that channel count.
+pub fn planar(img: &image::DynamicImage, channels: Option<i64>) -> (Vec<u8>, i64) {
+    let c = channels.unwrap_or(if img.color().has_color() { 3 } else { 1 });
+    if c == 1 {
+        return (img.to_luma8().into_raw(), 1);
+    }
+    let rgb = img.to_rgb8();
+    let raw = rgb.as_raw();
+    let plane = raw.len() / 3;
+    ((0..3).flat_map(|ch| (0..plane).map(move |i| raw[3 * i + ch])).collect(), 3)
+}
+
 /// Converts the CHW u8 pixels of one image (`plane` = H·W) from `c` to `channels` channels.
 fn convert_channels(px: &[u8], c: i64, channels: i64, plane: usize) -> Result<Vec<u8>> {
     Ok(match (c, channels) {

@@ -121,6 +121,24 @@ pub fn write_grey(ds: &ImageDataset, dir: &Path) -> Result<()> {
     })
 }
 
+/// A small edges → digits paired set from the embedded MNIST digits, in the authors' layout:
+/// `train/` from the first `train` digits, `test/` from the next `test` (for tests and the
+/// figures' `--check` runs, which must not need a download).
+pub fn edges_of_digits(root: &Path, train: i64, test: i64) -> Result<()> {
+    let ds = crate::load(crate::source::EMBEDDED, &LoadOptions::default())?;
+    for (split, from, n) in [("train", 0, train), ("test", train, test)] {
+        let part = ImageDataset {
+            images: ds.images.narrow(0, from, n),
+            labels: None,
+            name: format!("{} ({split})", ds.name),
+            classes: vec![],
+            skipped: 0,
+        };
+        write_edges(&part, &root.join(split))?;
+    }
+    Ok(())
+}
+
 /// Derives the paired set `name` (see [`DERIVED`]) into `out` (`out/train/`, `out/test/`), from its
 /// source dataset. `out` must not exist: the set is written into a temporary folder beside it and
 /// renamed into place when complete.

@@ -221,14 +221,7 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
     let mut pixels = Vec::with_capacity(decoded.len() * (channels * out_h * out_w) as usize);
     for img in &decoded {
         let (h, w) = (img.height() as i64, img.width() as i64);
-        let chw: Vec<u8> = if channels == 1 {
-            img.to_luma8().into_raw()
-        } else {
-            let rgb = img.to_rgb8();
-            let plane = (h * w) as usize;
-            let raw = rgb.as_raw();
-            (0..3).flat_map(|c| (0..plane).map(move |i| raw[3 * i + c])).collect()
-        };
+        let (chw, _) = crate::dataset::planar(img, Some(channels));
         match target.size {
             Some(s) => pixels.extend(fit_pixels(&chw, [channels, h, w], s, channels, target.fit)?),
             None => pixels.extend(chw),

@@ -13,14 +13,7 @@ pub fn read(path: &Path, size: i64, channels: i64, fit: Fit) -> Result<Tensor> {
     let img = image::open(path)
         .map_err(|e| DataError::Decode { path: path.display().to_string(), message: e.to_string() })?;
     let (w, h) = (img.width() as i64, img.height() as i64);
-    let (px, c) = if img.color().has_color() {
-        let rgb = img.to_rgb8();
-        let raw = rgb.as_raw();
-        let plane = (w * h) as usize;
-        ((0..3).flat_map(|c| (0..plane).map(move |i| raw[3 * i + c])).collect::<Vec<u8>>(), 3)
-    } else {
-        (img.to_luma8().into_raw(), 1)
-    };
+    let (px, c) = crate::dataset::planar(&img, None);
     let fitted = fit_pixels(&px, [c, h, w], size, channels, fit)?;
     Ok(Tensor::from_slice(&fitted).view([1, channels, size, size]).to_kind(Kind::Float) / 127.5 - 1.0)
 }

@@ -73,13 +73,8 @@ pub fn load_dir(path: &Path, opts: &PairedOptions) -> Result<(ImageDataset, Imag
         let img = image::open(path)
             .map_err(|e| DataError::Decode { path: path.display().to_string(), message: e.to_string() })?;
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let (px, c) = if img.color().has_color() {
-            let raw = img.to_rgb8().into_raw();
-            ((0..3).flat_map(|c| (0..w * h).map(move |i| (c, i))).map(|(c, i)| raw[3 * i + c]).collect(), 3)
-        } else {
-            (img.to_luma8().into_raw(), 1)
-        };
-        ImageDataset::from_pixels(path.display().to_string(), px, [1, c, h, w], None, vec![])?
+        let (px, c) = crate::dataset::planar(&img, None);
+        ImageDataset::from_pixels(path.display().to_string(), px, [1, c as usize, h, w], None, vec![])?
     };
     split_halves(whole, opts, path)
 }

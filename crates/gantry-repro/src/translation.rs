@@ -19,7 +19,6 @@
 use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
-use gantry_data::{ImageDataset, LoadOptions};
 use gantry_train::recipes::pix2pix::Pix2pixRun;
 use serde_json::{json, Value};
 use tch::{Device, Tensor};
@@ -37,22 +36,6 @@ struct HeldOut {
     targets: Tensor,
 }
 
-/// The check's data: edges → digits from the embedded MNIST digits, 64 train and 32 test pairs.
-fn check_data(root: &Path) -> Result<()> {
-    let ds = gantry_data::load("mnist-5k", &LoadOptions::default())?;
-    for (split, from, n) in [("train", 0, 64), ("test", 64, 32)] {
-        let part = ImageDataset {
-            images: ds.images.narrow(0, from, n),
-            labels: None,
-            name: split.into(),
-            classes: vec![],
-            skipped: 0,
-        };
-        gantry_data::derive::write_edges(&part, &root.join(split))?;
-    }
-    Ok(())
-}
-
 /// Runs the figures; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
@@ -61,7 +44,7 @@ pub fn run(o: &Options) -> Result<Value> {
     let data = if o.check {
         let root = o.out.join("data");
         crate::clear(&root)?;
-        check_data(&root)?;
+        gantry_data::derive::edges_of_digits(&root, 64, 32)?;
         root.display().to_string()
     } else {
         "edges2fashion".to_string()
