@@ -9,16 +9,19 @@
 //! | [`norm`] | BatchNorm with the authors' init and pix2pix's three inference behaviours; instance norm |
 //! | [`unet`] | the U-Net generator (Ronneberger et al. 2015 as Isola et al. 2017 use it): skip connections, dropout |
 //! | [`patchgan`] | the N-layer PatchGAN discriminator: one logit per (70×70 for 3 layers) patch |
+//! | [`resnet`] | CycleGAN's ResNet generator: reflection padding, two downsamplings, residual blocks |
 //! | [`pix2pix`] | pix2pix's networks as one configuration (sizes, widths, norm, inference mode) |
 
 pub mod norm;
 pub mod patchgan;
 pub mod pix2pix;
+pub mod resnet;
 pub mod unet;
 
 pub use norm::{Mode, Norm};
 pub use patchgan::{receptive_field, PatchGan, PatchGanConfig};
 pub use pix2pix::{Pix2pixConfig, TestMode};
+pub use resnet::{ResnetConfig, ResnetGenerator};
 pub use unet::{UnetConfig, UnetGenerator};
 
 /// The authors' `init_weights(net, 'normal', 0.02)` for a convolution's weight: N(0, 0.02).

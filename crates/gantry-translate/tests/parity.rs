@@ -1,10 +1,13 @@
-//! Parity with the pix2pix authors' `UnetGenerator` and `NLayerDiscriminator` (BatchNorm), on
-//! fixtures their own modules produced (`fixtures/make_fixtures.py`): their state dicts load by
-//! name, and outputs agree within 1e-5 in eval mode, in training mode (batch statistics, and the
-//! running statistics it leaves), and with dropout under the same libtorch seed.
+//! Parity with the pix2pix/CycleGAN authors' `UnetGenerator` and `NLayerDiscriminator`
+//! (BatchNorm), `ResnetGenerator` and `NLayerDiscriminator` (instance norm), on fixtures their own
+//! modules produced (`fixtures/make_fixtures.py`): their state dicts load by name, and outputs
+//! agree within 1e-5 in eval mode, in training mode (batch statistics, and the running statistics
+//! it leaves), and with dropout under the same libtorch seed.
 
 use gantry_core::checkpoint::Checkpoint;
-use gantry_translate::{Mode, Norm, PatchGan, PatchGanConfig, UnetConfig, UnetGenerator};
+use gantry_translate::{
+    Mode, Norm, PatchGan, PatchGanConfig, ResnetConfig, ResnetGenerator, UnetConfig, UnetGenerator,
+};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -71,4 +74,31 @@ fn patchgan_matches_the_authors_discriminator() {
         assert!(diff < 1e-5, "{key}: max |Δ| {diff}");
     }
     running_stats_agree(&vs, &ck);
+}
+
+#[test]
+fn cyclegan_networks_match_the_authors_with_instance_norm() {
+    let ck = fixture("resnet9.safetensors");
+    let vs = VarStore::new(Device::Cpu);
+    let cfg =
+        ResnetConfig { input_nc: 3, output_nc: 1, ngf: 4, n_blocks: 9, norm: Norm::Instance, dropout: false };
+    let g = ResnetGenerator::new(vs.root(), &cfg);
+    ck.load_varstore("net", &vs).unwrap();
+    let x = ck.get("input").unwrap();
+    for (mode, key) in [(Mode::Eval, "eval"), (Mode::Train, "train")] {
+        let y = tch::no_grad(|| g.forward(x, mode));
+        let diff = max_diff(&y, ck.get(key).unwrap());
+        assert!(diff < 1e-5, "ResnetGenerator {key}: max |Δ| {diff}");
+    }
+    let ck = fixture("patchgan_instance.safetensors");
+    let vs = VarStore::new(Device::Cpu);
+    let d =
+        PatchGan::new(vs.root(), &PatchGanConfig { input_nc: 3, ndf: 8, n_layers: 3, norm: Norm::Instance });
+    ck.load_varstore("net", &vs).unwrap();
+    let x = ck.get("input").unwrap();
+    for (mode, key) in [(Mode::Eval, "eval"), (Mode::Train, "train")] {
+        let y = tch::no_grad(|| d.forward(x, mode));
+        let diff = max_diff(&y, ck.get(key).unwrap());
+        assert!(diff < 1e-5, "PatchGAN (instance norm) {key}: max |Δ| {diff}");
+    }
 }
