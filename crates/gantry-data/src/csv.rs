@@ -1,11 +1,18 @@
-//! One image per CSV row: `H·W` pixel values (0–255, row-major) then the label, no header — the
-//! layout of `mnist_5k.csv` (784 pixels + label in column 785). Optionally gzip-compressed.
+//! One image per CSV row: `H·W` pixel values (row-major) then the label, no header — the layout
+//! of `mnist_5k.csv` (784 pixels of 0–255 + label in column 785) and of the UCI optical digits
+//! (`digits.csv`: 64 values of 0–16 + label). Optionally gzip-compressed.
 
 use crate::dataset::{numeric_classes, ImageDataset};
 use crate::{DataError, Result};
 
-/// Parses CSV text of square grey images of side `side` (28 for MNIST).
+/// Parses CSV text of square grey images of side `side` (28 for MNIST), pixels 0–255.
 pub fn parse(text: &str, side: usize, origin: &str) -> Result<ImageDataset> {
+    parse_scaled(text, side, 255, origin)
+}
+
+/// Parses CSV text of square grey images of side `side` whose pixels run 0..=`max` (16 for the
+/// UCI digits), scaled to 0–255 as `round(v·255/max)`.
+pub fn parse_scaled(text: &str, side: usize, max: u32, origin: &str) -> Result<ImageDataset> {
     let cols = side * side + 1;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
@@ -27,13 +34,13 @@ pub fn parse(text: &str, side: usize, origin: &str) -> Result<ImageDataset> {
                 )
             })?;
             if j + 1 < cols {
-                if v > 255 {
+                if v > max {
                     return Err(DataError::format(
                         origin,
-                        format!("line {}, column {}: pixel {v} out of range 0..=255", i + 1, j + 1),
+                        format!("line {}, column {}: pixel {v} out of range 0..={max}", i + 1, j + 1),
                     ));
                 }
-                pixels.push(v as u8);
+                pixels.push(((v * 255 + max / 2) / max) as u8);
             } else {
                 labels.push(v as i64);
             }
@@ -76,5 +83,10 @@ mod tests {
         assert!(e.contains("column 3"), "{e}");
         assert!(parse("1,2,300,4,5\n", 2, "t.csv").unwrap_err().to_string().contains("out of range"));
         assert!(parse("\n", 2, "t.csv").unwrap_err().to_string().contains("empty"));
+        // The UCI digits' 0–16 scale.
+        let d = parse_scaled("0,8,16,1,3\n", 2, 16, "d.csv").unwrap();
+        let px: Vec<u8> = Vec::try_from(d.images.flatten(0, -1)).unwrap();
+        assert_eq!(px, vec![0, 128, 255, 16]);
+        assert!(parse_scaled("0,17,1,1,3\n", 2, 16, "d.csv").unwrap_err().to_string().contains("0..=16"));
     }
 }

@@ -7,12 +7,20 @@
 //! - `colorize-cifar`: the grey (ITU-R BT.601 luma) CIFAR-10 image → the colour one; 50k train,
 //!   10k test, 32×32 (from the `cifar10-jpg` mirror). The paper's colourisation task.
 //!
+//! - `digits2mnist` (unpaired): the UCI 8×8 optical digits, upscaled to 20×20 (bilinear) and
+//!   padded to 28×28 as MNIST frames its digits (1,497 train, 300 test), ↔ MNIST (60k, 10k); each
+//!   domain in class folders, so whether a translation keeps the digit is measurable. The
+//!   MNIST↔USPS domain-adaptation task's small cousin.
+//! - `horse2deer` (unpaired): CIFAR-10's horses ↔ its deer (5,000 + 1,000 each, 32×32);
+//!   horse2zebra's small cousin.
+//!
 //! The files are deterministic (same pixels, same PNG bytes for the same `image` crate), so a
 //! manifest records their tree hash; `cargo xtask datasets derive NAME` writes and verifies them.
 
 use std::path::Path;
 
 use image::{GrayImage, RgbImage};
+use tch::Tensor;
 
 use crate::dataset::{ImageDataset, Split};
 use crate::source::LoadOptions;
@@ -22,6 +30,8 @@ use crate::{DataError, Result};
 pub const DERIVED: &[(&str, &str, &str)] = &[
     ("edges2fashion", "fashion-mnist", "Canny edges → Fashion-MNIST garments, 28×28"),
     ("colorize-cifar", "cifar10-jpg", "grey → colour CIFAR-10, 32×32"),
+    ("digits2mnist", "digits", "UCI 8×8 digits (upscaled) ↔ MNIST digits, 28×28, unpaired"),
+    ("horse2deer", "cifar10-jpg", "CIFAR-10 horses ↔ deer, 32×32, unpaired"),
 ];
 
 /// Canny's thresholds on the Sobel gradient magnitude of 0–255 pixels (after imageproc's
@@ -97,6 +107,82 @@ fn png<P: image::PixelWithColorType<Subpixel = u8>>(img: &image::ImageBuffer<P, 
     Ok(out.into_inner())
 }
 
+/// Writes every image of `ds` as `dir/[<class>/]NNNNN.png` (class folders when `by_class` and the
+/// dataset is labelled), numbered in dataset order from 1.
+pub fn write_images(ds: &ImageDataset, dir: &Path, by_class: bool) -> Result<()> {
+    let labels: Option<Vec<i64>> = match (&ds.labels, by_class) {
+        (Some(l), true) => Some(Vec::try_from(l)?),
+        _ => None,
+    };
+    write_pairs(dir, ds.len(), |i| {
+        let (px, shape) = image_at(ds, i)?;
+        let [c, h, w] = shape;
+        let bytes = match c {
+            1 => png(&GrayImage::from_raw(w as u32, h as u32, px).expect("h·w pixels"))?,
+            _ => png(&to_rgb(&px, shape))?,
+        };
+        Ok(bytes)
+    })?;
+    // Move each file into its class folder (numbers stay those of the dataset order).
+    if let Some(labels) = labels {
+        for (i, &l) in labels.iter().enumerate() {
+            let class = ds.classes.get(l as usize).cloned().unwrap_or_else(|| l.to_string());
+            let from = dir.join(format!("{:05}.png", i + 1));
+            let to_dir = dir.join(class);
+            std::fs::create_dir_all(&to_dir).map_err(|e| DataError::io(&to_dir, e))?;
+            std::fs::rename(&from, to_dir.join(format!("{:05}.png", i + 1)))
+                .map_err(|e| DataError::io(&from, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The UCI 8×8 digits brought to MNIST's framing: bilinear to 20×20, centred on 28×28 black.
+pub fn mnist_framed(uci: &ImageDataset) -> Result<ImageDataset> {
+    let mid = ImageDataset {
+        images: uci.images.shallow_clone(),
+        labels: None,
+        name: uci.name.clone(),
+        classes: vec![],
+        skipped: 0,
+    }
+    .fit(Some(20), Some(1), crate::Fit::Resize)?;
+    let framed = mid.fit(Some(28), Some(1), crate::Fit::Pad)?;
+    Ok(ImageDataset {
+        images: framed.images,
+        labels: uci.labels.as_ref().map(|l| l.shallow_clone()),
+        classes: uci.classes.clone(),
+        ..framed
+    })
+}
+
+/// The images of `ds` whose class is named `class`.
+fn of_class(ds: &ImageDataset, class: &str) -> Result<ImageDataset> {
+    let Some(k) = ds.classes.iter().position(|c| c == class) else {
+        return Err(DataError::Spec(format!("{} has no class '{class}' ({:?})", ds.name, ds.classes)));
+    };
+    let labels = ds.labels.as_ref().ok_or_else(|| DataError::Spec(format!("{} is unlabelled", ds.name)))?;
+    let idx = labels.eq(k as i64).nonzero().squeeze_dim(1);
+    Ok(ImageDataset {
+        name: format!("{} ({class})", ds.name),
+        images: ds.images.index_select(0, &idx),
+        labels: None,
+        classes: vec![],
+        skipped: 0,
+    })
+}
+
+/// The first `n` images (and labels) of `ds`, or those from `from` on.
+fn part(ds: &ImageDataset, from: i64, n: i64) -> ImageDataset {
+    ImageDataset {
+        name: ds.name.clone(),
+        images: ds.images.narrow(0, from, n),
+        labels: ds.labels.as_ref().map(|l| l.narrow(0, from, n)),
+        classes: ds.classes.clone(),
+        skipped: 0,
+    }
+}
+
 /// Writes the edges → image pairs of a grey dataset into `dir` (`edges2fashion`'s recipe).
 pub fn write_edges(ds: &ImageDataset, dir: &Path) -> Result<()> {
     write_pairs(dir, ds.len(), |i| {
@@ -139,6 +225,30 @@ pub fn edges_of_digits(root: &Path, train: i64, test: i64) -> Result<()> {
     Ok(())
 }
 
+/// A small unpaired set from the embedded MNIST digits, in the authors' layout with class folders:
+/// domain A inverted digits (black on white), domain B digits as they are, from disjoint images
+/// (`train` and `test` of each). For tests and the figures' `--check` runs.
+pub fn inverted_digits(root: &Path, train: i64, test: i64) -> Result<()> {
+    let ds = crate::load(crate::source::EMBEDDED, &LoadOptions::default())?;
+    // The embedded digits are sorted by class: a seeded order mixes them.
+    let order =
+        Tensor::from_slice(&crate::Batcher::new(ds.len(), 1, crate::LastBatch::Keep, 0, false)?.order(0));
+    let ds = ImageDataset {
+        images: ds.images.index_select(0, &order),
+        labels: ds.labels.as_ref().map(|l| l.index_select(0, &order)),
+        ..ds
+    };
+    let mut from = 0;
+    for (phase, n) in [("train", train), ("test", test)] {
+        let a = part(&ds, from, n);
+        let a = ImageDataset { images: a.images.bitwise_not(), ..a };
+        write_images(&a, &root.join(format!("{phase}A")), true)?;
+        write_images(&part(&ds, from + n, n), &root.join(format!("{phase}B")), true)?;
+        from += 2 * n;
+    }
+    Ok(())
+}
+
 /// Derives the paired set `name` (see [`DERIVED`]) into `out` (`out/train/`, `out/test/`), from its
 /// source dataset. `out` must not exist: the set is written into a temporary folder beside it and
 /// renamed into place when complete.
@@ -156,12 +266,32 @@ pub fn derive(name: &str, out: &Path) -> Result<()> {
     std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
     let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        for split in [Split::Train, Split::Test] {
-            let ds = crate::load(source, &LoadOptions { split, ..Default::default() })?;
-            let dir = tmp.join(split.name());
-            match name {
-                "edges2fashion" => write_edges(&ds, &dir)?,
-                _ => write_grey(&ds, &dir)?,
+        let load = |source: &str, split| crate::load(source, &LoadOptions { split, ..Default::default() });
+        match name {
+            "digits2mnist" => {
+                let uci = mnist_framed(&load("digits", Split::Train)?)?;
+                let n = uci.len() as i64;
+                write_images(&part(&uci, 0, n - 300), &tmp.join("trainA"), true)?;
+                write_images(&part(&uci, n - 300, 300), &tmp.join("testA"), true)?;
+                write_images(&load("mnist", Split::Train)?, &tmp.join("trainB"), true)?;
+                write_images(&load("mnist", Split::Test)?, &tmp.join("testB"), true)?;
+            }
+            "horse2deer" => {
+                for (split, phase) in [(Split::Train, "train"), (Split::Test, "test")] {
+                    let ds = load(source, split)?;
+                    write_images(&of_class(&ds, "horse")?, &tmp.join(format!("{phase}A")), false)?;
+                    write_images(&of_class(&ds, "deer")?, &tmp.join(format!("{phase}B")), false)?;
+                }
+            }
+            _ => {
+                for split in [Split::Train, Split::Test] {
+                    let ds = load(source, split)?;
+                    let dir = tmp.join(split.name());
+                    match name {
+                        "edges2fashion" => write_edges(&ds, &dir)?,
+                        _ => write_grey(&ds, &dir)?,
+                    }
+                }
             }
         }
         std::fs::rename(&tmp, out).map_err(|e| DataError::io(out, e))
@@ -197,6 +327,43 @@ mod tests {
         let p = side_by_side(&g, &c);
         assert_eq!(p.dimensions(), (4, 2));
         assert_eq!((p.get_pixel(1, 1).0, p.get_pixel(2, 1).0), ([124; 3], [200, 100, 50]));
+    }
+
+    #[test]
+    fn unpaired_digits_load_back_with_their_labels() {
+        let d = tempfile::tempdir().unwrap();
+        inverted_digits(d.path(), 40, 10).unwrap();
+        let o = crate::unpaired::UnpairedOptions {
+            split: Split::Train,
+            size: 28,
+            channels: (1, 1),
+            fit: crate::Fit::Auto,
+        };
+        let (a, b) = crate::unpaired::load(d.path(), &o).unwrap();
+        assert_eq!((a.len(), b.len()), (40, 40));
+        assert_eq!(
+            a.classes,
+            (0..10).map(|k| k.to_string()).collect::<Vec<_>>(),
+            "every digit in 40 mixed ones"
+        );
+        // A is inverted: mostly white; B mostly black.
+        assert!(a.images.to_kind(tch::Kind::Float).mean(tch::Kind::Float).double_value(&[]) > 200.0);
+        assert!(b.images.to_kind(tch::Kind::Float).mean(tch::Kind::Float).double_value(&[]) < 60.0);
+        let (ta, _) =
+            crate::unpaired::load(d.path(), &crate::unpaired::UnpairedOptions { split: Split::Test, ..o })
+                .unwrap();
+        assert_eq!(ta.len(), 10);
+    }
+
+    #[test]
+    fn uci_digits_are_framed_as_mnist() {
+        let px: Vec<u8> = (0..2).flat_map(|_| vec![255u8; 64]).collect();
+        let uci = ImageDataset::from_pixels("u", px, [2, 1, 8, 8], Some(vec![3, 5]), vec![]).unwrap();
+        let m = mnist_framed(&uci).unwrap();
+        assert_eq!(m.image_shape(), [1, 28, 28]);
+        assert_eq!(m.images.int64_value(&[0, 0, 3, 14]), 0, "a 4-pixel black margin");
+        assert_eq!(m.images.int64_value(&[0, 0, 14, 14]), 255);
+        assert_eq!(Vec::<i64>::try_from(m.labels.unwrap()).unwrap(), vec![3, 5]);
     }
 
     #[test]

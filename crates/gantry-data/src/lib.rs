@@ -10,6 +10,7 @@
 //!   (run seed, epoch); a last-partial-batch policy; random horizontal flips; output NCHW in [-1, 1].
 //! - [`derive`]: gantry-made paired sets (edges → Fashion-MNIST, grey → colour CIFAR-10).
 //! - [`paired`]: `A|B` image pairs in the pix2pix authors' layout (`train/`, `val/`, `test/`).
+//! - [`unpaired`]: two unpaired image domains in the CycleGAN authors' layout (`trainA/`, `trainB/`, …).
 //! - [`toy`]: the ring of 8 Gaussians, the 5×5 grid, the 1-D Gaussian, and mode-coverage scores.
 
 pub mod batcher;
@@ -24,6 +25,7 @@ pub mod image_file;
 pub mod paired;
 pub mod source;
 pub mod toy;
+pub mod unpaired;
 
 pub use batcher::{Batch, Batcher, LastBatch};
 pub use dataset::{Fit, ImageDataset, Split};

@@ -45,9 +45,11 @@ pub fn load(spec: &str, opts: &LoadOptions) -> Result<ImageDataset> {
             Format::CifarBin => cifar::load(&first, opts.split)?,
             Format::ImageFolder => folder::load(&first, opts.split, target(opts))?,
             Format::MnistCsv => load_csv(&first, opts.split)?,
-            Format::Paired => {
+            Format::UciDigitsCsv => load_uci_digits(&first, opts.split)?,
+            Format::Paired | Format::Unpaired => {
                 return Err(DataError::Spec(format!(
-                    "{spec} is a paired dataset (A|B images): a translation model trains on it"
+                    "{spec} is a {} dataset (two image domains): a translation model trains on it",
+                    if m.format == Format::Paired { "paired" } else { "unpaired" }
                 )))
             }
         }
@@ -138,35 +140,57 @@ fn load_csv(path: &Path, split: Split) -> Result<ImageDataset> {
     csv::parse(&text, 28, &path.display().to_string())
 }
 
+/// The UCI optical digits (8×8, values 0–16 scaled to 0–255): one set, no test split.
+fn load_uci_digits(path: &Path, split: Split) -> Result<ImageDataset> {
+    if split == Split::Test {
+        return Err(DataError::Spec(format!(
+            "{}: the UCI digits have no test split (use split = \"train\")",
+            path.display()
+        )));
+    }
+    let bytes = crate::error::read_maybe_gz(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| DataError::format(path.display(), "not UTF-8 text"))?;
+    csv::parse_scaled(&text, 8, 16, &path.display().to_string())
+}
+
+/// The folder of a two-domain data spec: a dataset of `format` by name, or a path.
+fn domains_root(spec: &str, format: Format, what: &str, example: &str) -> Result<PathBuf> {
+    match gantry_manifest::find(spec) {
+        Ok(m) if m.format == format => Ok(gantry_manifest::locate(&m)?),
+        Ok(m) => Err(DataError::Spec(format!(
+            "data '{spec}' is not {what} ({:?}); this model needs {what} data (a folder in the authors' layout, or a set such as {example})",
+            m.format
+        ))),
+        Err(_) => {
+            let path = PathBuf::from(spec);
+            if !path.exists() {
+                let known: Vec<String> =
+                    gantry_manifest::builtin().into_iter().filter(|m| m.format == format).map(|m| m.name).collect();
+                return Err(DataError::Spec(format!(
+                    "data '{spec}': not {what} dataset ({}) and no such folder",
+                    if known.is_empty() { "none is known".to_string() } else { known.join(", ") }
+                )));
+            }
+            Ok(path)
+        }
+    }
+}
+
+/// The two domains (A, B) of an unpaired data spec: the name of an unpaired dataset (a
+/// gantry-made one such as `digits2mnist`) or a folder in the CycleGAN authors' layout (see
+/// [`crate::unpaired`]).
+pub fn load_unpaired(
+    spec: &str,
+    opts: &crate::unpaired::UnpairedOptions,
+) -> Result<(ImageDataset, ImageDataset)> {
+    crate::unpaired::load(&domains_root(spec, Format::Unpaired, "unpaired", "digits2mnist")?, opts)
+}
+
 /// The aligned (inputs, targets) of a paired data spec: the name of a paired dataset (a
 /// gantry-made one such as `edges2fashion`) or a folder in the pix2pix authors' layout (see
 /// [`crate::paired`]).
 pub fn load_paired(spec: &str, opts: &crate::paired::PairedOptions) -> Result<(ImageDataset, ImageDataset)> {
-    let root = match gantry_manifest::find(spec) {
-        Ok(m) if m.format == Format::Paired => gantry_manifest::locate(&m)?,
-        Ok(m) => {
-            return Err(DataError::Spec(format!(
-                "data '{spec}' is an unpaired dataset ({:?}); a translation model needs A|B pairs (a folder in the pix2pix layout, or a paired set such as edges2fashion)",
-                m.format
-            )))
-        }
-        Err(_) => {
-            let path = PathBuf::from(spec);
-            if !path.exists() {
-                let known: Vec<String> = gantry_manifest::builtin()
-                    .into_iter()
-                    .filter(|m| m.format == Format::Paired)
-                    .map(|m| m.name)
-                    .collect();
-                return Err(DataError::Spec(format!(
-                    "data '{spec}': not a paired dataset ({}) and no such folder",
-                    if known.is_empty() { "none is known".to_string() } else { known.join(", ") }
-                )));
-            }
-            path
-        }
-    };
-    crate::paired::load(&root, opts)
+    crate::paired::load(&domains_root(spec, Format::Paired, "paired", "edges2fashion")?, opts)
 }
 
 /// Where `cargo xtask datasets fetch` and `gantry derive` put datasets (`$GANTRY_DATA`, else the

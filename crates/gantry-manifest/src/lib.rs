@@ -41,6 +41,11 @@ pub enum Format {
     /// Image pairs side by side (`A|B`) in `train/`, `val/`, `test/` folders: the pix2pix
     /// authors' aligned layout.
     Paired,
+    /// Two unpaired domains in `trainA/`, `trainB/`, `testA/`, `testB/` folders: the CycleGAN
+    /// authors' unaligned layout (class subfolders, where present, are labels).
+    Unpaired,
+    /// One 8×8 image per CSV row, 64 values of 0–16 then the label (the UCI optical digits).
+    UciDigitsCsv,
 }
 
 /// One archive member whose size is known.
@@ -150,6 +155,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("mnist-5k", include_str!("../../../datasets/mnist-5k.toml")),
     ("edges2fashion", include_str!("../../../datasets/edges2fashion.toml")),
     ("colorize-cifar", include_str!("../../../datasets/colorize-cifar.toml")),
+    ("digits", include_str!("../../../datasets/digits.toml")),
+    ("digits2mnist", include_str!("../../../datasets/digits2mnist.toml")),
+    ("horse2deer", include_str!("../../../datasets/horse2deer.toml")),
 ];
 
 /// Every manifest compiled into gantry, sorted by name.
