@@ -10,7 +10,7 @@
 //! gantry style-mix --ckpt DIR|FILE [--rows 5] [--cols 5] [--styles coarse|middle|fine|A-B] [--psi PSI] --out FILE.png
 //! gantry noise --ckpt DIR|FILE [--rows 4] [--cols 4] --out FILE.png
 //! gantry invert --ckpt DIR|FILE --image FILE [--method optim|encoder|pti] [--space w|w+] [--steps 300] --out FILE.png
-//! gantry translate --ckpt DIR|FILE --input FILE|DIR [--paired] [--n N] --out FILE.png|DIR
+//! gantry translate --ckpt DIR|FILE --input FILE|DIR [--paired] [--direction a2b|b2a] [--n N] --out FILE.png|DIR
 //! gantry derive edges2fashion|colorize-cifar [--out DIR]
 //! gantry eval fid|kid|is|prdc|accuracy|psnr|ssim [--real SRC] --fake SRC
 //! gantry presets
@@ -158,6 +158,9 @@ enum Cmd {
         /// The inputs are A|B pairs (the pix2pix layout): the grid shows each target too.
         #[arg(long)]
         paired: bool,
+        /// a2b, or b2a for a model that translates both ways (CycleGAN).
+        #[arg(long, default_value = "a2b")]
+        direction: String,
         /// Translate at most this many.
         #[arg(long)]
         n: Option<usize>,
@@ -397,11 +400,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Train(args) => train_cmd(args),
-        Cmd::Translate { ckpt, input, paired, n, out, seed, device } => {
+        Cmd::Translate { ckpt, input, paired, direction, n, out, seed, device } => {
+            let direction = direction.parse()?;
             let path = run_dir::resolve_checkpoint(&ckpt)?;
             let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
             let inputs = if paired { generate::Inputs::Paired } else { generate::Inputs::Plain };
-            let count = generate::translate(&m, &input, &out, inputs, n, seed)?;
+            let count = generate::translate(&m, &input, &out, inputs, direction, n, seed)?;
             println!(
                 "wrote {} ({count} translations of {} by {})",
                 out.display(),

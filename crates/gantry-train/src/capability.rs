@@ -55,6 +55,50 @@ pub trait Translator {
     /// Translations `[N, C_out, S, S]` of inputs `[N, C_in, S, S]` in [−1, 1]. Models whose
     /// inference is stochastic (pix2pix's dropout) draw from libtorch's generator: seed it first.
     fn translate(&self, inputs: &Tensor) -> Result<Tensor>;
+    /// Whether it also translates back, B → A (CycleGAN's second generator).
+    fn reversible(&self) -> bool {
+        false
+    }
+    /// Translations B → A of inputs `[N, C_out, S, S]`.
+    fn translate_back(&self, _inputs: &Tensor) -> Result<Tensor> {
+        bail!("this model translates one way, A → B")
+    }
+}
+
+/// Which way a translation goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    AtoB,
+    BtoA,
+}
+
+impl std::str::FromStr for Direction {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "a2b" | "AtoB" => Ok(Direction::AtoB),
+            "b2a" | "BtoA" => Ok(Direction::BtoA),
+            _ => bail!("invalid --direction: expected a2b or b2a, found '{s}'"),
+        }
+    }
+}
+
+impl dyn Translator + '_ {
+    /// (input, output) (channels, size) of `direction`.
+    pub fn shapes(&self, direction: Direction) -> ((i64, i64), (i64, i64)) {
+        match direction {
+            Direction::AtoB => (self.input_shape(), self.output_shape()),
+            Direction::BtoA => (self.output_shape(), self.input_shape()),
+        }
+    }
+
+    /// Translations of `inputs` in `direction` (B → A needs a reversible model).
+    pub fn translate_in(&self, inputs: &Tensor, direction: Direction) -> Result<Tensor> {
+        match direction {
+            Direction::AtoB => self.translate(inputs),
+            Direction::BtoA => self.translate_back(inputs),
+        }
+    }
 }
 
 /// A checkpoint's model, loaded for inference: its run config and its family (inference networks

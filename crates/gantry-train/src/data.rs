@@ -29,6 +29,14 @@ pub enum Source {
         targets: ImageDataset,
         batcher: Batcher,
     },
+    /// Two unpaired domains, each with its own data order (B's from a seed derived from the
+    /// run's).
+    Unpaired {
+        a: ImageDataset,
+        b: ImageDataset,
+        batcher_a: Batcher,
+        batcher_b: Batcher,
+    },
 }
 
 /// The toy distribution an MLP run trains on (`data = "ring" | "grid" | "gaussian1d"`), checked
@@ -98,6 +106,21 @@ impl Source {
                     .with_jitter(l.jitter);
                 Ok(Source::Paired { inputs, targets, batcher })
             }
+            DataNeeds::Unpaired { channels_a, channels_b, size } => {
+                let opts = gantry_data::unpaired::UnpairedOptions {
+                    split: l.split,
+                    size,
+                    channels: (channels_a, channels_b),
+                    fit: l.fit,
+                };
+                let (a, b) = gantry_data::source::load_unpaired(&cfg.data, &opts)?;
+                let batcher = |n: usize, seed: u64| -> Result<Batcher> {
+                    Ok(Batcher::new(n, cfg.batch_size, l.last_batch, seed, l.hflip)?.with_jitter(l.jitter))
+                };
+                let (batcher_a, batcher_b) =
+                    (batcher(a.len(), cfg.seed)?, batcher(b.len(), derive_seed(cfg.seed, "domain-b", 0))?);
+                Ok(Source::Unpaired { a, b, batcher_a, batcher_b })
+            }
         }
     }
 
@@ -117,6 +140,11 @@ impl Source {
                 let a = x.remove(0);
                 Batch { images: b, labels: None, inputs: Some(a) }
             }
+            Source::Unpaired { a, b, batcher_a, batcher_b } => {
+                let xa = batcher_a.batch(a, k, device).images;
+                let xb = batcher_b.batch(b, k, device).images;
+                Batch { images: xb, labels: None, inputs: Some(xa) }
+            }
         }
     }
 
@@ -124,6 +152,10 @@ impl Source {
     pub fn batches_per_epoch(&self) -> u64 {
         match self {
             Source::Images { batcher, .. } | Source::Paired { batcher, .. } => batcher.batches_per_epoch(),
+            // An epoch of the larger domain, as the authors' unaligned dataset counts them.
+            Source::Unpaired { batcher_a, batcher_b, .. } => {
+                batcher_a.batches_per_epoch().max(batcher_b.batches_per_epoch())
+            }
             Source::Toy { .. } => 1,
         }
     }
@@ -133,6 +165,7 @@ impl Source {
         match self {
             Source::Images { ds, .. } => Some(&ds.images),
             Source::Paired { targets, .. } => Some(&targets.images),
+            Source::Unpaired { b, .. } => Some(&b.images),
             Source::Toy { .. } => None,
         }
     }
@@ -145,14 +178,13 @@ impl Source {
         }
     }
 
-    /// The first `n` pairs (u8 inputs, u8 targets) in the dataset's order, for the preview grids of
-    /// translation runs.
-    pub fn fixed_pairs(&self, n: usize) -> Option<(Tensor, Tensor)> {
+    /// The first `n` inputs (u8) in the dataset's order with their targets when the data is
+    /// paired, for the preview grids and evaluations of translation runs.
+    pub fn fixed_inputs(&self, n: usize) -> Option<(Tensor, Option<Tensor>)> {
+        let first = |ds: &ImageDataset| ds.images.narrow(0, 0, (n as i64).min(ds.len() as i64));
         match self {
-            Source::Paired { inputs, targets, .. } => {
-                let n = (n as i64).min(inputs.len() as i64);
-                Some((inputs.images.narrow(0, 0, n), targets.images.narrow(0, 0, n)))
-            }
+            Source::Paired { inputs, targets, .. } => Some((first(inputs), Some(first(targets)))),
+            Source::Unpaired { a, .. } => Some((first(a), None)),
             _ => None,
         }
     }
@@ -175,6 +207,7 @@ impl Source {
                 let [ca, ..] = inputs.image_shape();
                 format!("{} (inputs {ca} channels → targets)", images(targets))
             }
+            Source::Unpaired { a, b, .. } => format!("A: {}; B: {}", images(a), images(b)),
         }
     }
 }

@@ -149,7 +149,7 @@ impl TrainingEval {
         for c in idx.chunks(batch as usize) {
             stats.update(&ex.run(&images.index_select(0, &Tensor::from_slice(c)))?.0)?;
         }
-        let inputs = match (family.translator(), data.fixed_pairs(cfg.eval.n)) {
+        let inputs = match (family.translator(), data.fixed_inputs(cfg.eval.n)) {
             (Some(_), Some((a, _))) => EvalInputs::Inputs(a),
             _ => {
                 let s = family.sampler().context("FID during training needs a model that draws samples")?;
@@ -297,7 +297,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
             let n = opts.n.unwrap_or(10_000);
             if m.family.translator().is_some() {
                 // Translations of the run's held-out inputs.
-                let (inputs, _) = held_out_pairs(&m, Some(n))?;
+                let inputs = held_out_inputs(&m, Some(n))?;
                 let label = format!(
                     "{} (translations of {} held-out inputs of {})",
                     p.display(),
@@ -593,7 +593,7 @@ impl Similarity {
 pub fn held_out_pairs(m: &Model, n: Option<usize>) -> Result<(Tensor, Tensor)> {
     let t = m.translator()?;
     let DataNeeds::Paired { a_to_b, .. } = m.cfg.family.data() else {
-        bail!("{}: a translation model without paired data", m.path.display());
+        bail!("{}: trained on unpaired data, whose held-out inputs have no targets", m.path.display());
     };
     let ((ci, size), (co, _)) = (t.input_shape(), t.output_shape());
     let po = gantry_data::paired::PairedOptions {
@@ -606,6 +606,33 @@ pub fn held_out_pairs(m: &Model, n: Option<usize>) -> Result<(Tensor, Tensor)> {
     let (a, b) = gantry_data::source::load_paired(&m.cfg.data, &po)?;
     let n = n.unwrap_or(a.len()).min(a.len()) as i64;
     Ok((a.images.narrow(0, 0, n), b.images.narrow(0, 0, n)))
+}
+
+/// The held-out domains (A, B) of a model trained on unpaired data (their test splits), with
+/// their labels when the folders have classes.
+pub fn held_out_domains(m: &Model) -> Result<(gantry_data::ImageDataset, gantry_data::ImageDataset)> {
+    let DataNeeds::Unpaired { channels_a, channels_b, size } = m.cfg.family.data() else {
+        bail!("{}: not trained on unpaired data", m.path.display());
+    };
+    let uo = gantry_data::unpaired::UnpairedOptions {
+        split: Split::Test,
+        size,
+        channels: (channels_a, channels_b),
+        fit: m.cfg.loader.fit,
+    };
+    Ok(gantry_data::source::load_unpaired(&m.cfg.data, &uo)?)
+}
+
+/// The first `n` held-out inputs (u8) of a translation model, paired or not.
+pub fn held_out_inputs(m: &Model, n: Option<usize>) -> Result<Tensor> {
+    match m.cfg.family.data() {
+        DataNeeds::Paired { .. } => Ok(held_out_pairs(m, n)?.0),
+        _ => {
+            let (a, _) = held_out_domains(m)?;
+            let n = n.unwrap_or(a.len()).min(a.len()) as i64;
+            Ok(a.images.narrow(0, 0, n))
+        }
+    }
 }
 
 /// PSNR (`psnr`) or SSIM (`ssim`) of translations against their targets: a translation model's

@@ -27,7 +27,7 @@ pub struct Batch {
     /// Class indices `[B]` (i64), for labelled data.
     pub labels: Option<Tensor>,
     /// Translation: the input images `[B, C_A, H, W]` (domain A), aligned with `images` for
-    /// paired data.
+    /// paired data, drawn independently of them for unpaired data.
     pub inputs: Option<Tensor>,
 }
 
@@ -81,6 +81,9 @@ pub enum DataNeeds {
     /// Aligned pairs (input A, target B) at `size`×`size`: an `A|B` folder in the pix2pix
     /// authors' layout or a gantry-made paired set. `a_to_b = false` swaps the halves.
     Paired { input_channels: i64, output_channels: i64, size: i64, a_to_b: bool },
+    /// Two unpaired domains A and B at `size`×`size`: a folder in the CycleGAN authors' layout
+    /// (`trainA/`, `trainB/`, …) or a gantry-made unpaired set. Batches pair them at random.
+    Unpaired { channels_a: i64, channels_b: i64, size: i64 },
 }
 
 impl DataNeeds {
@@ -89,6 +92,7 @@ impl DataNeeds {
         match *self {
             DataNeeds::Images { channels, size, .. } => Some((channels, size)),
             DataNeeds::Paired { output_channels, size, .. } => Some((output_channels, size)),
+            DataNeeds::Unpaired { channels_b, size, .. } => Some((channels_b, size)),
             DataNeeds::Toy { .. } => None,
         }
     }

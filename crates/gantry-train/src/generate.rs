@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::capability::Model;
+use crate::capability::{Direction, Model};
 use crate::data::toy_of;
 use crate::family::DataNeeds;
 
@@ -232,20 +232,29 @@ pub enum Inputs {
 
 /// `gantry translate`: translations of `input` (an image file, or a folder of them in natural
 /// order; `Paired`: A|B files, the model's `a_to_b` choosing the input half) by a translation
-/// model, at most `n`. `out` ending in `.png`/`.jpg` gets one grid of (input | output [| target])
+/// model in `direction` (B → A for a reversible one such as CycleGAN), at most `n`. `out` ending in `.png`/`.jpg` gets one grid of (input | output [| target])
 /// triples; any other `out` is a folder that receives each translation as `NNNNN.png` (1-based, in
 /// input order), written atomically. libtorch is seeded by `seed` first (pix2pix's dropout).
 /// Returns the number translated.
+#[allow(clippy::too_many_arguments)]
 pub fn translate(
     m: &Model,
     input: &Path,
     out: &Path,
     inputs: Inputs,
+    direction: Direction,
     n: Option<usize>,
     seed: u64,
 ) -> Result<usize> {
     let t = m.translator()?;
-    let ((ci, size), (co, _)) = (t.input_shape(), t.output_shape());
+    if direction == Direction::BtoA && !t.reversible() {
+        bail!(
+            "--direction b2a: {} holds a {} model, which translates one way (a2b)",
+            m.path.display(),
+            m.cfg.family.arch()
+        );
+    }
+    let ((ci, size), (co, _)) = t.shapes(direction);
     let fit = m.cfg.loader.fit;
     let (a, b) = match inputs {
         Inputs::Plain if input.is_dir() => {
@@ -256,7 +265,7 @@ pub fn translate(
         Inputs::Plain => (gantry_data::image_file::read(input, size, ci, fit)?, None),
         Inputs::Paired => {
             let DataNeeds::Paired { a_to_b, .. } = m.cfg.family.data() else {
-                bail!("{}: a translation model without paired data", m.path.display());
+                bail!("--paired reads A|B files; {} was trained on unpaired data", m.path.display());
             };
             let po = gantry_data::paired::PairedOptions {
                 split: gantry_data::Split::Train,
@@ -275,11 +284,17 @@ pub fn translate(
     }
     let (a, b) = (a.narrow(0, 0, count), b.map(|b| b.narrow(0, 0, count)));
     tch::manual_seed(seed as i64);
-    let parts: Result<Vec<Tensor>> = a.split(16, 0).iter().map(|x| t.translate(x)).collect();
+    let parts: Result<Vec<Tensor>> = a.split(16, 0).iter().map(|x| t.translate_in(x, direction)).collect();
     let y = Tensor::cat(&parts?, 0).to_device(Device::Cpu);
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     if ["png", "jpg", "jpeg"].contains(&ext.as_str()) {
-        save_translations(&a, &y, b.as_ref(), out)?;
+        // Without targets, a reversible model shows its cycle: the translation translated back.
+        let back = match (&b, direction) {
+            (None, Direction::AtoB) if t.reversible() => Some(t.translate_back(&y)?),
+            (None, Direction::BtoA) => Some(t.translate(&y)?),
+            _ => None,
+        };
+        save_translations(&a, &y, b.as_ref().or(back.as_ref()), out)?;
     } else {
         std::fs::create_dir_all(out)?;
         for i in 0..count {

@@ -18,16 +18,17 @@ use crate::generate::{save_samples, save_translations};
 pub enum Preview {
     /// G's output for fixed latents, `nrow` per row (toys: a scatter over the modes).
     Latents { z: Tensor, nrow: usize, toy: Option<Toy> },
-    /// Translations of fixed inputs (u8), beside their targets.
-    Pairs { inputs: Tensor, targets: Tensor },
+    /// Translations of fixed inputs (u8), beside their targets (paired data) or their
+    /// translations back (a reversible model on unpaired data: the cycle).
+    Pairs { inputs: Tensor, targets: Option<Tensor> },
 }
 
 impl Preview {
     /// The grid of `cfg` (`log.grid` samples or pairs) for `family` on `data`.
     pub fn new(cfg: &RunConfig, data: &Source, family: &dyn Family) -> Result<Self> {
         if family.translator().is_some() {
-            let Some((inputs, targets)) = data.fixed_pairs(cfg.log.grid) else {
-                bail!("a {} model translates images and needs paired data", cfg.family.arch());
+            let Some((inputs, targets)) = data.fixed_inputs(cfg.log.grid) else {
+                bail!("a {} model translates images and needs two image domains", cfg.family.arch());
             };
             return Ok(Preview::Pairs { inputs, targets });
         }
@@ -57,7 +58,12 @@ impl Preview {
                 let t = family.translator().expect("checked when the preview was made");
                 let x = gantry_core::image::from_u8(inputs);
                 let y = t.translate(&x)?;
-                save_translations(&x, &y, Some(&gantry_core::image::from_u8(targets)), out)?;
+                let third = match targets {
+                    Some(t) => Some(gantry_core::image::from_u8(t)),
+                    None if t.reversible() => Some(t.translate_back(&y)?),
+                    None => None,
+                };
+                save_translations(&x, &y, third.as_ref(), out)?;
                 Ok(None)
             }
         }

@@ -11,16 +11,22 @@
 //! | [`patchgan`] | the N-layer PatchGAN discriminator: one logit per (70×70 for 3 layers) patch |
 //! | [`resnet`] | CycleGAN's ResNet generator: reflection padding, two downsamplings, residual blocks |
 //! | [`pix2pix`] | pix2pix's networks as one configuration (sizes, widths, norm, inference mode) |
+//! | [`cyclegan`] | CycleGAN's four networks as one configuration |
+//! | [`pool`] | CycleGAN's image pool: D sees a history of generated images |
 
+pub mod cyclegan;
 pub mod norm;
 pub mod patchgan;
 pub mod pix2pix;
+pub mod pool;
 pub mod resnet;
 pub mod unet;
 
+pub use cyclegan::CycleGanConfig;
 pub use norm::{Mode, Norm};
 pub use patchgan::{receptive_field, PatchGan, PatchGanConfig};
 pub use pix2pix::{Pix2pixConfig, TestMode};
+pub use pool::ImagePool;
 pub use resnet::{ResnetConfig, ResnetGenerator};
 pub use unet::{UnetConfig, UnetGenerator};
 

@@ -94,6 +94,18 @@ impl LossChoice {
     }
 }
 
+/// The factor that turns gantry's per-term loss into the pix2pix/CycleGAN authors' `GANLoss`:
+/// 2 for LSGAN (gantry's terms are ½(D − 1)² and ½D², theirs the mean squared error), 1 for the
+/// others (theirs is the same binary cross-entropy). The translation families scale G's
+/// adversarial term by it and D's loss by half of it (the authors halve D's loss).
+pub fn authors_scale(loss: AdversarialLoss) -> f64 {
+    if loss == AdversarialLoss::Lsgan {
+        2.0
+    } else {
+        1.0
+    }
+}
+
 /// Regularisation of the discriminator (`[reg]`). Weights of 0 turn a term off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Penalties {

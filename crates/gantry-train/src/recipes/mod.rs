@@ -10,6 +10,7 @@
 //! | [`stylegan2`] | `stylegan2` | `D` (lazy R1 inside), `G` (lazy path length inside) |
 //! | [`progan`] | `progan` | `D`, `G` |
 //! | [`pix2pix`] | `pix2pix` | `D`, `G` (on the same batch and the same G forward) |
+//! | [`cyclegan`] | `cyclegan` | `G` (both generators), `D` (both discriminators, through image pools) |
 //!
 //! [`adversarial`] holds what the GAN families share: the objective, the penalties, and the G/D
 //! pair with its optimisers and EMA.
@@ -23,6 +24,7 @@ use crate::presets::Preset;
 
 pub mod adversarial;
 pub mod cond;
+pub mod cyclegan;
 pub mod gan;
 pub mod infogan;
 pub mod pix2pix;
@@ -49,6 +51,7 @@ pub const FAMILIES: &[Kind] = &[
     kind::<stylegan2::StyleRun>(stylegan2::PRESETS),
     kind::<progan::ProganRun>(progan::PRESETS),
     kind::<pix2pix::Pix2pixRun>(pix2pix::PRESETS),
+    kind::<cyclegan::CycleRun>(cyclegan::PRESETS),
     kind::<gan::MlpRun>(gan::MLP_PRESETS),
 ];
 

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
-use super::adversarial::{validate_adam, Constraint, LossChoice, Penalties};
+use super::adversarial::{authors_scale, validate_adam, Constraint, LossChoice, Penalties};
 use super::BuildContext;
 use crate::capability::Translator;
 use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
@@ -48,11 +48,29 @@ pub struct Pix2pixTrain {
     pub epochs_decay: u64,
 }
 
-impl Pix2pixTrain {
-    /// The learning-rate factor in 1-based epoch `epoch` (the authors' `lambda_rule`).
-    pub fn lr_factor(&self, epoch: u64) -> f64 {
-        1.0 - epoch.saturating_sub(self.epochs) as f64 / (self.epochs_decay + 1) as f64
+/// The learning-rate factor in 1-based epoch `epoch` of a run of `epochs` constant epochs then
+/// `epochs_decay` decaying ones (the pix2pix/CycleGAN authors' `lambda_rule`).
+pub fn lr_factor(epochs: u64, epochs_decay: u64, epoch: u64) -> f64 {
+    1.0 - epoch.saturating_sub(epochs) as f64 / (epochs_decay + 1) as f64
+}
+
+/// Sets each optimiser's learning rate (`(network, base lr)`) for the epoch of step `k` (0-based,
+/// `batches_per_epoch` steps an epoch) by [`lr_factor`]; returns the factor.
+pub(crate) fn epoch_schedule(
+    nets: &mut Networks,
+    opts: &[(NetId, f64)],
+    batches_per_epoch: Option<u64>,
+    (epochs, epochs_decay): (u64, u64),
+    k: u64,
+) -> Result<f64> {
+    let Some(bpe) = batches_per_epoch.filter(|&n| n > 0) else {
+        bail!("this family's learning-rate schedule counts epochs: build it with its training data");
+    };
+    let factor = lr_factor(epochs, epochs_decay, k / bpe + 1);
+    for &(id, lr) in opts {
+        nets.opt_mut(id).config.lr = lr * factor;
     }
+    Ok(factor)
 }
 
 /// A pix2pix run's own settings.
@@ -148,13 +166,9 @@ impl Pix2pixFamily {
 
     /// Sets both learning rates for the epoch of step `k` (0-based); returns the factor.
     fn schedule(&mut self, k: u64) -> Result<f64> {
-        let Some(bpe) = self.batches_per_epoch.filter(|&n| n > 0) else {
-            bail!("pix2pix's learning-rate schedule counts epochs: build it with its training data");
-        };
-        let factor = self.s.train.lr_factor(k / bpe + 1);
-        self.nets.opt_mut(self.g_id).config.lr = self.s.train.g_opt.lr * factor;
-        self.nets.opt_mut(self.d_id).config.lr = self.s.train.d_opt.lr * factor;
-        Ok(factor)
+        let t = &self.s.train;
+        let opts = [(self.g_id, t.g_opt.lr), (self.d_id, t.d_opt.lr)];
+        epoch_schedule(&mut self.nets, &opts, self.batches_per_epoch, (t.epochs, t.epochs_decay), k)
     }
 
     fn d_step(&mut self, batch: &Batch, k: u64) -> Result<Scalars> {
@@ -167,7 +181,8 @@ impl Pix2pixFamily {
             // Fake pairs first, then real ones, each a batch of its own (as the reference).
             let fake_out = self.judge(a, &detached);
             let real_out = self.judge(a, b);
-            let adv = self.s.loss.adversarial().d_loss(&real_out, &fake_out) * 0.5;
+            let loss = self.s.loss.adversarial();
+            let adv = loss.d_loss(&real_out, &fake_out) * (0.5 * authors_scale(loss));
             let d = &self.d;
             let critic = |x: &Tensor| d.forward(&Tensor::cat(&[a, x], 1), Mode::Train);
             let extra = self.s.reg.total(self.s.loss.constraint(), &critic, b, &detached, k);
@@ -198,7 +213,8 @@ impl Pix2pixFamily {
         if t.gan_weight > 0.0 {
             let fake_out = self.judge(a, &fake);
             let real_out = self.s.loss.adversarial().g_needs_real().then(|| self.judge(a, b));
-            let gan = self.s.loss.adversarial().g_loss(&fake_out, real_out.as_ref());
+            let adversarial = self.s.loss.adversarial();
+            let gan = adversarial.g_loss(&fake_out, real_out.as_ref()) * authors_scale(adversarial);
             out.push(("g_gan", gan.double_value(&[])));
             loss += gan * t.gan_weight;
         }
