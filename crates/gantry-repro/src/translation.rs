@@ -12,13 +12,21 @@
 //! - class kept: the share of pairs where the classifier reads the translation as the same kind
 //!   of garment as its target (faithfulness in content).
 //!
-//! Writes `grid.png` (rows: input edges, L1, cGAN, L1 + cGAN, target), `summary.json`,
-//! `summary.md`. `--check` derives a few edges → digits pairs from the embedded MNIST digits,
-//! trains each variant for a few steps and checks the numbers' ranges (the test suite runs it).
+//! And CycleGAN with and without its cycle loss on `digits2mnist` (UCI 8×8 digits ↔ MNIST, no
+//! pairs): the MNIST classifier's agreement between a held-out UCI digit's label and its
+//! translation (is the digit kept?), the cycle's reconstruction error F(G(a)) vs a, and the domain
+//! FID of the translations against MNIST's test digits; plus `cyclegan-horse2deer` grids.
+//!
+//! Writes `grid.png` (rows: input edges, L1, cGAN, L1 + cGAN, target), `cycle_grid.png` (rows:
+//! UCI digit, CycleGAN's translation, its cycle, the no-cycle translation), `horse2deer.png` and
+//! `deer2horse.png` (input | translation | cycle), `summary.json`, `summary.md`. `--check` uses
+//! small sets derived from the embedded MNIST digits (edges → digits; inverted ↔ plain digits),
+//! trains each model for a few steps and checks the numbers' ranges (the test suite runs it).
 
 use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
+use gantry_train::recipes::cyclegan::CycleRun;
 use gantry_train::recipes::pix2pix::Pix2pixRun;
 use serde_json::{json, Value};
 use tch::{Device, Tensor};
@@ -39,6 +47,13 @@ struct HeldOut {
 /// Runs the figures; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
+    let summary = json!({ "check": o.check, "pix2pix": pix2pix(o)?, "cyclegan": cyclegan(o)? });
+    crate::write_summary(&o.out, &summary, markdown)?;
+    Ok(summary)
+}
+
+/// pix2pix's three objectives.
+fn pix2pix(o: &Options) -> Result<Value> {
     let (steps, n_eval, features) =
         if o.check { (3u64, 32usize, "mnist") } else { (3000, 2000, "fashion-mnist") };
     let data = if o.check {
@@ -79,16 +94,7 @@ pub fn run(o: &Options) -> Result<Value> {
         };
         let t = model.translator()?;
         tch::manual_seed(0);
-        let outputs: Result<Vec<Tensor>> = h
-            .inputs
-            .split(256, 0)
-            .iter()
-            .map(|x| {
-                Ok(gantry_core::image::to_u8(&t.translate(&gantry_core::image::from_u8(x))?)
-                    .to_device(Device::Cpu))
-            })
-            .collect();
-        let y = Tensor::cat(&outputs?, 0);
+        let y = translate_all(&h.inputs, |x| t.translate(x))?;
         let psnr = mean(&gantry_metrics::similarity::psnr(&y, &h.targets, 255.0)?);
         let ssim = mean(&gantry_metrics::similarity::ssim(&y, &h.targets, 255.0)?);
         let (fy, ly) = classifier.features_and_logits(&y)?;
@@ -120,10 +126,135 @@ pub fn run(o: &Options) -> Result<Value> {
     tiles.push(h.targets.narrow(0, 0, k));
     let grid = gantry_core::image::from_u8(&Tensor::cat(&tiles, 0));
     gantry_core::image::save_grid(&grid, k as usize, &o.out.join("grid.png"))?;
-    let summary = json!({ "check": o.check, "steps": steps, "data": data, "held_out": h.inputs.size()[0],
-                          "features": features, "variants": rows });
-    crate::write_summary(&o.out, &summary, markdown)?;
-    Ok(summary)
+    Ok(
+        json!({ "steps": steps, "data": data, "held_out": h.inputs.size()[0], "features": features, "variants": rows }),
+    )
+}
+
+/// Translations of u8 images `x` by `f` (in batches), back to u8 on the CPU.
+fn translate_all(x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let parts: Result<Vec<Tensor>> = x
+        .split(256, 0)
+        .iter()
+        .map(|b| Ok(gantry_core::image::to_u8(&f(&gantry_core::image::from_u8(b))?).to_device(Device::Cpu)))
+        .collect();
+    Ok(Tensor::cat(&parts?, 0))
+}
+
+/// CycleGAN with and without the cycle loss on digits, and horse ↔ deer grids.
+fn cyclegan(o: &Options) -> Result<Value> {
+    let steps = if o.check { 3u64 } else { 3000 };
+    let data = if o.check {
+        let root = o.out.join("data-unpaired");
+        crate::clear(&root)?;
+        gantry_data::derive::inverted_digits(&root, 32, 16)?;
+        root.display().to_string()
+    } else {
+        "digits2mnist".to_string()
+    };
+    let classifier = gantry_metrics::classifier::Classifier::builtin("mnist", o.device)?;
+    let mut rows = Vec::new();
+    let mut tiles: Vec<Tensor> = Vec::new();
+    let mut baseline = None;
+    for (name, cycle) in [("CycleGAN (λ = 10)", 10.0), ("no cycle loss", 0.0)] {
+        let mut cfg = gantry_train::presets::find("cyclegan-digits2mnist")?.config();
+        cfg.data = data.clone();
+        cfg.steps = steps;
+        cfg.log.every = (steps / 30).max(1);
+        cfg.log.sample_every = steps;
+        cfg.log.checkpoint_every = steps;
+        cfg.log.keep_checkpoints = 1;
+        let s = cfg.family.get_mut::<CycleRun>().context("cyclegan-digits2mnist is a cyclegan run")?;
+        s.train.cycle_weight = cycle;
+        if o.check {
+            (s.model.ngf, s.model.ndf, s.model.n_blocks) = (4, 4, 1);
+        }
+        let dir = o.out.join("runs").join(if cycle > 0.0 { "cycle" } else { "nocycle" });
+        let model = crate::train_fresh(cfg, &dir, o.device)
+            .with_context(|| format!("{name}: the full figures train on digits2mnist (`cargo xtask datasets derive digits2mnist --from ../shared/datasets`)"))?;
+        let (a, b) = gantry_train::eval::held_out_domains(&model)?;
+        let labels = a
+            .labels
+            .as_ref()
+            .map(|l| l.shallow_clone())
+            .context("the held-out A digits have no class folders")?;
+        let t = model.translator()?;
+        let y = translate_all(&a.images, |x| t.translate(x))?;
+        let back = translate_all(&y, |x| t.translate_back(x))?;
+        let (fy, ly) = classifier.features_and_logits(&y)?;
+        let kept = ly
+            .argmax(1, false)
+            .eq_tensor(&labels)
+            .to_kind(tch::Kind::Double)
+            .mean(tch::Kind::Double)
+            .double_value(&[]);
+        let fb = classifier.features_and_logits(&b.images)?.0;
+        let fid = frechet(&fy, &fb)?;
+        let cycle_error = (back.to_kind(tch::Kind::Double) - a.images.to_kind(tch::Kind::Double))
+            .abs()
+            .mean(tch::Kind::Double)
+            .double_value(&[]);
+        if baseline.is_none() {
+            let (fa, la) = classifier.features_and_logits(&a.images)?;
+            let read = la
+                .argmax(1, false)
+                .eq_tensor(&labels)
+                .to_kind(tch::Kind::Double)
+                .mean(tch::Kind::Double)
+                .double_value(&[]);
+            baseline = Some(json!({ "classifier_on_inputs": read, "inputs_domain_fid": frechet(&fa, &fb)? }));
+            tiles.push(a.images.narrow(0, 0, 10.min(a.len() as i64)));
+        }
+        ensure!(
+            (0.0..=1.0).contains(&kept) && fid.is_finite() && cycle_error.is_finite(),
+            "{name}: digit kept {kept}, FID {fid}, cycle error {cycle_error}"
+        );
+        let k = 10.min(y.size()[0]);
+        tiles.push(y.narrow(0, 0, k));
+        if cycle > 0.0 {
+            tiles.push(back.narrow(0, 0, k));
+        }
+        rows.push(json!({ "variant": name, "cycle_weight": cycle, "digit_kept": kept, "domain_fid": fid,
+                          "cycle_l1_pixels": cycle_error, "final_losses": last_losses(&dir)? }));
+    }
+    let per_row = tiles[0].size()[0];
+    gantry_core::image::save_grid(
+        &gantry_core::image::from_u8(&Tensor::cat(&tiles, 0)),
+        per_row as usize,
+        &o.out.join("cycle_grid.png"),
+    )?;
+    // Horses ↔ deer (full figures only: the check has no colour unpaired set).
+    let horses = if o.check {
+        Value::Null
+    } else {
+        let mut cfg = gantry_train::presets::find("cyclegan-horse2deer")?.config();
+        cfg.log.keep_checkpoints = 1;
+        let steps = cfg.steps;
+        cfg.log.checkpoint_every = steps;
+        let dir = o.out.join("runs").join("horse2deer");
+        let model = crate::train_fresh(cfg, &dir, o.device)
+            .context("horse2deer: `cargo xtask datasets derive horse2deer --from ../shared/datasets`")?;
+        let (a, b) = gantry_train::eval::held_out_domains(&model)?;
+        let t = model.translator()?;
+        for (x, name, fwd) in [(&a, "horse2deer.png", true), (&b, "deer2horse.png", false)] {
+            let x = x.images.narrow(0, 0, 12);
+            let (y, back) = if fwd {
+                let y = translate_all(&x, |v| t.translate(v))?;
+                let back = translate_all(&y, |v| t.translate_back(v))?;
+                (y, back)
+            } else {
+                let y = translate_all(&x, |v| t.translate_back(v))?;
+                let back = translate_all(&y, |v| t.translate(v))?;
+                (y, back)
+            };
+            let grid = Tensor::cat(&[x, y, back], 0);
+            gantry_core::image::save_grid(&gantry_core::image::from_u8(&grid), 12, &o.out.join(name))?;
+        }
+        json!({ "steps": steps, "grids": ["horse2deer.png", "deer2horse.png"] })
+    };
+    Ok(
+        json!({ "steps": steps, "data": data, "held_out": tiles[0].size()[0], "baseline": baseline, "variants": rows, "horse2deer": horses }),
+    )
 }
 
 fn mean(t: &Tensor) -> f64 {
@@ -153,8 +284,9 @@ fn last_losses(dir: &Path) -> Result<Value> {
     ))
 }
 
-fn markdown(s: &Value) -> String {
+fn markdown(summary: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let s = &summary["pix2pix"];
     let mut md = format!(
         "# repro translation\n\npix2pix on {} ({} steps each, batch 16 at 32×32), measured on {} held-out pairs; FID and class agreement by gantry's {} classifier.\n\n| objective | PSNR (dB) ↑ | SSIM ↑ | domain FID ↓ | class kept ↑ |\n|---|---|---|---|---|\n",
         s["data"].as_str().unwrap_or("?"),
@@ -170,6 +302,23 @@ fn markdown(s: &Value) -> String {
             f(&r["ssim"]),
             f(&r["domain_fid"]),
             100.0 * f(&r["class_kept"])
+        );
+    }
+    let c = &summary["cyclegan"];
+    md += &format!(
+        "\nCycleGAN on {} ({} steps each); the MNIST classifier reads the untranslated held-out A digits right {:.1}% of the time (their domain FID to MNIST: {:.2}).\n\n| objective | digit kept ↑ | cycle error ↓ (mean |F(G(a)) − a|, of 255) | domain FID to MNIST ↓ |\n|---|---|---|---|\n",
+        c["data"].as_str().unwrap_or("?"),
+        c["steps"],
+        100.0 * f(&c["baseline"]["classifier_on_inputs"]),
+        f(&c["baseline"]["inputs_domain_fid"])
+    );
+    for r in c["variants"].as_array().into_iter().flatten() {
+        md += &format!(
+            "| {} | {:.1}% | {:.1} | {:.2} |\n",
+            r["variant"].as_str().unwrap_or("?"),
+            100.0 * f(&r["digit_kept"]),
+            f(&r["cycle_l1_pixels"]),
+            f(&r["domain_fid"])
         );
     }
     md

@@ -162,15 +162,27 @@ fn translation_check() {
     }
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
-    let v = s["variants"].as_array().unwrap();
+    let v = s["pix2pix"]["variants"].as_array().unwrap();
     assert_eq!(
         v.iter().map(|r| r["variant"].as_str().unwrap()).collect::<Vec<_>>(),
         ["L1 only", "cGAN only", "L1 + cGAN"]
     );
-    assert_eq!(s["held_out"], 32);
+    assert_eq!(s["pix2pix"]["held_out"], 32);
     // L1 only trains no discriminator: its runs log no D loss.
     assert!(v[0]["final_losses"]["d_loss"].is_null() && v[2]["final_losses"]["d_loss"].is_number());
     // The grid: 5 rows (input, three objectives, target) of 8 held-out pairs at 32×32.
     let img = image::open(tmp.path().join("grid.png")).unwrap();
     assert_eq!((img.width(), img.height()), (8 * 34 + 2, 5 * 34 + 2));
+    // CycleGAN with and without the cycle: both measured on the 16 held-out A digits.
+    let c = &s["cyclegan"];
+    let v = c["variants"].as_array().unwrap();
+    assert_eq!(v.iter().map(|r| r["cycle_weight"].as_f64().unwrap()).collect::<Vec<_>>(), [10.0, 0.0]);
+    for r in v {
+        let kept = r["digit_kept"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&kept) && r["cycle_l1_pixels"].as_f64().unwrap() >= 0.0, "{r}");
+    }
+    assert!(c["baseline"]["classifier_on_inputs"].as_f64().is_some());
+    // Rows: inputs, CycleGAN, its cycle, no-cycle; 10 digits each.
+    let img = image::open(tmp.path().join("cycle_grid.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (10 * 34 + 2, 4 * 34 + 2));
 }
