@@ -75,6 +75,13 @@ const PAIRS: &[Pair] = &[
         what: "pix2pix training step at 64x64 (U-Net 6 downs ngf 64, 70x70 PatchGAN ndf 64; D + G, batch 16, CPU)",
     },
     Pair {
+        bench: "cyclegan_step",
+        criterion_id: "cyclegan_train_step/64x64_batch1",
+        peer: Some("cyclegan_step.py"),
+        peer_args: &[],
+        what: "CycleGAN training step at 64x64 RGB (2 ResNet-6 G ngf 64, 2 PatchGAN ndf 64, instance norm, pools; batch 1, CPU)",
+    },
+    Pair {
         bench: "metrics",
         criterion_id: "frechet/2048d",
         peer: Some("frechet.py"),
