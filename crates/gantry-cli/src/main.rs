@@ -174,6 +174,28 @@ enum Cmd {
         #[arg(long, default_value = "auto")]
         device: String,
     },
+    /// Upscale images with a super-resolution model (SRResNet/SRGAN), at any size.
+    Upscale {
+        /// A checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// An image file or a folder of them (natural order).
+        #[arg(long)]
+        input: PathBuf,
+        /// The inputs are high-resolution originals: downsample them first as in training, and
+        /// (with a .png --out) write rows of input | bicubic | model | original.
+        #[arg(long)]
+        degrade: bool,
+        /// Upscale at most this many.
+        #[arg(long)]
+        n: Option<usize>,
+        /// A .png/.jpg (one input, or the --degrade grid), or a folder that receives NAME.png per input.
+        #[arg(long)]
+        out: PathBuf,
+        /// auto (CUDA when available), cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
     /// Make a paired dataset from one you have: edges2fashion (Canny edges → Fashion-MNIST) or
     /// colorize-cifar (grey → colour CIFAR-10), in the pix2pix layout.
     Derive {
@@ -408,6 +430,18 @@ fn run(cli: Cli) -> Result<()> {
             let count = generate::translate(&m, &input, &out, inputs, direction, n, seed)?;
             println!(
                 "wrote {} ({count} translations of {} by {})",
+                out.display(),
+                input.display(),
+                path.display()
+            );
+            Ok(())
+        }
+        Cmd::Upscale { ckpt, input, degrade, n, out, device } => {
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
+            let count = generate::upscale(&m, &input, &out, degrade, n)?;
+            println!(
+                "wrote {} ({count} images of {} upscaled by {})",
                 out.display(),
                 input.display(),
                 path.display()

@@ -193,7 +193,7 @@ pub fn planar(img: &image::DynamicImage, channels: Option<i64>) -> (Vec<u8>, i64
 }
 
 /// Converts the CHW u8 pixels of one image (`plane` = H·W) from `c` to `channels` channels.
-fn convert_channels(px: &[u8], c: i64, channels: i64, plane: usize) -> Result<Vec<u8>> {
+pub(crate) fn convert_channels(px: &[u8], c: i64, channels: i64, plane: usize) -> Result<Vec<u8>> {
     Ok(match (c, channels) {
         (a, b) if a == b => px.to_vec(),
         (1, 3) => px.repeat(3),

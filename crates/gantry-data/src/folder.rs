@@ -37,7 +37,7 @@ struct Member {
 }
 
 /// A sort key that orders digit runs by value: `s2` < `s10`.
-fn natural_key(s: &str) -> Vec<(String, u64)> {
+pub fn natural_key(s: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut digits = String::new();

@@ -18,6 +18,16 @@ pub fn read(path: &Path, size: i64, channels: i64, fit: Fit) -> Result<Tensor> {
     Ok(Tensor::from_slice(&fitted).view([1, channels, size, size]).to_kind(Kind::Float) / 127.5 - 1.0)
 }
 
+/// An image file at its own size as `[1, channels, H, W]` in [−1, 1] (colour ↔ grey by BT.601).
+pub fn read_native(path: &Path, channels: i64) -> Result<Tensor> {
+    let img = image::open(path)
+        .map_err(|e| DataError::Decode { path: path.display().to_string(), message: e.to_string() })?;
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let (px, c) = crate::dataset::planar(&img, None);
+    let px = crate::dataset::convert_channels(&px, c, channels, (h * w) as usize)?;
+    Ok(Tensor::from_slice(&px).view([1, channels, h, w]).to_kind(Kind::Float) / 127.5 - 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +45,11 @@ mod tests {
         assert_eq!(t.double_value(&[0, 1, 0, 0]), -1.0);
         let grey = read(&p, 8, 1, Fit::Pad).unwrap();
         assert_eq!(grey.size(), vec![1, 1, 8, 8]);
+        let native = read_native(&p, 1).unwrap();
+        assert_eq!(native.size(), vec![1, 1, 4, 6], "H × W as the file has it");
+        // Red (255, 0, 0) in BT.601 luma: round(0.299 · 255) = 76.
+        assert!((native.double_value(&[0, 0, 0, 0]) - (76.0 / 127.5 - 1.0)).abs() < 1e-6);
+        assert_eq!(native.double_value(&[0, 0, 0, 5]), -1.0);
         std::fs::write(d.path().join("bad.png"), b"no").unwrap();
         let e = read(&d.path().join("bad.png"), 4, 1, Fit::Auto).unwrap_err().to_string();
         assert!(e.contains("bad.png"), "{e}");

@@ -63,6 +63,17 @@ pub trait Translator {
     fn translate_back(&self, _inputs: &Tensor) -> Result<Tensor> {
         bail!("this model translates one way, A → B")
     }
+    /// For a model that undoes a known degradation (super-resolution: bicubic downsampling), its
+    /// inputs made from targets `[N, C_out, S, S]` in [−1, 1]; None when the inputs are a domain
+    /// of their own. Its held-out pairs and preview grids are made from images this way.
+    fn degrade(&self, _targets: &Tensor) -> Option<Tensor> {
+        None
+    }
+    /// Whether it takes inputs of any size (a fully convolutional upscaler), not only
+    /// [`Self::input_shape`]'s.
+    fn any_size(&self) -> bool {
+        false
+    }
 }
 
 /// Which way a translation goes.
@@ -90,6 +101,12 @@ impl dyn Translator + '_ {
             Direction::AtoB => (self.input_shape(), self.output_shape()),
             Direction::BtoA => (self.output_shape(), self.input_shape()),
         }
+    }
+
+    /// u8 inputs made from u8 targets by [`Translator::degrade`] (quantised, as an input file
+    /// would be); None for a model whose inputs are a domain of their own.
+    pub fn degrade_u8(&self, targets: &Tensor) -> Option<Tensor> {
+        self.degrade(&gantry_core::image::from_u8(targets)).map(|x| gantry_core::image::to_u8(&x))
     }
 
     /// Translations of `inputs` in `direction` (B → A needs a reversible model).

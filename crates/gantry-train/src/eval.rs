@@ -592,6 +592,21 @@ impl Similarity {
 /// `test/`): u8 (inputs, targets), the first `n` in file order (all for None).
 pub fn held_out_pairs(m: &Model, n: Option<usize>) -> Result<(Tensor, Tensor)> {
     let t = m.translator()?;
+    if let DataNeeds::Images { channels, size, .. } = m.cfg.family.data() {
+        // A model that undoes a degradation: the held-out images, and inputs made from them.
+        let opts = LoadOptions {
+            split: Split::Test,
+            size: Some(size),
+            channels: Some(channels),
+            fit: m.cfg.loader.fit,
+        };
+        let ds = gantry_data::load(&m.cfg.data, &opts)?;
+        let targets = ds.images.narrow(0, 0, n.unwrap_or(ds.len()).min(ds.len()) as i64);
+        let Some(inputs) = t.degrade_u8(&targets) else {
+            bail!("{}: its inputs cannot be made from images", m.path.display());
+        };
+        return Ok((inputs, targets));
+    }
     let DataNeeds::Paired { a_to_b, .. } = m.cfg.family.data() else {
         bail!("{}: trained on unpaired data, whose held-out inputs have no targets", m.path.display());
     };
@@ -626,7 +641,7 @@ pub fn held_out_domains(m: &Model) -> Result<(gantry_data::ImageDataset, gantry_
 /// The first `n` held-out inputs (u8) of a translation model, paired or not.
 pub fn held_out_inputs(m: &Model, n: Option<usize>) -> Result<Tensor> {
     match m.cfg.family.data() {
-        DataNeeds::Paired { .. } => Ok(held_out_pairs(m, n)?.0),
+        DataNeeds::Paired { .. } | DataNeeds::Images { .. } => Ok(held_out_pairs(m, n)?.0),
         _ => {
             let (a, _) = held_out_domains(m)?;
             let n = n.unwrap_or(a.len()).min(a.len()) as i64;

@@ -241,6 +241,13 @@ pub trait Family {
 
     fn networks_mut(&mut self) -> &mut Networks;
 
+    /// Called once when a run starts from scratch (not on resume, not for inference), after the
+    /// family is built and before step 1: load pretrained networks (SRGAN's G from an SRResNet
+    /// run).
+    fn initialise(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Draws from latents.
     fn sampler(&self) -> Option<&dyn Sampler> {
         None

@@ -4,9 +4,9 @@
 //! A checkpoint carries its run's config (metadata `gantry.config`), so the model is rebuilt from
 //! the file alone. Latents come from gantry's own seeded generator, never libtorch's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use gantry_core::device::derive_seed;
 use gantry_data::toy::Toy;
 use rand::SeedableRng;
@@ -113,6 +113,17 @@ pub fn save_translations(
     let n = inputs.size()[0];
     let mut cols = vec![inputs.to_device(Device::Cpu), outputs.to_device(Device::Cpu)];
     cols.extend(targets.map(|t| t.to_device(Device::Cpu)));
+    // Super-resolution inputs are smaller: shown enlarged (nearest) to the largest size.
+    let side = cols.iter().map(|c| c.size()[2]).max().unwrap_or(1);
+    let cols: Vec<Tensor> = cols
+        .into_iter()
+        .map(|c| match c.size()[2] {
+            s if s == side => c,
+            s => {
+                c.repeat_interleave_self_int(side / s, 2, None).repeat_interleave_self_int(side / s, 3, None)
+            }
+        })
+        .collect();
     let colour = cols.iter().any(|c| c.size()[1] == 3);
     let cols: Vec<Tensor> = cols.iter().map(|c| shown(c, colour)).collect();
     let k = cols.len() as i64;
@@ -303,6 +314,122 @@ pub fn translate(
         }
     }
     Ok(count as usize)
+}
+
+/// The image files of `input` (a file, or a folder's image files in natural order).
+fn image_files(input: &Path) -> Result<Vec<PathBuf>> {
+    if !input.is_dir() {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let exts = ["png", "jpg", "jpeg", "bmp", "pgm", "ppm", "gif", "tif", "tiff", "webp"];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+        .with_context(|| format!("cannot read {}", input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort_by_key(|p| {
+        gantry_data::folder::natural_key(&p.file_name().unwrap_or_default().to_string_lossy())
+    });
+    if files.is_empty() {
+        bail!("{}: no image files (png, jpg, bmp, pgm, …)", input.display());
+    }
+    Ok(files)
+}
+
+/// `gantry upscale`: super-resolution of image files at their own size by a model that upscales
+/// any size (SRResNet/SRGAN). `degrade`: the files are high-resolution originals, first
+/// downsampled as in training (bicubic with antialiasing, by the model's scale; sides cropped to
+/// a multiple of it), so the output can be compared with them. `out` ending in `.png`/`.jpg` gets
+/// the one upscaled image of a single input, or with `degrade` a grid of rows (input enlarged |
+/// bicubic | model | original); any other `out` is a folder that receives `<name>.png` per input,
+/// written atomically. Returns the number upscaled.
+pub fn upscale(m: &Model, input: &Path, out: &Path, degrade: bool, n: Option<usize>) -> Result<usize> {
+    let t = m.translator()?;
+    if !t.any_size() {
+        bail!(
+            "{} holds a {} model, which translates fixed-size images: use gantry translate",
+            m.path.display(),
+            m.cfg.family.arch()
+        );
+    }
+    let ((c, lr_side), (_, hr_side)) = (t.input_shape(), t.output_shape());
+    let scale = hr_side / lr_side;
+    let mut files = image_files(input)?;
+    files.truncate(n.unwrap_or(usize::MAX));
+    if files.is_empty() {
+        bail!("--n must be at least 1");
+    }
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let one_file = ["png", "jpg", "jpeg"].contains(&ext.as_str());
+    if one_file && !degrade && files.len() > 1 {
+        bail!(
+            "--out {} is one image, and {} holds {} images: give a folder",
+            out.display(),
+            input.display(),
+            files.len()
+        );
+    }
+    if !one_file {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    }
+    let mut rows = Vec::new();
+    for file in &files {
+        let x = gantry_data::image_file::read_native(file, c)?;
+        let (h, w) = (x.size()[2], x.size()[3]);
+        let (lr, hr) = if degrade {
+            let (h, w) = (h / scale * scale, w / scale * scale);
+            if h == 0 || w == 0 {
+                bail!(
+                    "{}: {}x{} is smaller than the model's scale {scale}",
+                    file.display(),
+                    x.size()[3],
+                    x.size()[2]
+                );
+            }
+            let hr = x.narrow(2, 0, h).narrow(3, 0, w);
+            let Some(lr) = t.degrade(&hr) else {
+                bail!("--degrade: {} holds a model whose inputs are not made from images", m.path.display());
+            };
+            // Quantised, as a low-resolution file would be.
+            (gantry_core::image::from_u8(&gantry_core::image::to_u8(&lr)), Some(hr))
+        } else {
+            (x, None)
+        };
+        let sr = t.translate(&lr)?.to_device(Device::Cpu);
+        match (&hr, one_file) {
+            (Some(hr), true) => {
+                let near =
+                    lr.repeat_interleave_self_int(scale, 2, None).repeat_interleave_self_int(scale, 3, None);
+                let bicubic = crate::recipes::srgan::bicubic_upscale(&lr, scale);
+                rows.push(Tensor::cat(&[near, bicubic, sr, hr.shallow_clone()], 0));
+            }
+            (None, true) => gantry_core::image::save_png(&gantry_core::image::to_u8(&sr.get(0)), out)?,
+            (_, false) => {
+                let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                gantry_core::image::save_png(
+                    &gantry_core::image::to_u8(&sr.get(0)),
+                    &out.join(format!("{stem}.png")),
+                )?;
+            }
+        }
+    }
+    if !rows.is_empty() {
+        let first = rows[0].size();
+        if let Some(r) = rows.iter().find(|r| r.size() != first) {
+            bail!(
+                "a grid needs images of one size: found {:?} and {:?} (give a folder as --out)",
+                &first[2..],
+                &r.size()[2..]
+            );
+        }
+        gantry_core::image::save_grid(&Tensor::cat(&rows, 0), 4, out)?;
+    }
+    Ok(files.len())
 }
 
 #[cfg(test)]

@@ -95,7 +95,8 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     tch::set_num_threads(threads as i32);
     cfg.threads = threads;
     // Everything that can fail on bad input happens before the run folder is created.
-    let parts = prepare(&mut cfg, device)?;
+    let mut parts = prepare(&mut cfg, device)?;
+    parts.family.initialise()?;
     let run = RunDir::new(out);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;

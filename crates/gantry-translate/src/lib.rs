@@ -13,21 +13,27 @@
 //! | [`pix2pix`] | pix2pix's networks as one configuration (sizes, widths, norm, inference mode) |
 //! | [`cyclegan`] | CycleGAN's four networks as one configuration |
 //! | [`pool`] | CycleGAN's image pool: D sees a history of generated images |
+//! | [`srgan`] | SRGAN's SRResNet generator and discriminator (Ledig et al. 2017) |
+//! | [`perceptual`] | frozen feature networks for content losses: torchvision's VGG19, the FID Inception's stem |
 
 pub mod cyclegan;
 pub mod norm;
 pub mod patchgan;
+pub mod perceptual;
 pub mod pix2pix;
 pub mod pool;
 pub mod resnet;
+pub mod srgan;
 pub mod unet;
 
 pub use cyclegan::CycleGanConfig;
 pub use norm::{Mode, Norm};
 pub use patchgan::{receptive_field, PatchGan, PatchGanConfig};
+pub use perceptual::{FeatureLayer, FeatureNet, InceptionStem, Vgg19};
 pub use pix2pix::{Pix2pixConfig, TestMode};
 pub use pool::ImagePool;
 pub use resnet::{ResnetConfig, ResnetGenerator};
+pub use srgan::{SrDiscriminator, SrResNet, SrganConfig};
 pub use unet::{UnetConfig, UnetGenerator};
 
 /// The authors' `init_weights(net, 'normal', 0.02)` for a convolution's weight: N(0, 0.02).

@@ -11,6 +11,7 @@
 //! | [`progan`] | `progan` | `D`, `G` |
 //! | [`pix2pix`] | `pix2pix` | `D`, `G` (on the same batch and the same G forward) |
 //! | [`cyclegan`] | `cyclegan` | `G` (both generators), `D` (both discriminators, through image pools) |
+//! | [`srgan`] | `srgan` | `D`, `G` (on the same batch and the same G forward; LR inputs made from it) |
 //!
 //! [`adversarial`] holds what the GAN families share: the objective, the penalties, and the G/D
 //! pair with its optimisers and EMA.
@@ -29,6 +30,7 @@ pub mod gan;
 pub mod infogan;
 pub mod pix2pix;
 pub mod progan;
+pub mod srgan;
 pub mod stylegan2;
 
 /// One family as the registry knows it.
@@ -52,6 +54,7 @@ pub const FAMILIES: &[Kind] = &[
     kind::<progan::ProganRun>(progan::PRESETS),
     kind::<pix2pix::Pix2pixRun>(pix2pix::PRESETS),
     kind::<cyclegan::CycleRun>(cyclegan::PRESETS),
+    kind::<srgan::SrganRun>(srgan::PRESETS),
     kind::<gan::MlpRun>(gan::MLP_PRESETS),
 ];
 

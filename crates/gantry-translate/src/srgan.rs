@@ -1,0 +1,210 @@
+//! SRGAN's networks (Ledig et al. 2017, Figure 4): the SRResNet generator and the paper's
+//! discriminator, with PyTorch's default initialisation. No authors' code was released; the
+//! layers follow the paper's figure:
+//!
+//! ```text
+//! SRResNet   Conv9 (64), PReLU                                         ─┐ long skip
+//!            B × [Conv3 (64), BN, PReLU, Conv3 (64), BN] + x  (B = 16)  │
+//!            Conv3 (64), BN                                            ─┘ +
+//!            log₂(scale) × [Conv3 (256), PixelShuffle ×2, PReLU]
+//!            Conv9 (channels), Tanh                 (images in [−1, 1], as gantry's)
+//!
+//! D          Conv3 (64), LReLU(0.2)
+//!            7 × [Conv3, BN, LReLU(0.2)]: 64 s2, 128, 128 s2, 256, 256 s2, 512, 512 s2
+//!            Dense (1024), LReLU(0.2), Dense (1)   → one logit per image
+//! ```
+//!
+//! SRResNet is fully convolutional: it upscales an image of any size by `scale`. D flattens the
+//! last maps of its fixed input size (`size / 16` squared, × 512).
+
+use gantry_nn::leaky_relu;
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module, ModuleT};
+use tch::Tensor;
+
+/// SRGAN's networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrganConfig {
+    /// The high-resolution side S (a multiple of 16 and of `scale`); inputs are S / scale.
+    pub size: i64,
+    /// Image channels (1 or 3).
+    pub channels: i64,
+    /// Upscaling factor: 2 or 4 (a power of two: one PixelShuffle ×2 stage each).
+    pub scale: i64,
+    /// G's residual blocks (16) and filters (64).
+    pub n_blocks: i64,
+    pub ngf: i64,
+    /// D's first-layer filters (64; doubled three times to 512).
+    pub ndf: i64,
+}
+
+impl SrganConfig {
+    /// The paper's network at ×4 on `size` HR images of `channels`.
+    pub fn paper(size: i64, channels: i64) -> Self {
+        Self { size, channels, scale: 4, n_blocks: 16, ngf: 64, ndf: 64 }
+    }
+
+    /// The low-resolution input side.
+    pub fn lr_size(&self) -> i64 {
+        self.size / self.scale
+    }
+
+    /// Checks every size; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=4).contains(&self.channels) {
+            return Err(format!("model.channels: expected 1 to 4, found {}", self.channels));
+        }
+        if !matches!(self.scale, 2 | 4 | 8) {
+            return Err(format!("model.scale: expected 2, 4 or 8, found {}", self.scale));
+        }
+        if self.size < 16 || self.size % 16 != 0 || self.size % self.scale != 0 {
+            return Err(format!(
+                "model.size: expected a multiple of 16 (D halves it four times) and of model.scale, found {}",
+                self.size
+            ));
+        }
+        for (k, v) in [("n_blocks", self.n_blocks), ("ngf", self.ngf), ("ndf", self.ndf)] {
+            if v < 1 {
+                return Err(format!("model.{k}: expected at least 1, found {v}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::Conv2D {
+    nn::conv2d(p, cin, cout, k, nn::ConvConfig { stride, padding: k / 2, ..Default::default() })
+}
+
+/// PReLU with one learned slope (PyTorch's `nn.PReLU()`, initial 0.25).
+#[derive(Debug)]
+struct Prelu {
+    weight: Tensor,
+}
+
+impl Prelu {
+    fn new(p: nn::Path) -> Self {
+        Self { weight: p.var("weight", &[1], nn::Init::Const(0.25)) }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.prelu(&self.weight)
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    act: Prelu,
+    conv2: nn::Conv2D,
+    bn2: nn::BatchNorm,
+}
+
+impl Block {
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let h = self.act.forward(&self.bn1.forward_t(&self.conv1.forward(x), train));
+        x + self.bn2.forward_t(&self.conv2.forward(&h), train)
+    }
+}
+
+/// The SRResNet generator (variables `head.*`, `blocks.<i>.*`, `trunk.*`, `up.<i>.*`, `tail.*`).
+#[derive(Debug)]
+pub struct SrResNet {
+    head: (nn::Conv2D, Prelu),
+    blocks: Vec<Block>,
+    trunk: (nn::Conv2D, nn::BatchNorm),
+    ups: Vec<(nn::Conv2D, Prelu)>,
+    tail: nn::Conv2D,
+}
+
+impl SrResNet {
+    pub fn new(p: nn::Path, cfg: &SrganConfig) -> Self {
+        let f = cfg.ngf;
+        let bn = |q: nn::Path| nn::batch_norm2d(q, f, Default::default());
+        let head = (conv(&p / "head" / "conv", cfg.channels, f, 9, 1), Prelu::new(&p / "head" / "act"));
+        let blocks = (0..cfg.n_blocks)
+            .map(|i| {
+                let q = &p / "blocks" / i;
+                Block {
+                    conv1: conv(&q / "conv1", f, f, 3, 1),
+                    bn1: bn(&q / "bn1"),
+                    act: Prelu::new(&q / "act"),
+                    conv2: conv(&q / "conv2", f, f, 3, 1),
+                    bn2: bn(&q / "bn2"),
+                }
+            })
+            .collect();
+        let trunk = (conv(&p / "trunk" / "conv", f, f, 3, 1), bn(&p / "trunk" / "bn"));
+        let stages = 63 - (cfg.scale as u64).leading_zeros() as i64;
+        let ups = (0..stages)
+            .map(|i| {
+                let q = &p / "up" / i;
+                (conv(&q / "conv", f, 4 * f, 3, 1), Prelu::new(&q / "act"))
+            })
+            .collect();
+        let tail = conv(&p / "tail", f, cfg.channels, 9, 1);
+        Self { head, blocks, trunk, ups, tail }
+    }
+
+    /// Upscaled images `[N, C, s·H, s·W]` of inputs `[N, C, H, W]` in [−1, 1]; `train`: BatchNorm
+    /// on batch statistics (updating the running ones), else on the running statistics.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let skip = self.head.1.forward(&self.head.0.forward(x));
+        let mut h = skip.shallow_clone();
+        for b in &self.blocks {
+            h = b.forward(&h, train);
+        }
+        let mut h = self.trunk.1.forward_t(&self.trunk.0.forward(&h), train) + skip;
+        for (c, act) in &self.ups {
+            h = act.forward(&c.forward(&h).pixel_shuffle(2));
+        }
+        self.tail.forward(&h).tanh()
+    }
+}
+
+/// SRGAN's discriminator (variables `features.<i>.{conv,bn}`, `fc1`, `fc2`).
+#[derive(Debug)]
+pub struct SrDiscriminator {
+    convs: Vec<(nn::Conv2D, Option<nn::BatchNorm>)>,
+    fc1: nn::Linear,
+    fc2: nn::Linear,
+}
+
+impl SrDiscriminator {
+    pub fn new(p: nn::Path, cfg: &SrganConfig) -> Self {
+        let f = cfg.ndf;
+        // (out width, stride) of the eight convolutions.
+        let plan = [(f, 1), (f, 2), (2 * f, 1), (2 * f, 2), (4 * f, 1), (4 * f, 2), (8 * f, 1), (8 * f, 2)];
+        let mut cin = cfg.channels;
+        let convs = plan
+            .iter()
+            .enumerate()
+            .map(|(i, &(w, s))| {
+                let q = &p / "features" / i as i64;
+                let c = conv(&q / "conv", cin, w, 3, s);
+                cin = w;
+                (c, (i > 0).then(|| nn::batch_norm2d(&q / "bn", w, Default::default())))
+            })
+            .collect();
+        let side = cfg.size / 16;
+        let fc1 = nn::linear(&p / "fc1", 8 * f * side * side, 1024, Default::default());
+        let fc2 = nn::linear(&p / "fc2", 1024, 1, Default::default());
+        Self { convs, fc1, fc2 }
+    }
+
+    /// Logits `[N]` (real vs super-resolved) of images `[N, C, S, S]`.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        for (c, bn) in &self.convs {
+            h = c.forward(&h);
+            if let Some(bn) = bn {
+                h = bn.forward_t(&h, train);
+            }
+            h = leaky_relu(&h, 0.2);
+        }
+        let h = leaky_relu(&self.fc1.forward(&h.flatten(1, -1)), 0.2);
+        self.fc2.forward(&h).view([-1])
+    }
+}
