@@ -66,6 +66,9 @@ enum Cmd {
         /// Tiny budgets and assertions on the numbers instead of the full figures.
         #[arg(long)]
         check: bool,
+        /// Only this section of a set that has several (translation: pix2pix, cyclegan, superres).
+        #[arg(long)]
+        only: Option<String>,
     },
 }
 
@@ -114,7 +117,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Demo { args } => demo(args),
         Cmd::Datasets { cmd } => datasets::run(cmd),
         Cmd::Bench(args) => bench::run(args),
-        Cmd::Repro { name, check } => repro(&name, check),
+        Cmd::Repro { name, check, only } => repro(&name, check, only.as_deref()),
         Cmd::Weights { cmd } => weights::run(cmd),
     }
 }
@@ -140,7 +143,7 @@ pub fn run_status(mut cmd: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn repro(name: &str, check: bool) -> Result<()> {
+fn repro(name: &str, check: bool, only: Option<&str>) -> Result<()> {
     let lt = libtorch::setup()?;
     let mut build = cargo();
     build.args(["build", "--release", "--package", "gantry-repro", "--bin", "gantry-repro"]);
@@ -150,6 +153,9 @@ fn repro(name: &str, check: bool) -> Result<()> {
     cmd.current_dir(repo_root()).arg(name).arg("--out").arg(repo_root().join("target/repro").join(name));
     if check {
         cmd.arg("--check");
+    }
+    if let Some(only) = only {
+        cmd.args(["--only", only]);
     }
     lt.apply(&mut cmd);
     run_status(cmd, "gantry-repro")

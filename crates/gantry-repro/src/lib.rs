@@ -40,7 +40,7 @@ pub const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "translation",
-        "pix2pix's two losses on edges -> Fashion-MNIST: L1 only vs cGAN only vs both (PSNR, SSIM, FID, class kept)",
+        "pix2pix's two losses (edges -> Fashion-MNIST), CycleGAN with/without the cycle loss (digits -> MNIST), bicubic vs SRResNet vs SRGAN x4 (CIFAR-10)",
     ),
     (
         "stylegan",
@@ -54,6 +54,8 @@ pub struct Options {
     pub out: PathBuf,
     /// Tiny budgets and assertions instead of the full figures.
     pub check: bool,
+    /// One section of a figure set that has several (`translation`: pix2pix, cyclegan, superres).
+    pub only: Option<String>,
     pub device: Device,
 }
 

@@ -44,10 +44,34 @@ struct HeldOut {
     targets: Tensor,
 }
 
-/// Runs the figures; returns the summary written to `summary.json`.
+/// One section's figures: its summary.
+pub type Section = fn(&Options) -> Result<Value>;
+
+/// The sections, in order: (name, what it runs).
+pub const SECTIONS: &[(&str, Section)] =
+    &[("pix2pix", pix2pix), ("cyclegan", cyclegan), ("superres", superres)];
+
+/// Runs the figures (`o.only`: one section, the others kept from an earlier `summary.json`);
+/// returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
-    let summary = json!({ "check": o.check, "pix2pix": pix2pix(o)?, "cyclegan": cyclegan(o)? });
+    if let Some(only) = &o.only {
+        ensure!(
+            SECTIONS.iter().any(|(n, _)| n == only),
+            "unknown section '{only}' of translation: expected one of {}",
+            SECTIONS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut summary = match (&o.only, std::fs::read_to_string(o.out.join("summary.json"))) {
+        (Some(_), Ok(text)) => serde_json::from_str(&text).unwrap_or_else(|_| json!({})),
+        _ => json!({}),
+    };
+    summary["check"] = json!(o.check);
+    for (name, section) in SECTIONS {
+        if o.only.as_deref().is_none_or(|only| only == *name) {
+            summary[*name] = section(o)?;
+        }
+    }
     crate::write_summary(&o.out, &summary, markdown)?;
     Ok(summary)
 }
@@ -257,6 +281,135 @@ fn cyclegan(o: &Options) -> Result<Value> {
     )
 }
 
+/// Super-resolution ×4, the lectures' "exam trap": bicubic vs SRResNet (MSE) vs SRGAN (content
+/// in the FID Inception's features + 10⁻³ adversarial, initialised from that SRResNet) on held-out
+/// CIFAR-10 images: PSNR and SSIM (pixel fidelity), the FID of the 32×32 outputs against the
+/// held-out originals (realism; Inception pool3), and the detail ratio mean |∇²ŷ| / mean |∇²y|
+/// (high-frequency energy kept: 1 for the originals, below 1 for blur).
+fn superres(o: &Options) -> Result<Value> {
+    use gantry_train::recipes::srgan::{bicubic_upscale, Content, SrganRun};
+    let (steps_mse, steps_gan, n_eval) = if o.check { (3u64, 3u64, 48usize) } else { (1500, 750, 1000) };
+    let inception =
+        gantry_metrics::weights::locate(gantry_metrics::weights::INCEPTION_FILE, "inception").ok();
+    let data = if o.check {
+        // A folder with train/ and test/ splits of embedded MNIST digits.
+        let root = o.out.join("data-sr");
+        crate::clear(&root)?;
+        let digits = gantry_data::load(gantry_data::source::EMBEDDED, &gantry_data::LoadOptions::default())?.images;
+        for (split, from, n) in [("train", 0, 64), ("test", 64, 48)] {
+            std::fs::create_dir_all(root.join(split).join("0"))?;
+            for i in 0..n {
+                let path = root.join(split).join("0").join(format!("{i:03}.png"));
+                gantry_core::image::save_png(&digits.get(from + i), &path)?;
+            }
+        }
+        root.display().to_string()
+    } else {
+        "cifar10-jpg".to_string()
+    };
+    let mut models = Vec::new();
+    let mut outputs: Vec<(String, Tensor)> = Vec::new();
+    let mut held: Option<HeldOut> = None;
+    for (name, preset, steps) in
+        [("SRResNet (MSE)", "srresnet-cifar", steps_mse), ("SRGAN", "srgan-cifar", steps_gan)]
+    {
+        let mut cfg = gantry_train::presets::find(preset)?.config();
+        cfg.data = data.clone();
+        cfg.steps = steps;
+        cfg.log.every = (steps / 30).max(1);
+        cfg.log.sample_every = steps;
+        cfg.log.checkpoint_every = steps;
+        cfg.log.keep_checkpoints = 1;
+        let s = cfg.family.get_mut::<SrganRun>().context("the SR presets are srgan runs")?;
+        s.train.lr_drop_at = 0;
+        let dir = o.out.join("runs").join(preset);
+        if let Some(first) = models.first() {
+            let first: &(std::path::PathBuf, String) = first;
+            s.train.init_from = first.0.display().to_string();
+        }
+        if o.check {
+            (s.model.n_blocks, s.model.ngf, s.model.ndf, s.model.channels) = (1, 8, 4, 0);
+            if inception.is_none() && s.train.content != Content::Mse {
+                s.train.content = Content::Mse; // the check runs without the Inception file too
+            }
+            cfg.batch_size = 8;
+        }
+        let content = format!("{:?}", s.train.content);
+        let model = crate::train_fresh(cfg, &dir, o.device).with_context(|| {
+            format!("{name}: the full figures train on cifar10-jpg (`cargo xtask datasets fetch cifar10-jpg --from ../shared/datasets`)")
+        })?;
+        models.push((dir, content));
+        let h = match &held {
+            Some(h) => h,
+            None => {
+                let (inputs, targets) = gantry_train::eval::held_out_pairs(&model, Some(n_eval))?;
+                let bicubic = translate_all(&inputs, |x| Ok(bicubic_upscale(x, 4)))?;
+                outputs.push(("bicubic".into(), bicubic));
+                held.insert(HeldOut { inputs, targets })
+            }
+        };
+        let t = model.translator()?;
+        outputs.push((name.into(), translate_all(&h.inputs, |x| t.translate(x))?));
+    }
+    let h = held.context("no model was trained")?;
+    let real_feats = match (&inception, o.check) {
+        (Some(path), false) => Some(gantry_metrics::inception::Inception::load(path, o.device)?),
+        _ => None,
+    };
+    let fid_of = |x: &Tensor| -> Result<f64> {
+        match &real_feats {
+            Some(net) => frechet(&net.features(x)?, &net.features(&h.targets)?),
+            None => {
+                let c = gantry_metrics::classifier::Classifier::builtin("mnist", o.device)?;
+                frechet(&c.features_and_logits(x)?.0, &c.features_and_logits(&h.targets)?.0)
+            }
+        }
+    };
+    let detail_of_targets = laplacian_energy(&h.targets);
+    let mut rows = Vec::new();
+    for (i, (name, y)) in outputs.iter().enumerate() {
+        let psnr = mean(&gantry_metrics::similarity::psnr(y, &h.targets, 255.0)?);
+        let ssim = mean(&gantry_metrics::similarity::ssim(y, &h.targets, 255.0)?);
+        let fid = fid_of(y)?;
+        let detail = laplacian_energy(y) / detail_of_targets;
+        ensure!(
+            psnr.is_finite()
+                && (-1.0..=1.0).contains(&ssim)
+                && fid.is_finite()
+                && detail.is_finite()
+                && detail > 0.0,
+            "{name}: PSNR {psnr}, SSIM {ssim}, FID {fid}, detail {detail}"
+        );
+        let content = if i == 0 { Value::Null } else { json!(models[i - 1].1) };
+        rows.push(json!({ "method": name, "psnr": psnr, "ssim": ssim, "fid": fid, "detail": detail, "content": content }));
+    }
+    // Grid, tiles enlarged ×3 (nearest) to show the pixels: rows LR, bicubic, SRResNet, SRGAN, HR.
+    let k = 8.min(h.inputs.size()[0]);
+    let zoom =
+        |x: &Tensor, f: i64| x.repeat_interleave_self_int(f, 2, None).repeat_interleave_self_int(f, 3, None);
+    let mut tiles = vec![zoom(&h.inputs.narrow(0, 0, k), 4)];
+    tiles.extend(outputs.iter().map(|(_, y)| y.narrow(0, 0, k)));
+    tiles.push(h.targets.narrow(0, 0, k));
+    let grid = gantry_core::image::from_u8(&zoom(&Tensor::cat(&tiles, 0), 3));
+    gantry_core::image::save_grid(&grid, k as usize, &o.out.join("superres.png"))?;
+    Ok(json!({
+        "data": data, "scale": 4, "steps_srresnet": steps_mse, "steps_srgan": steps_gan,
+        "held_out": h.inputs.size()[0], "fid_features": if real_feats.is_some() { "inception" } else { "mnist" },
+        "methods": rows,
+    }))
+}
+
+/// mean |∇²x| of u8 images (the 4-neighbour Laplacian on each channel, valid region).
+fn laplacian_energy(x: &Tensor) -> f64 {
+    let x = x.to_kind(tch::Kind::Float);
+    let c = x.size()[1];
+    let k = Tensor::from_slice(&[0.0f32, 1.0, 0.0, 1.0, -4.0, 1.0, 0.0, 1.0, 0.0])
+        .view([1, 1, 3, 3])
+        .repeat([c, 1, 1, 1]);
+    let lap = x.conv2d(&k.to_device(x.device()), None::<Tensor>, [1, 1], [0, 0], [1, 1], c);
+    lap.abs().mean(tch::Kind::Double).double_value(&[])
+}
+
 fn mean(t: &Tensor) -> f64 {
     let v: Vec<f64> = Vec::try_from(t.to_device(Device::Cpu)).unwrap_or_default();
     let finite: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
@@ -305,6 +458,9 @@ fn markdown(summary: &Value) -> String {
         );
     }
     let c = &summary["cyclegan"];
+    if c.is_null() {
+        return md + &superres_markdown(&summary["superres"]);
+    }
     md += &format!(
         "\nCycleGAN on {} ({} steps each); the MNIST classifier reads the untranslated held-out A digits right {:.1}% of the time (their domain FID to MNIST: {:.2}).\n\n| objective | digit kept ↑ | cycle error ↓ (mean |F(G(a)) − a|, of 255) | domain FID to MNIST ↓ |\n|---|---|---|---|\n",
         c["data"].as_str().unwrap_or("?"),
@@ -319,6 +475,30 @@ fn markdown(summary: &Value) -> String {
             100.0 * f(&r["digit_kept"]),
             f(&r["cycle_l1_pixels"]),
             f(&r["domain_fid"])
+        );
+    }
+    md + &superres_markdown(&summary["superres"])
+}
+
+fn superres_markdown(s: &Value) -> String {
+    if s.is_null() {
+        return String::new();
+    }
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut md = format!(
+        "\nSuper-resolution ×{} on {} (SRResNet {} steps with MSE, then SRGAN {} steps from it), {} held-out images; FID of the outputs against the originals by {} features; detail = mean |∇²ŷ| / mean |∇²y|.\n\n| method | content loss | PSNR (dB) ↑ | SSIM ↑ | FID ↓ | detail (1 = the originals') |\n|---|---|---|---|---|---|\n",
+        s["scale"], s["data"].as_str().unwrap_or("?"), s["steps_srresnet"], s["steps_srgan"], s["held_out"],
+        s["fid_features"].as_str().unwrap_or("?")
+    );
+    for r in s["methods"].as_array().into_iter().flatten() {
+        md += &format!(
+            "| {} | {} | {:.2} | {:.3} | {:.2} | {:.2} |\n",
+            r["method"].as_str().unwrap_or("?"),
+            r["content"].as_str().unwrap_or("—"),
+            f(&r["psnr"]),
+            f(&r["ssim"]),
+            f(&r["fid"]),
+            f(&r["detail"])
         );
     }
     md

@@ -185,4 +185,42 @@ fn translation_check() {
     // Rows: inputs, CycleGAN, its cycle, no-cycle; 10 digits each.
     let img = image::open(tmp.path().join("cycle_grid.png")).unwrap();
     assert_eq!((img.width(), img.height()), (10 * 34 + 2, 4 * 34 + 2));
+    // Super-resolution: bicubic, SRResNet, SRGAN on 48 held-out digits at ×4.
+    let sr = &s["superres"];
+    let m = sr["methods"].as_array().unwrap();
+    assert_eq!(
+        m.iter().map(|r| r["method"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["bicubic", "SRResNet (MSE)", "SRGAN"]
+    );
+    assert_eq!((sr["held_out"].as_i64(), sr["scale"].as_i64()), (Some(48), Some(4)));
+    assert_eq!(m[1]["content"], "Mse");
+    for r in m {
+        let (psnr, detail) = (r["psnr"].as_f64().unwrap(), r["detail"].as_f64().unwrap());
+        assert!(psnr > 5.0 && psnr < 60.0 && detail > 0.0, "{r}");
+    }
+    // Bicubic interpolation smooths: less Laplacian energy than the originals.
+    assert!(m[0]["detail"].as_f64().unwrap() < 1.0, "{}", m[0]);
+    // Rows LR, bicubic, SRResNet, SRGAN, HR of 8 digits, each tile 32×32 shown ×3.
+    let img = image::open(tmp.path().join("superres.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (8 * 98 + 2, 5 * 98 + 2));
+    // --only reruns one section and keeps the others' numbers.
+    let before = s["pix2pix"].clone();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["translation", "--check", "--only", "superres", "--device", "cpu", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s2["pix2pix"], before);
+    assert_eq!(s2["superres"]["methods"][0], s["superres"]["methods"][0], "bicubic is deterministic");
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .args(["translation", "--check", "--only", "nope", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown section 'nope'"));
 }

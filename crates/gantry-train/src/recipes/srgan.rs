@@ -261,15 +261,16 @@ impl SrganFamily {
             }
             _ => mse.shallow_clone(),
         };
-        let mut loss = content.shallow_clone();
         let mut out = Vec::new();
-        if t.adv_weight > 0.0 {
+        let loss = if t.adv_weight > 0.0 {
             let fake_out = self.d.forward(&sr, true);
             let real_out = self.s.loss.adversarial().g_needs_real().then(|| self.d.forward(hr, true));
             let adv = self.s.loss.adversarial().g_loss(&fake_out, real_out.as_ref());
             out.push(("g_adv", adv.double_value(&[])));
-            loss += adv * t.adv_weight;
-        }
+            &content + adv * t.adv_weight
+        } else {
+            content.shallow_clone()
+        };
         self.nets.opt_mut(self.g_id).backward_step(&loss);
         let mse = mse.double_value(&[]);
         out.insert(0, ("g_loss", loss.double_value(&[])));
@@ -441,14 +442,14 @@ fn srgan(
 /// MSE. A CPU sized run; the paper trains 10⁶ updates.
 fn srresnet_cifar() -> RunConfig {
     let t = paper_train(Content::Mse, 0.0, 0, "");
-    srgan("srresnet-cifar", "cifar10", SrganConfig::paper(32, 3), (16, 3000), t, true)
+    srgan("srresnet-cifar", "cifar10-jpg", SrganConfig::paper(32, 3), (16, 3000), t, true)
 }
 
 /// SRGAN on CIFAR-10 ×4 from `runs/srresnet-cifar`: the FID Inception's Conv2d_2b features (a
 /// 13×13 map of 32×32 images; the deeper 4a is 4×4 there) + 10⁻³ adversarial.
 fn srgan_cifar() -> RunConfig {
     let t = paper_train(Content::Inception2b, 1e-3, 2001, "runs/srresnet-cifar");
-    srgan("srgan-cifar", "cifar10", SrganConfig::paper(32, 3), (16, 3000), t, true)
+    srgan("srgan-cifar", "cifar10-jpg", SrganConfig::paper(32, 3), (16, 3000), t, true)
 }
 
 /// ORL faces ×4 (16×16 → 64×64, grey; 400 images, flips), MSE.
