@@ -295,7 +295,8 @@ fn superres(o: &Options) -> Result<Value> {
         // A folder with train/ and test/ splits of embedded MNIST digits.
         let root = o.out.join("data-sr");
         crate::clear(&root)?;
-        let digits = gantry_data::load(gantry_data::source::EMBEDDED, &gantry_data::LoadOptions::default())?.images;
+        let digits =
+            gantry_data::load(gantry_data::source::EMBEDDED, &gantry_data::LoadOptions::default())?.images;
         for (split, from, n) in [("train", 0, 64), ("test", 64, 48)] {
             std::fs::create_dir_all(root.join(split).join("0"))?;
             for i in 0..n {
