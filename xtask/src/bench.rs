@@ -82,6 +82,13 @@ const PAIRS: &[Pair] = &[
         what: "CycleGAN training step at 64x64 RGB (2 ResNet-6 G ngf 64, 2 PatchGAN ndf 64, instance norm, pools; batch 1, CPU)",
     },
     Pair {
+        bench: "srgan_step",
+        criterion_id: "srgan_train_step/x4_64x64_batch16",
+        peer: Some("srgan_step.py"),
+        peer_args: &[],
+        what: "SRGAN training step x4 to 64x64 RGB (SRResNet 16 blocks, the paper's D, Inception-stem content + 1e-3 adversarial; batch 16, CPU)",
+    },
+    Pair {
         bench: "metrics",
         criterion_id: "frechet/2048d",
         peer: Some("frechet.py"),

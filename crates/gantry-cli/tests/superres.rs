@@ -56,9 +56,16 @@ fn srresnet_then_srgan_resume_exactly_and_upscale() {
     let data = tmp.path().join("digits");
     digits(&data);
     let mse = tmp.path().join("srresnet");
-    train_sr("srresnet-cifar", &data, &mse, 2, &[]);
+    let eval: Vec<String> = ["eval.every=2", "eval.features=mnist", "eval.n=6"]
+        .iter()
+        .flat_map(|kv| ["--set".to_string(), kv.to_string()])
+        .collect();
+    train_sr("srresnet-cifar", &data, &mse, 2, &eval);
     let m = last_metrics(&mse);
     assert!(m["g_content"].as_f64().is_some() && m["d_loss"].is_null(), "SRResNet trains no D: {m}");
+    // FID during training, of upscales of low-resolution inputs made from the first images.
+    let text = std::fs::read_to_string(mse.join("metrics.jsonl")).unwrap();
+    assert!(text.lines().any(|l| l.contains("\"fid_mnist\"")), "{text}");
     // A grid of (LR enlarged | SR | HR) of 32×32 (28 padded), 2 a row.
     let img = image::open(mse.join("samples/step-0000002.png")).unwrap();
     assert_eq!((img.width(), img.height()), (6 * 34 + 2, 2 * 34 + 2));

@@ -357,15 +357,20 @@ fn superres(o: &Options) -> Result<Value> {
         (Some(path), false) => Some(gantry_metrics::inception::Inception::load(path, o.device)?),
         _ => None,
     };
-    let fid_of = |x: &Tensor| -> Result<f64> {
+    let classifier = gantry_metrics::classifier::Classifier::builtin("mnist", o.device)?;
+    let features = |x: &Tensor| -> Result<Tensor> {
         match &real_feats {
-            Some(net) => frechet(&net.features(x)?, &net.features(&h.targets)?),
-            None => {
-                let c = gantry_metrics::classifier::Classifier::builtin("mnist", o.device)?;
-                frechet(&c.features_and_logits(x)?.0, &c.features_and_logits(&h.targets)?.0)
+            // In chunks: 1,000 images at 299×299 in one call hold 8 GB.
+            Some(net) => {
+                let parts: Result<Vec<Tensor>> =
+                    x.split(100, 0).iter().map(|c| Ok(net.features(c)?)).collect();
+                Ok(Tensor::cat(&parts?, 0))
             }
+            None => Ok(classifier.features_and_logits(x)?.0),
         }
     };
+    let target_feats = features(&h.targets)?;
+    let fid_of = |x: &Tensor| -> Result<f64> { frechet(&features(x)?, &target_feats) };
     let detail_of_targets = laplacian_energy(&h.targets);
     let mut rows = Vec::new();
     for (i, (name, y)) in outputs.iter().enumerate() {

@@ -10,7 +10,7 @@ use gantry_data::{Batcher, ImageDataset, LoadOptions};
 use tch::{Device, Tensor};
 
 use crate::config::RunConfig;
-use crate::family::{Batch, DataNeeds};
+use crate::family::{Batch, DataNeeds, Family};
 
 /// Where real examples come from.
 pub enum Source {
@@ -187,6 +187,19 @@ impl Source {
             Source::Unpaired { a, .. } => Some((first(a), None)),
             _ => None,
         }
+    }
+
+    /// The first `n` inputs (u8) a translation `family` is shown and evaluated on, with their
+    /// targets when there are any: [`Self::fixed_inputs`] of two-domain data, or for a model
+    /// that undoes a degradation (super-resolution) inputs it makes from the first images.
+    pub fn translation_inputs(&self, family: &dyn Family, n: usize) -> Option<(Tensor, Option<Tensor>)> {
+        let t = family.translator()?;
+        if let Some(pairs) = self.fixed_inputs(n) {
+            return Some(pairs);
+        }
+        let images = self.real_images()?;
+        let targets = images.narrow(0, 0, (n as i64).min(images.size()[0]));
+        t.degrade_u8(&targets).map(|inputs| (inputs, Some(targets)))
     }
 
     /// One line for the log.

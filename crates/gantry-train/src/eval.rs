@@ -149,8 +149,8 @@ impl TrainingEval {
         for c in idx.chunks(batch as usize) {
             stats.update(&ex.run(&images.index_select(0, &Tensor::from_slice(c)))?.0)?;
         }
-        let inputs = match (family.translator(), data.fixed_inputs(cfg.eval.n)) {
-            (Some(_), Some((a, _))) => EvalInputs::Inputs(a),
+        let inputs = match data.translation_inputs(family, cfg.eval.n) {
+            Some((a, _)) => EvalInputs::Inputs(a),
             _ => {
                 let s = family.sampler().context("FID during training needs a model that draws samples")?;
                 EvalInputs::Latents(latents(cfg.eval.n, s.z_dim(), cfg.seed, "eval-during-training"))

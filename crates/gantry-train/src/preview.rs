@@ -26,19 +26,11 @@ pub enum Preview {
 impl Preview {
     /// The grid of `cfg` (`log.grid` samples or pairs) for `family` on `data`.
     pub fn new(cfg: &RunConfig, data: &Source, family: &dyn Family) -> Result<Self> {
-        if let Some(t) = family.translator() {
-            if let Some((inputs, targets)) = data.fixed_inputs(cfg.log.grid) {
-                return Ok(Preview::Pairs { inputs, targets });
-            }
-            // A model that undoes a degradation makes its inputs from the images.
-            let made = data.real_images().and_then(|images| {
-                let targets = images.narrow(0, 0, (cfg.log.grid as i64).min(images.size()[0]));
-                t.degrade_u8(&targets).map(|inputs| (inputs, targets))
-            });
-            let Some((inputs, targets)) = made else {
+        if family.translator().is_some() {
+            let Some((inputs, targets)) = data.translation_inputs(family, cfg.log.grid) else {
                 bail!("a {} model translates images and needs two image domains", cfg.family.arch());
             };
-            return Ok(Preview::Pairs { inputs, targets: Some(targets) });
+            return Ok(Preview::Pairs { inputs, targets });
         }
         let Some(s) = family.sampler() else {
             bail!(

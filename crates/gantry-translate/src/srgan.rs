@@ -208,3 +208,59 @@ impl SrDiscriminator {
         self.fc2.forward(&h).view([-1])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn trainable(vs: &nn::VarStore) -> i64 {
+        vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    }
+
+    #[test]
+    fn parameter_counts_follow_the_paper_by_hand() {
+        let cfg = SrganConfig::paper(32, 3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _g = SrResNet::new(vs.root(), &cfg);
+        let conv = |cin: i64, cout: i64, k: i64| cin * cout * k * k + cout;
+        let block = 2 * conv(64, 64, 3) + 2 * 2 * 64 + 1; // two convs, two BNs (γ, β), one PReLU
+        let g = conv(3, 64, 9)
+            + 1
+            + 16 * block
+            + conv(64, 64, 3)
+            + 2 * 64
+            + 2 * (conv(64, 256, 3) + 1)
+            + conv(64, 3, 9);
+        assert_eq!(trainable(&vs), g);
+        assert_eq!(g, 1_549_462);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _d = SrDiscriminator::new(vs.root(), &cfg);
+        let widths =
+            [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512)];
+        let convs: i64 = widths.iter().map(|&(i, o)| conv(i, o, 3)).sum();
+        let bns: i64 = widths[1..].iter().map(|&(_, o)| 2 * o).sum();
+        let dense = (512 * 2 * 2 * 1024 + 1024) + (1024 + 1);
+        assert_eq!(trainable(&vs), convs + bns + dense);
+    }
+
+    #[test]
+    fn upscales_any_size_by_its_scale() {
+        for scale in [2, 4] {
+            let cfg = SrganConfig { scale, n_blocks: 2, ngf: 8, ndf: 4, ..SrganConfig::paper(32, 1) };
+            assert!(cfg.validate().is_ok());
+            let vs = nn::VarStore::new(Device::Cpu);
+            let g = SrResNet::new(vs.root(), &cfg);
+            let x = Tensor::rand([2, 1, 5, 7], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+            let y = tch::no_grad(|| g.forward(&x, false));
+            assert_eq!(y.size(), [2, 1, 5 * scale, 7 * scale]);
+            assert!(y.abs().max().double_value(&[]) <= 1.0, "Tanh output");
+            let d = SrDiscriminator::new(nn::VarStore::new(Device::Cpu).root(), &cfg);
+            let hr = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu));
+            assert_eq!(d.forward(&hr, true).size(), [3]);
+        }
+        let bad = |c: SrganConfig| c.validate().unwrap_err();
+        assert!(bad(SrganConfig { scale: 3, ..SrganConfig::paper(48, 3) }).contains("model.scale"));
+        assert!(bad(SrganConfig::paper(40, 3)).contains("model.size"));
+    }
+}
