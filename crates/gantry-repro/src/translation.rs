@@ -288,7 +288,7 @@ fn cyclegan(o: &Options) -> Result<Value> {
 /// (high-frequency energy kept: 1 for the originals, below 1 for blur).
 fn superres(o: &Options) -> Result<Value> {
     use gantry_train::recipes::srgan::{bicubic_upscale, Content, SrganRun};
-    let (steps_mse, steps_gan, n_eval) = if o.check { (3u64, 3u64, 48usize) } else { (1500, 750, 1000) };
+    let (steps_mse, steps_gan, n_eval) = if o.check { (3u64, 3u64, 48usize) } else { (2500, 750, 500) };
     let inception =
         gantry_metrics::weights::locate(gantry_metrics::weights::INCEPTION_FILE, "inception").ok();
     let data = if o.check {

@@ -6,7 +6,7 @@
 //! I_LR = bicubic↓(I_HR),   I_SR = G(I_LR)
 //! l_SR = l_content + 10⁻³·l_adv,           l_adv = −log D(I_SR)            (the run's `loss`)
 //! l_content = MSE(I_SR, I_HR)                                               (SRResNet, `mse`)
-//!           | mean ((φ(I_SR) − φ(I_HR)) / 12.75)²                          (VGG22, VGG54, …)
+//!           | mean ((φ(I_SR) − φ(I_HR)) / 12.75)² [+ w·MSE]                (VGG22, VGG54, …)
 //! ```
 //!
 //! φ is a frozen pretrained network's feature map (`train.content`): the paper's VGG19
@@ -85,6 +85,12 @@ pub struct SrTrain {
     /// Features are multiplied by this before the MSE (the paper: 1/12.75, "to obtain VGG losses
     /// of a scale that is comparable to the MSE loss").
     pub feature_scale: f64,
+    /// Weight of a pixel MSE added to a feature-space content loss (the paper: 0). The presets
+    /// use 0.1: the FID Inception's first layer has stride 2 and no padding, so pixel-level
+    /// patterns are nearly invisible to its features, and without a pixel term G fills them with
+    /// grid artefacts (seen in `repro translation`).
+    #[serde(default)]
+    pub pixel_weight: f64,
     /// Weight of G's adversarial term (the paper: 10⁻³; 0: SRResNet, D not trained).
     pub adv_weight: f64,
     /// From this step on (1-based), both learning rates are ×0.1 (the paper: after 10⁵ of 2·10⁵
@@ -126,7 +132,11 @@ impl Recipe for SrganRun {
         let t = &self.train;
         validate_adam("train.g_opt", &t.g_opt)?;
         validate_adam("train.d_opt", &t.d_opt)?;
-        for (k, v) in [("train.adv_weight", t.adv_weight), ("train.feature_scale", t.feature_scale)] {
+        for (k, v) in [
+            ("train.adv_weight", t.adv_weight),
+            ("train.feature_scale", t.feature_scale),
+            ("train.pixel_weight", t.pixel_weight),
+        ] {
             if !(v >= 0.0 && v.is_finite()) {
                 bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
             }
@@ -257,7 +267,13 @@ impl SrganFamily {
         let content = match (&self.features, t.content.layer()) {
             (Some(net), Some(layer)) => {
                 let target = tch::no_grad(|| net.features(hr, layer));
-                ((net.features(&sr, layer) - target) * t.feature_scale).square().mean(Kind::Float)
+                let features =
+                    ((net.features(&sr, layer) - target) * t.feature_scale).square().mean(Kind::Float);
+                if t.pixel_weight > 0.0 {
+                    features + &mse * t.pixel_weight
+                } else {
+                    features
+                }
             }
             _ => mse.shallow_clone(),
         };
@@ -399,6 +415,7 @@ fn paper_train(content: Content, adv_weight: f64, lr_drop_at: u64, init_from: &s
         content,
         content_weights: String::new(),
         feature_scale: 1.0 / 12.75,
+        pixel_weight: if content.layer().is_some() { 0.1 } else { 0.0 },
         adv_weight,
         lr_drop_at,
         init_from: init_from.into(),
@@ -446,7 +463,7 @@ fn srresnet_cifar() -> RunConfig {
 }
 
 /// SRGAN on CIFAR-10 ×4 from `runs/srresnet-cifar`: the FID Inception's Conv2d_2b features (a
-/// 13×13 map of 32×32 images; the deeper 4a is 4×4 there) + 10⁻³ adversarial.
+/// 13×13 map of 32×32 images; the deeper 4a is 4×4 there) + 0.1·MSE + 10⁻³ adversarial.
 fn srgan_cifar() -> RunConfig {
     let t = paper_train(Content::Inception2b, 1e-3, 2001, "runs/srresnet-cifar");
     srgan("srgan-cifar", "cifar10-jpg", SrganConfig::paper(32, 3), (16, 3000), t, true)
