@@ -82,6 +82,39 @@ enum Cmd {
         /// Rows (pairs z1, z2).
         #[arg(long, default_value_t = 8)]
         rows: usize,
+        /// An autoencoder: interpolate between the codes of real images instead (pairs of
+        /// consecutive images of this dataset name, folder or archive).
+        #[arg(long)]
+        input: Option<String>,
+        /// The split of --input: train, test or all.
+        #[arg(long, default_value = "test")]
+        split: String,
+    },
+    /// An autoencoder (AAE, VAE-GAN): the codes of images as a float32 .npy [N, code_dim], their
+    /// labels beside it (NAME.labels.npy) when the data has them, and a scatter of 2-D codes.
+    Encode {
+        /// A checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// A dataset name (mnist, mnist-5k, fashion-mnist, ...), a folder (class subfolders give
+        /// labels) or an archive.
+        #[arg(long)]
+        input: String,
+        /// The split of --input: train, test or all.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Encode at most this many (the first).
+        #[arg(long)]
+        n: Option<usize>,
+        /// The codes file (.npy).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also plot 2-D codes over the prior's samples, coloured by class, to this PNG.
+        #[arg(long)]
+        scatter: Option<PathBuf>,
+        /// auto (CUDA when available), cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
     },
     /// StyleGAN2: a style-mixing grid (top row: sources of the copied styles; left column: the rest).
     StyleMix {
@@ -448,6 +481,25 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Encode { ckpt, input, split, n, out, scatter, device } => {
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
+            let e = generate::encode(&m, &input, parse_split(&split)?, n, &out, scatter.as_deref())?;
+            println!(
+                "wrote {} ({} codes of {} dimensions from {})",
+                out.display(),
+                e.count,
+                e.code_dim,
+                path.display()
+            );
+            if let Some(l) = e.labels {
+                println!("wrote {} (their labels)", l.display());
+            }
+            if let Some(s) = scatter {
+                println!("wrote {} (the codes over the prior's samples)", s.display());
+            }
+            Ok(())
+        }
         Cmd::Derive { name, out } => {
             let out = out.unwrap_or_else(|| gantry_data::source::fetch_root().join(&name));
             gantry_data::derive::derive(&name, &out)?;
@@ -551,9 +603,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Interpolate { from, frames, rows } => {
+        Cmd::Interpolate { from, frames, rows, input, split } => {
             let m = from.model()?;
-            generate::interpolate(&m, frames, rows, from.seed, &from.out)?;
+            match input {
+                Some(input) => {
+                    generate::interpolate_encoded(&m, &input, parse_split(&split)?, frames, rows, &from.out)?
+                }
+                None => generate::interpolate(&m, frames, rows, from.seed, &from.out)?,
+            }
             println!(
                 "wrote {} ({rows} rows x {frames} frames from {})",
                 from.out.display(),
@@ -767,4 +824,13 @@ mod tests {
         assert_eq!(&t[8..9], "-");
         assert!(t[..8].chars().all(|c| c.is_ascii_digit()) && t.starts_with("20"));
     }
+}
+
+/// `--split`: train, test or all.
+fn parse_split(s: &str) -> Result<gantry_data::Split> {
+    use gantry_data::Split;
+    [Split::Train, Split::Test, Split::All]
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| anyhow::anyhow!("invalid --split: expected train, test or all, found '{s}'"))
 }

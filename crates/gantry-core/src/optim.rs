@@ -81,6 +81,25 @@ impl Adam {
         Self { config, names, params, m, v, step: 0 }
     }
 
+    /// Adam over the trainable variables of several stores (one update of several networks on one
+    /// loss: an autoencoder's encoder and decoder), its state named `<store>.<var>`.
+    pub fn over(stores: &[(&str, &VarStore)], config: AdamConfig) -> Self {
+        let mut named: Vec<(String, Tensor)> = stores
+            .iter()
+            .flat_map(|(prefix, vs)| {
+                vs.variables()
+                    .into_iter()
+                    .filter(|(_, t)| t.requires_grad())
+                    .map(move |(n, t)| (format!("{prefix}.{n}"), t))
+            })
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let (names, params): (Vec<_>, Vec<_>) = named.into_iter().unzip();
+        let m = params.iter().map(Tensor::zeros_like).collect();
+        let v = params.iter().map(Tensor::zeros_like).collect();
+        Self { config, names, params, m, v, step: 0 }
+    }
+
     /// Updates taken so far (t in the bias corrections).
     pub fn steps(&self) -> i64 {
         self.step
@@ -103,8 +122,15 @@ impl Adam {
     /// the backward pass skips the gradients of every other tensor — e.g. the discriminator's
     /// weights during a generator update.
     pub fn backward_step(&mut self, loss: &Tensor) {
-        let grads = Tensor::run_backward(&[loss], &self.params, false, false);
+        let grads = self.gradients(loss, false);
         self.apply(&grads);
+    }
+
+    /// The gradients of `loss` with respect to this optimiser's parameters, keeping the graph
+    /// when `keep_graph` (several networks updated from one forward pass, each on its own loss:
+    /// take every gradient first, then [`Self::apply`] each).
+    pub fn gradients(&self, loss: &Tensor, keep_graph: bool) -> Vec<Tensor> {
+        Tensor::run_backward(&[loss], &self.params, keep_graph, false)
     }
 
     /// One update from the gradients accumulated in each parameter's `.grad`.

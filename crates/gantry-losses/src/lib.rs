@@ -15,6 +15,9 @@
 //! - [`transport`] — Wasserstein-1 as the lectures pose it: the optimal-transport linear program,
 //!   solved exactly by the transportation simplex, with the plan, both dual potentials, both
 //!   objective values (equal at the optimum), and the one-potential Kantorovich–Rubinstein dual.
+//! - [`vae`] — the variational autoencoder's terms: the reparameterisation z = μ + σ⊙ε, the KL
+//!   to N(0, I) in closed form, the Gaussian log-likelihood (in pixels, or in a discriminator's
+//!   features for the VAE-GAN).
 //! - [`gaussian`] — closed forms: W1 = W2 = ‖μ1 − μ2‖ and KL = ‖μ1 − μ2‖²/(2σ²) for equal
 //!   isotropic covariances, general Gaussian KL, 1-D W2.
 //!
@@ -40,6 +43,7 @@ pub mod divergence;
 pub mod gaussian;
 pub mod penalty;
 pub mod transport;
+pub mod vae;
 
 pub use adversarial::{d_loss, g_loss, AdversarialLoss, Reduction};
 pub use penalty::{

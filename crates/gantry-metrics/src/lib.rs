@@ -21,6 +21,7 @@ pub mod inception_score;
 pub mod kid;
 pub mod metric;
 pub mod npy;
+pub mod parzen;
 pub mod prdc;
 pub mod similarity;
 pub mod stats;

@@ -66,6 +66,28 @@ pub fn write_stats(path: &Path, mu: &Tensor, sigma: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Writes a matrix `[N, d]` (or a vector `[N]`) as a float32 `.npy` (i64 tensors as int64),
+/// atomically.
+pub fn write_array(path: &Path, t: &Tensor) -> Result<()> {
+    use ndarray::ArrayD;
+    use ndarray_npy::WriteNpyExt;
+    let t = t.to_device(tch::Device::Cpu).contiguous();
+    let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
+    let bad = |e: ndarray::ShapeError| MetricError::Invalid(e.to_string());
+    gantry_core::fs::write_atomic_with(path, |f| {
+        let res = if t.kind() == Kind::Int64 {
+            let v = Vec::<i64>::try_from(t.flatten(0, -1)).map_err(std::io::Error::other)?;
+            ArrayD::from_shape_vec(shape.clone(), v).map_err(|e| std::io::Error::other(bad(e)))?.write_npy(f)
+        } else {
+            let v =
+                Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).map_err(std::io::Error::other)?;
+            ArrayD::from_shape_vec(shape.clone(), v).map_err(|e| std::io::Error::other(bad(e)))?.write_npy(f)
+        };
+        res.map_err(std::io::Error::other)
+    })?;
+    Ok(())
+}
+
 /// Reads a feature matrix `[N, d]` from `.npy` (float32 or float64) as an f32 tensor.
 pub fn read_features(path: &Path) -> Result<Tensor> {
     let open = || File::open(path).map_err(|e| file_err(path, e));

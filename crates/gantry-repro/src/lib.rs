@@ -12,6 +12,7 @@ use tch::Device;
 use gantry_train::capability::Model;
 use gantry_train::config::RunConfig;
 
+pub mod autoencoders;
 pub mod chart;
 pub mod collapse;
 pub mod conditioning;
@@ -41,6 +42,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "translation",
         "pix2pix's two losses (edges -> Fashion-MNIST), CycleGAN with/without the cycle loss (digits -> MNIST), bicubic vs SRResNet vs SRGAN x4 (CIFAR-10)",
+    ),
+    (
+        "autoencoders",
+        "AAE latent scatter / MMD / digit-per-component with the mixture prior, Parzen log-likelihood, VAE vs VAE-GAN (MNIST)",
     ),
     (
         "stylegan",
@@ -124,4 +129,49 @@ pub fn write_summary(out: &Path, summary: &Value, markdown: fn(&Value) -> String
     )?;
     gantry_core::fs::write_atomic(&out.join("summary.md"), markdown(summary).as_bytes())?;
     Ok(())
+}
+
+/// One section of a figure set: its summary.
+pub type Section = fn(&Options) -> Result<Value>;
+
+/// Runs a figure set made of `sections` into `o.out` (`o.only`: one section, the others kept
+/// from an earlier `summary.json`); writes and returns the summary.
+pub fn run_sections(
+    o: &Options,
+    set: &str,
+    sections: &[(&str, Section)],
+    markdown: fn(&Value) -> String,
+) -> Result<Value> {
+    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
+    if let Some(only) = &o.only {
+        anyhow::ensure!(
+            sections.iter().any(|(n, _)| n == only),
+            "unknown section '{only}' of {set}: expected one of {}",
+            sections.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut summary = match (&o.only, std::fs::read_to_string(o.out.join("summary.json"))) {
+        (Some(_), Ok(text)) => serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({})),
+        _ => serde_json::json!({}),
+    };
+    summary["check"] = serde_json::json!(o.check);
+    for (name, section) in sections {
+        if o.only.as_deref().is_none_or(|only| only == *name) {
+            summary[*name] = section(o)?;
+        }
+    }
+    write_summary(&o.out, &summary, markdown)?;
+    Ok(summary)
+}
+
+/// `preset` on `data` for `steps` steps, logging 30 times, one checkpoint and grid at the end.
+pub fn short_run(preset: &str, data: &str, steps: u64) -> Result<RunConfig> {
+    let mut cfg = gantry_train::presets::find(preset)?.config();
+    cfg.data = data.to_string();
+    cfg.steps = steps;
+    cfg.log.every = (steps / 30).max(1);
+    cfg.log.sample_every = steps;
+    cfg.log.checkpoint_every = steps;
+    cfg.log.keep_checkpoints = 1;
+    Ok(cfg)
 }

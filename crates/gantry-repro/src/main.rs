@@ -46,7 +46,7 @@ fn run(cli: Cli) -> Result<()> {
     let name = cli.name.unwrap_or_default();
     let out = cli.out.unwrap_or_else(|| PathBuf::from("target/repro").join(&name));
     let device = gantry_core::device::parse_device(&cli.device)?;
-    if cli.only.is_some() && name != "translation" {
+    if cli.only.is_some() && !["translation", "autoencoders"].contains(&name.as_str()) {
         bail!("--only: the '{name}' figures have no sections");
     }
     let o = repro::Options { out: out.clone(), check: cli.check, only: cli.only, device };
@@ -57,6 +57,7 @@ fn run(cli: Cli) -> Result<()> {
         "truncation" => repro::truncation::run(&o)?,
         "stylegan" => repro::stylegan::run(&o)?,
         "translation" => repro::translation::run(&o)?,
+        "autoencoders" => repro::autoencoders::run(&o)?,
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")

@@ -44,36 +44,14 @@ struct HeldOut {
     targets: Tensor,
 }
 
-/// One section's figures: its summary.
-pub type Section = fn(&Options) -> Result<Value>;
-
 /// The sections, in order: (name, what it runs).
-pub const SECTIONS: &[(&str, Section)] =
+pub const SECTIONS: &[(&str, crate::Section)] =
     &[("pix2pix", pix2pix), ("cyclegan", cyclegan), ("superres", superres)];
 
 /// Runs the figures (`o.only`: one section, the others kept from an earlier `summary.json`);
 /// returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
-    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
-    if let Some(only) = &o.only {
-        ensure!(
-            SECTIONS.iter().any(|(n, _)| n == only),
-            "unknown section '{only}' of translation: expected one of {}",
-            SECTIONS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let mut summary = match (&o.only, std::fs::read_to_string(o.out.join("summary.json"))) {
-        (Some(_), Ok(text)) => serde_json::from_str(&text).unwrap_or_else(|_| json!({})),
-        _ => json!({}),
-    };
-    summary["check"] = json!(o.check);
-    for (name, section) in SECTIONS {
-        if o.only.as_deref().is_none_or(|only| only == *name) {
-            summary[*name] = section(o)?;
-        }
-    }
-    crate::write_summary(&o.out, &summary, markdown)?;
-    Ok(summary)
+    crate::run_sections(o, "translation", SECTIONS, markdown)
 }
 
 /// pix2pix's three objectives.
@@ -93,7 +71,7 @@ fn pix2pix(o: &Options) -> Result<Value> {
     let mut translations = Vec::new();
     let mut held: Option<HeldOut> = None;
     for &(name, gan, l1) in VARIANTS {
-        let mut cfg = short_run("pix2pix-edges2fashion", &data, steps)?;
+        let mut cfg = crate::short_run("pix2pix-edges2fashion", &data, steps)?;
         let s = cfg.family.get_mut::<Pix2pixRun>().context("pix2pix-edges2fashion is a pix2pix run")?;
         (s.train.gan_weight, s.train.l1_weight) = (gan, l1);
         if o.check {
@@ -175,7 +153,7 @@ fn cyclegan(o: &Options) -> Result<Value> {
     let mut tiles: Vec<Tensor> = Vec::new();
     let mut baseline = None;
     for (name, cycle) in [("CycleGAN (λ = 10)", 10.0), ("no cycle loss", 0.0)] {
-        let mut cfg = short_run("cyclegan-digits2mnist", &data, steps)?;
+        let mut cfg = crate::short_run("cyclegan-digits2mnist", &data, steps)?;
         let s = cfg.family.get_mut::<CycleRun>().context("cyclegan-digits2mnist is a cyclegan run")?;
         s.train.cycle_weight = cycle;
         if o.check {
@@ -302,7 +280,7 @@ fn superres(o: &Options) -> Result<Value> {
     for (name, preset, steps) in
         [("SRResNet (MSE)", "srresnet-cifar", steps_mse), ("SRGAN", "srgan-cifar", steps_gan)]
     {
-        let mut cfg = short_run(preset, &data, steps)?;
+        let mut cfg = crate::short_run(preset, &data, steps)?;
         let s = cfg.family.get_mut::<SrganRun>().context("the SR presets are srgan runs")?;
         s.train.lr_drop_at = 0;
         let dir = o.out.join("runs").join(preset);
@@ -396,19 +374,6 @@ fn laplacian_energy(x: &Tensor) -> f64 {
         .repeat([c, 1, 1, 1]);
     let lap = x.conv2d(&k.to_device(x.device()), None::<Tensor>, [1, 1], [0, 0], [1, 1], c);
     lap.abs().mean(tch::Kind::Double).double_value(&[])
-}
-
-/// Preset `preset` on `data` for `steps` steps, logging 30 times and keeping one checkpoint and
-/// one sample grid, at the end.
-fn short_run(preset: &str, data: &str, steps: u64) -> Result<gantry_train::config::RunConfig> {
-    let mut cfg = gantry_train::presets::find(preset)?.config();
-    cfg.data = data.to_string();
-    cfg.steps = steps;
-    cfg.log.every = (steps / 30).max(1);
-    cfg.log.sample_every = steps;
-    cfg.log.checkpoint_every = steps;
-    cfg.log.keep_checkpoints = 1;
-    Ok(cfg)
 }
 
 fn mean(t: &Tensor) -> f64 {

@@ -46,6 +46,25 @@ pub trait TruncateInW {
     fn generate_psi(&self, z: &Tensor, psi: f64, cutoff: Option<i64>) -> Result<Tensor>;
 }
 
+/// Encodes images into codes and decodes codes into images (the adversarial autoencoder, the
+/// VAE-GAN).
+pub trait Autoencoder {
+    /// (channels, size) of the images it encodes.
+    fn image_shape(&self) -> (i64, i64);
+    /// Code size.
+    fn code_dim(&self) -> i64;
+    /// Codes `[N, code_dim]` of images `[N, C, S, S]` in [−1, 1] (a Gaussian posterior's mean).
+    fn encode(&self, images: &Tensor) -> Result<Tensor>;
+    /// Images `[N, C, S, S]` in [−1, 1] of codes `[N, code_dim]`.
+    fn decode(&self, codes: &Tensor) -> Result<Tensor>;
+    /// Samples of the prior the codes are matched to, `[n, code_dim]`, drawn from `seed`'s stream.
+    fn prior_samples(&self, n: usize, seed: u64) -> Tensor;
+    /// The prior's component each code `[N, code_dim]` falls in (a mixture prior), `[N]` i64.
+    fn component_of(&self, _codes: &Tensor) -> Option<Tensor> {
+        None
+    }
+}
+
 /// Translates an image into another domain (pix2pix).
 pub trait Translator {
     /// (channels, size) of the inputs it takes.
@@ -161,6 +180,10 @@ impl Model {
 
     pub fn w_truncation(&self) -> Result<&dyn TruncateInW> {
         self.family.w_truncation().ok_or_else(|| self.lacks("this truncates in StyleGAN's W"))
+    }
+
+    pub fn autoencoder(&self) -> Result<&dyn Autoencoder> {
+        self.family.autoencoder().ok_or_else(|| self.lacks("this command encodes images (an autoencoder)"))
     }
 
     pub fn translator(&self) -> Result<&dyn Translator> {

@@ -13,7 +13,7 @@ use gantry_core::optim::{Adam, AdamConfig};
 use tch::nn::VarStore;
 use tch::Tensor;
 
-use crate::capability::{ClassSampler, CodeSampler, Sampler, Translator, TruncateInW};
+use crate::capability::{Autoencoder, ClassSampler, CodeSampler, Sampler, Translator, TruncateInW};
 
 /// Named scalars a phase reports (averaged by the loop into `metrics.jsonl`).
 pub type Scalars = Vec<(&'static str, f64)>;
@@ -126,12 +126,25 @@ pub struct Network {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetId(usize);
 
-/// A family's networks: each its own `VarStore`, trained ones with their own Adam. Checkpoints
-/// hold every network under its name (`g.*`, `d.*`, `g_ema.*`, `aux.*`) and every optimiser as
-/// `opt_<name>.*`.
+/// A handle on an optimiser shared by several networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptId(usize);
+
+/// An Adam over several networks, stepped on one loss (an autoencoder's reconstruction phase
+/// updates its encoder and decoder together).
+#[derive(Debug)]
+struct Shared {
+    name: &'static str,
+    adam: Adam,
+}
+
+/// A family's networks: each its own `VarStore`, trained ones with their own Adam, plus Adams
+/// shared by several networks. Checkpoints hold every network under its name (`g.*`, `d.*`,
+/// `g_ema.*`, `aux.*`) and every optimiser as `opt_<name>.*`.
 #[derive(Debug, Default)]
 pub struct Networks {
     nets: Vec<Network>,
+    shared: Vec<Shared>,
 }
 
 impl Networks {
@@ -144,6 +157,30 @@ impl Networks {
     pub fn trained(&mut self, name: &'static str, vs: VarStore, opt: AdamConfig, inference: bool) -> NetId {
         let opt = Adam::new(&vs, opt);
         self.push(Network { name, vs, kind: NetKind::Trained, opt: Some(opt), inference })
+    }
+
+    /// Registers a network trained only by shared optimisers ([`Self::shared`]), without one of
+    /// its own.
+    pub fn trained_by_shared(&mut self, name: &'static str, vs: VarStore, inference: bool) -> NetId {
+        self.push(Network { name, vs, kind: NetKind::Trained, opt: None, inference })
+    }
+
+    /// Registers an Adam over the networks `ids` (saved as `opt_<name>`, its state named
+    /// `<network>.<variable>`); `name` must differ from every network's.
+    pub fn shared(&mut self, name: &'static str, ids: &[NetId], opt: AdamConfig) -> OptId {
+        assert!(
+            self.nets.iter().all(|n| n.name != name) && self.shared.iter().all(|o| o.name != name),
+            "optimiser '{name}' named like another network or optimiser"
+        );
+        let stores: Vec<(&str, &VarStore)> =
+            ids.iter().map(|id| (self.nets[id.0].name, &self.nets[id.0].vs)).collect();
+        self.shared.push(Shared { name, adam: Adam::over(&stores, opt) });
+        OptId(self.shared.len() - 1)
+    }
+
+    /// A shared optimiser.
+    pub fn shared_opt_mut(&mut self, id: OptId) -> &mut Adam {
+        &mut self.shared[id.0].adam
     }
 
     /// Registers a network that is not trained by gradient (an EMA copy), needed for inference.
@@ -197,6 +234,9 @@ impl Networks {
                 opt.save_state(&format!("opt_{}", n.name), ck);
             }
         }
+        for o in &self.shared {
+            o.adam.save_state(&format!("opt_{}", o.name), ck);
+        }
     }
 
     /// Restores every network and optimiser.
@@ -206,6 +246,9 @@ impl Networks {
             if let Some(opt) = &mut n.opt {
                 opt.load_state(&format!("opt_{}", n.name), ck)?;
             }
+        }
+        for o in &mut self.shared {
+            o.adam.load_state(&format!("opt_{}", o.name), ck)?;
         }
         Ok(())
     }
@@ -273,6 +316,11 @@ pub trait Family {
         None
     }
 
+    /// Encodes images and decodes codes.
+    fn autoencoder(&self) -> Option<&dyn Autoencoder> {
+        None
+    }
+
     /// What this model can do, in words (for messages naming what a command could do instead).
     fn abilities(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
@@ -290,6 +338,9 @@ pub trait Family {
         }
         if self.translator().is_some() {
             out.push("translate an image (translate, eval of translations)");
+        }
+        if self.autoencoder().is_some() {
+            out.push("encode and decode images (encode, interpolate --input)");
         }
         out
     }

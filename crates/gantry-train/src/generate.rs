@@ -233,6 +233,116 @@ pub fn interpolate(m: &Model, frames: usize, rows: usize, seed: u64, out: &Path)
     save_samples(&s.generate(&z.reshape([-1, z_dim])), None, frames, out)
 }
 
+/// The images an autoencoder command reads from `input` (a dataset name, a folder, an archive; see
+/// `gantry_data::load`) at the model's size and channels, `split` of a dataset that has one: the
+/// first `n` (all when None) as images in [−1, 1] and their labels when the data has them.
+pub fn autoencoder_inputs(
+    m: &Model,
+    input: &str,
+    split: gantry_data::Split,
+    n: Option<usize>,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let (c, s) = m.autoencoder()?.image_shape();
+    let opts = gantry_data::LoadOptions { split, size: Some(s), channels: Some(c), fit: m.cfg.loader.fit };
+    let ds = gantry_data::load(input, &opts).with_context(|| format!("--input {input}"))?;
+    let take = n.unwrap_or(usize::MAX).min(ds.len()) as i64;
+    if take == 0 {
+        bail!("--input {input}: no images to encode");
+    }
+    let x = gantry_core::image::from_u8(&ds.images.narrow(0, 0, take));
+    Ok((x, ds.labels.as_ref().map(|l| l.narrow(0, 0, take))))
+}
+
+/// Codes `[N, code_dim]` (on the CPU) of images `[N, C, S, S]` in [−1, 1], in batches.
+pub fn encode_all(m: &Model, images: &Tensor) -> Result<Tensor> {
+    let ae = m.autoencoder()?;
+    let n = images.size()[0];
+    let mut out = Vec::new();
+    for start in (0..n).step_by(500) {
+        out.push(ae.encode(&images.narrow(0, start, 500.min(n - start)))?.to_device(Device::Cpu));
+    }
+    Ok(Tensor::cat(&out, 0))
+}
+
+/// What `gantry encode` wrote.
+#[derive(Debug)]
+pub struct Encoded {
+    pub count: i64,
+    pub code_dim: i64,
+    /// The labels file, when the data has labels.
+    pub labels: Option<PathBuf>,
+}
+
+/// `gantry encode`: the codes of `input`'s images as a float32 `.npy` `[N, code_dim]` at `out`,
+/// their labels (when the data has them) as int64 `<out stem>.labels.npy` beside it, and with
+/// `scatter` a PNG of 2-D codes over samples of the prior, coloured by class. Every file is
+/// written atomically; a scatter of codes that are not 2-D is refused before anything is written.
+pub fn encode(
+    m: &Model,
+    input: &str,
+    split: gantry_data::Split,
+    n: Option<usize>,
+    out: &Path,
+    scatter: Option<&Path>,
+) -> Result<Encoded> {
+    let ae = m.autoencoder()?;
+    if scatter.is_some() && ae.code_dim() != 2 {
+        bail!("--scatter plots 2-D codes; {} encodes to {} dimensions", m.path.display(), ae.code_dim());
+    }
+    let (x, labels) = autoencoder_inputs(m, input, split, n)?;
+    let codes = encode_all(m, &x)?;
+    gantry_metrics::npy::write_array(out, &codes)?;
+    let labels_path = match &labels {
+        Some(l) => {
+            let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+            let p = out.with_file_name(format!("{stem}.labels.npy"));
+            gantry_metrics::npy::write_array(&p, l)?;
+            Some(p)
+        }
+        None => None,
+    };
+    if let Some(path) = scatter {
+        let prior = ae.prior_samples(2000, 0);
+        let extent = codes.abs().max().double_value(&[]).max(prior.abs().max().double_value(&[])) * 1.05;
+        let classes: Option<Vec<i64>> = labels.as_ref().map(|l| Vec::try_from(l).unwrap_or_default());
+        let img = crate::plot::scatter_classes(&codes, classes.as_deref(), &prior, extent, 600);
+        gantry_core::image::save_png(&img, path)?;
+    }
+    Ok(Encoded { count: codes.size()[0], code_dim: codes.size()[1], labels: labels_path })
+}
+
+/// `gantry interpolate --input`: `rows` strips between the codes of real images 2r and 2r + 1 of
+/// `input`: each row is the first image, `frames` decodings of (1 − α)·E(x₁) + α·E(x₂), the second.
+pub fn interpolate_encoded(
+    m: &Model,
+    input: &str,
+    split: gantry_data::Split,
+    frames: usize,
+    rows: usize,
+    out: &Path,
+) -> Result<()> {
+    if frames < 2 || rows == 0 {
+        bail!("--frames must be at least 2 and --rows at least 1 (found {frames} and {rows})");
+    }
+    let ae = m.autoencoder()?;
+    let (x, _) = autoencoder_inputs(m, input, split, Some(2 * rows))?;
+    if x.size()[0] < 2 * rows as i64 {
+        bail!("--input {input}: {rows} rows need {} images, found {}", 2 * rows, x.size()[0]);
+    }
+    let z = encode_all(m, &x)?; // [2r, d]
+    let d = z.size()[1];
+    let z = z.reshape([rows as i64, 2, d]);
+    let (z1, z2) = (z.select(1, 0), z.select(1, 1));
+    let alpha = Tensor::linspace(0.0, 1.0, frames as i64, tch::kind::FLOAT_CPU).view([1, -1, 1]);
+    let path: Tensor = (1.0 - &alpha) * z1.unsqueeze(1) + &alpha * z2.unsqueeze(1); // [r, F, d]
+    let decoded = ae.decode(&path.reshape([-1, d]))?.to_device(Device::Cpu);
+    let sz = decoded.size();
+    let decoded = decoded.reshape([rows as i64, frames as i64, sz[1], sz[2], sz[3]]);
+    let x = x.reshape([rows as i64, 2, sz[1], sz[2], sz[3]]);
+    let strip = Tensor::cat(&[x.narrow(1, 0, 1), decoded, x.narrow(1, 1, 1)], 1);
+    save_samples(&strip.reshape([-1, sz[1], sz[2], sz[3]]), None, frames + 2, out)
+}
+
 /// What `gantry translate` reads: plain input images, or `A|B` pairs whose right half is the
 /// target (shown beside the translation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,8 @@
 //! | [`pix2pix`] | `pix2pix` | `D`, `G` (on the same batch and the same G forward) |
 //! | [`cyclegan`] | `cyclegan` | `G` (both generators), `D` (both discriminators, through image pools) |
 //! | [`srgan`] | `srgan` | `D`, `G` (on the same batch and the same G forward; LR inputs made from it) |
+//! | [`aae`] | `aae` | `AE` (encoder + decoder on reconstruction), `D` (latent D: prior vs codes), `E` (encoder fools D) |
+//! | [`vaegan`] | `vaegan` | `VAE` (encoder, decoder and, with `train.gan`, D, each on its own loss from one forward pass) |
 //!
 //! [`adversarial`] holds what the GAN families share: the objective, the penalties, and the G/D
 //! pair with its optimisers and EMA.
@@ -23,6 +25,7 @@ use crate::config::{parse_settings, FamilySettings, Recipe, RunConfig};
 use crate::family::Family;
 use crate::presets::Preset;
 
+pub mod aae;
 pub mod adversarial;
 pub mod cond;
 pub mod cyclegan;
@@ -32,6 +35,7 @@ pub mod pix2pix;
 pub mod progan;
 pub mod srgan;
 pub mod stylegan2;
+pub mod vaegan;
 
 /// One family as the registry knows it.
 pub struct Kind {
@@ -55,6 +59,8 @@ pub const FAMILIES: &[Kind] = &[
     kind::<pix2pix::Pix2pixRun>(pix2pix::PRESETS),
     kind::<cyclegan::CycleRun>(cyclegan::PRESETS),
     kind::<srgan::SrganRun>(srgan::PRESETS),
+    kind::<aae::AaeRun>(aae::PRESETS),
+    kind::<vaegan::VaeganRun>(vaegan::PRESETS),
     kind::<gan::MlpRun>(gan::MLP_PRESETS),
 ];
 
