@@ -5,9 +5,10 @@
 //!
 //! | module | crate | holds |
 //! |---|---|---|
+//! | [`autoenc`] | gantry-autoenc | the adversarial autoencoder (priors, latent D) and the VAE-GAN's networks |
 //! | [`core`] | gantry-core | tensors ↔ images, devices and seeds, checkpoints, Adam with exportable state |
 //! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
-//! | [`losses`] | gantry-losses | adversarial losses on logits, each with its equation |
+//! | [`losses`] | gantry-losses | adversarial losses on logits, penalties, content and VAE terms, each with its equation |
 //! | [`dcgan`] | gantry-dcgan | DCGAN and the toy MLP GANs |
 //! | [`cond`] | gantry-cond | cGAN, conditional BN, projection discriminator, ACGAN, InfoGAN |
 //! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
@@ -19,6 +20,7 @@
 //!
 //! The `gantry` binary is the gantry-cli package; the figures are gantry-repro.
 
+pub use gantry_autoenc as autoenc;
 pub use gantry_cond as cond;
 pub use gantry_core as core;
 pub use gantry_data as data;

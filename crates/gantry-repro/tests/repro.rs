@@ -224,3 +224,45 @@ fn translation_check() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown section 'nope'"));
 }
+
+#[test]
+fn autoencoders_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["autoencoders", "--check", "--device", "cpu", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    // The AAE with the mixture prior, both variants: 200 held-out codes, each digit's shares.
+    let v = s["mixture"]["variants"].as_array().unwrap();
+    assert_eq!(v.iter().map(|r| r["variant"].as_str().unwrap()).collect::<Vec<_>>(), ["unsupervised", "supervised"]);
+    for r in v {
+        assert!(r["mmd2_final"].as_f64().unwrap() >= -1e-9, "{r}");
+        assert_eq!(r["share_in_own_component"].as_array().unwrap().len(), 10);
+        let occ: f64 = r["component_occupancy"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
+        assert!((occ - 1.0).abs() < 1e-9, "every code falls in one component: {occ}");
+        assert!(!r["mmd2_batch_over_training"].as_array().unwrap().is_empty());
+    }
+    for f in ["scatter-unsupervised.png", "scatter-supervised.png", "mmd.png"] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    // Decoded prior samples: 10 × 10 digits of 28×28.
+    let img = image::open(tmp.path().join("samples-supervised.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (10 * 30 + 2, 10 * 30 + 2));
+    // Parzen: σ from the grid logspace(−1, 0, 10); real digits score above an untrained
+    // model's noise.
+    let p = &s["parzen"];
+    let sigma = p["aae"]["sigma"].as_f64().unwrap();
+    assert!((0.1 - 1e-9..=1.0 + 1e-9).contains(&sigma), "{p}");
+    assert_eq!(p["aae"]["grid"].as_array().unwrap().len(), 10);
+    assert!(p["training_digits"]["log_likelihood"].as_f64().unwrap() > p["aae"]["log_likelihood"].as_f64().unwrap());
+    // VAE and VAE-GAN: reconstructions (rows originals, VAE, VAE-GAN of 12 digits at 32×32).
+    let m = s["vaegan"]["models"].as_array().unwrap();
+    assert_eq!(m.iter().map(|r| r["model"].as_str().unwrap()).collect::<Vec<_>>(), ["VAE", "VAE-GAN"]);
+    let img = image::open(tmp.path().join("recon.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (12 * 34 + 2, 3 * 34 + 2));
+}

@@ -383,8 +383,16 @@ fn aae(model: AutoencoderConfig, prior: PriorConfig, supervised: bool) -> Family
 }
 
 /// The paper's MNIST AAE: MLPs of 2 × 1000, an 8-D code matched to N(0, 5²I) (its likelihood
-/// experiment), on the embedded 5k digits (data=mnist for all 60k).
+/// experiment), on the embedded 5k digits (data=mnist for all 60k). The latent game is WGAN-GP
+/// with Adam(2e-4, β1 0.5) for D and the encoder: with the non-saturating loss, D separates the
+/// wide 8-D prior (‖z‖ ≈ 14) from the codes so well that the encoder never catches up (MMD² 0.25
+/// after 4,000 steps against 0.014 after 1,500 with WGAN-GP).
 fn aae_mnist() -> RunConfig {
+    let mut family = aae(AutoencoderConfig::mnist_mlp(8), PriorConfig::gaussian(5.0), false);
+    let s = family.get_mut::<AaeRun>().expect("an aae run");
+    s.loss = LossChoice::WganGp;
+    let adam = AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999, ..Default::default() };
+    (s.train.g_opt, s.train.d_opt) = (adam, adam);
     RunConfig {
         preset: "aae-mnist".into(),
         data: "mnist-5k".into(),
@@ -392,7 +400,7 @@ fn aae_mnist() -> RunConfig {
         steps: 5000,
         batch_size: 100,
         threads: 0,
-        family: aae(AutoencoderConfig::mnist_mlp(8), PriorConfig::gaussian(5.0), false),
+        family,
         loader: loader(false),
         log: LogConfig {
             every: 100,
@@ -405,7 +413,8 @@ fn aae_mnist() -> RunConfig {
     }
 }
 
-/// A 2-D code matched to the mixture of 10 Gaussians (the paper's Figure 4a, unsupervised).
+/// A 2-D code matched to the mixture of 10 Gaussians (the paper's Figure 4a, unsupervised),
+/// with the non-saturating latent game.
 fn aae_mnist_mixture() -> RunConfig {
     RunConfig {
         preset: "aae-mnist-mixture".into(),
@@ -438,7 +447,7 @@ fn aae_fashion() -> RunConfig {
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "aae-mnist",
-        summary: "adversarial autoencoder, MNIST 28x28 MLPs 2x1000, 8-D code, prior N(0, 5^2 I); embedded 5k digits",
+        summary: "adversarial autoencoder, MNIST 28x28 MLPs 2x1000, 8-D code, prior N(0, 5^2 I), WGAN-GP latent game; embedded 5k digits",
         build: aae_mnist,
     },
     Preset {
