@@ -815,6 +815,15 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--split`: train, test or all.
+fn parse_split(s: &str) -> Result<gantry_data::Split> {
+    use gantry_data::Split;
+    [Split::Train, Split::Test, Split::All]
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| anyhow::anyhow!("invalid --split: expected train, test or all, found '{s}'"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -824,13 +833,4 @@ mod tests {
         assert_eq!(&t[8..9], "-");
         assert!(t[..8].chars().all(|c| c.is_ascii_digit()) && t.starts_with("20"));
     }
-}
-
-/// `--split`: train, test or all.
-fn parse_split(s: &str) -> Result<gantry_data::Split> {
-    use gantry_data::Split;
-    [Split::Train, Split::Test, Split::All]
-        .into_iter()
-        .find(|k| k.name() == s)
-        .ok_or_else(|| anyhow::anyhow!("invalid --split: expected train, test or all, found '{s}'"))
 }

@@ -86,7 +86,11 @@ fn supervised_aae_resumes_exactly_encodes_and_samples_by_class() {
 
     // Samples by class: one row per digit; interpolation between encoded digits.
     let s = tmp.path().join("s.png");
-    ok(gantry().args(["sample", "--n", "4", "--class", "7", "--device", "cpu", "--ckpt"]).arg(&a).arg("--out").arg(&s));
+    ok(gantry()
+        .args(["sample", "--n", "4", "--class", "7", "--device", "cpu", "--ckpt"])
+        .arg(&a)
+        .arg("--out")
+        .arg(&s));
     let i = tmp.path().join("i.png");
     ok(gantry()
         .args(["interpolate", "--input", "mnist-5k", "--split", "train", "--rows", "2", "--frames", "5"])
@@ -99,12 +103,22 @@ fn supervised_aae_resumes_exactly_encodes_and_samples_by_class() {
 
     // Bad input: one line each, nothing written.
     let none = tmp.path().join("none.npy");
-    let e = fails(gantry().args(["encode", "--input", "/nonexistent/dir", "--ckpt"]).arg(&a).arg("--out").arg(&none));
+    let e = fails(
+        gantry().args(["encode", "--input", "/nonexistent/dir", "--ckpt"]).arg(&a).arg("--out").arg(&none),
+    );
     assert!(e.contains("/nonexistent/dir"), "{e}");
     assert!(!none.exists());
-    let e = fails(gantry().args(["train", "--preset", "aae-mnist", "--set", "model.supervised=true", "--out"]).arg(tmp.path().join("x")));
+    let e = fails(
+        gantry()
+            .args(["train", "--preset", "aae-mnist", "--set", "model.supervised=true", "--out"])
+            .arg(tmp.path().join("x")),
+    );
     assert!(e.contains("model.supervised") && e.contains("gaussian"), "{e}");
-    let e = fails(gantry().args(["train", "--preset", "aae-mnist", "--set", "prior.kind=mixture", "--out"]).arg(tmp.path().join("y")));
+    let e = fails(
+        gantry()
+            .args(["train", "--preset", "aae-mnist", "--set", "prior.kind=mixture", "--out"])
+            .arg(tmp.path().join("y")),
+    );
     assert!(e.contains("model.code_dim") && e.contains("2-D"), "{e}");
     assert!(!tmp.path().join("x").exists() && !tmp.path().join("y").exists());
 }
@@ -137,9 +151,26 @@ fn aae_with_an_empirical_prior_and_a_gaussian_posterior() {
     assert!(text.lines().last().unwrap().contains("\"d_reg\""), "the gradient penalty is logged");
     // A prior file of the wrong width: one line naming it.
     let bad = format!("prior.file={}", tmp.path().join("codes-missing.npy").display());
-    let e = fails(gantry().args(["train", "--preset", "aae-mnist", "--set", "prior.kind=empirical", "--set", &bad, "--out"]).arg(tmp.path().join("z")));
+    let e = fails(
+        gantry()
+            .args(["train", "--preset", "aae-mnist", "--set", "prior.kind=empirical", "--set", &bad, "--out"])
+            .arg(tmp.path().join("z")),
+    );
     assert!(e.contains("prior.file") && e.contains("codes-missing.npy"), "{e}");
-    let e = fails(gantry().args(["train", "--preset", "aae-mnist", "--set", "prior.kind=empirical", "--set", &prior, "--out"]).arg(tmp.path().join("z")));
+    let e = fails(
+        gantry()
+            .args([
+                "train",
+                "--preset",
+                "aae-mnist",
+                "--set",
+                "prior.kind=empirical",
+                "--set",
+                &prior,
+                "--out",
+            ])
+            .arg(tmp.path().join("z")),
+    );
     assert!(e.contains("[N, 8]"), "{e}");
 }
 
@@ -163,7 +194,9 @@ fn vaegan_and_vae_resume_exactly_and_encode() {
         assert_eq!(last["d_loss"].is_null(), preset == "vae-mnist", "{last}");
         let codes = tmp.path().join(format!("{preset}.npy"));
         ok(gantry()
-            .args(["encode", "--input", "mnist-5k", "--split", "train", "--n", "10", "--device", "cpu", "--ckpt"])
+            .args([
+                "encode", "--input", "mnist-5k", "--split", "train", "--n", "10", "--device", "cpu", "--ckpt",
+            ])
             .arg(&a)
             .arg("--out")
             .arg(&codes));
@@ -185,6 +218,12 @@ fn vaegan_and_vae_resume_exactly_and_encode() {
     // A DCGAN cannot encode: the error says what the model can do.
     let dc = tmp.path().join("dc");
     train("dcgan-mnist", &dc, 1, &["model.g_width=4", "model.d_width=4"]);
-    let e = fails(gantry().args(["encode", "--input", "mnist-5k", "--device", "cpu", "--ckpt"]).arg(&dc).arg("--out").arg(tmp.path().join("c.npy")));
+    let e = fails(
+        gantry()
+            .args(["encode", "--input", "mnist-5k", "--device", "cpu", "--ckpt"])
+            .arg(&dc)
+            .arg("--out")
+            .arg(tmp.path().join("c.npy")),
+    );
     assert!(e.contains("encodes images") && e.contains("draw from latents"), "{e}");
 }

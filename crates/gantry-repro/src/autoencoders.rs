@@ -44,7 +44,7 @@ pub fn run(o: &Options) -> Result<Value> {
 /// digits) or the check (the embedded digits, which have no test split).
 fn data(o: &Options, full_n: usize) -> (&'static str, Split, usize) {
     if o.check {
-        ("mnist-5k", Split::Train, 200)
+        ("mnist-5k", Split::Train, 5000)
     } else {
         ("mnist", Split::Test, full_n)
     }
@@ -205,6 +205,7 @@ fn parzen_ll(o: &Options) -> Result<Value> {
 fn vaegan(o: &Options) -> Result<Value> {
     let steps = if o.check { 3 } else { 3000 };
     let (train_data, split, n) = data(o, 2000);
+    let n = if o.check { 500 } else { n };
     let reference = crate::DomainReference::mnist(o.device)?;
     let mut rows = Vec::new();
     let mut recon_rows: Vec<Tensor> = Vec::new();
