@@ -9,7 +9,8 @@
 //!                                           (BN, ReLU) → 5×5 conv C, tanh
 //! D_z   [z, label one-hot] → 1000 ReLU → 1000 ReLU → logit
 //! D_x   —                                   5×5 conv w/2 ReLU → 5×5 s2 convs 2w, 4w, 4w (BN, ReLU)
-//!                                           = Dis_l → FC 8w (BN, ReLU) → logit
+//!                                           → FC 8w (BN, ReLU) → logit; Dis_l = conv 3 or 4's
+//!                                           output before its BN
 //! ```
 //!
 //! With w = 64, h = 2048 the conv networks are the paper's for 64×64 CelebA (there with S/8 = 8);

@@ -395,7 +395,7 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "vaegan-mnist",
-        summary: "VAE-GAN (Larsen et al.): reconstruction in D's 4th-conv features, KL, GAN on x~ and x_p",
+        summary: "VAE-GAN (Larsen et al.): reconstruction in D's 3rd-conv features, KL, GAN on x~ and x_p",
         build: vaegan_mnist,
     },
     Preset { name: "vae-fashion", summary: "the VAE on Fashion-MNIST", build: vae_fashion },
