@@ -777,8 +777,25 @@ fn timestamp() -> String {
     format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Ctrl-C and SIGTERM: the first asks the loop to stop after the current step (it writes a
+/// checkpoint); the second aborts at once.
+fn install_stop_handler() {
+    let installed = ctrlc::set_handler(|| {
+        if gantry_train::stop::request() == 1 {
+            eprintln!("\nstopping after this step (a checkpoint is written); Ctrl-C again aborts at once");
+        } else {
+            eprintln!("\naborted");
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not save a checkpoint ({e})");
+    }
+}
+
 fn train_cmd(a: TrainArgs) -> Result<()> {
     let device = gantry_core::device::parse_device(&a.device)?;
+    install_stop_handler();
     let summary = if let Some(dir) = &a.resume {
         train::resume(dir, a.steps, device)?
     } else {
@@ -802,6 +819,12 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     };
     let exe = std::env::args().next().unwrap_or_else(|| "gantry".into());
     let run = summary.run.display();
+    if let Some(target) = summary.interrupted {
+        println!("stopped at step {} of {target} in {:.1} s", summary.steps, summary.seconds);
+        println!("  checkpoint: {}", summary.checkpoint.display());
+        println!("  resume:     {exe} train --resume {run} --steps {target}");
+        std::process::exit(130);
+    }
     println!("trained to step {} in {:.1} s", summary.steps, summary.seconds);
     println!("  samples:    {}", summary.samples.display());
     println!("  checkpoint: {}", summary.checkpoint.display());

@@ -27,4 +27,5 @@ pub mod presets;
 pub mod preview;
 pub mod recipes;
 pub mod run_dir;
+pub mod stop;
 pub mod train;

@@ -63,6 +63,9 @@ pub struct Summary {
     pub seconds: f64,
     /// What the trained model can do (see [`Family::abilities`]).
     pub translates: bool,
+    /// The run stopped at `steps` on a stop request ([`crate::stop`]) before reaching its
+    /// target, which is this; a checkpoint of `steps` was written.
+    pub interrupted: Option<u64>,
 }
 
 /// Loads the data, builds the family (seeded) and what draws its previews and evaluations.
@@ -234,6 +237,7 @@ impl Session {
         let mut n_in_log = 0u64;
         let mut last_ck = None;
         let mut last_sample = None;
+        let mut reached = to;
         for step in from + 1..=to {
             for (k, v) in self.step(step, fresh_per_step)? {
                 match sums.iter_mut().find(|(n, _)| *n == k) {
@@ -295,6 +299,12 @@ impl Session {
             }
             if step % cfg.log.checkpoint_every == 0 || step == to {
                 last_ck = Some(self.write_checkpoint(step)?);
+            } else if crate::stop::requested() {
+                last_ck = Some(self.write_checkpoint(step)?);
+            }
+            if crate::stop::requested() && step < to {
+                reached = step;
+                break;
             }
         }
         bar.finish_and_clear();
@@ -306,7 +316,8 @@ impl Session {
         let samples = last_sample.unwrap_or_else(|| self.run.sample(to));
         Ok(Summary {
             run: self.run.root.clone(),
-            steps: to,
+            steps: reached,
+            interrupted: (reached < to).then_some(to),
             checkpoint,
             samples,
             metrics: self.run.metrics(),
