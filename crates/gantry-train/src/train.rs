@@ -297,9 +297,8 @@ impl Session {
             if let Some(obj) = line {
                 self.run.append_metrics(&serde_json::Value::Object(obj))?;
             }
-            if step % cfg.log.checkpoint_every == 0 || step == to {
-                last_ck = Some(self.write_checkpoint(step)?);
-            } else if crate::stop::requested() {
+            // A stop request checkpoints the step it arrived in.
+            if step % cfg.log.checkpoint_every == 0 || step == to || crate::stop::requested() {
                 last_ck = Some(self.write_checkpoint(step)?);
             }
             if crate::stop::requested() && step < to {
