@@ -38,7 +38,7 @@ fn logged_steps(run: &Path) -> usize {
 }
 
 fn interrupt(signal: &str, run: &Path) -> (u64, String) {
-    let mut child = train_cmd(run, 1_000_000).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = train_cmd(run, 1_000_000).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let t0 = Instant::now();
     while logged_steps(run) < 3 {
         assert!(t0.elapsed() < Duration::from_secs(120), "the run did not start");
