@@ -840,11 +840,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
 
 /// `--split`: train, test or all.
 fn parse_split(s: &str) -> Result<gantry_data::Split> {
-    use gantry_data::Split;
-    [Split::Train, Split::Test, Split::All]
-        .into_iter()
-        .find(|k| k.name() == s)
-        .ok_or_else(|| anyhow::anyhow!("invalid --split: expected train, test or all, found '{s}'"))
+    s.parse().map_err(|e| anyhow::anyhow!("invalid --split: {e}"))
 }
 
 #[cfg(test)]

@@ -72,27 +72,24 @@ pub struct Adam {
 impl Adam {
     /// Adam over every variable of `vs` that requires a gradient, in name order.
     pub fn new(vs: &VarStore, config: AdamConfig) -> Self {
-        let mut named: Vec<(String, Tensor)> =
-            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        let (names, params): (Vec<_>, Vec<_>) = named.into_iter().unzip();
-        let m = params.iter().map(Tensor::zeros_like).collect();
-        let v = params.iter().map(Tensor::zeros_like).collect();
-        Self { config, names, params, m, v, step: 0 }
+        Self::over_named(vs.variables().into_iter().collect(), config)
     }
 
     /// Adam over the trainable variables of several stores (one update of several networks on one
     /// loss: an autoencoder's encoder and decoder), its state named `<store>.<var>`.
     pub fn over(stores: &[(&str, &VarStore)], config: AdamConfig) -> Self {
-        let mut named: Vec<(String, Tensor)> = stores
+        let named = stores
             .iter()
             .flat_map(|(prefix, vs)| {
-                vs.variables()
-                    .into_iter()
-                    .filter(|(_, t)| t.requires_grad())
-                    .map(move |(n, t)| (format!("{prefix}.{n}"), t))
+                vs.variables().into_iter().map(move |(n, t)| (format!("{prefix}.{n}"), t))
             })
             .collect();
+        Self::over_named(named, config)
+    }
+
+    /// Adam over the `named` variables that require a gradient, in name order.
+    fn over_named(named: Vec<(String, Tensor)>, config: AdamConfig) -> Self {
+        let mut named: Vec<(String, Tensor)> = named.into_iter().filter(|(_, t)| t.requires_grad()).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let (names, params): (Vec<_>, Vec<_>) = named.into_iter().unzip();
         let m = params.iter().map(Tensor::zeros_like).collect();

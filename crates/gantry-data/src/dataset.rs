@@ -16,6 +16,18 @@ pub enum Split {
     All,
 }
 
+impl std::str::FromStr for Split {
+    type Err = DataError;
+
+    /// `train`, `test` or `all`.
+    fn from_str(s: &str) -> Result<Self> {
+        [Split::Train, Split::Test, Split::All]
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| DataError::Spec(format!("unknown split '{s}' (expected train, test or all)")))
+    }
+}
+
 impl Split {
     pub fn name(self) -> &'static str {
         match self {

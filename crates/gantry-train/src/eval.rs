@@ -330,12 +330,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
             let mut lo = data_options(other_model);
             let spec = match spec.rsplit_once('@') {
                 Some((name, split)) => {
-                    lo.split = match split {
-                        "train" => Split::Train,
-                        "test" => Split::Test,
-                        "all" => Split::All,
-                        other => bail!("'{spec}': unknown split '{other}' (expected train, test or all)"),
-                    };
+                    lo.split = split.parse().map_err(|e| anyhow::anyhow!("'{spec}': {e}"))?;
                     name.to_string()
                 }
                 None => spec,

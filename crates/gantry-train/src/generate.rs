@@ -227,10 +227,14 @@ pub fn interpolate(m: &Model, frames: usize, rows: usize, seed: u64, out: &Path)
     }
     let z_dim = s.z_dim();
     let ends = latents(2 * rows, z_dim, seed, "interpolate").reshape([rows as i64, 2, z_dim]);
-    let (z1, z2) = (ends.select(1, 0), ends.select(1, 1)); // [rows, z_dim] each
-    let alpha = Tensor::linspace(0.0, 1.0, frames as i64, tch::kind::FLOAT_CPU).view([1, -1, 1]); // [1, F, 1]
-    let z: Tensor = (1.0 - &alpha) * z1.unsqueeze(1) + &alpha * z2.unsqueeze(1); // [rows, F, z_dim]
+    let z = lerp_path(&ends.select(1, 0), &ends.select(1, 1), frames); // [rows, F, z_dim]
     save_samples(&s.generate(&z.reshape([-1, z_dim])), None, frames, out)
+}
+
+/// (1 − α)·z1 + α·z2 for `frames` values of α from 0 to 1: `[rows, frames, d]` from `[rows, d]` ends.
+fn lerp_path(z1: &Tensor, z2: &Tensor, frames: usize) -> Tensor {
+    let alpha = Tensor::linspace(0.0, 1.0, frames as i64, (Kind::Float, z1.device())).view([1, -1, 1]);
+    (1.0 - &alpha) * z1.unsqueeze(1) + &alpha * z2.unsqueeze(1)
 }
 
 /// The images an autoencoder command reads from `input` (a dataset name, a folder, an archive; see
@@ -332,9 +336,7 @@ pub fn interpolate_encoded(
     let z = encode_all(m, &x)?; // [2r, d]
     let d = z.size()[1];
     let z = z.reshape([rows as i64, 2, d]);
-    let (z1, z2) = (z.select(1, 0), z.select(1, 1));
-    let alpha = Tensor::linspace(0.0, 1.0, frames as i64, tch::kind::FLOAT_CPU).view([1, -1, 1]);
-    let path: Tensor = (1.0 - &alpha) * z1.unsqueeze(1) + &alpha * z2.unsqueeze(1); // [r, F, d]
+    let path = lerp_path(&z.select(1, 0), &z.select(1, 1), frames); // [r, F, d]
     let decoded = ae.decode(&path.reshape([-1, d]))?.to_device(Device::Cpu);
     let sz = decoded.size();
     let decoded = decoded.reshape([rows as i64, frames as i64, sz[1], sz[2], sz[3]]);

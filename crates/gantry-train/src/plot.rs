@@ -2,13 +2,26 @@
 
 use tch::{Kind, Tensor};
 
-/// Draws `points` `[N, 2]` (or `[N, 1]`, spread vertically by index) over the `modes` (grey
-/// discs) in the square [−extent, extent]², as u8 RGB pixels `[3, size, size]`.
-pub fn scatter(points: &Tensor, modes: &[Vec<f64>], extent: f64, size: usize) -> Tensor {
-    let mut img = vec![255u8; 3 * size * size];
-    let to_px = |v: f64| ((v + extent) / (2.0 * extent) * (size as f64 - 1.0)).round();
-    let mut put = |x: f64, y: f64, rgb: [u8; 3], r: i64| {
-        let (cx, cy) = (to_px(x) as i64, (size as f64 - 1.0 - to_px(y)) as i64);
+/// A white `size`×`size` RGB canvas showing the square [−extent, extent]², y up.
+struct Canvas {
+    img: Vec<u8>,
+    size: usize,
+    extent: f64,
+}
+
+impl Canvas {
+    fn new(extent: f64, size: usize) -> Self {
+        Self { img: vec![255u8; 3 * size * size], size, extent }
+    }
+
+    fn to_px(&self, v: f64) -> f64 {
+        ((v + self.extent) / (2.0 * self.extent) * (self.size as f64 - 1.0)).round()
+    }
+
+    /// A disc of radius `r` pixels at (x, y), clipped to the canvas.
+    fn dot(&mut self, x: f64, y: f64, rgb: [u8; 3], r: i64) {
+        let size = self.size;
+        let (cx, cy) = (self.to_px(x) as i64, (size as f64 - 1.0 - self.to_px(y)) as i64);
         for dy in -r..=r {
             for dx in -r..=r {
                 let (px, py) = (cx + dx, cy + dy);
@@ -19,29 +32,43 @@ pub fn scatter(points: &Tensor, modes: &[Vec<f64>], extent: f64, size: usize) ->
                     && (py as usize) < size
                 {
                     for (c, v) in rgb.iter().enumerate() {
-                        img[c * size * size + py as usize * size + px as usize] = *v;
+                        self.img[c * size * size + py as usize * size + px as usize] = *v;
                     }
                 }
             }
         }
-    };
+    }
+
+    /// u8 RGB pixels `[3, size, size]`.
+    fn pixels(self) -> Tensor {
+        let s = self.size as i64;
+        Tensor::from_slice(&self.img).reshape([3, s, s])
+    }
+}
+
+/// The values of `points` `[N, d]` on the CPU, row by row.
+fn rows(points: &Tensor) -> (usize, usize, Vec<f64>) {
+    let p = points.to_device(tch::Device::Cpu).to_kind(Kind::Double);
+    let (n, d) = (p.size()[0] as usize, p.size()[1] as usize);
+    (n, d, Vec::try_from(p.reshape([-1])).unwrap_or_default())
+}
+
+/// Draws `points` `[N, 2]` (or `[N, 1]`, spread vertically by index) over the `modes` (grey
+/// discs) in the square [−extent, extent]², as u8 RGB pixels `[3, size, size]`.
+pub fn scatter(points: &Tensor, modes: &[Vec<f64>], extent: f64, size: usize) -> Tensor {
+    let mut canvas = Canvas::new(extent, size);
     for m in modes {
         let y = m.get(1).copied().unwrap_or(0.0);
-        put(m[0], y, [200, 200, 200], (size / 40) as i64);
+        canvas.dot(m[0], y, [200, 200, 200], (size / 40) as i64);
     }
-    let p = points.to_device(tch::Device::Cpu).to_kind(Kind::Double);
-    let (n, d) = (p.size()[0], p.size()[1]);
-    let flat: Vec<f64> = Vec::try_from(p.reshape([-1])).unwrap_or_default();
-    for i in 0..n as usize {
-        let x = flat[i * d as usize];
-        let y = if d > 1 {
-            flat[i * d as usize + 1]
-        } else {
-            extent * (2.0 * (i as f64 + 0.5) / n as f64 - 1.0) * 0.9
-        };
-        put(x, y, [20, 60, 160], 1);
+    let (n, d, flat) = rows(points);
+    for i in 0..n {
+        let x = flat[i * d];
+        let y =
+            if d > 1 { flat[i * d + 1] } else { extent * (2.0 * (i as f64 + 0.5) / n as f64 - 1.0) * 0.9 };
+        canvas.dot(x, y, [20, 60, 160], 1);
     }
-    Tensor::from_slice(&img).reshape([3, size as i64, size as i64])
+    canvas.pixels()
 }
 
 /// Ten distinguishable colours (matplotlib's tab10), class k drawn in `PALETTE[k % 10]`.
@@ -68,26 +95,17 @@ pub fn scatter_classes(
     extent: f64,
     size: usize,
 ) -> Tensor {
-    let mut img = vec![255u8; 3 * size * size];
-    let to_px = |v: f64| ((v + extent) / (2.0 * extent) * (size as f64 - 1.0)).round() as i64;
-    let mut draw = |pts: &Tensor, colour: &dyn Fn(usize) -> [u8; 3]| {
-        let p: Vec<f64> = Vec::try_from(pts.to_device(tch::Device::Cpu).to_kind(Kind::Double).reshape([-1]))
-            .unwrap_or_default();
-        for (i, xy) in p.chunks_exact(2).enumerate() {
-            let (cx, cy) = (to_px(xy[0]), size as i64 - 1 - to_px(xy[1]));
-            let rgb = colour(i);
-            for (px, py) in [(cx, cy), (cx + 1, cy), (cx, cy + 1), (cx + 1, cy + 1)] {
-                if px >= 0 && py >= 0 && (px as usize) < size && (py as usize) < size {
-                    for (c, v) in rgb.iter().enumerate() {
-                        img[c * size * size + py as usize * size + px as usize] = *v;
-                    }
-                }
-            }
-        }
-    };
-    draw(background, &|_| [215, 215, 215]);
-    draw(points, &|i| classes.map_or(PALETTE[0], |c| PALETTE[c[i].rem_euclid(10) as usize]));
-    Tensor::from_slice(&img).reshape([3, size as i64, size as i64])
+    let mut canvas = Canvas::new(extent, size);
+    let (_, _, bg) = rows(background);
+    for xy in bg.chunks_exact(2) {
+        canvas.dot(xy[0], xy[1], [215, 215, 215], 1);
+    }
+    let (_, _, p) = rows(points);
+    for (i, xy) in p.chunks_exact(2).enumerate() {
+        let rgb = classes.map_or(PALETTE[0], |c| PALETTE[c[i].rem_euclid(10) as usize]);
+        canvas.dot(xy[0], xy[1], rgb, 1);
+    }
+    canvas.pixels()
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@
 use anyhow::{bail, Context, Result};
 use gantry_autoenc::{AutoencoderConfig, Decoder, Encoder, LatentCritic, Prior, PriorConfig};
 use gantry_core::optim::AdamConfig;
-use gantry_losses::{penalty, AdversarialLoss};
+use gantry_losses::AdversarialLoss;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::adversarial::{validate_adam, Constraint, LossChoice, Penalties};
+use super::adversarial::{critic_update, validate_adam, Constraint, LossChoice, Penalties};
 use super::BuildContext;
 use crate::capability::{check_range, Autoencoder, ClassSampler, Sampler};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
@@ -247,18 +247,18 @@ impl AaeFamily {
         let adv = self.loss.d_loss(&real_out, &fake_out);
         let critic = |z: &Tensor| self.critic.forward(z, labels);
         let reg = self.reg.total(self.constraint, &critic, &real, &fake, k);
-        self.nets.opt_mut(self.d).backward_step(&(&adv + &reg));
-        if self.constraint == Constraint::Clip {
-            penalty::clip_weights(self.nets.vs(self.d), self.reg.clip);
-        }
-        let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
-        vec![
-            ("d_loss", adv.double_value(&[])),
-            ("d_reg", reg.double_value(&[])),
-            ("d_real", mean(&real_out)),
-            ("d_fake", mean(&fake_out)),
-            ("mmd", gantry_metrics::parzen::mmd2_gaussian(&fake, &real, self.bandwidth)),
-        ]
+        let mut out = critic_update(
+            &mut self.nets,
+            self.d,
+            self.constraint,
+            &self.reg,
+            &adv,
+            &reg,
+            &real_out,
+            &fake_out,
+        );
+        out.push(("mmd", gantry_metrics::parzen::mmd2_gaussian(&fake, &real, self.bandwidth)));
+        out
     }
 
     fn regularise_e(&mut self, batch: &Batch) -> Scalars {

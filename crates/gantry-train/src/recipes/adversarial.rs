@@ -308,22 +308,7 @@ impl Game {
         real_out: &Tensor,
         fake_out: &Tensor,
     ) -> Scalars {
-        // ProGAN's drift term needs D's real scores, which only this point has for every family.
-        let extra = match self.reg.drift {
-            e if e > 0.0 => extra + penalty::drift_penalty(real_out, e),
-            _ => extra.shallow_clone(),
-        };
-        self.nets.opt_mut(self.d).backward_step(&(adv + &extra));
-        if self.constraint == Constraint::Clip {
-            penalty::clip_weights(self.nets.vs(self.d), self.reg.clip);
-        }
-        let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
-        vec![
-            ("d_loss", adv.double_value(&[])),
-            ("d_reg", extra.double_value(&[])),
-            ("d_real", mean(real_out)),
-            ("d_fake", mean(fake_out)),
-        ]
+        critic_update(&mut self.nets, self.d, self.constraint, &self.reg, adv, extra, real_out, fake_out)
     }
 
     /// G's update on `loss`.
@@ -343,6 +328,38 @@ impl Game {
         e.update(batch as usize, seen);
         Some(e.config.beta(batch as usize, seen))
     }
+}
+
+/// A critic's update on its adversarial loss `adv` plus `extra` (penalties), with ProGAN's drift
+/// term on `real_out` and `wgan-clip`'s weight clipping, for critic `d` of `nets` (a [`Game`]'s D,
+/// the adversarial autoencoder's latent D); the usual scalars.
+#[allow(clippy::too_many_arguments)]
+pub fn critic_update(
+    nets: &mut Networks,
+    d: NetId,
+    constraint: Constraint,
+    reg: &Penalties,
+    adv: &Tensor,
+    extra: &Tensor,
+    real_out: &Tensor,
+    fake_out: &Tensor,
+) -> Scalars {
+    // ProGAN's drift term needs D's real scores, which only this point has for every family.
+    let extra = match reg.drift {
+        e if e > 0.0 => extra + penalty::drift_penalty(real_out, e),
+        _ => extra.shallow_clone(),
+    };
+    nets.opt_mut(d).backward_step(&(adv + &extra));
+    if constraint == Constraint::Clip {
+        penalty::clip_weights(nets.vs(d), reg.clip);
+    }
+    let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
+    vec![
+        ("d_loss", adv.double_value(&[])),
+        ("d_reg", extra.double_value(&[])),
+        ("d_real", mean(real_out)),
+        ("d_fake", mean(fake_out)),
+    ]
 }
 
 /// The [`crate::family::Family`] methods of a GAN family whose [`Game`] is its `game` field and
