@@ -3,6 +3,7 @@
 //! | module | what | reference |
 //! |---|---|---|
 //! | [`activation`] | LeakyReLU with any slope, at the cost of tch's fixed-slope kernel | — |
+//! | [`dropout`] | inverted dropout whose masks are the same on Intel and AMD CPUs (libtorch's are not) | Srivastava et al. 2014 |
 //! | [`spectral_norm`] | `W / σ(W)` with σ by power iteration (persistent u, v), linear and conv | Miyato et al. 2018 |
 //! | [`minibatch`] | minibatch discrimination; minibatch standard deviation | Salimans et al. 2016 §3.2; Karras et al. 2018 §3 |
 //! | [`truncation`] | truncated-normal latents (τ) and shrinking towards the mean (ψ) | Brock et al. 2019; Karras et al. 2019 |
@@ -12,6 +13,7 @@
 //! Modules take an `nn::Path` (device and dtype come with it) and document their tensor shapes.
 
 pub mod activation;
+pub mod dropout;
 pub mod ema;
 pub mod minibatch;
 pub mod shape;
@@ -19,6 +21,7 @@ pub mod spectral_norm;
 pub mod truncation;
 
 pub use activation::leaky_relu;
+pub use dropout::dropout;
 pub use ema::{Ema, EmaConfig};
 pub use minibatch::{MinibatchDiscrimination, MinibatchStdDev};
 pub use shape::validate_image;

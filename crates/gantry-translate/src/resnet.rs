@@ -47,7 +47,7 @@ struct Block {
 impl Block {
     fn forward(&self, x: &Tensor, mode: Mode) -> Tensor {
         let h = self.norm1.forward(&self.conv1.forward(&x.reflection_pad2d([1, 1, 1, 1])), mode).relu();
-        let h = if self.dropout { h.dropout(0.5, mode.dropout()) } else { h };
+        let h = if self.dropout { gantry_nn::dropout(&h, 0.5, mode.dropout()) } else { h };
         x + self.norm2.forward(&self.conv2.forward(&h.reflection_pad2d([1, 1, 1, 1])), mode)
     }
 }

@@ -130,7 +130,7 @@ impl Block {
             h = n.forward(&h, mode);
         }
         if self.dropout {
-            h = h.dropout(0.5, mode.dropout());
+            h = gantry_nn::dropout(&h, 0.5, mode.dropout());
         }
         match self.place {
             Place::Outermost => h.tanh(),
