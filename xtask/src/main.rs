@@ -109,8 +109,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 args.push("--include-ignored".into());
             }
+            // Every test binary runs even when one fails, so a red CI lists all its failures.
             let mut cmd = cargo();
-            cmd.args(["test", "--workspace"]).args(&args);
+            cmd.args(["test", "--workspace", "--no-fail-fast"]).args(&args);
             lt.apply(&mut cmd);
             run_status(cmd, "cargo test")
         }
