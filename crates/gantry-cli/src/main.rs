@@ -759,22 +759,9 @@ fn classifier_cmd(cmd: ClassifierCmd) -> Result<()> {
     }
 }
 
+/// The run folder's default suffix: the local date and time, `YYYYMMDD-HHMMSS`.
 fn timestamp() -> String {
-    // UTC, from the system clock, without a date-time dependency.
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()
 }
 
 /// Ctrl-C and SIGTERM: the first asks the loop to stop after the current step (it writes a
@@ -845,11 +832,17 @@ fn parse_split(s: &str) -> Result<gantry_data::Split> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Timelike;
+
     #[test]
     fn timestamp_has_the_documented_shape() {
+        let before = chrono::Local::now().naive_local();
         let t = super::timestamp();
+        let after = chrono::Local::now().naive_local();
         assert_eq!(t.len(), 15, "{t}");
-        assert_eq!(&t[8..9], "-");
-        assert!(t[..8].chars().all(|c| c.is_ascii_digit()) && t.starts_with("20"));
+        // It reads back as a local date-time between the clock readings around it (to the second).
+        let parsed = chrono::NaiveDateTime::parse_from_str(&t, "%Y%m%d-%H%M%S").unwrap();
+        let trunc = |d: chrono::NaiveDateTime| d.with_nanosecond(0).unwrap();
+        assert!(trunc(before) <= parsed && parsed <= trunc(after), "{t}");
     }
 }
