@@ -209,6 +209,31 @@ impl Adam {
         }
         Ok(())
     }
+
+    /// A copy of the state (m, v on their device, and the step count) that [`Self::restore`]
+    /// puts back: undoing an update (a step skipped for a non-finite loss).
+    pub fn snapshot(&self) -> AdamSnapshot {
+        let copy = |ts: &[Tensor]| ts.iter().map(Tensor::copy).collect();
+        AdamSnapshot { m: copy(&self.m), v: copy(&self.v), step: self.step }
+    }
+
+    /// Puts back the state of [`Self::snapshot`] (the parameters are their store's business).
+    pub fn restore(&mut self, snap: &AdamSnapshot) {
+        tch::no_grad(|| {
+            for (dst, src) in self.m.iter_mut().zip(&snap.m).chain(self.v.iter_mut().zip(&snap.v)) {
+                dst.copy_(src);
+            }
+        });
+        self.step = snap.step;
+    }
+}
+
+/// Adam's state at one moment ([`Adam::snapshot`]).
+#[derive(Debug)]
+pub struct AdamSnapshot {
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    step: i64,
 }
 
 #[cfg(test)]
@@ -253,6 +278,27 @@ mod tests {
             assert!((w.double_value(&[0]) - x).abs() < 1e-6, "step {t}: {} vs {x}", w.double_value(&[0]));
         }
         assert!((x - 0.3).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_restored_snapshot_continues_as_if_the_steps_between_never_happened() {
+        let vs = VarStore::new(tch::Device::Cpu);
+        let w = vs.root().zeros("w", &[2]);
+        let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });
+        let step = |opt: &mut Adam, target: f64| {
+            let loss = (&w - target).square().sum(Kind::Float);
+            opt.backward_step(&loss);
+        };
+        step(&mut opt, 3.0);
+        let (w1, snap) = (w.copy(), opt.snapshot());
+        step(&mut opt, 3.0); // the path taken from here
+        let (w2, steps2) = (w.copy(), opt.steps());
+        step(&mut opt, -50.0); // a step to undo
+        tch::no_grad(|| w.shallow_clone().copy_(&w1));
+        opt.restore(&snap);
+        assert_eq!(opt.steps(), 1);
+        step(&mut opt, 3.0);
+        assert!(w.equal(&w2) && opt.steps() == steps2, "{w:?} vs {w2:?}");
     }
 
     #[test]

@@ -158,63 +158,96 @@ fn unknown_key(given: &toml::Table, known: &toml::Table, prefix: &str) -> Option
     None
 }
 
-/// The family part of a [`RunConfig`].
+/// The family part of a [`RunConfig`]: the family's own settings, and the one key every
+/// family's `train` section has, [`OnNonFinite`] (`train.on_nonfinite`).
 #[derive(Debug)]
-pub struct FamilyConfig(pub Box<dyn FamilySettings>);
+pub struct FamilyConfig {
+    settings: Box<dyn FamilySettings>,
+    /// What the loop does when a loss or a parameter stops being finite.
+    pub on_nonfinite: OnNonFinite,
+}
+
+/// `train.on_nonfinite`: what the loop does when a step leaves a loss or a parameter NaN or
+/// infinite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNonFinite {
+    /// Stop with one line naming the step and the term, writing nothing (the last checkpoint
+    /// stays the last good one), and exit non-zero.
+    #[default]
+    Stop,
+    /// Undo the step (every network and optimiser state as before it; a copy of them is kept for
+    /// this, on their device), count it as `skipped_steps` in `metrics.jsonl`, and go on; stop
+    /// as `stop` does after [`MAX_CONSECUTIVE_SKIPS`] skipped steps in a row.
+    Skip,
+}
+
+/// Steps in a row that `train.on_nonfinite = "skip"` undoes before it gives up.
+pub const MAX_CONSECUTIVE_SKIPS: u64 = 10;
 
 impl FamilyConfig {
     pub fn new(settings: impl FamilySettings) -> Self {
-        Self(Box::new(settings))
+        Self { settings: Box::new(settings), on_nonfinite: OnNonFinite::default() }
     }
 
     /// The settings as the family's own type (None for another family).
     pub fn get<T: Recipe>(&self) -> Option<&T> {
-        self.0.as_any().downcast_ref()
+        self.settings.as_any().downcast_ref()
     }
 
     pub fn get_mut<T: Recipe>(&mut self) -> Option<&mut T> {
-        self.0.as_any_mut().downcast_mut()
+        self.settings.as_any_mut().downcast_mut()
     }
 }
 
 impl std::ops::Deref for FamilyConfig {
     type Target = dyn FamilySettings;
     fn deref(&self) -> &Self::Target {
-        self.0.as_ref()
+        self.settings.as_ref()
     }
 }
 
 impl std::ops::DerefMut for FamilyConfig {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        self.0.as_mut()
+        self.settings.as_mut()
     }
 }
 
 impl Clone for FamilyConfig {
     fn clone(&self) -> Self {
-        Self(self.0.clone_box())
+        Self { settings: self.settings.clone_box(), on_nonfinite: self.on_nonfinite }
     }
 }
 
 impl PartialEq for FamilyConfig {
     fn eq(&self, other: &Self) -> bool {
-        self.0.eq_box(other.0.as_ref())
+        self.settings.eq_box(other.settings.as_ref()) && self.on_nonfinite == other.on_nonfinite
     }
 }
 
 impl Serialize for FamilyConfig {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut table = self.0.to_table().map_err(serde::ser::Error::custom)?;
+        use serde::ser::Error;
+        let mut table = self.settings.to_table().map_err(S::Error::custom)?;
         let model = table
             .entry("model")
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
-            .ok_or_else(|| serde::ser::Error::custom("the family's `model` is not a table"))?;
+            .ok_or_else(|| S::Error::custom("the family's `model` is not a table"))?;
         // `arch` first: it says how to read the rest.
         let mut with_arch = toml::Table::new();
-        with_arch.insert("arch".into(), toml::Value::String(self.0.arch().into()));
+        with_arch.insert("arch".into(), toml::Value::String(self.settings.arch().into()));
         with_arch.extend(std::mem::take(model));
         *model = with_arch;
+        let train = table
+            .entry("train")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| S::Error::custom("the family's `train` is not a table"))?;
+        train.insert(
+            "on_nonfinite".into(),
+            toml::Value::try_from(self.on_nonfinite).map_err(S::Error::custom)?,
+        );
         table.serialize(s)
     }
 }
@@ -233,8 +266,20 @@ impl<'de> Deserialize<'de> for FamilyConfig {
             },
             None => return Err(D::Error::custom("missing the [model] section")),
         };
+        // The common key of every `train` section; a `train` left empty was there for it alone.
+        let mut on_nonfinite = OnNonFinite::default();
+        if let Some(train) = table.get_mut("train").and_then(|t| t.as_table_mut()) {
+            if let Some(v) = train.remove("on_nonfinite") {
+                on_nonfinite = v
+                    .try_into()
+                    .map_err(|_| D::Error::custom("train.on_nonfinite: expected \"stop\" or \"skip\""))?;
+            }
+            if train.is_empty() {
+                table.remove("train");
+            }
+        }
         let settings = crate::recipes::parse(&arch, table).map_err(D::Error::custom)?;
-        Ok(Self(settings))
+        Ok(Self { settings, on_nonfinite })
     }
 }
 

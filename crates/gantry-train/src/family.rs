@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Result};
 use gantry_core::checkpoint::Checkpoint;
-use gantry_core::optim::{Adam, AdamConfig};
+use gantry_core::optim::{Adam, AdamConfig, AdamSnapshot};
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -253,6 +253,49 @@ impl Networks {
         Ok(())
     }
 
+    /// A copy of every network's variables and every optimiser's state, on their devices, that
+    /// [`Self::restore`] puts back (a training step undone).
+    pub fn snapshot(&self) -> NetworksSnapshot {
+        NetworksSnapshot {
+            vars: self.nets.iter().map(|n| sorted_vars(&n.vs).map(|(_, t)| t.copy()).collect()).collect(),
+            opts: self.nets.iter().map(|n| n.opt.as_ref().map(Adam::snapshot)).collect(),
+            shared: self.shared.iter().map(|o| o.adam.snapshot()).collect(),
+        }
+    }
+
+    /// Puts back what [`Self::snapshot`] copied.
+    pub fn restore(&mut self, snap: &NetworksSnapshot) {
+        for ((n, vars), opt) in self.nets.iter_mut().zip(&snap.vars).zip(&snap.opts) {
+            tch::no_grad(|| {
+                for ((_, mut dst), src) in sorted_vars(&n.vs).zip(vars) {
+                    dst.copy_(src);
+                }
+            });
+            if let (Some(adam), Some(o)) = (&mut n.opt, opt) {
+                adam.restore(o);
+            }
+        }
+        for (o, s) in self.shared.iter_mut().zip(&snap.shared) {
+            o.adam.restore(s);
+        }
+    }
+
+    /// The first variable (`<network>.<name>`, in registration then name order) of a trained or
+    /// averaged network holding a NaN or an infinity; one device synchronisation when none does.
+    pub fn first_nonfinite(&self) -> Option<String> {
+        let nets = || self.nets.iter().filter(|n| n.kind != NetKind::State);
+        let flags: Vec<Tensor> =
+            nets().flat_map(|n| sorted_vars(&n.vs).map(|(_, t)| t.isfinite().all())).collect();
+        if flags.is_empty() || Tensor::stack(&flags, 0).all().int64_value(&[]) != 0 {
+            return None;
+        }
+        nets().find_map(|n| {
+            sorted_vars(&n.vs)
+                .find(|(_, t)| t.isfinite().all().int64_value(&[]) == 0)
+                .map(|(name, _)| format!("{}.{name}", n.name))
+        })
+    }
+
     /// Restores the networks inference needs.
     pub fn load_inference(&self, ck: &Checkpoint) -> Result<()> {
         for n in self.nets.iter().filter(|n| n.inference) {
@@ -260,6 +303,21 @@ impl Networks {
         }
         Ok(())
     }
+}
+
+/// Every network's variables and optimiser state at one moment ([`Networks::snapshot`]).
+#[derive(Debug)]
+pub struct NetworksSnapshot {
+    vars: Vec<Vec<Tensor>>,
+    opts: Vec<Option<AdamSnapshot>>,
+    shared: Vec<AdamSnapshot>,
+}
+
+/// The variables of `vs` in name order (a `VarStore` keeps them in a hash map).
+fn sorted_vars(vs: &VarStore) -> impl Iterator<Item = (String, Tensor)> {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars.into_iter()
 }
 
 /// Number of trainable scalars in `vs`.

@@ -18,7 +18,7 @@ use gantry_core::device::{device_name, seed_torch};
 use gantry_data::toy::coverage;
 use tch::Device;
 
-use crate::config::RunConfig;
+use crate::config::{OnNonFinite, RunConfig, MAX_CONSECUTIVE_SKIPS};
 use crate::data::Source;
 use crate::eval::TrainingEval;
 use crate::family::{Batch, Family};
@@ -168,6 +168,27 @@ impl Session {
         Ok(path)
     }
 
+    /// The line a run stops with when step `step` left `what` non-finite (after `skipped` steps
+    /// undone in a row).
+    fn nonfinite_stop(&self, step: u64, what: &str, skipped: u64) -> String {
+        let last = match self.run.latest_checkpoint() {
+            Ok((_, path)) => format!(
+                "the last good checkpoint, {}, is untouched (continue with `gantry train --resume {}`)",
+                path.display(),
+                self.run.root.display()
+            ),
+            Err(_) => "no checkpoint had been written yet".to_string(),
+        };
+        let policy = match skipped {
+            0 => format!(
+                "train.on_nonfinite = stop; \"skip\" in {} undoes such steps",
+                self.run.config().display()
+            ),
+            n => format!("train.on_nonfinite = skip gave up after {n} steps undone in a row"),
+        };
+        format!("step {step}: {what}; stopped without writing a checkpoint ({policy}); {last}")
+    }
+
     /// Runs every phase of step `step` (`fresh_per_step` fresh batches each step); the scalars of
     /// each phase's last run.
     fn step(&mut self, step: u64, fresh_per_step: u64) -> Result<Vec<(&'static str, f64)>> {
@@ -234,18 +255,51 @@ impl Session {
         let t0 = Instant::now();
         let mut t_log = Instant::now();
         let mut sums: Vec<(&'static str, f64)> = Vec::new();
-        let mut n_in_log = 0u64;
+        let mut n_in_log = 0u64; // steps averaged into `sums`
+        let mut steps_in_log = 0u64;
         let mut last_ck = None;
         let mut last_sample = None;
         let mut reached = to;
+        let policy = cfg.family.on_nonfinite;
+        let mut skipped_in_row = 0u64;
+        let mut skipped_in_log = 0u64;
         for step in from + 1..=to {
-            for (k, v) in self.step(step, fresh_per_step)? {
-                match sums.iter_mut().find(|(n, _)| *n == k) {
-                    Some(s) => s.1 += v,
-                    None => sums.push((k, v)),
+            let before = (policy == OnNonFinite::Skip).then(|| self.parts.family.networks().snapshot());
+            let scalars = self.step(step, fresh_per_step)?;
+            let bad = scalars
+                .iter()
+                .find(|(_, v)| !v.is_finite())
+                .map(|(k, v)| format!("loss term '{k}' is {v}"))
+                .or_else(|| {
+                    self.parts
+                        .family
+                        .networks()
+                        .first_nonfinite()
+                        .map(|name| format!("parameter '{name}' holds a NaN or an infinity"))
+                });
+            match (bad, before) {
+                (None, _) => {
+                    skipped_in_row = 0;
+                    for (k, v) in scalars {
+                        match sums.iter_mut().find(|(n, _)| *n == k) {
+                            Some(s) => s.1 += v,
+                            None => sums.push((k, v)),
+                        }
+                    }
+                    n_in_log += 1;
+                }
+                (Some(what), Some(before)) if skipped_in_row < MAX_CONSECUTIVE_SKIPS => {
+                    self.parts.family.networks_mut().restore(&before);
+                    skipped_in_row += 1;
+                    skipped_in_log += 1;
+                    bar.suspend(|| eprintln!("step {step}: {what}; step undone (train.on_nonfinite = skip)"));
+                }
+                (Some(what), _) => {
+                    bar.finish_and_clear();
+                    bail!("{}", self.nonfinite_stop(step, &what, skipped_in_row));
                 }
             }
-            n_in_log += 1;
+            steps_in_log += 1;
             bar.inc(1);
 
             let mut line = None;
@@ -256,7 +310,10 @@ impl Session {
                 for (k, v) in &sums {
                     obj.insert((*k).into(), (v / n_in_log as f64).into());
                 }
-                obj.insert("sec_per_step".into(), (secs / n_in_log as f64).into());
+                if skipped_in_log > 0 {
+                    obj.insert("skipped_steps".into(), skipped_in_log.into());
+                }
+                obj.insert("sec_per_step".into(), (secs / steps_in_log as f64).into());
                 obj.insert("elapsed_sec".into(), t0.elapsed().as_secs_f64().into());
                 let msg = sums
                     .iter()
@@ -266,11 +323,13 @@ impl Session {
                 if tty {
                     bar.set_message(msg);
                 } else {
-                    eprintln!("step {step}/{to}  {msg}  ({:.3} s/step)", secs / n_in_log as f64);
+                    eprintln!("step {step}/{to}  {msg}  ({:.3} s/step)", secs / steps_in_log as f64);
                 }
                 line = Some(obj);
                 sums.clear();
                 n_in_log = 0;
+                steps_in_log = 0;
+                skipped_in_log = 0;
                 t_log = Instant::now();
             }
             if step % cfg.log.sample_every == 0 || step == to {
