@@ -432,6 +432,10 @@ struct TrainArgs {
     /// Run seed.
     #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
+    /// Never prune the checkpoint with the best value of this metrics.jsonl key so far
+    /// (`fid_inception`, `psnr`, or `name:min|max`): `--set log.keep_best=METRIC`.
+    #[arg(long, value_name = "METRIC", conflicts_with = "resume")]
+    keep_best: Option<String>,
     /// auto (CUDA when available), cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -440,10 +444,26 @@ struct TrainArgs {
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        let msg = format!("{e:#}");
-        eprintln!("error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+        eprintln!("error: {}", one_line(&e));
         std::process::exit(1);
     }
+}
+
+/// An error and its causes on one line, each cause once (an error that prints its source, such
+/// as "PATH: No space left on device", is not followed by that source again).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(text.trim()) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -798,6 +818,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         if let Some(s) = a.seed {
             cfg.seed = s;
         }
+        if let Some(m) = &a.keep_best {
+            cfg.log.keep_best = m.clone();
+        }
         let out = a
             .out
             .clone()
@@ -816,6 +839,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     println!("  samples:    {}", summary.samples.display());
     println!("  checkpoint: {}", summary.checkpoint.display());
     println!("  metrics:    {}", summary.metrics.display());
+    if let Some((metric, step, value)) = &summary.best {
+        println!("  best:       step {step} ({metric} {value:.4}), kept by log.keep_best");
+    }
     println!("  resume:     {exe} train --resume {run} --steps {}", summary.steps * 2);
     if summary.translates {
         println!("  translate:  {exe} translate --ckpt {run} --input IMAGE_OR_DIR --out translations.png");
@@ -833,6 +859,17 @@ fn parse_split(s: &str) -> Result<gantry_data::Split> {
 #[cfg(test)]
 mod tests {
     use chrono::Timelike;
+
+    #[test]
+    fn error_lines_name_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
+        let core = gantry_core::CoreError::io("/run/checkpoints/step-1.safetensors", io);
+        let e = anyhow::Error::new(core).context("writing the checkpoint\n of step 1");
+        assert_eq!(
+            super::one_line(&e),
+            "writing the checkpoint of step 1: /run/checkpoints/step-1.safetensors: No space left on device"
+        );
+    }
 
     #[test]
     fn timestamp_has_the_documented_shape() {

@@ -333,13 +333,26 @@ pub struct LogConfig {
     pub checkpoint_every: u64,
     /// Checkpoints kept (the newest); 0 keeps all.
     pub keep_checkpoints: usize,
+    /// Also keep, whatever `keep_checkpoints` says, the checkpoint whose step logged the best
+    /// value of this `metrics.jsonl` key so far (`fid_inception`, `psnr`, …; lower is better
+    /// for FID, KID and losses, higher for PSNR, SSIM, IS, precision and recall; `name:min` or
+    /// `name:max` for any other). Empty: off. `gantry train --keep-best METRIC` sets it.
+    #[serde(default)]
+    pub keep_best: String,
     /// Samples in the grid (translation: inputs shown).
     pub grid: usize,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { every: 50, sample_every: 500, checkpoint_every: 1000, keep_checkpoints: 5, grid: 64 }
+        Self {
+            every: 50,
+            sample_every: 500,
+            checkpoint_every: 1000,
+            keep_checkpoints: 5,
+            keep_best: String::new(),
+            grid: 64,
+        }
     }
 }
 
@@ -453,6 +466,10 @@ impl RunConfig {
         }
         if self.log.grid == 0 {
             bail!("invalid log.grid: expected ≥ 1, found 0");
+        }
+        if !self.log.keep_best.is_empty() {
+            crate::run_dir::KeepBest::parse(&self.log.keep_best)
+                .map_err(|e| anyhow!("invalid log.keep_best: {e}"))?;
         }
         let data = self.family.data();
         if self.eval.every > 0 {

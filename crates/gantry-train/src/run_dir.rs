@@ -1,6 +1,7 @@
 //! The run folder: `config.toml`, `checkpoints/step-NNNNNNN.safetensors`, `samples/step-NNNNNNN.png`,
 //! `metrics.jsonl`. Everything is written atomically or appended line by line.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -63,16 +64,49 @@ impl RunDir {
         }
     }
 
-    /// Deletes all but the newest `keep` checkpoints (0 keeps all).
-    pub fn prune_checkpoints(&self, keep: usize) -> Result<()> {
-        if keep == 0 {
-            return Ok(());
-        }
+    /// Deletes all but the newest `keep` checkpoints (0 keeps all) and, with `best`, the one
+    /// whose step logged the best value of its metric; returns that one's (step, value).
+    pub fn prune_checkpoints(&self, keep: usize, best: Option<&KeepBest>) -> Result<Option<(u64, f64)>> {
         let all = self.checkpoints()?;
-        for (_, p) in all.iter().take(all.len().saturating_sub(keep)) {
+        let best = match best {
+            Some(b) => b.best_of(&self.metric_values(&b.metric)?, all.iter().map(|c| c.0)),
+            None => None,
+        };
+        if keep == 0 {
+            return Ok(best);
+        }
+        for (step, p) in all.iter().take(all.len().saturating_sub(keep)) {
+            if best.is_some_and(|b| b.0 == *step) {
+                continue;
+            }
             std::fs::remove_file(p).with_context(|| format!("cannot remove {}", p.display()))?;
         }
-        Ok(())
+        Ok(best)
+    }
+
+    /// Each step's value of `key` in `metrics.jsonl` (the last line of a step wins).
+    pub fn metric_values(&self, key: &str) -> Result<BTreeMap<u64, f64>> {
+        let path = self.metrics();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| Some((v["step"].as_u64()?, v[key].as_f64()?)))
+            .collect())
+    }
+
+    /// Removes the temporary files that writes killed mid-way left in the run folder (see
+    /// [`gantry_core::fs::remove_stale_temps`]): each with its size.
+    pub fn remove_stale_temps(&self) -> Result<Vec<(PathBuf, u64)>> {
+        let mut removed = Vec::new();
+        for dir in [self.root.clone(), self.root.join("checkpoints"), self.root.join("samples")] {
+            removed.extend(gantry_core::fs::remove_stale_temps(&dir)?);
+        }
+        Ok(removed)
     }
 
     /// Appends one JSON line to `metrics.jsonl`.
@@ -106,6 +140,72 @@ impl RunDir {
     }
 }
 
+/// `log.keep_best`: a `metrics.jsonl` key and which way is better.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepBest {
+    pub metric: String,
+    pub higher_is_better: bool,
+}
+
+impl KeepBest {
+    /// `name`, `name:min` or `name:max`; a bare name must say its direction by itself (FID, KID,
+    /// losses: lower; PSNR, SSIM, IS, precision, recall, coverage: higher).
+    pub fn parse(spec: &str) -> Result<Self> {
+        let (metric, dir) = match spec.rsplit_once(':') {
+            Some((m, d)) => (m, Some(d)),
+            None => (spec, None),
+        };
+        if metric.is_empty() {
+            bail!("expected a metrics.jsonl key such as fid_inception, found '{spec}'");
+        }
+        let higher_is_better = match dir {
+            Some("max") => true,
+            Some("min") => false,
+            Some(d) => bail!("'{spec}': expected name:min or name:max, found ':{d}'"),
+            None => {
+                let lower = ["fid", "kid", "loss", "mmd"];
+                let higher = [
+                    "psnr",
+                    "ssim",
+                    "is",
+                    "precision",
+                    "recall",
+                    "density",
+                    "coverage",
+                    "modes_covered",
+                    "high_quality",
+                    "accuracy",
+                ];
+                let first = metric.split('_').next().unwrap_or_default();
+                if lower.contains(&first) || metric.contains("loss") {
+                    false
+                } else if higher.contains(&first) || higher.contains(&metric) {
+                    true
+                } else {
+                    bail!("'{metric}': say which way is better, {metric}:min or {metric}:max")
+                }
+            }
+        };
+        Ok(Self { metric: metric.to_string(), higher_is_better })
+    }
+
+    /// The best (step, value) among `steps` with a finite value in `values` (ties: the earliest).
+    pub fn best_of(
+        &self,
+        values: &BTreeMap<u64, f64>,
+        steps: impl Iterator<Item = u64>,
+    ) -> Option<(u64, f64)> {
+        steps.filter_map(|s| values.get(&s).filter(|v| v.is_finite()).map(|&v| (s, v))).reduce(|a, b| {
+            let better = if self.higher_is_better { b.1 > a.1 } else { b.1 < a.1 };
+            if better {
+                b
+            } else {
+                a
+            }
+        })
+    }
+}
+
 /// A `--ckpt` argument: a checkpoint file, or a run folder (its newest checkpoint).
 pub fn resolve_checkpoint(arg: &Path) -> Result<PathBuf> {
     if arg.is_dir() {
@@ -131,7 +231,7 @@ mod tests {
             std::fs::write(run.checkpoint(s), b"x").unwrap();
         }
         assert_eq!(run.latest_checkpoint().unwrap().0, 30);
-        run.prune_checkpoints(2).unwrap();
+        run.prune_checkpoints(2, None).unwrap();
         assert_eq!(run.checkpoints().unwrap().iter().map(|c| c.0).collect::<Vec<_>>(), vec![20, 30]);
         for s in [1, 2, 3] {
             run.append_metrics(&serde_json::json!({ "step": s })).unwrap();
@@ -145,5 +245,31 @@ mod tests {
         run.truncate_metrics(2).unwrap();
         assert_eq!(std::fs::read_to_string(run.metrics()).unwrap(), "{\"step\":1}\n{\"step\":2}\n");
         assert_eq!(run.checkpoint(5).file_name().unwrap(), "step-0000005.safetensors");
+    }
+
+    #[test]
+    fn keep_best_keeps_the_best_logged_checkpoint_besides_the_newest() {
+        let d = tempfile::tempdir().unwrap();
+        let run = RunDir::new(d.path());
+        std::fs::create_dir_all(d.path().join("checkpoints")).unwrap();
+        let fid = [(10, 50.0), (20, 31.5), (30, 40.0), (40, f64::NAN), (50, 45.0)];
+        for (s, v) in fid {
+            std::fs::write(run.checkpoint(s), b"x").unwrap();
+            let v = if v.is_nan() { serde_json::Value::Null } else { v.into() };
+            run.append_metrics(&serde_json::json!({ "step": s, "fid_mnist": v, "d_loss": 0.5 })).unwrap();
+        }
+        let best = KeepBest::parse("fid_mnist").unwrap();
+        assert_eq!(run.prune_checkpoints(2, Some(&best)).unwrap(), Some((20, 31.5)));
+        assert_eq!(run.checkpoints().unwrap().iter().map(|c| c.0).collect::<Vec<_>>(), vec![20, 40, 50]);
+        // Higher is better for PSNR; unknown names must say which way.
+        assert!(KeepBest::parse("psnr").unwrap().higher_is_better);
+        assert!(!KeepBest::parse("d_loss").unwrap().higher_is_better);
+        assert!(KeepBest::parse("kimg:max").unwrap().higher_is_better);
+        assert!(KeepBest::parse("kimg").unwrap_err().to_string().contains("kimg:min or kimg:max"));
+        assert!(KeepBest::parse("fid:up").is_err() && KeepBest::parse("").is_err());
+        let max = KeepBest::parse("fid_mnist:max").unwrap();
+        let values = run.metric_values("fid_mnist").unwrap();
+        assert_eq!(max.best_of(&values, [20, 40, 50].into_iter()), Some((50, 45.0)));
+        assert_eq!(max.best_of(&values, [40].into_iter()), None);
     }
 }

@@ -24,7 +24,7 @@ use crate::eval::TrainingEval;
 use crate::family::{Batch, Family};
 use crate::preview::Preview;
 use crate::recipes::BuildContext;
-use crate::run_dir::RunDir;
+use crate::run_dir::{KeepBest, RunDir};
 
 /// Threads to use: the configured count, or all available cores for 0.
 fn resolve_threads(n: usize) -> usize {
@@ -50,6 +50,8 @@ struct Session {
     parts: Parts,
     device: Device,
     threads: usize,
+    /// `log.keep_best`'s checkpoint so far: (metric, step, value).
+    best: Option<(String, u64, f64)>,
 }
 
 /// What a finished run reports.
@@ -63,6 +65,8 @@ pub struct Summary {
     pub seconds: f64,
     /// What the trained model can do (see [`Family::abilities`]).
     pub translates: bool,
+    /// `log.keep_best`'s checkpoint: (metric, step, value).
+    pub best: Option<(String, u64, f64)>,
     /// The run stopped at `steps` on a stop request ([`crate::stop`]) before reaching its
     /// target, which is this; a checkpoint of `steps` was written.
     pub interrupted: Option<u64>,
@@ -104,7 +108,7 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
     let steps = cfg.steps;
-    Session { cfg, run, parts, device, threads }.train(0, steps)
+    Session { cfg, run, parts, device, threads, best: None }.train(0, steps)
 }
 
 /// Continues the run in `dir` from its newest checkpoint up to `steps` (default: the config's).
@@ -115,6 +119,13 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     let run = RunDir::new(dir);
     let mut cfg = RunConfig::load(&run.config())?;
     cfg.validate()?;
+    for (path, size) in run.remove_stale_temps()? {
+        eprintln!(
+            "removed {} ({:.1} MB): a write that was killed before it finished left it",
+            path.display(),
+            size as f64 / 1e6
+        );
+    }
     let (ck_step, ck_path) = run.latest_checkpoint()?;
     let target = steps.unwrap_or(cfg.steps);
     if target < ck_step {
@@ -139,7 +150,7 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     run.truncate_metrics(ck_step)?;
     cfg.steps = target;
     gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
-    let session = Session { cfg, run, parts, device, threads };
+    let session = Session { cfg, run, parts, device, threads, best: None };
     if target == ck_step {
         eprintln!("{} is already at step {target}; nothing to do", dir.display());
     }
@@ -154,7 +165,7 @@ fn metrics_line(step: u64) -> serde_json::Map<String, serde_json::Value> {
 }
 
 impl Session {
-    fn write_checkpoint(&self, step: u64) -> Result<PathBuf> {
+    fn write_checkpoint(&mut self, step: u64) -> Result<PathBuf> {
         let mut ck = Checkpoint::new();
         self.parts.family.networks().save(&mut ck);
         ck.insert_i64("meta.step", step as i64);
@@ -164,7 +175,12 @@ impl Session {
         ck.metadata.insert("gantry.version".into(), env!("CARGO_PKG_VERSION").into());
         let path = self.run.checkpoint(step);
         ck.save(&path)?;
-        self.run.prune_checkpoints(self.cfg.log.keep_checkpoints)?;
+        let best = match self.cfg.log.keep_best.as_str() {
+            "" => None,
+            spec => Some(KeepBest::parse(spec)?),
+        };
+        let kept = self.run.prune_checkpoints(self.cfg.log.keep_checkpoints, best.as_ref())?;
+        self.best = best.zip(kept).map(|(b, (step, value))| (b.metric, step, value));
         Ok(path)
     }
 
@@ -381,6 +397,7 @@ impl Session {
             metrics: self.run.metrics(),
             seconds,
             translates: self.parts.family.translator().is_some(),
+            best: self.best.clone(),
         })
     }
 }
