@@ -267,9 +267,11 @@ struct EvalArgs {
     /// allocator, 200 on a GPU).
     #[arg(long, default_value_t = 0)]
     batch: i64,
-    /// inception (the FID network), mnist or fashion-mnist (gantry's domain classifiers).
-    #[arg(long, default_value = "inception")]
-    features: String,
+    /// inception (the FID network, the default), mnist or fashion-mnist (gantry's domain
+    /// classifiers). Between precomputed statistics or features no network runs: this only
+    /// labels them.
+    #[arg(long)]
+    features: Option<String>,
     /// An Inception TorchScript to use instead of the FID network (e.g. pytorch-fid's full
     /// weights with logits, converted by scripts/convert_pytorch_fid_inception.py; enables IS).
     #[arg(long)]
@@ -325,18 +327,19 @@ enum ClassifierCmd {
 /// `gantry eval accuracy --fake CKPT --features mnist|fashion-mnist`: class-conditional accuracy.
 fn accuracy_cmd(a: &EvalArgs) -> Result<()> {
     use gantry_train::eval;
-    if a.features == "inception" || a.real.is_some() {
+    let features = a.features.as_deref().unwrap_or("inception");
+    if features == "inception" || a.real.is_some() {
         bail!("eval accuracy takes --fake CKPT and --features mnist or fashion-mnist (no --real)");
     }
     let fake = a.fake.as_deref().context("eval accuracy needs --fake CKPT (a conditional model)")?;
     let device = gantry_core::device::parse_device(&a.device)?;
-    let classifier = gantry_metrics::classifier::Classifier::builtin(&a.features, device)?;
+    let classifier = gantry_metrics::classifier::Classifier::builtin(features, device)?;
     let path = run_dir::resolve_checkpoint(Path::new(fake))?;
     let model = Model::load(&path, device)?;
     let n = a.n.unwrap_or(1000);
     let r = eval::class_accuracy(&model, &classifier, n, a.seed)?;
     if a.json {
-        let obj = serde_json::json!({ "metric": "accuracy", "accuracy": r.accuracy, "per_class": r.per_class, "purity": r.purity, "matching": r.matching, "n": n, "fake": path.display().to_string(), "features": a.features });
+        let obj = serde_json::json!({ "metric": "accuracy", "accuracy": r.accuracy, "per_class": r.per_class, "purity": r.purity, "matching": r.matching, "n": n, "fake": path.display().to_string(), "features": features });
         println!("{obj}");
     } else {
         let per: Vec<String> =
@@ -657,13 +660,26 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     }
     let device = gantry_core::device::parse_device(&a.device)?;
     let batch = if a.batch == 0 { eval::default_batch(device) } else { a.batch };
-    let ex = match &a.inception {
-        Some(path) if a.features == "inception" => eval::Extractor::inception_from(path, device)?,
-        Some(_) => bail!(
-            "--inception replaces the inception features; it cannot be combined with --features {}",
-            a.features
+    // A network is loaded only when a side is images: between statistics files (or feature
+    // matrices) the distance needs none.
+    let mut image_sides = false;
+    for src in a.real.iter().chain(&a.fake) {
+        image_sides |= eval::needs_network(src)?;
+    }
+    let features = a.features.as_deref().unwrap_or("inception");
+    let ex = match (&a.inception, image_sides) {
+        (_, false) => None,
+        (Some(path), true) if features == "inception" => Some(eval::Extractor::inception_from(path, device)?),
+        (Some(_), true) => bail!(
+            "--inception replaces the inception features; it cannot be combined with --features {features}"
         ),
-        None => eval::Extractor::load(&a.features, device)?,
+        (None, true) => Some(eval::Extractor::load(features, device)?),
+    };
+    // What the numbers are features of: the network that ran, or what the user says the files
+    // hold (nothing, when neither).
+    let features_label = match &ex {
+        Some(ex) => Some(ex.name().to_string()),
+        None => a.features.clone(),
     };
     let opts = eval::EvalOptions {
         n: a.n,
@@ -681,14 +697,19 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         None => None,
     };
     let real = match &a.real {
-        Some(r) => Some(eval::side(r, fake_model.as_ref(), &ex, &opts)?),
+        Some(r) => Some(eval::side(r, fake_model.as_ref(), ex.as_ref(), &opts)?),
         None => None,
     };
     if let Some(path) = &a.save_stats {
         let side = real.as_ref().context("--save-stats saves the --real side's statistics; give --real")?;
         let (mu, sigma) = eval::stats_of(side).context("the real side has fewer than 2 samples")?;
-        gantry_metrics::npy::write_stats(path, &mu, &sigma)?;
-        eprintln!("wrote {} ({} features of {})", path.display(), a.features, side.label);
+        gantry_metrics::npy::write_stats(path, &mu, &sigma, side.count)?;
+        eprintln!(
+            "wrote {} ({} features of {})",
+            path.display(),
+            features_label.as_deref().unwrap_or("precomputed"),
+            side.label
+        );
     }
     let Some(fake_src) = &a.fake else {
         if a.save_stats.is_some() {
@@ -696,10 +717,10 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         }
         bail!("--fake is required (or --save-stats alone to precompute statistics)");
     };
-    let fake = eval::side(fake_src, real_model.as_ref(), &ex, &opts)?;
+    let fake = eval::side(fake_src, real_model.as_ref(), ex.as_ref(), &opts)?;
     let kid_cfg =
         gantry_metrics::KidConfig { subsets: a.kid_subsets, subset_size: a.kid_subset_size, seed: a.seed };
-    let out = eval::compute(&a.metric, real.as_ref(), &fake, ex.name(), &kid_cfg)?;
+    let out = eval::compute(&a.metric, real.as_ref(), &fake, features_label.as_deref(), &kid_cfg)?;
     if a.json {
         println!("{out}");
     } else {
@@ -711,7 +732,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         println!(
             "{}  ({} features; real: {}; fake: {})",
             numbers.join("  "),
-            ex.name(),
+            features_label.as_deref().unwrap_or("precomputed"),
             out["real"].as_str().unwrap_or("-"),
             fake.label
         );

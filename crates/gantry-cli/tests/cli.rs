@@ -691,6 +691,68 @@ fn eval_with_the_domain_classifier_from_checkpoints_data_and_stats() {
     }
 }
 
+/// FID between two statistics files loads no network (here none could be found) and says what
+/// its inputs were: the sample counts gantry's files carry, `null` where a file does not say, no
+/// feature network unless `--features` names one.
+#[test]
+fn fid_between_statistics_files_needs_no_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, plain) = (tmp.path().join("a.npz"), tmp.path().join("b.npz"), tmp.path().join("plain.npz"));
+    for (path, n, seed) in [(&a, "200", "1"), (&b, "300", "2")] {
+        ok(gantry()
+            .args(["eval", "fid", "--real", "mnist-5k", "--features", "mnist", "--n", n, "--seed", seed])
+            .arg("--save-stats")
+            .arg(path));
+    }
+    let direct = eval_json(&[
+        "fid",
+        "--real",
+        a.to_str().unwrap(),
+        "--fake",
+        "mnist-5k",
+        "--features",
+        "mnist",
+        "--n",
+        "300",
+        "--seed",
+        "2",
+    ]);
+    // No Inception file anywhere, no mirror: only the statistics.
+    let bare = |cmd: &mut std::process::Command| {
+        cmd.env_remove("GANTRY_SHARED")
+            .env_remove("GANTRY_WEIGHTS")
+            .env("GANTRY_CACHE", tmp.path().join("empty"));
+    };
+    let mut cmd = gantry();
+    bare(&mut cmd);
+    let out = ok(cmd.args(["eval", "fid", "--real"]).arg(&a).arg("--fake").arg(&b).arg("--json"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["real_count"].as_u64(), v["fake_count"].as_u64()), (Some(200), Some(300)), "{v}");
+    assert!(v["features"].is_null() && v["feature_dim"] == 128, "{v}");
+    let d = (v["fid"].as_f64().unwrap() - direct["fid"].as_f64().unwrap()).abs();
+    assert!(d < 1e-9, "{v} vs {direct}");
+    // A statistics file without a count (as pytorch-fid writes them: mu and sigma only).
+    let st = gantry_metrics::npy::read_stats(&b).unwrap();
+    gantry_metrics::npy::write_stats(&plain, &st.mu, &st.sigma, None).unwrap();
+    let mut cmd = gantry();
+    bare(&mut cmd);
+    let out = ok(cmd
+        .args(["eval", "fid", "--real"])
+        .arg(&a)
+        .arg("--fake")
+        .arg(&plain)
+        .args(["--features", "mnist"])
+        .arg("--json"));
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(w["fake_count"].is_null() && w["features"] == "mnist", "{w}");
+    assert_eq!(w["fid"], v["fid"]);
+    // Images still need their network, and say so.
+    let mut cmd = gantry();
+    bare(&mut cmd);
+    let e = fails(cmd.args(["eval", "fid", "--real"]).arg(&a).args(["--fake", "mnist-5k"]));
+    assert!(e.contains("fid-inception") && e.contains("not found"), "{e}");
+}
+
 #[test]
 fn eval_refuses_what_it_cannot_compute() {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! NumPy interop: pytorch-fid's statistics files (`.npz` with `mu` `[d]` and `sigma` `[d, d]`,
-//! float64) and feature matrices (`.npy`, `[N, d]`, float32 or float64).
+//! float64; gantry adds `n`, the number of samples, an int64 scalar that pytorch-fid ignores) and
+//! feature matrices (`.npy`, `[N, d]`, float32 or float64).
 
 use std::fs::File;
 use std::path::Path;
@@ -28,8 +29,17 @@ fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
     Ok(Vec::<f64>::try_from(t.to_device(tch::Device::Cpu).to_kind(Kind::Double).contiguous().flatten(0, -1))?)
 }
 
-/// Reads `mu` and `sigma` from a pytorch-fid `.npz`.
-pub fn read_stats(path: &Path) -> Result<(Tensor, Tensor)> {
+/// `mu` and `sigma` of a statistics file, and the sample count when the file carries one.
+#[derive(Debug)]
+pub struct StatsFile {
+    pub mu: Tensor,
+    pub sigma: Tensor,
+    /// `n` (files gantry wrote); None for pytorch-fid's, clean-fid's and most others.
+    pub count: Option<usize>,
+}
+
+/// Reads `mu` and `sigma` (and gantry's `n`, when present) from a pytorch-fid `.npz`.
+pub fn read_stats(path: &Path) -> Result<StatsFile> {
     let file = File::open(path).map_err(|e| file_err(path, e))?;
     let mut npz = NpzReader::new(file).map_err(|e| file_err(path, format!("not an .npz file ({e})")))?;
     let mu: Array1<f64> = npz
@@ -46,12 +56,17 @@ pub fn read_stats(path: &Path) -> Result<(Tensor, Tensor)> {
             format!("sigma is {:?}, expected [{}, {}] to match mu", sigma.dim(), mu.len(), mu.len()),
         ));
     }
-    Ok((to_tensor1(mu), to_tensor2(sigma)))
+    let count = npz
+        .by_name::<ndarray::OwnedRepr<i64>, ndarray::Ix0>("n.npy")
+        .or_else(|_| npz.by_name("n"))
+        .ok()
+        .and_then(|n| usize::try_from(n.into_scalar()).ok());
+    Ok(StatsFile { mu: to_tensor1(mu), sigma: to_tensor2(sigma), count })
 }
 
 /// Writes `mu` `[d]` and `sigma` `[d, d]` as float64 arrays in an `.npz` (uncompressed, as
-/// `np.savez`), atomically.
-pub fn write_stats(path: &Path, mu: &Tensor, sigma: &Tensor) -> Result<()> {
+/// `np.savez`), with the sample count `n` as an int64 scalar when known, atomically.
+pub fn write_stats(path: &Path, mu: &Tensor, sigma: &Tensor, count: Option<usize>) -> Result<()> {
     let d = mu.size()[0] as usize;
     let mu_a = Array1::from(to_vec(mu)?);
     let sigma_a =
@@ -60,6 +75,9 @@ pub fn write_stats(path: &Path, mu: &Tensor, sigma: &Tensor) -> Result<()> {
         let mut npz = NpzWriter::new(f);
         npz.add_array("mu", &mu_a).map_err(std::io::Error::other)?;
         npz.add_array("sigma", &sigma_a).map_err(std::io::Error::other)?;
+        if let Some(n) = count {
+            npz.add_array("n", &ndarray::arr0(n as i64)).map_err(std::io::Error::other)?;
+        }
         npz.finish().map_err(std::io::Error::other)?;
         Ok(())
     })?;
@@ -113,9 +131,17 @@ mod tests {
         let p = dir.path().join("s.npz");
         let mu = Tensor::from_slice(&[1.0f64, -2.0, 0.5]);
         let sigma = Tensor::from_slice(&[2.0f64, 0.1, 0.0, 0.1, 1.0, 0.3, 0.0, 0.3, 4.0]).reshape([3, 3]);
-        write_stats(&p, &mu, &sigma).unwrap();
-        let (m2, s2) = read_stats(&p).unwrap();
-        assert!(m2.equal(&mu) && s2.equal(&sigma));
+        write_stats(&p, &mu, &sigma, Some(5000)).unwrap();
+        let st = read_stats(&p).unwrap();
+        assert!(st.mu.equal(&mu) && st.sigma.equal(&sigma));
+        assert_eq!(st.count, Some(5000));
+        // pytorch-fid's files carry mu and sigma only: no count.
+        let plain = dir.path().join("plain.npz");
+        let mut npz = NpzWriter::new(File::create(&plain).unwrap());
+        npz.add_array("mu", &Array1::from(vec![1.0f64, -2.0, 0.5])).unwrap();
+        npz.add_array("sigma", &Array2::<f64>::eye(3)).unwrap();
+        npz.finish().unwrap();
+        assert_eq!(read_stats(&plain).unwrap().count, None);
         std::fs::write(dir.path().join("bad.npz"), b"PK\x03\x04 nope").unwrap();
         let e = read_stats(&dir.path().join("bad.npz")).unwrap_err().to_string();
         assert!(e.contains("bad.npz"), "{e}");

@@ -177,7 +177,8 @@ impl TrainingEval {
 /// Everything computed from one side.
 pub struct Side {
     pub label: String,
-    pub count: usize,
+    /// Samples behind it; None for a statistics file that does not say.
+    pub count: Option<usize>,
     pub stats: Option<(Tensor, Tensor)>,
     pub features: Option<Tensor>,
     pub logits: Option<Tensor>,
@@ -242,7 +243,7 @@ fn accumulate(
     let stats = if count >= 2 { Some((stats.mean()?, stats.cov()?)) } else { None };
     Ok(Side {
         label,
-        count,
+        count: Some(count),
         stats,
         features: (!feats.is_empty()).then(|| Tensor::cat(&feats, 0)),
         logits: (!logits.is_empty()).then(|| Tensor::cat(&logits, 0)),
@@ -266,14 +267,20 @@ fn data_options(model: Option<&RunConfig>) -> LoadOptions {
 }
 
 /// Loads one side.
-pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &EvalOptions) -> Result<Side> {
+pub fn side(
+    src: &str,
+    other_model: Option<&RunConfig>,
+    ex: Option<&Extractor>,
+    opts: &EvalOptions,
+) -> Result<Side> {
+    let need_ex = || ex.with_context(|| format!("{src}: images need a feature network"));
     match classify(src)? {
         Kind2::Stats(p) => {
-            let (mu, sigma) = gantry_metrics::npy::read_stats(&p)?;
+            let st = gantry_metrics::npy::read_stats(&p)?;
             Ok(Side {
                 label: p.display().to_string(),
-                count: 0,
-                stats: Some((mu, sigma)),
+                count: st.count,
+                stats: Some((st.mu, st.sigma)),
                 features: None,
                 logits: None,
             })
@@ -286,7 +293,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
             s.update(&f)?;
             Ok(Side {
                 label: p.display().to_string(),
-                count: f.size()[0] as usize,
+                count: Some(f.size()[0] as usize),
                 stats: Some((s.mean()?, s.cov()?)),
                 features: Some(f),
                 logits: None,
@@ -307,7 +314,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
                 tch::manual_seed(opts.seed as i64);
                 let images = draw(m.family.as_ref(), &EvalInputs::Inputs(inputs), opts.batch)?;
                 return accumulate(
-                    ex,
+                    need_ex()?,
                     images.into_iter().map(|x| Ok(gantry_core::image::to_u8(&x))),
                     opts,
                     label,
@@ -324,7 +331,7 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
             let z = latents(n, s.z_dim(), opts.seed, "eval");
             let batches =
                 z.split(opts.batch, 0).into_iter().map(|zb| Ok(gantry_core::image::to_u8(&s.generate(&zb))));
-            accumulate(ex, batches, opts, format!("{} ({n} samples)", p.display()))
+            accumulate(need_ex()?, batches, opts, format!("{} ({n} samples)", p.display()))
         }
         Kind2::Data(spec) => {
             let mut lo = data_options(other_model);
@@ -342,9 +349,15 @@ pub fn side(src: &str, other_model: Option<&RunConfig>, ex: &Extractor, opts: &E
             let batches = idx
                 .chunks(opts.batch as usize)
                 .map(move |c| Ok(images.index_select(0, &Tensor::from_slice(c))));
-            accumulate(ex, batches, opts, label)
+            accumulate(need_ex()?, batches, opts, label)
         }
     }
+}
+
+/// Whether a source is images (a dataset, a folder, a checkpoint) that a feature network must
+/// see, rather than precomputed statistics (`.npz`) or features (`.npy`).
+pub fn needs_network(src: &str) -> Result<bool> {
+    Ok(matches!(classify(src)?, Kind2::Checkpoint(_) | Kind2::Data(_)))
 }
 
 /// The run config of a source, when it is a checkpoint.
@@ -365,15 +378,22 @@ fn need_features<'a>(s: &'a Side, metric: &str) -> Result<&'a Tensor> {
 }
 
 /// Computes `metric` (fid, kid, is, prdc); returns a JSON object with the numbers and protocol.
+/// `features` names the network that made them (None: precomputed inputs that do not say).
 pub fn compute(
     metric: &str,
     real: Option<&Side>,
     fake: &Side,
-    features: &str,
+    features: Option<&str>,
     kid_cfg: &KidConfig,
 ) -> Result<Value> {
-    let mut out =
-        json!({ "metric": metric, "features": features, "fake": fake.label, "fake_count": fake.count });
+    let dim = fake.stats.as_ref().map(|(m, _)| m.size()[0]).or(fake.features.as_ref().map(|f| f.size()[1]));
+    let mut out = json!({
+        "metric": metric,
+        "features": features,
+        "feature_dim": dim,
+        "fake": fake.label,
+        "fake_count": fake.count,
+    });
     if let Some(r) = real {
         out["real"] = json!(r.label);
         out["real_count"] = json!(r.count);
