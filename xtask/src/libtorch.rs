@@ -146,6 +146,50 @@ fn torch_dir_of(python: &Path) -> Option<PathBuf> {
     (out.status.success() && !dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
+/// Python packages the `python::` tests import besides torch (module, pip requirement).
+const TEST_PACKAGES: &[(&str, &str)] = &[("tensorboard", "tensorboard==2.21.0")];
+
+/// Whether `python` can import `module` (without importing it).
+fn has_module(python: &Path, module: &str) -> bool {
+    Command::new(python)
+        .args([
+            "-c",
+            &format!("import importlib.util as u, sys; sys.exit(0 if u.find_spec('{module}') else 1)"),
+        ])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Makes sure the tests' Python has [`TEST_PACKAGES`]: installed from PyPI into the cache venv
+/// when missing (once, ~15 s); another interpreter is never modified. Returns whether they are
+/// all there.
+pub fn ensure_test_packages(lt: &Libtorch) -> Result<bool> {
+    let Some(python) = &lt.python else { return Ok(false) };
+    let missing: Vec<&str> =
+        TEST_PACKAGES.iter().filter(|(m, _)| !has_module(python, m)).map(|(_, req)| *req).collect();
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    if !python.starts_with(venv_dir()) {
+        eprintln!(
+            "xtask: {} lacks {}; tests that need them are skipped (pip install them there to run them)",
+            python.display(),
+            missing.join(", ")
+        );
+        return Ok(false);
+    }
+    eprintln!("xtask: installing {} into {} for the tests", missing.join(", "), python.display());
+    let st = Command::new(python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-q"])
+        .args(&missing)
+        .status()
+        .context("cannot run pip in the venv")?;
+    if !st.success() {
+        bail!("`pip install {}` failed ({st}); check the network to PyPI", missing.join(" "));
+    }
+    Ok(true)
+}
+
 fn venv_dir() -> PathBuf {
     gantry_manifest::cache_dir().join("venv")
 }

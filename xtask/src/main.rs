@@ -113,7 +113,7 @@ fn run(cli: Cli) -> Result<()> {
                 .map(|(_, v)| PathBuf::from(v))
                 .or_else(|| std::env::var_os("GANTRY_SHARED").map(PathBuf::from))
                 .is_some_and(|p| p.join("datasets").is_dir());
-            let python = lt.python.is_some();
+            let python = libtorch::ensure_test_packages(&lt)?;
             let mut skip = vec!["manual::"];
             if !python {
                 skip.push("python::");
@@ -123,7 +123,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             eprintln!(
                 "tests that need Python with torch: {}; the local data mirror: {}",
-                if python { "run" } else { "skipped (no Python with torch found)" },
+                if python { "run" } else { "skipped (no Python with torch and tensorboard found)" },
                 if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" }
             );
             if !args.iter().any(|a| a == "--") {

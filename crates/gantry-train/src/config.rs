@@ -341,6 +341,13 @@ pub struct LogConfig {
     pub keep_best: String,
     /// Samples in the grid (translation: inputs shown).
     pub grid: usize,
+    /// Write TensorBoard event files in the run folder (every logged number, the sample grids).
+    #[serde(default = "yes")]
+    pub tensorboard: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for LogConfig {
@@ -352,6 +359,7 @@ impl Default for LogConfig {
             keep_checkpoints: 5,
             keep_best: String::new(),
             grid: 64,
+            tensorboard: true,
         }
     }
 }

@@ -10,7 +10,8 @@
 //! - [`recipes`]: one file per family (DCGAN and the toy MLPs, conditional GANs, InfoGAN,
 //!   StyleGAN2, ProGAN, pix2pix) with its presets ([`presets`]).
 //! - [`train`]: start or resume a run; [`data`]: the training data; [`preview`]: the sample
-//!   grids; [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`.
+//!   grids; [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`;
+//!   [`tensorboard`]: the run's TensorBoard event files.
 //! - [`generate`]: sample, interpolate, traverse from checkpoints; [`eval`]: FID, KID, IS,
 //!   precision/recall/density/coverage between sources; [`inversion`]: StyleGAN2 inversion with
 //!   gantry's domain classifiers.
@@ -28,4 +29,5 @@ pub mod preview;
 pub mod recipes;
 pub mod run_dir;
 pub mod stop;
+pub mod tensorboard;
 pub mod train;

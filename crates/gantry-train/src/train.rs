@@ -25,6 +25,7 @@ use crate::family::{Batch, Family};
 use crate::preview::Preview;
 use crate::recipes::BuildContext;
 use crate::run_dir::{KeepBest, RunDir};
+use crate::tensorboard::EventWriter;
 
 /// Threads to use: the configured count, or all available cores for 0.
 fn resolve_threads(n: usize) -> usize {
@@ -268,6 +269,10 @@ impl Session {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_position(from);
+        let mut tb = match cfg.log.tensorboard {
+            true => Some(EventWriter::create(&self.run.root, (from > 0).then_some(from))?),
+            false => None,
+        };
         let t0 = Instant::now();
         let mut t_log = Instant::now();
         let mut sums: Vec<(&'static str, f64)> = Vec::new();
@@ -357,6 +362,9 @@ impl Session {
                     obj.insert("modes_covered".into(), c.modes_covered.into());
                     obj.insert("high_quality".into(), c.high_quality.into());
                 }
+                if let Some(tb) = tb.as_mut().filter(|_| self.run.sample(step).is_file()) {
+                    tb.png(step, "samples", &self.run.sample(step))?;
+                }
                 last_sample = Some(self.run.sample(step));
             }
             if let Some(ev) = &self.parts.eval {
@@ -370,6 +378,9 @@ impl Session {
                 }
             }
             if let Some(obj) = line {
+                if let Some(tb) = tb.as_mut() {
+                    tb.scalars(step, &obj)?;
+                }
                 self.run.append_metrics(&serde_json::Value::Object(obj))?;
             }
             // A stop request checkpoints the step it arrived in.
