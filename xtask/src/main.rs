@@ -114,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
                 .or_else(|| std::env::var_os("GANTRY_SHARED").map(PathBuf::from))
                 .is_some_and(|p| p.join("datasets").is_dir());
             let python = libtorch::ensure_test_packages(&lt)?;
+            let browser = ensure_chromium();
             let mut skip = vec!["manual::"];
             if !python {
                 skip.push("python::");
@@ -121,10 +122,14 @@ fn run(cli: Cli) -> Result<()> {
             if !mirror {
                 skip.push("mirror::");
             }
+            if !browser {
+                skip.push("browser::");
+            }
             eprintln!(
-                "tests that need Python with torch: {}; the local data mirror: {}",
+                "tests that need Python with torch: {}; the local data mirror: {}; Chromium: {}",
                 if python { "run" } else { "skipped (no Python with torch and tensorboard found)" },
-                if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" }
+                if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" },
+                if browser { "run" } else { "skipped (no chromium, and it could not be installed)" }
             );
             if !args.iter().any(|a| a == "--") {
                 args.push("--".into());
@@ -145,6 +150,37 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Repro { name, check, only } => repro(&name, check, only.as_deref()),
         Cmd::Weights { cmd } => weights::run(cmd),
     }
+}
+
+/// Whether a headless Chromium is on PATH for the `browser::` tests, installing Debian's
+/// `chromium` when it is missing and this is a Debian root shell (as on CI).
+fn ensure_chromium() -> bool {
+    let present = || {
+        ["chromium", "chromium-browser", "google-chrome"]
+            .iter()
+            .any(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+    };
+    if present() {
+        return true;
+    }
+    let root =
+        Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root || Command::new("apt-get").arg("--version").output().is_err() {
+        return false;
+    }
+    eprintln!("xtask: installing Debian's chromium for the browser tests");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        let _ = Command::new("apt-get").args(["update", "-q"]).status();
+        install();
+    }
+    present()
 }
 
 /// The repository root (xtask's parent folder).

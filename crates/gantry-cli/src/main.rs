@@ -89,6 +89,13 @@ enum Cmd {
         /// The split of --input: train, test or all.
         #[arg(long, default_value = "test")]
         split: String,
+        /// png (a grid: a row per walk), gif or apng (an animation of all walks, forth and
+        /// back); default from --out's extension (.gif, .apng), else png.
+        #[arg(long)]
+        format: Option<String>,
+        /// Frames per second of an animation.
+        #[arg(long, default_value_t = 12)]
+        fps: u32,
     },
     /// An autoencoder (AAE, VAE-GAN): the codes of images as a float32 .npy [N, code_dim], their
     /// labels beside it (NAME.labels.npy) when the data has them, and a scatter of 2-D codes.
@@ -240,6 +247,23 @@ enum Cmd {
     },
     /// List the presets.
     Presets,
+    /// Write a run's report.html (self-contained: config, curves, sample grids, checkpoints);
+    /// training rewrites it at every checkpoint.
+    Report {
+        /// The run folder.
+        run: PathBuf,
+        /// Where to write it (default: RUN/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// One page overlaying the curves of several runs, with the settings that differ.
+    Compare {
+        /// Two or more run folders.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Evaluate: fid, kid, is or prdc between --real and --fake sources.
     Eval(EvalArgs),
     /// The domain classifier used by MNIST-domain metrics: train it or measure it.
@@ -478,6 +502,16 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Train(args) => train_cmd(args),
+        Cmd::Report { run, out } => {
+            let path = gantry_train::report::write(&run, out.as_deref())?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        Cmd::Compare { runs, out } => {
+            gantry_train::report::compare(&runs, &out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Cmd::Translate { ckpt, input, paired, direction, n, out, seed, device } => {
             let direction = direction.parse()?;
             let path = run_dir::resolve_checkpoint(&ckpt)?;
@@ -626,13 +660,29 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Interpolate { from, frames, rows, input, split } => {
+        Cmd::Interpolate { from, frames, rows, input, split, format, fps } => {
+            let ext = from.out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+            let format =
+                format.unwrap_or_else(|| if ext == "gif" || ext == "apng" { ext } else { "png".into() });
+            let how = match format.as_str() {
+                "png" => generate::Walks::Grid,
+                other => generate::Walks::Animation {
+                    format: other.parse().map_err(|e| anyhow::anyhow!("invalid --format: {e} (or png)"))?,
+                    fps,
+                },
+            };
             let m = from.model()?;
             match input {
-                Some(input) => {
-                    generate::interpolate_encoded(&m, &input, parse_split(&split)?, frames, rows, &from.out)?
-                }
-                None => generate::interpolate(&m, frames, rows, from.seed, &from.out)?,
+                Some(input) => generate::interpolate_encoded(
+                    &m,
+                    &input,
+                    parse_split(&split)?,
+                    frames,
+                    rows,
+                    how,
+                    &from.out,
+                )?,
+                None => generate::interpolate(&m, frames, rows, from.seed, how, &from.out)?,
             }
             println!(
                 "wrote {} ({rows} rows x {frames} frames from {})",
@@ -860,6 +910,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     println!("  samples:    {}", summary.samples.display());
     println!("  checkpoint: {}", summary.checkpoint.display());
     println!("  metrics:    {}", summary.metrics.display());
+    println!("  report:     {}", summary.run.join("report.html").display());
     if let Some((metric, step, value)) = &summary.best {
         println!("  best:       step {step} ({metric} {value:.4}), kept by log.keep_best");
     }

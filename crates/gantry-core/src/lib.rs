@@ -9,6 +9,7 @@
 //! - [`fs`]: atomic file writes (temp file + rename).
 //! - [`latent`]: N(0, 1) latents from gantry's own seeded generator (sample grids, evaluation).
 
+pub mod animation;
 pub mod checkpoint;
 pub mod device;
 pub mod error;

@@ -13,7 +13,8 @@ use gantry_train::capability::Model;
 use gantry_train::config::RunConfig;
 
 pub mod autoencoders;
-pub mod chart;
+/// The figures' charts live in gantry-train (run reports draw them too).
+pub use gantry_train::chart;
 pub mod collapse;
 pub mod conditioning;
 pub mod divergences;

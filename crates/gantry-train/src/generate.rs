@@ -217,7 +217,7 @@ pub fn traverse(
 }
 
 /// `gantry interpolate`: `rows` strips of `frames` images along z(α) = (1 − α)·z1 + α·z2.
-pub fn interpolate(m: &Model, frames: usize, rows: usize, seed: u64, out: &Path) -> Result<()> {
+pub fn interpolate(m: &Model, frames: usize, rows: usize, seed: u64, how: Walks, out: &Path) -> Result<()> {
     if frames < 2 || rows == 0 {
         bail!("--frames must be at least 2 and --rows at least 1 (found {frames} and {rows})");
     }
@@ -228,7 +228,37 @@ pub fn interpolate(m: &Model, frames: usize, rows: usize, seed: u64, out: &Path)
     let z_dim = s.z_dim();
     let ends = latents(2 * rows, z_dim, seed, "interpolate").reshape([rows as i64, 2, z_dim]);
     let z = lerp_path(&ends.select(1, 0), &ends.select(1, 1), frames); // [rows, F, z_dim]
-    save_samples(&s.generate(&z.reshape([-1, z_dim])), None, frames, out)
+    let x = s.generate(&z.reshape([-1, z_dim]));
+    let sz = x.size();
+    write_walks(&x.reshape([rows as i64, frames as i64, sz[1], sz[2], sz[3]]), how, out)
+}
+
+/// How `gantry interpolate` shows its walks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Walks {
+    /// One PNG: a row per walk, a column per step.
+    Grid,
+    /// An animation whose frame t is every walk's step t (tiled in a square), played forth and
+    /// back so that it loops without a jump, as StyleGAN's `gen_video.py` users know them.
+    Animation { format: gantry_core::animation::AnimationFormat, fps: u32 },
+}
+
+/// Writes walks `[rows, F, C, H, W]` in [−1, 1] as `how` says.
+fn write_walks(walks: &Tensor, how: Walks, out: &Path) -> Result<()> {
+    let sz = walks.size();
+    let (rows, frames) = (sz[0], sz[1]);
+    match how {
+        Walks::Grid => save_samples(&walks.reshape([-1, sz[2], sz[3], sz[4]]), None, frames as usize, out),
+        Walks::Animation { format, fps } => {
+            let nrow = (rows as f64).sqrt().ceil() as usize;
+            let order = (0..frames).chain((1..frames - 1).rev());
+            let tiles = order
+                .map(|t| Ok(gantry_core::image::make_grid(&walks.select(1, t), nrow, 2)?))
+                .collect::<Result<Vec<_>>>()?;
+            gantry_core::animation::save_animation(&tiles, fps, format, out)?;
+            Ok(())
+        }
+    }
 }
 
 /// (1 − α)·z1 + α·z2 for `frames` values of α from 0 to 1: `[rows, frames, d]` from `[rows, d]` ends.
@@ -323,6 +353,7 @@ pub fn interpolate_encoded(
     split: gantry_data::Split,
     frames: usize,
     rows: usize,
+    how: Walks,
     out: &Path,
 ) -> Result<()> {
     if frames < 2 || rows == 0 {
@@ -342,7 +373,7 @@ pub fn interpolate_encoded(
     let decoded = decoded.reshape([rows as i64, frames as i64, sz[1], sz[2], sz[3]]);
     let x = x.reshape([rows as i64, 2, sz[1], sz[2], sz[3]]);
     let strip = Tensor::cat(&[x.narrow(1, 0, 1), decoded, x.narrow(1, 1, 1)], 1);
-    save_samples(&strip.reshape([-1, sz[1], sz[2], sz[3]]), None, frames + 2, out)
+    write_walks(&strip, how, out)
 }
 
 /// What `gantry translate` reads: plain input images, or `A|B` pairs whose right half is the

@@ -11,12 +11,14 @@
 //!   StyleGAN2, ProGAN, pix2pix) with its presets ([`presets`]).
 //! - [`train`]: start or resume a run; [`data`]: the training data; [`preview`]: the sample
 //!   grids; [`run_dir::RunDir`]: `config.toml`, `checkpoints/`, `samples/`, `metrics.jsonl`;
-//!   [`tensorboard`]: the run's TensorBoard event files.
+//!   [`tensorboard`]: the run's TensorBoard event files; [`report`]: `report.html` and run
+//!   comparisons; [`chart`]: the line charts of reports and figures.
 //! - [`generate`]: sample, interpolate, traverse from checkpoints; [`eval`]: FID, KID, IS,
 //!   precision/recall/density/coverage between sources; [`inversion`]: StyleGAN2 inversion with
 //!   gantry's domain classifiers.
 
 pub mod capability;
+pub mod chart;
 pub mod config;
 pub mod data;
 pub mod eval;
@@ -27,6 +29,7 @@ pub mod plot;
 pub mod presets;
 pub mod preview;
 pub mod recipes;
+pub mod report;
 pub mod run_dir;
 pub mod stop;
 pub mod tensorboard;

@@ -182,6 +182,7 @@ impl Session {
         };
         let kept = self.run.prune_checkpoints(self.cfg.log.keep_checkpoints, best.as_ref())?;
         self.best = best.zip(kept).map(|(b, (step, value))| (b.metric, step, value));
+        crate::report::write(&self.run.root, None)?;
         Ok(path)
     }
 

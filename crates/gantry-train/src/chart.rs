@@ -1,5 +1,6 @@
-//! Line and scatter charts for the reproduced figures: plotters drawing into memory with the
-//! DejaVu Sans font embedded (no system fonts needed), written as PNG atomically.
+//! Line and scatter charts for the reproduced figures and the run reports: plotters drawing into
+//! memory with the DejaVu Sans font embedded (no system fonts needed), as PNG (written
+//! atomically) or as SVG text (inlined in `report.html`).
 
 use std::path::Path;
 use std::sync::Once;
@@ -71,7 +72,8 @@ fn extent(panel: &Panel, axis: usize) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-9);
+    // A constant series gets a visible band around it rather than one of width 1e-9.
+    let pad = if hi - lo > 1e-12 { (hi - lo) * 0.05 } else { hi.abs().max(1.0) * 0.1 };
     (lo - pad, hi + pad)
 }
 
@@ -95,6 +97,19 @@ pub fn render(panels: &[Panel], cols: usize, (w, h): (u32, u32)) -> Result<Vec<u
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
     Ok(out)
+}
+
+/// Renders one panel as an SVG document of `w`×`h` pixels.
+pub fn render_svg(panel: &Panel, (w, h): (u32, u32)) -> Result<String> {
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        draw_panel(panel, &root).map_err(|e| anyhow!("plot '{}': {e}", panel.title))?;
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    Ok(svg)
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -186,11 +201,13 @@ mod tests {
             ],
             ..Default::default()
         };
-        let png = render(&[p.clone(), p], 2, (300, 200)).unwrap();
+        let png = render(&[p.clone(), p.clone()], 2, (300, 200)).unwrap();
         let img = image::load_from_memory(&png).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (600, 200));
         // Something other than white was drawn (axes, text, the line).
         let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 100)).count();
         assert!(dark > 500, "{dark} dark pixels");
+        let svg = render_svg(&p, (300, 200)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("a title") && svg.contains("<polyline"), "{svg}");
     }
 }
