@@ -346,7 +346,7 @@ mod tests {
         assert!(html.contains("<code>train.lr</code>") && html.contains("<td>0.002</td>"));
         assert!(!html.contains("<code>preset</code>"), "equal settings are not listed");
         assert_eq!(html.matches("data:image/png;base64,").count(), 2);
-        let e = compare(&[a.clone()], &out).unwrap_err().to_string();
+        let e = compare(std::slice::from_ref(&a), &out).unwrap_err().to_string();
         assert!(e.contains("at least two"), "{e}");
         let e = compare(&[tmp.path().join("nope"), a.clone()], &out).unwrap_err().to_string();
         assert!(e.contains("nope") && e.contains("no such run folder"), "{e}");
