@@ -156,6 +156,50 @@ fn sample_and_interpolate_draw_deterministic_grids() {
     assert_ne!(cell(0), cell(4));
 }
 
+/// `--format apng|gif` (or an .apng/.gif --out): frame t tiles every walk's step t, played forth
+/// and back (5 steps: 8 frames); the APNG's frames are exactly the grid PNG's columns.
+#[test]
+fn interpolate_writes_looping_animations() {
+    use image::AnimationDecoder;
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let (grid, apng, gif) = (tmp.path().join("g.png"), tmp.path().join("w.apng"), tmp.path().join("w.gif"));
+    for out in [&grid, &apng, &gif] {
+        ok(gantry()
+            .args(["interpolate", "--ckpt"])
+            .arg(a)
+            .args(["--frames", "5", "--rows", "4", "--out"])
+            .arg(out));
+    }
+    let grid = image::open(&grid).unwrap().to_luma8();
+    let dec =
+        image::codecs::png::PngDecoder::new(std::io::BufReader::new(std::fs::File::open(&apng).unwrap()))
+            .unwrap();
+    let frames = dec.apng().unwrap().into_frames().collect_frames().unwrap();
+    assert_eq!(frames.len(), 8, "0 1 2 3 4 3 2 1");
+    for (f, step) in frames.iter().zip([0u32, 1, 2, 3, 4, 3, 2, 1]) {
+        let img = f.buffer();
+        assert_eq!((img.width(), img.height()), (2 * 34 + 2, 2 * 34 + 2), "4 walks tiled 2 × 2");
+        // Walk 3 (bottom right of the tile) at this step is the grid's row 3, column `step`.
+        for (x, y) in [(0, 0), (13, 7), (31, 31)] {
+            let want = grid.get_pixel(2 + step * 34 + x, 2 + 3 * 34 + y).0[0];
+            assert_eq!(img.get_pixel(2 + 34 + x, 2 + 34 + y).0[0], want, "step {step} at ({x}, {y})");
+        }
+    }
+    let gif =
+        image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&gif).unwrap()))
+            .unwrap();
+    assert_eq!(gif.into_frames().collect_frames().unwrap().len(), 8);
+    let e = fails(
+        gantry()
+            .args(["interpolate", "--ckpt"])
+            .arg(a)
+            .args(["--format", "mp4", "--out"])
+            .arg(tmp.path().join("w.mp4")),
+    );
+    assert!(e.contains("--format") && e.contains("gif or apng"), "{e}");
+}
+
 #[test]
 fn toy_runs_plot_samples_and_score_modes() {
     let tmp = tempfile::tempdir().unwrap();
