@@ -147,7 +147,7 @@ fn torch_dir_of(python: &Path) -> Option<PathBuf> {
 }
 
 /// Python packages the `python::` tests import besides torch (module, pip requirement).
-const TEST_PACKAGES: &[(&str, &str)] = &[("tensorboard", "tensorboard==2.21.0")];
+const TEST_PACKAGES: &[(&str, &str)] = &[("tensorboard", "tensorboard==2.21.0"), ("PIL", "pillow==13.0.0")];
 
 /// Whether `python` can import `module` (without importing it).
 fn has_module(python: &Path, module: &str) -> bool {

@@ -127,7 +127,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             eprintln!(
                 "tests that need Python with torch: {}; the local data mirror: {}; Chromium: {}",
-                if python { "run" } else { "skipped (no Python with torch and tensorboard found)" },
+                if python { "run" } else { "skipped (no Python with torch, tensorboard and Pillow found)" },
                 if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" },
                 if browser { "run" } else { "skipped (no chromium, and it could not be installed)" }
             );

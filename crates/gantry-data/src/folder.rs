@@ -180,8 +180,7 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
             path: m.shown.clone(),
             message: "unknown image format".into(),
         })?;
-        let img = image::load_from_memory_with_format(&bytes, format)
-            .map_err(|e| DataError::Decode { path: m.shown.clone(), message: e.to_string() })?;
+        let img = crate::decode::decode(&bytes, format, &m.shown)?;
         decoded.push(img);
     }
 

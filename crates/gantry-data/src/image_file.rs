@@ -5,13 +5,12 @@ use std::path::Path;
 use tch::{Kind, Tensor};
 
 use crate::dataset::{fit_pixels, Fit};
-use crate::{DataError, Result};
+use crate::Result;
 
 /// An image file as `[1, channels, size, size]` in [−1, 1] (fitted as datasets are: pad or
 /// centre-crop and resize; colour ↔ grey by BT.601).
 pub fn read(path: &Path, size: i64, channels: i64, fit: Fit) -> Result<Tensor> {
-    let img = image::open(path)
-        .map_err(|e| DataError::Decode { path: path.display().to_string(), message: e.to_string() })?;
+    let img = crate::decode::open(path)?;
     let (w, h) = (img.width() as i64, img.height() as i64);
     let (px, c) = crate::dataset::planar(&img, None);
     let fitted = fit_pixels(&px, [c, h, w], size, channels, fit)?;
@@ -20,8 +19,7 @@ pub fn read(path: &Path, size: i64, channels: i64, fit: Fit) -> Result<Tensor> {
 
 /// An image file at its own size as `[1, channels, H, W]` in [−1, 1] (colour ↔ grey by BT.601).
 pub fn read_native(path: &Path, channels: i64) -> Result<Tensor> {
-    let img = image::open(path)
-        .map_err(|e| DataError::Decode { path: path.display().to_string(), message: e.to_string() })?;
+    let img = crate::decode::open(path)?;
     let (w, h) = (img.width() as i64, img.height() as i64);
     let (px, c) = crate::dataset::planar(&img, None);
     let px = crate::dataset::convert_channels(&px, c, channels, (h * w) as usize)?;

@@ -17,6 +17,7 @@ pub mod batcher;
 pub mod cifar;
 pub mod csv;
 pub mod dataset;
+pub mod decode;
 pub mod derive;
 pub mod error;
 pub mod folder;

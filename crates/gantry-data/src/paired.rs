@@ -70,8 +70,7 @@ pub fn load_dir(path: &Path, opts: &PairedOptions) -> Result<(ImageDataset, Imag
     let whole = if path.is_dir() {
         folder::load(path, Split::Train, Target { size: None, channels: None, fit: opts.fit })?
     } else {
-        let img = image::open(path)
-            .map_err(|e| DataError::Decode { path: path.display().to_string(), message: e.to_string() })?;
+        let img = crate::decode::open(path)?;
         let (w, h) = (img.width() as usize, img.height() as usize);
         let (px, c) = crate::dataset::planar(&img, None);
         ImageDataset::from_pixels(path.display().to_string(), px, [1, c as usize, h, w], None, vec![])?
