@@ -10,25 +10,12 @@ use gantry_core::checkpoint::Checkpoint;
 mod common;
 use common::{gantry, ok, run, snapshot};
 
-const SMALL: [&str; 8] = [
-    "model.g_width=4",
-    "model.d_width=4",
-    "batch_size=8",
-    "threads=2",
-    "log.every=1",
-    "log.checkpoint_every=5",
-    "log.sample_every=100000",
-    "log.keep_checkpoints=0",
-];
+/// Logging and a checkpoint every 5 steps, none pruned.
+const LOG: [&str; 4] =
+    ["log.every=1", "log.checkpoint_every=5", "log.sample_every=100000", "log.keep_checkpoints=0"];
 
 fn train_cmd(out: &Path, steps: u64) -> Command {
-    let mut cmd = gantry();
-    cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", &steps.to_string(), "--out"])
-        .arg(out);
-    for kv in SMALL {
-        cmd.args(["--set", kv]);
-    }
-    cmd
+    common::tiny_dcgan(out, steps, &LOG)
 }
 
 fn resume_cmd(dir: &Path, steps: u64) -> Command {
@@ -124,11 +111,9 @@ fn on_nonfinite_takes_stop_or_skip_only() {
 
 // ---- crash-proof checkpoints -------------------------------------------------------------------
 
-const KILL_RUN: [&str; 9] = [
+const KILL_RUN: [&str; 7] = [
     "model.g_width=16", // a 2.2 MB checkpoint: its write takes long enough to be hit
     "model.d_width=16",
-    "batch_size=8",
-    "threads=2",
     "log.every=10",
     "log.checkpoint_every=3",
     "log.sample_every=100000",
@@ -137,13 +122,7 @@ const KILL_RUN: [&str; 9] = [
 ];
 
 fn kill_run_cmd(out: &Path, steps: u64) -> Command {
-    let mut cmd = gantry();
-    cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", &steps.to_string(), "--out"])
-        .arg(out);
-    for kv in KILL_RUN {
-        cmd.args(["--set", kv]);
-    }
-    cmd
+    common::tiny_dcgan(out, steps, &KILL_RUN)
 }
 
 fn temps(dir: &Path) -> Vec<String> {
@@ -263,12 +242,8 @@ impl RunDirOf<'_> {
 fn a_full_disk_is_one_line_naming_the_file_and_leaves_no_partial_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let mut args =
-        vec!["train".to_string(), "--preset".into(), "dcgan-mnist".into(), "--device".into(), "cpu".into()];
-    args.extend(["--steps".into(), "3".into(), "--out".into(), dir.display().to_string()]);
-    for kv in SMALL {
-        args.extend(["--set".into(), kv.into()]);
-    }
+    let cmd = train_cmd(&dir, 3);
+    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
     // `ulimit -f 100`: 100 blocks of 512 bytes; SIGXFSZ ignored, so the write fails with EFBIG.
     let script = format!("ulimit -f 100; trap '' XFSZ; exec \"$0\" {}", args.join(" "));
     let mut cmd = Command::new("sh");

@@ -9,21 +9,9 @@ mod common;
 use common::{gantry, ok};
 
 fn train(out: &Path, lr: &str) {
-    let mut cmd = gantry();
-    cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", "30", "--out"]).arg(out);
-    for kv in [
-        "model.g_width=4",
-        "model.d_width=4",
-        "batch_size=8",
-        "threads=2",
-        "log.every=5",
-        "log.checkpoint_every=10",
-        "log.sample_every=5",
-        &format!("train.g_opt.lr={lr}"),
-    ] {
-        cmd.args(["--set", kv]);
-    }
-    ok(&mut cmd);
+    let lr = format!("train.g_opt.lr={lr}");
+    let log = ["log.every=5", "log.checkpoint_every=10", "log.sample_every=5", lr.as_str()];
+    ok(&mut common::tiny_dcgan(out, 30, &log));
 }
 
 /// The charts a page should draw: one per charted metrics.jsonl key.

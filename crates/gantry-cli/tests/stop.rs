@@ -11,25 +11,12 @@ use gantry_core::checkpoint::Checkpoint;
 mod common;
 use common::{gantry, ok};
 
-const SMALL: [&str; 8] = [
-    "model.g_width=4",
-    "model.d_width=4",
-    "batch_size=8",
-    "threads=2",
-    "log.every=1",
-    "log.checkpoint_every=100000",
-    "log.sample_every=100000",
-    "log.keep_checkpoints=0",
-];
+/// Logging every step, no checkpoint or grid but the last.
+const LOG: [&str; 4] =
+    ["log.every=1", "log.checkpoint_every=100000", "log.sample_every=100000", "log.keep_checkpoints=0"];
 
 fn train_cmd(out: &Path, steps: u64) -> Command {
-    let mut cmd = gantry();
-    cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", &steps.to_string(), "--out"])
-        .arg(out);
-    for kv in SMALL {
-        cmd.args(["--set", kv]);
-    }
-    cmd
+    common::tiny_dcgan(out, steps, &LOG)
 }
 
 /// Steps logged so far in a run's metrics.

@@ -39,22 +39,8 @@ fn read_events(run: &Path) -> serde_json::Value {
 }
 
 fn train(out: &Path, steps: u64) -> std::process::Command {
-    let mut cmd = gantry();
-    cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", &steps.to_string(), "--out"])
-        .arg(out);
-    for kv in [
-        "model.g_width=4",
-        "model.d_width=4",
-        "batch_size=8",
-        "threads=2",
-        "log.every=5",
-        "log.checkpoint_every=10",
-        "log.sample_every=10",
-        "log.keep_checkpoints=0",
-    ] {
-        cmd.args(["--set", kv]);
-    }
-    cmd
+    let log = ["log.every=5", "log.checkpoint_every=10", "log.sample_every=10", "log.keep_checkpoints=0"];
+    common::tiny_dcgan(out, steps, &log)
 }
 
 /// Tests named `python::…` need GANTRY_PYTHON with the `tensorboard` package (`cargo xtask test`

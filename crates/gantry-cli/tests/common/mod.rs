@@ -13,6 +13,22 @@ pub fn gantry() -> Command {
     c
 }
 
+/// The settings of a tiny `dcgan-mnist` run (widths 4, batch 8, 2 threads): a step takes
+/// milliseconds.
+pub const TINY: [&str; 4] = ["model.g_width=4", "model.d_width=4", "batch_size=8", "threads=2"];
+
+/// `gantry train --preset dcgan-mnist` on the CPU for `steps` into `out`, with [`TINY`] and then
+/// `sets` (later ones win).
+pub fn tiny_dcgan(out: &Path, steps: u64, sets: &[&str]) -> Command {
+    let mut cmd = gantry();
+    cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", &steps.to_string(), "--out"])
+        .arg(out);
+    for kv in TINY.iter().chain(sets) {
+        cmd.args(["--set", kv]);
+    }
+    cmd
+}
+
 /// The model of a checkpoint, loaded in this process.
 pub fn model(path: &Path) -> gantry_train::capability::Model {
     gantry_train::capability::Model::load(path, tch::Device::Cpu).unwrap()
