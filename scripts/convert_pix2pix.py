@@ -14,6 +14,7 @@ metadata that rebuilds the network: the `pix2pix-facades` preset with `--set` ov
 """
 import argparse
 import json
+import os
 import re
 import struct
 
@@ -24,7 +25,7 @@ DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torc
 
 def save_safetensors(tensors, metadata, path):
     """The safetensors format by hand (8-byte header length, JSON header, raw little-endian data),
-    so that no package beside torch is needed."""
+    so that no package beside torch is needed; written atomically."""
     header, chunks, offset = {"__metadata__": metadata}, [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
@@ -34,11 +35,13 @@ def save_safetensors(tensors, metadata, path):
         offset += len(data)
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * ((8 - len(raw) % 8) % 8)
-    with open(path, "wb") as f:
+    tmp = f"{path}.{os.getpid()}.tmp"  # written whole, then renamed: never a half-written file
+    with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for c in chunks:
             f.write(c)
+    os.replace(tmp, path)
 
 
 def main():

@@ -31,6 +31,14 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Formats `gantry export` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// StyleGAN2-ADA (NVlabs/stylegan2-ada-pytorch) `Generator` state dict.
+    #[value(name = "stylegan2-ada")]
+    Stylegan2Ada,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Train a GAN from a preset or a config file, or resume a run.
@@ -244,6 +252,20 @@ enum Cmd {
         /// Where to write it (default: the dataset cache, where `data = NAME` finds it).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Write a checkpoint's networks in another code base's format: `stylegan2-ada`, a state
+    /// dict StyleGAN2-ADA's `Generator` loads strictly (`G_ema`; constructor arguments in the
+    /// `stylegan2ada.init_kwargs` metadata).
+    Export {
+        /// A checkpoint file, or a run folder (its newest checkpoint).
+        #[arg(long)]
+        ckpt: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Where to write it (.safetensors).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// List the presets.
     Presets,
@@ -502,6 +524,16 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Train(args) => train_cmd(args),
+        Cmd::Export { ckpt, format: ExportFormat::Stylegan2Ada, out } => {
+            let path = run_dir::resolve_checkpoint(&ckpt)?;
+            let n = gantry_train::recipes::stylegan2::export_stylegan2ada(&path, &out)?;
+            println!(
+                "wrote {} ({n} tensors: the generator of {} as StyleGAN2-ADA's Generator state dict)",
+                out.display(),
+                path.display()
+            );
+            Ok(())
+        }
         Cmd::Report { run, out } => {
             let path = gantry_train::report::write(&run, out.as_deref())?;
             println!("wrote {}", path.display());

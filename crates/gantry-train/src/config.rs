@@ -8,7 +8,8 @@
 //!
 //! `--set key=value` overrides any field by its dotted path (`model.g_width=64`,
 //! `train.g_opt.lr=1e-4`, `data=mnist`); an unknown key or a value of the wrong type is a one-line
-//! error naming the key. Configs written by older gantry versions (before each family had its
+//! error naming the key. An optional setting the config leaves out (`model.conv_clamp` of a
+//! StyleGAN2 without clamping) is set the same way, and `--set key=none` leaves one out. Configs written by older gantry versions (before each family had its
 //! own settings) load: keys of other families that hold their old defaults are dropped, and any
 //! other value is refused with a line saying what to remove.
 
@@ -436,21 +437,33 @@ impl RunConfig {
             let (key, raw) =
                 set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
             let key = key.trim();
-            set_path(&mut value, key, raw.trim()).map_err(|e| {
+            let raw = raw.trim();
+            let arch = self.family.arch();
+            let name_key = |e: anyhow::Error| {
                 let others = crate::recipes::archs_with_key(key);
                 match others.is_empty() {
-                    true => anyhow!("{e} (a {} run)", self.family.arch()),
+                    true => anyhow!("{e} (a {arch} run)"),
                     false => anyhow!(
-                        "{e}: '{key}' is a setting of {} runs, this is a {} run",
-                        others.join(", "),
-                        self.family.arch()
+                        "{e}: '{key}' is a setting of {} runs, this is a {arch} run",
+                        others.join(", ")
                     ),
                 }
-            })?;
+            };
+            let edit = set_path(&mut value, key, raw).map_err(name_key)?;
             // Check each override on its own so the error names the key that broke the config.
-            value.clone().try_into::<RunConfig>().map_err(|e| {
-                anyhow!("--set {key}={raw}: invalid value for '{key}': {}", one_line(&e.to_string()))
-            })?;
+            if let Err(e) = value.clone().try_into::<RunConfig>() {
+                let e = one_line(&e.to_string());
+                return Err(match edit {
+                    Edit::Added(unknown) if e.contains("unknown") => name_key(unknown),
+                    Edit::Added(_) if raw == "none" => {
+                        // A known optional setting, already left out.
+                        remove_path(&mut value, key);
+                        continue;
+                    }
+                    Edit::Removed => anyhow!("--set {key}=none: '{key}' is not optional ({e})"),
+                    _ => anyhow!("--set {key}={raw}: invalid value for '{key}': {e}"),
+                });
+            }
         }
         value.try_into().map_err(|e| anyhow!("invalid config after --set: {}", one_line(&e.to_string())))
     }
@@ -522,26 +535,67 @@ pub(crate) fn one_line(s: &str) -> String {
 }
 
 /// Sets `key` (dotted) in a TOML table to `raw`, keeping the existing value's type.
-fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<()> {
+/// What [`set_path`] did to the config.
+enum Edit {
+    Replaced,
+    /// Added a key the config left out (an optional setting, or an unknown key: the error).
+    Added(anyhow::Error),
+    /// Removed an optional setting (`none`).
+    Removed,
+}
+
+fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<Edit> {
     let parts: Vec<&str> = key.split('.').collect();
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
         let table = node.as_table_mut().ok_or_else(|| {
             anyhow!("unknown config key '{key}': '{}' is not a table", parts[..i].join("."))
         })?;
         if !table.contains_key(*part) {
-            let mut known: Vec<&String> = table.keys().collect();
-            known.sort();
-            let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
             let here = if i == 0 { "top level".to_string() } else { format!("'{}'", parts[..i].join(".")) };
-            bail!("unknown config key '{key}' (keys at {here}: {})", known.join(", "));
+            let mut known: Vec<&str> = table.keys().map(String::as_str).collect();
+            known.sort();
+            let unknown = anyhow!("unknown config key '{key}' (keys at {here}: {})", known.join(", "));
+            if !last {
+                return Err(unknown);
+            }
+            // A leaf the config leaves out: an optional setting (kept if the config then parses,
+            // which refuses keys the family does not have) or a typo. `none` goes in as a string
+            // only to tell the two apart, and comes out again.
+            table.insert(part.to_string(), parse_untyped(raw));
+            return Ok(Edit::Added(unknown));
+        }
+        if last && raw == "none" && !table[*part].is_str() && !table[*part].is_table() {
+            table.remove(*part);
+            return Ok(Edit::Removed);
         }
         node = table.get_mut(*part).expect("checked");
     }
     let new = parse_value(raw, node)
         .map_err(|why| anyhow!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
     *node = new;
-    Ok(())
+    Ok(Edit::Replaced)
+}
+
+/// Removes the leaf at dotted `key` (which [`set_path`] added).
+fn remove_path(root: &mut toml::Value, key: &str) {
+    let mut node = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        node = &mut node[*part];
+    }
+    if let Some(t) = node.as_table_mut() {
+        t.remove(parts[parts.len() - 1]);
+    }
+}
+
+/// `raw` as TOML (a string when it is not a TOML value), for a key with no old value to follow.
+fn parse_untyped(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
 /// Parses `raw` as a value of the same TOML type as `old` (strings need no quotes).
@@ -615,6 +669,27 @@ mod tests {
         let e = c.clone().with_overrides(&["train=1".into()]).unwrap_err().to_string();
         assert!(e.contains("'train'") && e.contains("table"), "{e}");
         assert!(c.with_overrides(&["steps".into()]).unwrap_err().to_string().contains("key=value"));
+    }
+
+    #[test]
+    fn optional_settings_are_set_and_left_out() {
+        use crate::recipes::stylegan2::StyleRun;
+        let clamp = |c: &RunConfig| c.settings::<StyleRun>().unwrap().model.conv_clamp;
+        let small = presets::find("stylegan2-mnist").unwrap().config();
+        assert_eq!(clamp(&small), None);
+        let set = small.clone().with_overrides(&["model.conv_clamp=256.0".into()]).unwrap();
+        assert_eq!(clamp(&set), Some(256.0));
+        let back = set.with_overrides(&["model.conv_clamp=none".into()]).unwrap();
+        assert_eq!(back, small);
+        assert_eq!(small.clone().with_overrides(&["model.conv_clamp=none".into()]).unwrap(), small);
+        let e = small.clone().with_overrides(&["model.conv_clamp=high".into()]).unwrap_err().to_string();
+        assert!(e.contains("invalid value for 'model.conv_clamp'"), "{e}");
+        for typo in ["model.conv_clmap=256.0", "model.conv_clmap=none"] {
+            let e = small.clone().with_overrides(&[typo.into()]).unwrap_err().to_string();
+            assert!(e.contains("unknown config key 'model.conv_clmap'"), "{e}");
+        }
+        let e = small.with_overrides(&["model.z_dim=none".into()]).unwrap_err().to_string();
+        assert!(e.contains("'model.z_dim' is not optional"), "{e}");
     }
 
     #[test]

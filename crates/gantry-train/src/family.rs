@@ -296,9 +296,29 @@ impl Networks {
         })
     }
 
-    /// Restores the networks inference needs.
+    /// Restores the networks inference needs. A checkpoint holding only some of them (a network
+    /// converted from another code base) lists those in its `gantry.networks` metadata
+    /// (whitespace- or comma-separated, e.g. `g_ema` for StyleGAN2-ADA's `G_ema`): only those are
+    /// restored, and each must be one of this model's inference networks.
     pub fn load_inference(&self, ck: &Checkpoint) -> Result<()> {
-        for n in self.nets.iter().filter(|n| n.inference) {
+        let inference = || self.nets.iter().filter(|n| n.inference);
+        let listed: Option<Vec<&str>> = ck
+            .metadata
+            .get("gantry.networks")
+            .map(|s| s.split(|c: char| c == ',' || c.is_whitespace()).filter(|x| !x.is_empty()).collect());
+        if let Some(names) = &listed {
+            for name in names {
+                if !inference().any(|n| n.name == *name) {
+                    let known: Vec<&str> = inference().map(|n| n.name).collect();
+                    bail!(
+                        "{}: gantry.networks lists '{name}', which this model does not draw with (expected one of: {})",
+                        ck.source.display(),
+                        known.join(", ")
+                    );
+                }
+            }
+        }
+        for n in inference().filter(|n| listed.as_ref().is_none_or(|l| l.contains(&n.name))) {
             ck.load_varstore(n.name, &n.vs)?;
         }
         Ok(())

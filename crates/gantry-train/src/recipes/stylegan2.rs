@@ -308,6 +308,61 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
     Ok(Loaded { vs, g, cfg: s.model.clone(), domain: run.eval.features.clone() })
 }
 
+/// `gantry export --format stylegan2-ada`: the sampling generator of the StyleGAN2 checkpoint
+/// at `path` (the EMA copy when there is one, as their pickles' `G_ema`) as a state dict that
+/// StyleGAN2-ADA's `training.networks.Generator` loads with `load_state_dict(strict=True)`:
+/// gantry's parameter names are theirs; the constant 4×4 resample filters
+/// (`setup_filter([1, 3, 3, 1])`) they keep as buffers are added, and the constructor arguments
+/// go into the `stylegan2ada.init_kwargs` metadata (JSON). Written atomically to `out`; returns
+/// the number of tensors.
+pub fn export_stylegan2ada(path: &Path, out: &Path) -> Result<usize> {
+    let loaded = load(path, Device::Cpu)?;
+    let cfg = &loaded.cfg;
+    if cfg.style_op != gantry_stylegan::StyleOp::Modulated {
+        bail!(
+            "{}: a StyleGAN2 with model.style_op = {:?}; StyleGAN2-ADA's Generator modulates weights",
+            path.display(),
+            cfg.style_op
+        );
+    }
+    let mut ck = Checkpoint::new();
+    for (name, t) in loaded.vs.variables() {
+        ck.insert(name, &t.detach());
+    }
+    let f = Tensor::from_slice(&[1f32, 3., 3., 1.]);
+    let filter = f.outer(&f) / 64.0;
+    let mut res = 4;
+    while res <= cfg.resolution {
+        ck.insert(format!("synthesis.b{res}.resample_filter"), &filter);
+        if res > 4 {
+            ck.insert(format!("synthesis.b{res}.conv0.resample_filter"), &filter);
+        }
+        ck.insert(format!("synthesis.b{res}.conv1.resample_filter"), &filter);
+        res *= 2;
+    }
+    let init_kwargs = serde_json::json!({
+        "z_dim": cfg.z_dim,
+        "c_dim": 0,
+        "w_dim": cfg.w_dim,
+        "img_resolution": cfg.resolution,
+        "img_channels": cfg.channels,
+        "mapping_kwargs": {
+            "num_layers": cfg.mapping_layers,
+            "lr_multiplier": cfg.mapping_lr_multiplier,
+            "w_avg_beta": cfg.w_avg_beta,
+        },
+        "synthesis_kwargs": {
+            "channel_base": cfg.channel_base,
+            "channel_max": cfg.channel_max,
+            "conv_clamp": cfg.conv_clamp,
+        },
+    });
+    ck.metadata.insert("stylegan2ada.init_kwargs".into(), init_kwargs.to_string());
+    ck.metadata.insert("gantry.source".into(), path.display().to_string());
+    ck.save(out)?;
+    Ok(ck.tensors.len())
+}
+
 /// `gantry style-mix`: a (rows + 1) × (cols + 1) style-mixing grid from the checkpoint at
 /// `path` (see `gantry_stylegan::explore::style_mix`), latents seeded by `seed`.
 #[allow(clippy::too_many_arguments)]
