@@ -104,7 +104,8 @@ fn run(cli: Cli) -> Result<()> {
             // Tests that need what a fresh machine may lack are `#[ignore]`d, so plain `cargo
             // test` reports them as ignored rather than passing them untested, and live in
             // modules named for what they need: `python::` (a Python with torch, GANTRY_PYTHON),
-            // `mirror::` (the local data mirror, GANTRY_SHARED), `manual::` (set up by hand). Here
+            // `mirror::` (the local data mirror, GANTRY_SHARED), `browser::` (Chromium), `ffmpeg::`
+            // (ffmpeg and ffprobe), `manual::` (set up by hand). Here
             // the ignored ones run when what they need is found, and are skipped by name otherwise.
             let mirror = lt
                 .env_vars()
@@ -114,7 +115,13 @@ fn run(cli: Cli) -> Result<()> {
                 .or_else(|| std::env::var_os("GANTRY_SHARED").map(PathBuf::from))
                 .is_some_and(|p| p.join("datasets").is_dir());
             let python = libtorch::ensure_test_packages(&lt)?;
-            let browser = ensure_chromium();
+            let browser = ensure_debian_tool(
+                &["chromium", "chromium-browser", "google-chrome"],
+                "chromium",
+                "the browser tests",
+            );
+            let ffmpeg = ensure_debian_tool(&["ffmpeg"], "ffmpeg", "the MP4 tests")
+                && Command::new("ffprobe").arg("-version").output().is_ok_and(|o| o.status.success());
             let mut skip = vec!["manual::"];
             if !python {
                 skip.push("python::");
@@ -125,11 +132,15 @@ fn run(cli: Cli) -> Result<()> {
             if !browser {
                 skip.push("browser::");
             }
+            if !ffmpeg {
+                skip.push("ffmpeg::");
+            }
             eprintln!(
-                "tests that need Python with torch: {}; the local data mirror: {}; Chromium: {}",
+                "tests that need Python with torch: {}; the local data mirror: {}; Chromium: {}; ffmpeg: {}",
                 if python { "run" } else { "skipped (no Python with torch, tensorboard and Pillow found)" },
                 if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" },
-                if browser { "run" } else { "skipped (no chromium, and it could not be installed)" }
+                if browser { "run" } else { "skipped (no chromium, and it could not be installed)" },
+                if ffmpeg { "run" } else { "skipped (no ffmpeg/ffprobe, and they could not be installed)" }
             );
             if !args.iter().any(|a| a == "--") {
                 args.push("--".into());
@@ -152,13 +163,14 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Whether a headless Chromium is on PATH for the `browser::` tests, installing Debian's
-/// `chromium` when it is missing and this is a Debian root shell (as on CI).
-fn ensure_chromium() -> bool {
+/// Whether one of `commands` runs (`--version`), installing Debian's `package` when none does
+/// and this is a Debian root shell (as on CI), for the tests that need it.
+fn ensure_debian_tool(commands: &[&str], package: &str, purpose: &str) -> bool {
     let present = || {
-        ["chromium", "chromium-browser", "google-chrome"]
-            .iter()
-            .any(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        commands.iter().any(|c| Command::new(c).arg("-version").output().is_ok_and(|o| o.status.success()))
+            || commands
+                .iter()
+                .any(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
     };
     if present() {
         return true;
@@ -168,10 +180,10 @@ fn ensure_chromium() -> bool {
     if !root || Command::new("apt-get").arg("--version").output().is_err() {
         return false;
     }
-    eprintln!("xtask: installing Debian's chromium for the browser tests");
+    eprintln!("xtask: installing Debian's {package} for {purpose}");
     let install = || {
         Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "chromium"])
+            .args(["install", "-y", "-q", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .is_ok_and(|s| s.success())

@@ -97,8 +97,8 @@ enum Cmd {
         /// The split of --input: train, test or all.
         #[arg(long, default_value = "test")]
         split: String,
-        /// png (a grid: a row per walk), gif or apng (an animation of all walks, forth and
-        /// back); default from --out's extension (.gif, .apng), else png.
+        /// png (a grid: a row per walk), gif, apng or mp4 (an animation of all walks, forth and
+        /// back; mp4 needs an ffmpeg on PATH); default from --out's extension, else png.
         #[arg(long)]
         format: Option<String>,
         /// Frames per second of an animation.
@@ -694,8 +694,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Interpolate { from, frames, rows, input, split, format, fps } => {
             let ext = from.out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-            let format =
-                format.unwrap_or_else(|| if ext == "gif" || ext == "apng" { ext } else { "png".into() });
+            let format = format.unwrap_or_else(|| {
+                if ["gif", "apng", "mp4"].contains(&ext.as_str()) {
+                    ext
+                } else {
+                    "png".into()
+                }
+            });
             let how = match format.as_str() {
                 "png" => generate::Walks::Grid,
                 other => generate::Walks::Animation {

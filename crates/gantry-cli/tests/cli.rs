@@ -194,10 +194,78 @@ fn interpolate_writes_looping_animations() {
         gantry()
             .args(["interpolate", "--ckpt"])
             .arg(a)
-            .args(["--format", "mp4", "--out"])
-            .arg(tmp.path().join("w.mp4")),
+            .args(["--format", "webm", "--out"])
+            .arg(tmp.path().join("w.webm")),
     );
-    assert!(e.contains("--format") && e.contains("gif or apng"), "{e}");
+    assert!(e.contains("--format") && e.contains("gif, apng or mp4"), "{e}");
+    // MP4 without an ffmpeg: one line saying what it needs, no file.
+    let mp4 = tmp.path().join("w.mp4");
+    let e = fails(
+        gantry()
+            .env("GANTRY_FFMPEG", tmp.path().join("no-ffmpeg"))
+            .args(["interpolate", "--ckpt"])
+            .arg(a)
+            .args(["--out"])
+            .arg(&mp4),
+    );
+    assert!(e.contains("MP4") && e.contains("needs an ffmpeg"), "{e}");
+    assert!(!mp4.exists());
+}
+
+/// Tests named `ffmpeg::…` need an `ffmpeg` and `ffprobe` on PATH (`cargo xtask test` installs
+/// Debian's when it can).
+mod ffmpeg {
+    use super::*;
+
+    /// `--format mp4` (or an .mp4 --out): H.264 with the APNG's frames (forth and back), sides
+    /// padded to even, pixels within H.264's loss of the lossless frames.
+    #[test]
+    #[ignore = "needs ffmpeg and ffprobe on PATH (cargo xtask test installs them and runs this)"]
+    fn interpolate_writes_h264_mp4_with_the_animation_frames() {
+        use image::AnimationDecoder;
+        let a = run_a();
+        let tmp = tempfile::tempdir().unwrap();
+        let (apng, mp4) = (tmp.path().join("w.apng"), tmp.path().join("w.mp4"));
+        for out in [&apng, &mp4] {
+            ok(gantry()
+                .args(["interpolate", "--ckpt"])
+                .arg(a)
+                .args(["--frames", "5", "--rows", "4", "--out"])
+                .arg(out));
+        }
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-count_frames"])
+            .args([
+                "-show_entries",
+                "stream=codec_name,width,height,nb_read_frames,r_frame_rate",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&mp4)
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+        // 2 × 2 tiles of 34 px + 2 = 70 (even already), 12 fps, 8 frames (0 1 2 3 4 3 2 1).
+        assert_eq!(info, "h264,70,70,12/1,8", "{info}");
+        let raw = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&mp4)
+            .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+            .output()
+            .unwrap()
+            .stdout;
+        let dec =
+            image::codecs::png::PngDecoder::new(std::io::BufReader::new(std::fs::File::open(&apng).unwrap()))
+                .unwrap();
+        let frames = dec.apng().unwrap().into_frames().collect_frames().unwrap();
+        assert_eq!(raw.len(), 8 * 70 * 70);
+        for (i, (f, got)) in frames.iter().zip(raw.chunks_exact(70 * 70)).enumerate() {
+            let want: Vec<u8> = f.buffer().pixels().map(|p| p.0[0]).collect();
+            let mean = want.iter().zip(got).map(|(&a, &b)| (a as f64 - b as f64).abs()).sum::<f64>()
+                / want.len() as f64;
+            assert!(mean < 4.0, "frame {i}: mean |Δ| {mean} grey levels");
+        }
+    }
 }
 
 #[test]

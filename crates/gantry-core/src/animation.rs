@@ -1,5 +1,6 @@
-//! Animations of image frames: GIF (palette per frame, looping; what every browser and chat shows)
-//! and APNG (lossless, 8-bit grey or RGB, looping), written atomically.
+//! Animations of image frames: GIF (palette per frame, looping; what every browser and chat shows),
+//! APNG (lossless, 8-bit grey or RGB, looping) and MP4 (H.264 through an `ffmpeg` on PATH, as
+//! StyleGAN's `gen_video.py` writes; sides padded to even), written atomically.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -14,6 +15,8 @@ use crate::{CoreError, Result};
 pub enum AnimationFormat {
     Gif,
     Apng,
+    /// H.264 in MP4 (yuv420p, CRF 18), encoded by the `ffmpeg` on PATH.
+    Mp4,
 }
 
 impl FromStr for AnimationFormat {
@@ -22,7 +25,8 @@ impl FromStr for AnimationFormat {
         match s {
             "gif" => Ok(Self::Gif),
             "apng" => Ok(Self::Apng),
-            other => Err(format!("expected gif or apng, found '{other}'")),
+            "mp4" => Ok(Self::Mp4),
+            other => Err(format!("expected gif, apng or mp4, found '{other}'")),
         }
     }
 }
@@ -85,8 +89,58 @@ pub fn encode_animation(frames: &[Tensor], fps: u32, format: AnimationFormat) ->
             }
             writer.finish().map_err(err)?;
         }
+        AnimationFormat::Mp4 => out = encode_mp4(frames, fps, (c, h, w))?,
     }
     Ok(out)
+}
+
+/// The program that encodes MP4: `$GANTRY_FFMPEG`, else `ffmpeg` on PATH.
+fn ffmpeg() -> std::ffi::OsString {
+    std::env::var_os("GANTRY_FFMPEG").unwrap_or_else(|| "ffmpeg".into())
+}
+
+/// H.264 MP4 of the frames by piping raw frames through ffmpeg (into a temporary file it can
+/// seek in, for the index at the front: `+faststart`).
+fn encode_mp4(frames: &[Tensor], fps: u32, (c, h, w): (usize, u32, u32)) -> Result<Vec<u8>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let err = |m: String| CoreError::Image(format!("MP4: {m}"));
+    let dir = tempfile::tempdir().map_err(|e| err(format!("cannot make a temporary folder: {e}")))?;
+    let path = dir.path().join("out.mp4");
+    let size = format!("{w}x{h}");
+    let rate = fps.to_string();
+    let mut child = Command::new(ffmpeg())
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "rawvideo"])
+        .args(["-pix_fmt", if c == 1 { "gray" } else { "rgb24" }, "-s", &size, "-r", &rate, "-i", "-"])
+        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .args(["-crf", "18", "-movflags", "+faststart"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            err(format!(
+                "needs an ffmpeg on PATH (or GANTRY_FFMPEG) to encode H.264: {e}; gif and apng need none"
+            ))
+        })?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut written = Ok(());
+    for f in frames {
+        written = interleaved(f).and_then(|px| stdin.write_all(&px).map_err(|e| err(e.to_string())));
+        if written.is_err() {
+            break;
+        }
+    }
+    drop(stdin);
+    let done = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+    if !done.status.success() {
+        let why = String::from_utf8_lossy(&done.stderr);
+        let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no message");
+        return Err(err(format!("ffmpeg failed ({}): {why}", done.status)));
+    }
+    written?;
+    std::fs::read(&path).map_err(|e| err(format!("ffmpeg wrote no file: {e}")))
 }
 
 /// [`encode_animation`] written to `path` atomically.
