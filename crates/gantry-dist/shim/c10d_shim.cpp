@@ -1,0 +1,143 @@
+// gantry-dist's C++ side: PyTorch's c10d (TCPStore/FileStore, ProcessGroupGloo) behind a small C
+// ABI. Every entry point catches every C++ exception and returns it as a message (malloc'd, freed
+// by gd_free_message): nothing unwinds into Rust. Tensors arrive as tch's `C_tensor*`, which is
+// an `at::Tensor*`.
+#define USE_C10D_GLOO 1
+
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+// The layout libtorch 2.11.0 was compiled with (the gloo types are declared, not defined, here:
+// shim/gloo/README.md). A different libtorch fails the build here rather than at run time.
+static_assert(sizeof(c10d::ProcessGroupGloo) == 488, "ProcessGroupGloo's layout changed: this shim is for libtorch 2.11.0");
+static_assert(sizeof(c10d::ProcessGroupGloo::Options) == 176, "ProcessGroupGloo::Options' layout changed: this shim is for libtorch 2.11.0");
+
+struct gd_group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  std::chrono::milliseconds timeout;
+};
+
+namespace {
+
+char* message(const std::string& what) {
+  // The first line only: c10 appends a C++ backtrace to its messages.
+  std::string line = what.substr(0, what.find('\n'));
+  char* out = static_cast<char*>(std::malloc(line.size() + 1));
+  if (out != nullptr) {
+    std::memcpy(out, line.c_str(), line.size() + 1);
+  }
+  return out;
+}
+
+template <typename F>
+int guarded(char** err, F f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception& e) {
+    *err = message(e.what());
+  } catch (...) {
+    *err = message("unknown C++ exception");
+  }
+  return 1;
+}
+
+at::Tensor& tensor(void* t) {
+  return *static_cast<at::Tensor*>(t);
+}
+
+void wait(gd_group* g, const c10::intrusive_ptr<c10d::Work>& work) {
+  work->wait(g->timeout);
+}
+
+} // namespace
+
+extern "C" {
+
+// A process group of `world` ranks: a TCP store served by rank 0 at host:port, or (when `file` is
+// not empty) a file store. `device_host` is the address Gloo binds (empty: this machine's
+// hostname, else loopback).
+gd_group* gd_new(const char* host, uint16_t port, const char* file, int rank, int world, int64_t timeout_ms,
+                 const char* device_host, char** err) {
+  gd_group* out = nullptr;
+  guarded(err, [&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10::intrusive_ptr<c10d::Store> store;
+    if (file != nullptr && *file != '\0') {
+      store = c10::make_intrusive<c10d::FileStore>(std::string(file), world);
+    } else {
+      c10d::TCPStoreOptions o;
+      o.port = port;
+      o.isServer = rank == 0;
+      o.numWorkers = static_cast<std::size_t>(world);
+      o.waitWorkers = true;
+      o.timeout = timeout;
+      store = c10::make_intrusive<c10d::TCPStore>(std::string(host), o);
+    }
+    store->setTimeout(timeout);
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    if (device_host != nullptr && *device_host != '\0') {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(std::string(device_host)));
+    } else {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
+    out = new gd_group{store, pg, timeout};
+  });
+  return out;
+}
+
+void gd_free(gd_group* g) {
+  try {
+    delete g;
+  } catch (...) {
+  }
+}
+
+void gd_free_message(char* m) {
+  std::free(m);
+}
+
+// In place: the element-wise sum over ranks.
+int gd_allreduce_sum(gd_group* g, void* t, char** err) {
+  return guarded(err, [&] {
+    std::vector<at::Tensor> v{tensor(t)};
+    wait(g, g->pg->allreduce(v, c10d::AllreduceOptions{}));
+  });
+}
+
+// In place: rank `root`'s values on every rank.
+int gd_broadcast(gd_group* g, void* t, int root, char** err) {
+  return guarded(err, [&] {
+    std::vector<at::Tensor> v{tensor(t)};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    wait(g, g->pg->broadcast(v, o));
+  });
+}
+
+// `outputs[r]` (world tensors shaped like `input`) receives rank r's `input`.
+int gd_allgather(gd_group* g, void** outputs, int n, void* input, char** err) {
+  return guarded(err, [&] {
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int i = 0; i < n; ++i) {
+      out[0].push_back(tensor(outputs[i]));
+    }
+    std::vector<at::Tensor> in{tensor(input)};
+    wait(g, g->pg->allgather(out, in, c10d::AllgatherOptions{}));
+  });
+}
+
+int gd_barrier(gd_group* g, char** err) {
+  return guarded(err, [&] { wait(g, g->pg->barrier(c10d::BarrierOptions{})); });
+}
+
+} // extern "C"

@@ -1,0 +1,326 @@
+//! gantry-dist: data-parallel training over PyTorch's own distributed engine, c10d.
+//!
+//! A [`ProcessGroup`] is libtorch's `ProcessGroupGloo` (CPU tensors; what `torchrun` with the
+//! `gloo` backend runs) over a `TCPStore` served by rank 0 or a `FileStore`; its collectives —
+//! all-reduce (sum, mean), broadcast, all-gather, barrier — block until done or until the group's
+//! timeout, and every failure (a peer gone, a timeout, a C++ exception) comes back as a
+//! [`DistError`] naming the collective: nothing unwinds across the C++ boundary.
+//!
+//! Collectives must be issued in the same order with the same shapes on every rank: a different
+//! order gives silently wrong values, then a timeout. [`Bucket`] flattens a fixed, sorted list of
+//! tensors into one buffer so a whole model's gradients are one call.
+//!
+//! The C++ side (`shim/c10d_shim.cpp`) is compiled against the libtorch headers that torch-sys
+//! links; the torch wheel lacks gloo's headers, so `shim/gloo/` declares the few gloo types that
+//! `ProcessGroupGloo.hpp` names, with `static_assert`s on the layouts libtorch 2.11.0 has.
+
+use std::ffi::{CStr, CString};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use tch::{Device, Kind, Tensor};
+
+/// A failed collective or group set-up.
+#[derive(Debug, thiserror::Error)]
+pub enum DistError {
+    /// c10d refused or failed (the first line of its message).
+    #[error("{what}: {message}")]
+    C10d { what: String, message: String },
+    /// A tensor c10d's Gloo group cannot take.
+    #[error("{what}: {message}")]
+    BadTensor { what: String, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, DistError>;
+
+#[allow(unsafe_code)]
+mod ffi {
+    use std::os::raw::{c_char, c_int, c_void};
+
+    #[repr(C)]
+    pub struct Group {
+        _private: [u8; 0],
+    }
+
+    extern "C" {
+        pub fn gd_new(
+            host: *const c_char,
+            port: u16,
+            file: *const c_char,
+            rank: c_int,
+            world: c_int,
+            timeout_ms: i64,
+            device_host: *const c_char,
+            err: *mut *mut c_char,
+        ) -> *mut Group;
+        pub fn gd_free(g: *mut Group);
+        pub fn gd_free_message(m: *mut c_char);
+        pub fn gd_allreduce_sum(g: *mut Group, t: *mut c_void, err: *mut *mut c_char) -> c_int;
+        pub fn gd_broadcast(g: *mut Group, t: *mut c_void, root: c_int, err: *mut *mut c_char) -> c_int;
+        pub fn gd_allgather(
+            g: *mut Group,
+            outputs: *mut *mut c_void,
+            n: c_int,
+            input: *mut c_void,
+            err: *mut *mut c_char,
+        ) -> c_int;
+        pub fn gd_barrier(g: *mut Group, err: *mut *mut c_char) -> c_int;
+    }
+
+    /// Takes a message the shim allocated.
+    pub fn take_message(m: *mut c_char) -> String {
+        if m.is_null() {
+            return "failed without a message".into();
+        }
+        // SAFETY: the shim returns a NUL-terminated malloc'd string, freed once here.
+        let s = unsafe { super::CStr::from_ptr(m) }.to_string_lossy().into_owned();
+        // SAFETY: allocated by the shim with malloc, not used after this.
+        unsafe { gd_free_message(m) };
+        s
+    }
+
+    /// Runs a shim call that reports failure through `err`.
+    pub fn call(what: &str, f: impl FnOnce(*mut *mut c_char) -> c_int) -> super::Result<()> {
+        let mut err: *mut c_char = std::ptr::null_mut();
+        if f(&mut err) == 0 {
+            return Ok(());
+        }
+        Err(super::DistError::C10d { what: what.into(), message: take_message(err) })
+    }
+
+    pub fn new_group(
+        host: &super::CString,
+        port: u16,
+        file: &super::CString,
+        rank: i32,
+        world: i32,
+        timeout_ms: i64,
+        device_host: &super::CString,
+    ) -> Result<*mut Group, String> {
+        let mut err: *mut c_char = std::ptr::null_mut();
+        // SAFETY: the strings outlive the call; the shim copies them.
+        let g = unsafe {
+            gd_new(
+                host.as_ptr(),
+                port,
+                file.as_ptr(),
+                rank,
+                world,
+                timeout_ms,
+                device_host.as_ptr(),
+                &mut err,
+            )
+        };
+        if g.is_null() {
+            Err(take_message(err))
+        } else {
+            Ok(g)
+        }
+    }
+
+    pub fn free(g: *mut Group) {
+        // SAFETY: `g` came from gd_new and is freed once (ProcessGroup's Drop).
+        unsafe { gd_free(g) }
+    }
+
+    pub fn allreduce_sum(g: *mut Group, t: &mut tch::Tensor, err: *mut *mut c_char) -> c_int {
+        // SAFETY: `g` is live; tch's C_tensor is an at::Tensor*, valid while `t` is borrowed.
+        unsafe { gd_allreduce_sum(g, t.as_mut_ptr() as *mut c_void, err) }
+    }
+
+    pub fn broadcast(g: *mut Group, t: &mut tch::Tensor, root: i32, err: *mut *mut c_char) -> c_int {
+        // SAFETY: as allreduce_sum.
+        unsafe { gd_broadcast(g, t.as_mut_ptr() as *mut c_void, root, err) }
+    }
+
+    pub fn allgather(
+        g: *mut Group,
+        outputs: &mut [tch::Tensor],
+        input: &mut tch::Tensor,
+        err: *mut *mut c_char,
+    ) -> c_int {
+        let mut ptrs: Vec<*mut c_void> = outputs.iter_mut().map(|t| t.as_mut_ptr() as *mut c_void).collect();
+        // SAFETY: as allreduce_sum; `ptrs` outlives the call.
+        unsafe {
+            gd_allgather(g, ptrs.as_mut_ptr(), ptrs.len() as c_int, input.as_mut_ptr() as *mut c_void, err)
+        }
+    }
+
+    pub fn barrier(g: *mut Group, err: *mut *mut c_char) -> c_int {
+        // SAFETY: `g` is live.
+        unsafe { gd_barrier(g, err) }
+    }
+}
+
+/// Where the ranks meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendezvous {
+    /// A TCP store that rank 0 serves at (address, port): `MASTER_ADDR`, `MASTER_PORT`.
+    Tcp { addr: String, port: u16 },
+    /// A file store on a file system every rank sees (the file must not exist beforehand).
+    File(std::path::PathBuf),
+}
+
+/// A c10d Gloo process group: this process is rank [`Self::rank`] of [`Self::world`].
+pub struct ProcessGroup {
+    ptr: NonNull<ffi::Group>,
+    rank: i64,
+    world: i64,
+}
+
+// The group is used from one thread at a time (`&mut self` is not needed: c10d's process groups
+// are thread-safe for issuing work); moving it between threads is fine.
+#[allow(unsafe_code)]
+// SAFETY: ProcessGroupGloo and its store are not tied to the creating thread.
+unsafe impl Send for ProcessGroup {}
+
+impl std::fmt::Debug for ProcessGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProcessGroup(gloo, rank {} of {})", self.rank, self.world)
+    }
+}
+
+fn cstring(what: &str, s: &str) -> Result<CString> {
+    CString::new(s)
+        .map_err(|_| DistError::BadTensor { what: what.into(), message: format!("{s:?} holds a NUL byte") })
+}
+
+impl ProcessGroup {
+    /// Joins (rank 0: serves) the group of `world` ranks meeting at `rendezvous`; every
+    /// collective, and the rendezvous itself, gives up after `timeout`. Gloo binds `bind` (an
+    /// address of this machine; None: its hostname's, else loopback).
+    pub fn new(
+        rendezvous: &Rendezvous,
+        rank: i64,
+        world: i64,
+        timeout: Duration,
+        bind: Option<&str>,
+    ) -> Result<Self> {
+        let what = format!("joining the process group (rank {rank} of {world})");
+        if world < 1 || !(0..world).contains(&rank) {
+            return Err(DistError::C10d {
+                what,
+                message: format!("rank must be in 0..{world}, found {rank}"),
+            });
+        }
+        let (host, port, file) = match rendezvous {
+            Rendezvous::Tcp { addr, port } => (addr.clone(), *port, String::new()),
+            Rendezvous::File(p) => (String::new(), 0, p.display().to_string()),
+        };
+        let ptr = ffi::new_group(
+            &cstring(&what, &host)?,
+            port,
+            &cstring(&what, &file)?,
+            rank as i32,
+            world as i32,
+            timeout.as_millis().min(i64::MAX as u128) as i64,
+            &cstring(&what, bind.unwrap_or(""))?,
+        )
+        .map_err(|message| DistError::C10d { what, message })?;
+        Ok(Self { ptr: NonNull::new(ptr).expect("checked non-null"), rank, world })
+    }
+
+    /// A group over a file store at `path` (tests, shared file systems).
+    pub fn with_file(path: &Path, rank: i64, world: i64, timeout: Duration) -> Result<Self> {
+        Self::new(&Rendezvous::File(path.to_path_buf()), rank, world, timeout, Some("127.0.0.1"))
+    }
+
+    pub fn rank(&self) -> i64 {
+        self.rank
+    }
+
+    pub fn world(&self) -> i64 {
+        self.world
+    }
+
+    fn check(&self, what: &str, t: &Tensor) -> Result<()> {
+        let bad = |message: String| Err(DistError::BadTensor { what: what.into(), message });
+        if t.device() != Device::Cpu {
+            return bad(format!("the Gloo group takes CPU tensors, found one on {:?}", t.device()));
+        }
+        if !t.is_contiguous() {
+            return bad("expected a contiguous tensor".into());
+        }
+        Ok(())
+    }
+
+    /// In place: the element-wise sum of `t` over ranks.
+    pub fn all_reduce_sum(&self, t: &mut Tensor) -> Result<()> {
+        self.check("all-reduce", t)?;
+        ffi::call("all-reduce", |err| ffi::allreduce_sum(self.ptr.as_ptr(), t, err))
+    }
+
+    /// In place: the element-wise mean of `t` over ranks (the sum, then divided by the world
+    /// size, as DDP averages gradients).
+    pub fn all_reduce_mean(&self, t: &mut Tensor) -> Result<()> {
+        self.all_reduce_sum(t)?;
+        if self.world > 1 {
+            let _ = t.g_div_scalar_(self.world as f64);
+        }
+        Ok(())
+    }
+
+    /// In place: rank `root`'s values of `t` on every rank.
+    pub fn broadcast(&self, t: &mut Tensor, root: i64) -> Result<()> {
+        self.check("broadcast", t)?;
+        ffi::call("broadcast", |err| ffi::broadcast(self.ptr.as_ptr(), t, root as i32, err))
+    }
+
+    /// Every rank's `t`, in rank order.
+    pub fn all_gather(&self, t: &Tensor) -> Result<Vec<Tensor>> {
+        let mut input = t.contiguous();
+        self.check("all-gather", &input)?;
+        let mut out: Vec<Tensor> = (0..self.world).map(|_| input.empty_like()).collect();
+        ffi::call("all-gather", |err| ffi::allgather(self.ptr.as_ptr(), &mut out, &mut input, err))?;
+        Ok(out)
+    }
+
+    /// Waits until every rank has reached its barrier.
+    pub fn barrier(&self) -> Result<()> {
+        ffi::call("barrier", |err| ffi::barrier(self.ptr.as_ptr(), err))
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        ffi::free(self.ptr.as_ptr());
+    }
+}
+
+/// A fixed list of same-kind tensors (a model's gradients, in a sorted order every rank shares)
+/// moved through one flat buffer, so that they take one collective.
+#[derive(Debug)]
+pub struct Bucket {
+    flat: Tensor,
+    sizes: Vec<i64>,
+}
+
+impl Bucket {
+    /// Copies `tensors` into one contiguous float buffer.
+    pub fn gather(tensors: &[Tensor]) -> Self {
+        let sizes: Vec<i64> = tensors.iter().map(|t| t.numel() as i64).collect();
+        let flat = if tensors.is_empty() {
+            Tensor::zeros([0], (Kind::Float, Device::Cpu))
+        } else {
+            Tensor::cat(&tensors.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0)
+        };
+        Self { flat, sizes }
+    }
+
+    /// The flat buffer.
+    pub fn flat(&mut self) -> &mut Tensor {
+        &mut self.flat
+    }
+
+    /// Copies the buffer back into `tensors` (the ones it was gathered from).
+    pub fn scatter(&self, tensors: &[Tensor]) {
+        let mut offset = 0;
+        tch::no_grad(|| {
+            for (t, &n) in tensors.iter().zip(&self.sizes) {
+                t.shallow_clone().copy_(&self.flat.narrow(0, offset, n).view_as(t));
+                offset += n;
+            }
+        });
+    }
+}
