@@ -488,6 +488,11 @@ struct TrainArgs {
     /// auto (CUDA when available), cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Data-parallel training in N processes on this machine (c10d's Gloo over 127.0.0.1; on
+    /// GPUs rank r takes cuda:r): `batch_size` per process, as one process with N times the batch.
+    /// Under torchrun or srun, leave it out: their variables say the ranks.
+    #[arg(long, value_name = "N")]
+    nproc: Option<usize>,
 }
 
 fn main() {
@@ -908,9 +913,43 @@ fn install_stop_handler() {
     }
 }
 
+/// This program's arguments without `--nproc N` (or `--nproc=N`), for the ranks it starts.
+fn args_without_nproc() -> Vec<std::ffi::OsString> {
+    let mut out = Vec::new();
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--nproc" {
+            args.next();
+        } else if !a.to_string_lossy().starts_with("--nproc=") {
+            out.push(a);
+        }
+    }
+    out
+}
+
 fn train_cmd(a: TrainArgs) -> Result<()> {
     let device = gantry_core::device::parse_device(&a.device)?;
     install_stop_handler();
+    if let Some(n) = a.nproc {
+        if std::env::var_os("WORLD_SIZE").is_some() {
+            bail!("--nproc starts its own ranks; under torchrun or srun (WORLD_SIZE is set) leave it out");
+        }
+        let mut args = args_without_nproc();
+        if a.resume.is_none() && a.out.is_none() {
+            // One folder for every rank, named once here.
+            let name = match (&a.preset, &a.config) {
+                (Some(p), _) => presets::find(p)?.config().preset,
+                (None, Some(f)) => RunConfig::load(f)?.preset,
+                _ => bail!("train needs --preset NAME, --config FILE or --resume DIR (see `gantry presets`)"),
+            };
+            args.push("--out".into());
+            args.push(Path::new("runs").join(format!("{name}-{}", timestamp())).into());
+        }
+        std::env::set_var("GANTRY_NPROC", n.to_string());
+        let code = gantry_train::dist::launch_local(n, &args)?;
+        std::process::exit(code);
+    }
+    let rank = std::env::var("RANK").ok().and_then(|r| r.parse::<i64>().ok()).unwrap_or(0);
     let summary = if let Some(dir) = &a.resume {
         train::resume(dir, a.steps, device)?
     } else {
@@ -935,12 +974,20 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
             .unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", cfg.preset, timestamp())));
         train::start(cfg, &out, device)?
     };
+    if rank != 0 {
+        // Rank 0 reports the run.
+        if summary.interrupted.is_some() {
+            std::process::exit(130);
+        }
+        return Ok(());
+    }
     let exe = std::env::args().next().unwrap_or_else(|| "gantry".into());
+    let nproc = std::env::var("GANTRY_NPROC").map(|n| format!(" --nproc {n}")).unwrap_or_default();
     let run = summary.run.display();
     if let Some(target) = summary.interrupted {
         println!("stopped at step {} of {target} in {:.1} s", summary.steps, summary.seconds);
         println!("  checkpoint: {}", summary.checkpoint.display());
-        println!("  resume:     {exe} train --resume {run} --steps {target}");
+        println!("  resume:     {exe} train --resume {run} --steps {target}{nproc}");
         std::process::exit(130);
     }
     println!("trained to step {} in {:.1} s", summary.steps, summary.seconds);
@@ -951,7 +998,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     if let Some((metric, step, value)) = &summary.best {
         println!("  best:       step {step} ({metric} {value:.4}), kept by log.keep_best");
     }
-    println!("  resume:     {exe} train --resume {run} --steps {}", summary.steps * 2);
+    println!("  resume:     {exe} train --resume {run} --steps {}{nproc}", summary.steps * 2);
     if summary.translates {
         println!("  translate:  {exe} translate --ckpt {run} --input IMAGE_OR_DIR --out translations.png");
     } else {

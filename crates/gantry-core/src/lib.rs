@@ -7,6 +7,8 @@
 //!   loading into a `VarStore` with shape checks.
 //! - [`optim`]: Adam over a `VarStore`, with its full state exportable (tch's optimizers cannot).
 //! - [`fs`]: atomic file writes (temp file + rename).
+//! - [`parallel`]: data parallelism as training code sees it: this rank's share of per-sample
+//!   random draws, and the gradient averaging Adam's updates go through.
 //! - [`latent`]: N(0, 1) latents from gantry's own seeded generator (sample grids, evaluation).
 
 pub mod animation;
@@ -17,5 +19,6 @@ pub mod fs;
 pub mod image;
 pub mod latent;
 pub mod optim;
+pub mod parallel;
 
 pub use error::{CoreError, Result};

@@ -138,8 +138,12 @@ impl Adam {
 
     /// One update with `grads` (one per parameter, in [`Self::params`] order; undefined tensors
     /// leave their parameter unchanged).
+    /// In a data-parallel run the gradients are first averaged over ranks
+    /// ([`crate::parallel`]).
     pub fn apply(&mut self, grads: &[Tensor]) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
+        let averaged = crate::parallel::average_gradients(grads);
+        let grads = averaged.as_deref().unwrap_or(grads);
         let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;
         self.step += 1;
         let t = self.step as i32;

@@ -50,11 +50,16 @@ fn norms(g: &Tensor) -> Tensor {
     g.flatten(1, -1).norm_scalaropt_dim(2.0, [1i64].as_slice(), false)
 }
 
-/// Uniform [0, 1) weights `[N, 1, 1, …]` broadcastable against `x` `[N, ...]`.
-fn per_sample_uniform(x: &Tensor) -> Tensor {
+/// The shape `[N, 1, 1, …]` of per-sample weights broadcastable against `x` `[N, ...]`.
+pub fn per_sample_shape(x: &Tensor) -> Vec<i64> {
     let mut shape = vec![x.size()[0]];
     shape.extend(std::iter::repeat_n(1, x.dim() - 1));
-    Tensor::rand(shape.as_slice(), (x.kind(), x.device()))
+    shape
+}
+
+/// Uniform [0, 1) weights `[N, 1, 1, …]` broadcastable against `x` `[N, ...]`.
+fn per_sample_uniform(x: &Tensor) -> Tensor {
+    Tensor::rand(per_sample_shape(x).as_slice(), (x.kind(), x.device()))
 }
 
 fn unit_norm_penalty(norms: Tensor, side: GpSide) -> Tensor {
@@ -73,8 +78,20 @@ pub fn gradient_penalty(
     fake: &Tensor,
     side: GpSide,
 ) -> Tensor {
-    let eps = per_sample_uniform(real);
-    let x_hat = real.detach() * &eps + fake.detach() * (1.0 - &eps);
+    gradient_penalty_at(critic, real, fake, &per_sample_uniform(real), side)
+}
+
+/// [`gradient_penalty`] at the interpolates `ε·real + (1 − ε)·fake` for given per-sample
+/// weights `eps` `[N, 1, 1, …]` in [0, 1) (a caller that draws them itself: data-parallel ranks
+/// take their rows of the whole batch's draw).
+pub fn gradient_penalty_at(
+    critic: &dyn Fn(&Tensor) -> Tensor,
+    real: &Tensor,
+    fake: &Tensor,
+    eps: &Tensor,
+    side: GpSide,
+) -> Tensor {
+    let x_hat = real.detach() * eps + fake.detach() * (1.0 - eps);
     unit_norm_penalty(norms(&input_gradients(critic, &x_hat)), side)
 }
 
@@ -91,11 +108,22 @@ pub fn r2_penalty(critic: &dyn Fn(&Tensor) -> Tensor, fake: &Tensor, gamma: f64)
 /// DRAGAN (unweighted; the paper uses λ = 10): the two-sided unit-norm penalty at points between
 /// each real sample and a perturbation `x + ½·std(x)·U[0, 1]` of it (the authors' reference code).
 pub fn dragan_penalty(critic: &dyn Fn(&Tensor) -> Tensor, real: &Tensor) -> Tensor {
+    let u = Tensor::rand_like(real);
+    dragan_penalty_at(critic, real, &u, &per_sample_uniform(real))
+}
+
+/// [`dragan_penalty`] with given draws: `u` U[0, 1) shaped as `real` (the perturbation) and
+/// per-sample weights `alpha` `[N, 1, 1, …]`.
+pub fn dragan_penalty_at(
+    critic: &dyn Fn(&Tensor) -> Tensor,
+    real: &Tensor,
+    u: &Tensor,
+    alpha: &Tensor,
+) -> Tensor {
     let real = real.detach();
     let std = real.std(true);
-    let perturbed = &real + Tensor::rand_like(&real) * std * 0.5;
-    let alpha = per_sample_uniform(&real);
-    let x_hat = &real * &alpha + perturbed * (1.0 - &alpha);
+    let perturbed = &real + u * std * 0.5;
+    let x_hat = &real * alpha + perturbed * (1.0 - alpha);
     unit_norm_penalty(norms(&input_gradients(critic, &x_hat)), GpSide::TwoSided)
 }
 
@@ -131,8 +159,19 @@ pub fn path_lengths(img: &Tensor, ws: &Tensor, y: &Tensor) -> Tensor {
 /// `E (‖J_wᵀ y‖ − a)²` where `a` is the running mean length, moved by `decay` (0.01) towards
 /// this batch's mean and returned (detached) as the second value for the caller to keep.
 pub fn path_length_penalty(img: &Tensor, ws: &Tensor, pl_mean: &Tensor, decay: f64) -> (Tensor, Tensor) {
+    path_length_penalty_at(img, ws, pl_mean, decay, &img.randn_like())
+}
+
+/// [`path_length_penalty`] with a given N(0, I) draw `noise` shaped as `img` (y = noise/√(H·W)).
+pub fn path_length_penalty_at(
+    img: &Tensor,
+    ws: &Tensor,
+    pl_mean: &Tensor,
+    decay: f64,
+    noise: &Tensor,
+) -> (Tensor, Tensor) {
     let (h, w) = (img.size()[2], img.size()[3]);
-    let y = img.randn_like() / ((h * w) as f64).sqrt();
+    let y = noise / ((h * w) as f64).sqrt();
     let lengths = path_lengths(img, ws, &y);
     let mean = pl_mean.lerp(&lengths.mean(Kind::Float), decay).detach();
     ((lengths - &mean).square().mean(Kind::Float), mean)

@@ -17,7 +17,12 @@ use tch::{Kind, Tensor};
 
 /// z = μ + exp(½ log σ²) ⊙ ε with ε from libtorch's generator; differentiable in μ and log σ².
 pub fn reparameterise(mu: &Tensor, logvar: &Tensor) -> Tensor {
-    mu + (logvar * 0.5).exp() * mu.randn_like()
+    reparameterise_with(mu, logvar, &mu.randn_like())
+}
+
+/// z = μ + exp(½ log σ²) ⊙ ε for a given N(0, I) draw `eps` shaped as μ.
+pub fn reparameterise_with(mu: &Tensor, logvar: &Tensor, eps: &Tensor) -> Tensor {
+    mu + (logvar * 0.5).exp() * eps
 }
 
 /// KL(N(μ, diag σ²) ‖ N(0, I)), summed over the code, averaged over the batch (`[N, d]` inputs).

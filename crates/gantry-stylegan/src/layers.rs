@@ -258,8 +258,10 @@ impl SynthesisLayer {
         };
         let noise = match noise {
             NoiseMode::Random => Some(
-                Tensor::randn([x.size()[0], 1, self.resolution, self.resolution], (Kind::Float, x.device()))
-                    * &strength,
+                gantry_core::parallel::randn(
+                    &[x.size()[0], 1, self.resolution, self.resolution],
+                    (Kind::Float, x.device()),
+                ) * &strength,
             ),
             NoiseMode::Const => Some(&self.noise_const * &strength),
             NoiseMode::None => None,

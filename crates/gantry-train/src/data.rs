@@ -124,8 +124,19 @@ impl Source {
         }
     }
 
-    /// Global batch `k` on `device`.
+    /// Global batch `k` on `device`: in a data-parallel run, this rank's rows of it (the source
+    /// was loaded with the whole batch, ranks × `batch_size`).
     pub fn batch(&mut self, k: u64, device: Device) -> Batch {
+        let whole = self.whole_batch(k, device);
+        if gantry_core::parallel::shard().1 == 1 {
+            return whole;
+        }
+        let (start, len) = gantry_core::parallel::rows(whole.images.size()[0]);
+        let rows = |t: Tensor| t.narrow(0, start, len);
+        Batch { images: rows(whole.images), labels: whole.labels.map(rows), inputs: whole.inputs.map(rows) }
+    }
+
+    fn whole_batch(&mut self, k: u64, device: Device) -> Batch {
         match self {
             Source::Images { ds, batcher } => {
                 let b = batcher.batch(ds, k, device);

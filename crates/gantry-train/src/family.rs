@@ -296,6 +296,12 @@ impl Networks {
         })
     }
 
+    /// Every variable of every store (networks, averages, state) in registration then name
+    /// order: the order every data-parallel rank shares.
+    pub fn all_variables(&self) -> Vec<Tensor> {
+        self.nets.iter().flat_map(|n| sorted_vars(&n.vs).map(|(_, t)| t)).collect()
+    }
+
     /// Restores the networks inference needs. A checkpoint holding only some of them (a network
     /// converted from another code base) lists those in its `gantry.networks` metadata
     /// (whitespace- or comma-separated, e.g. `g_ema` for StyleGAN2-ADA's `G_ema`): only those are

@@ -21,6 +21,7 @@ pub mod capability;
 pub mod chart;
 pub mod config;
 pub mod data;
+pub mod dist;
 pub mod eval;
 pub mod family;
 pub mod generate;

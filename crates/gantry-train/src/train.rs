@@ -20,6 +20,7 @@ use tch::Device;
 
 use crate::config::{OnNonFinite, RunConfig, MAX_CONSECUTIVE_SKIPS};
 use crate::data::Source;
+use crate::dist::Dist;
 use crate::eval::TrainingEval;
 use crate::family::{Batch, Family};
 use crate::preview::Preview;
@@ -27,13 +28,14 @@ use crate::recipes::BuildContext;
 use crate::run_dir::{KeepBest, RunDir};
 use crate::tensorboard::EventWriter;
 
-/// Threads to use: the configured count, or all available cores for 0.
+/// Threads to use: the configured count, or for 0 this process's share of the cores (all of
+/// them, or an equal share among the `LOCAL_WORLD_SIZE` ranks of a data-parallel run).
 fn resolve_threads(n: usize) -> usize {
     if n > 0 {
-        n
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        return n;
     }
+    let local = std::env::var("LOCAL_WORLD_SIZE").ok().and_then(|s| s.parse::<usize>().ok()).unwrap_or(1);
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) / local.max(1)).max(1)
 }
 
 /// What a run is made of besides its config and folder.
@@ -53,6 +55,22 @@ struct Session {
     threads: usize,
     /// `log.keep_best`'s checkpoint so far: (metric, step, value).
     best: Option<(String, u64, f64)>,
+    /// This process's place in a data-parallel run (None: the only process).
+    dist: Option<Dist>,
+}
+
+impl Session {
+    /// Whether this process writes the run folder (every process but ranks 1.. of a
+    /// data-parallel run).
+    fn writes(&self) -> bool {
+        self.dist.as_ref().is_none_or(Dist::writes)
+    }
+}
+
+/// Joins the data-parallel run the environment describes (torchrun's or SLURM's variables, as
+/// `gantry train --nproc` sets them), if any.
+fn join_run() -> Result<Option<Dist>> {
+    crate::dist::Launch::from_env()?.map(|l| Dist::join(&l)).transpose()
 }
 
 /// What a finished run reports.
@@ -73,9 +91,14 @@ pub struct Summary {
     pub interrupted: Option<u64>,
 }
 
-/// Loads the data, builds the family (seeded) and what draws its previews and evaluations.
+/// Loads the data (the whole batch of every rank in a data-parallel run), builds the family
+/// (seeded) and what draws its previews and evaluations.
 fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
-    let data = Source::load(cfg)?;
+    let per_rank = cfg.batch_size;
+    cfg.batch_size = per_rank * gantry_core::parallel::shard().1 as usize;
+    let data = Source::load(cfg);
+    cfg.batch_size = per_rank;
+    let data = data?;
     seed_torch(cfg.seed, "init", 0);
     let cx = BuildContext { device, batches_per_epoch: Some(data.batches_per_epoch()) };
     let family = crate::recipes::build(cfg, &cx)?;
@@ -90,9 +113,15 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
 }
 
 /// Starts a new run in `out` (which must not exist or be empty).
+///
+/// In a data-parallel run (see [`crate::dist`]) every rank calls this with the same arguments;
+/// rank 0 alone writes `out`.
 pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> {
     cfg.validate()?;
-    if out.exists() && (!out.is_dir() || std::fs::read_dir(out)?.next().is_some()) {
+    let dist = join_run()?;
+    let writes = dist.as_ref().is_none_or(Dist::writes);
+    let device = dist.as_ref().map_or(device, |d| d.launch.device(device));
+    if writes && out.exists() && (!out.is_dir() || std::fs::read_dir(out)?.next().is_some()) {
         bail!(
             "refusing to write into {}: it exists and is not an empty folder (choose another --out, or continue it with --resume {})",
             out.display(),
@@ -105,11 +134,16 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     // Everything that can fail on bad input happens before the run folder is created.
     let mut parts = prepare(&mut cfg, device)?;
     parts.family.initialise()?;
+    if let Some(d) = &dist {
+        d.broadcast(parts.family.networks())?;
+    }
     let run = RunDir::new(out);
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+    if writes {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+    }
     let steps = cfg.steps;
-    Session { cfg, run, parts, device, threads, best: None }.train(0, steps)
+    Session { cfg, run, parts, device, threads, best: None, dist }.train(0, steps)
 }
 
 /// Continues the run in `dir` from its newest checkpoint up to `steps` (default: the config's).
@@ -120,7 +154,10 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     let run = RunDir::new(dir);
     let mut cfg = RunConfig::load(&run.config())?;
     cfg.validate()?;
-    for (path, size) in run.remove_stale_temps()? {
+    let dist = join_run()?;
+    let writes = dist.as_ref().is_none_or(Dist::writes);
+    let device = dist.as_ref().map_or(device, |d| d.launch.device(device));
+    for (path, size) in if writes { run.remove_stale_temps()? } else { Vec::new() } {
         eprintln!(
             "removed {} ({:.1} MB): a write that was killed before it finished left it",
             path.display(),
@@ -147,12 +184,17 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     cfg.threads = threads;
     let mut parts = prepare(&mut cfg, device)?;
     parts.family.networks_mut().load(&ck)?;
-    // The checkpoint loaded: only now touch the folder.
-    run.truncate_metrics(ck_step)?;
+    if let Some(d) = &dist {
+        d.broadcast(parts.family.networks())?;
+    }
     cfg.steps = target;
-    gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
-    let session = Session { cfg, run, parts, device, threads, best: None };
-    if target == ck_step {
+    // The checkpoint loaded: only now touch the folder.
+    if writes {
+        run.truncate_metrics(ck_step)?;
+        gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+    }
+    let session = Session { cfg, run, parts, device, threads, best: None, dist };
+    if writes && target == ck_step {
         eprintln!("{} is already at step {target}; nothing to do", dir.display());
     }
     session.train(ck_step, target)
@@ -237,16 +279,24 @@ impl Session {
         let cfg = self.cfg.clone();
         let counts: Vec<String> =
             self.parts.family.networks().parameter_counts().iter().map(|(n, c)| format!("{n} {c}")).collect();
-        eprintln!(
-            "{} ({}): {} parameters; {}; device {}, {} threads; run folder {}",
-            cfg.preset,
-            cfg.family.arch(),
-            counts.join(" / "),
-            self.parts.data.describe(),
-            device_name(self.device),
-            self.threads,
-            self.run.root.display()
-        );
+        let writes = self.writes();
+        let world = self.dist.as_ref().map_or(1, Dist::world);
+        if writes {
+            let ranks = match world {
+                1 => String::new(),
+                n => format!(" × {n} data-parallel ranks (batch {} each)", cfg.batch_size),
+            };
+            eprintln!(
+                "{} ({}): {} parameters; {}; device {}, {} threads{ranks}; run folder {}",
+                cfg.preset,
+                cfg.family.arch(),
+                counts.join(" / "),
+                self.parts.data.describe(),
+                device_name(self.device),
+                self.threads,
+                self.run.root.display()
+            );
+        }
         // Fresh batches per step: the data order is counted in them (a phase with
         // `fresh_batch = false` at the start of a step draws one too).
         let fresh_per_step: u64 = self
@@ -261,7 +311,7 @@ impl Session {
                 (false, _) => 0,
             })
             .sum();
-        let tty = std::io::stderr().is_terminal();
+        let tty = writes && std::io::stderr().is_terminal();
         let bar = if tty { indicatif::ProgressBar::new(to) } else { indicatif::ProgressBar::hidden() };
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -270,7 +320,7 @@ impl Session {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_position(from);
-        let mut tb = match cfg.log.tensorboard {
+        let mut tb = match cfg.log.tensorboard && writes {
             true => Some(EventWriter::create(&self.run.root, (from > 0).then_some(from))?),
             false => None,
         };
@@ -288,6 +338,9 @@ impl Session {
         for step in from + 1..=to {
             let before = (policy == OnNonFinite::Skip).then(|| self.parts.family.networks().snapshot());
             let scalars = self.step(step, fresh_per_step)?;
+            if let Some(d) = &self.dist {
+                d.check()?;
+            }
             let bad = scalars
                 .iter()
                 .find(|(_, v)| !v.is_finite())
@@ -323,12 +376,27 @@ impl Session {
             }
             steps_in_log += 1;
             bar.inc(1);
+            // Every rank stops after the same step.
+            let stop_now = match &self.dist {
+                Some(d) => d.any(crate::stop::requested())?,
+                None => crate::stop::requested(),
+            };
+            if !writes {
+                if stop_now && step < to {
+                    reached = step;
+                    break;
+                }
+                continue;
+            }
 
             let mut line = None;
             if step % cfg.log.every == 0 || step == to {
                 let secs = t_log.elapsed().as_secs_f64();
                 let mut obj = metrics_line(step);
-                obj.insert("kimg".into(), (step as f64 * cfg.batch_size as f64 / 1000.0).into());
+                obj.insert(
+                    "kimg".into(),
+                    (step as f64 * (cfg.batch_size * world as usize) as f64 / 1000.0).into(),
+                );
                 for (k, v) in &sums {
                     obj.insert((*k).into(), (v / n_in_log as f64).into());
                 }
@@ -385,10 +453,10 @@ impl Session {
                 self.run.append_metrics(&serde_json::Value::Object(obj))?;
             }
             // A stop request checkpoints the step it arrived in.
-            if step % cfg.log.checkpoint_every == 0 || step == to || crate::stop::requested() {
+            if step % cfg.log.checkpoint_every == 0 || step == to || stop_now {
                 last_ck = Some(self.write_checkpoint(step)?);
             }
-            if crate::stop::requested() && step < to {
+            if stop_now && step < to {
                 reached = step;
                 break;
             }
@@ -397,6 +465,7 @@ impl Session {
         let seconds = t0.elapsed().as_secs_f64();
         let checkpoint = match last_ck {
             Some(p) => p,
+            None if !writes => self.run.checkpoint(reached),
             None => self.run.latest_checkpoint()?.1,
         };
         let samples = last_sample.unwrap_or_else(|| self.run.sample(to));

@@ -201,7 +201,9 @@ impl AaeFamily {
     /// Codes of `x` in training: E(x), or a draw z = μ + σ·ε of a Gaussian posterior.
     fn code(&self, x: &Tensor) -> Tensor {
         match self.encoder.moments(x, true) {
-            (mu, Some(logvar)) => gantry_losses::vae::reparameterise(&mu, &logvar),
+            (mu, Some(logvar)) => {
+                gantry_losses::vae::reparameterise_with(&mu, &logvar, &gantry_core::parallel::randn_like(&mu))
+            }
             (z, None) => z,
         }
     }
@@ -210,7 +212,7 @@ impl AaeFamily {
     fn prior_batch(&self, n: i64) -> Tensor {
         match (&self.step_labels, self.classes) {
             (Some(lab), Some(k)) => {
-                let any = Tensor::randint(k, [n], (Kind::Int64, self.device));
+                let any = gantry_core::parallel::randint(k, &[n], (Kind::Int64, self.device));
                 let comp = lab.where_self(&lab.lt(k), &any);
                 self.prior.sample(n, Some(&comp), self.device)
             }
@@ -227,7 +229,7 @@ impl AaeFamily {
         self.step_labels = match self.classes {
             Some(k) => {
                 let Some(labels) = &batch.labels else { bail!("the supervised AAE needs labelled data") };
-                let shown = Tensor::rand([b], (Kind::Float, self.device)).lt(self.labelled);
+                let shown = gantry_core::parallel::rand(&[b], (Kind::Float, self.device)).lt(self.labelled);
                 let unlabelled = Tensor::full([b], k, (Kind::Int64, self.device));
                 Some(labels.to_device(self.device).where_self(&shown, &unlabelled))
             }

@@ -170,7 +170,9 @@ impl Penalties {
     ) -> Tensor {
         let mut total = Tensor::zeros([], (Kind::Float, real.device()));
         if let Constraint::GradientPenalty(side) = constraint {
-            total += penalty::gradient_penalty(critic, real, fake, side) * self.gp;
+            let eps =
+                gantry_core::parallel::rand(&penalty::per_sample_shape(real), (real.kind(), real.device()));
+            total += penalty::gradient_penalty_at(critic, real, fake, &eps, side) * self.gp;
         }
         let every = self.every.max(1);
         if k.is_multiple_of(every) {
@@ -182,7 +184,12 @@ impl Penalties {
                 total += penalty::r2_penalty(critic, fake, self.r2) * scale;
             }
             if self.dragan > 0.0 {
-                total += penalty::dragan_penalty(critic, real) * (self.dragan * scale);
+                let u = gantry_core::parallel::rand_like(real);
+                let alpha = gantry_core::parallel::rand(
+                    &penalty::per_sample_shape(real),
+                    (real.kind(), real.device()),
+                );
+                total += penalty::dragan_penalty_at(critic, real, &u, &alpha) * (self.dragan * scale);
             }
         }
         total
@@ -321,9 +328,11 @@ impl Game {
         self.g_steps() * batch as u64
     }
 
-    /// Moves the EMA after a G step on `batch` images; its β (None without EMA).
+    /// Moves the EMA after a G step on `batch` images (this rank's: the step took `batch` × the
+    /// data-parallel world size); its β (None without EMA).
     pub fn update_ema(&self, batch: i64) -> Option<f64> {
         let e = self.ema.as_ref()?;
+        let batch = batch * gantry_core::parallel::shard().1;
         let seen = self.images_seen(batch);
         e.update(batch as usize, seen);
         Some(e.config.beta(batch as usize, seen))

@@ -101,13 +101,13 @@ impl CondFamily {
     }
 
     fn fake_labels(&self, n: i64) -> Tensor {
-        Tensor::randint(self.cfg.classes, [n], (Kind::Int64, self.game.device))
+        gantry_core::parallel::randint(self.cfg.classes, &[n], (Kind::Int64, self.game.device))
     }
 
     fn d_step(&mut self, real: &Batch, k: u64) -> Scalars {
         let (x, y) = (&real.images, self.labels(real));
         let b = x.size()[0];
-        let z = Tensor::randn([b, self.cfg.z_dim], (Kind::Float, self.game.device));
+        let z = gantry_core::parallel::randn(&[b, self.cfg.z_dim], (Kind::Float, self.game.device));
         let y_fake = self.fake_labels(b);
         let fake = tch::no_grad(|| self.g.forward(&z, &y_fake, true));
         let (real_out, real_cls) = self.d.forward(x, &y, true);
@@ -135,7 +135,7 @@ impl CondFamily {
 
     fn g_step(&mut self, real: &Batch) -> Scalars {
         let b = real.images.size()[0];
-        let z = Tensor::randn([b, self.cfg.z_dim], (Kind::Float, self.game.device));
+        let z = gantry_core::parallel::randn(&[b, self.cfg.z_dim], (Kind::Float, self.game.device));
         let y_fake = self.fake_labels(b);
         let fake = self.g.forward(&z, &y_fake, true);
         let (fake_out, fake_cls) = self.d.forward(&fake, &y_fake, true);

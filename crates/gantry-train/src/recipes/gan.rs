@@ -256,14 +256,14 @@ impl GanFamily {
     }
 
     fn noise(&self, n: i64) -> Tensor {
-        Tensor::randn([n, self.z_dim], (Kind::Float, self.game.device))
+        gantry_core::parallel::randn(&[n, self.z_dim], (Kind::Float, self.game.device))
     }
 
     /// `x` with this step's instance noise added (unchanged when it is off or annealed away).
     fn perturb(&self, x: &Tensor) -> Tensor {
         let sigma = self.train.instance_noise_at(self.game.g_steps());
         if sigma > 0.0 {
-            x + x.randn_like() * sigma
+            x + gantry_core::parallel::randn_like(x) * sigma
         } else {
             x.shallow_clone()
         }
@@ -281,10 +281,16 @@ impl GanFamily {
         u.opt.copy_state_from(self.game.nets.opt(self.game.d));
         let b = real.size()[0];
         for _ in 0..u.steps {
-            let z = Tensor::randn([b, self.z_dim], (Kind::Float, self.game.device));
+            let z = gantry_core::parallel::randn(&[b, self.z_dim], (Kind::Float, self.game.device));
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
             let sigma = self.train.instance_noise_at(self.game.g_steps());
-            let noisy = |x: &Tensor| if sigma > 0.0 { x + x.randn_like() * sigma } else { x.shallow_clone() };
+            let noisy = |x: &Tensor| {
+                if sigma > 0.0 {
+                    x + gantry_core::parallel::randn_like(x) * sigma
+                } else {
+                    x.shallow_clone()
+                }
+            };
             let loss = self
                 .game
                 .loss

@@ -78,9 +78,9 @@ impl InfoFamily {
     /// Noise, categorical and continuous codes for `n` samples: N(0, I), Cat(K), U(−1, 1).
     fn draw(&self, n: i64) -> (Tensor, Tensor, Tensor) {
         let dev = self.game.device;
-        let z = Tensor::randn([n, self.cfg.noise_dim], (Kind::Float, dev));
-        let cat = Tensor::randint(self.cfg.categorical, [n], (Kind::Int64, dev));
-        let cont = Tensor::rand([n, self.cfg.continuous], (Kind::Float, dev)) * 2.0 - 1.0;
+        let z = gantry_core::parallel::randn(&[n, self.cfg.noise_dim], (Kind::Float, dev));
+        let cat = gantry_core::parallel::randint(self.cfg.categorical, &[n], (Kind::Int64, dev));
+        let cont = gantry_core::parallel::rand(&[n, self.cfg.continuous], (Kind::Float, dev)) * 2.0 - 1.0;
         (z, cat, cont)
     }
 

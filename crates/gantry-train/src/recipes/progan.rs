@@ -111,7 +111,7 @@ impl ProganFamily {
     }
 
     fn z(&self, n: i64) -> Tensor {
-        Tensor::randn([n, self.cfg.z_dim], (Kind::Float, self.game.device))
+        gantry_core::parallel::randn(&[n, self.cfg.z_dim], (Kind::Float, self.game.device))
     }
 
     fn growth_scalars(growth: Growth) -> Scalars {

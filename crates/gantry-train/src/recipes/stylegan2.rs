@@ -178,7 +178,7 @@ impl StyleFamily {
     }
 
     fn z(&self, n: i64) -> Tensor {
-        Tensor::randn([n, self.cfg.z_dim], (Kind::Float, self.game.device))
+        gantry_core::parallel::randn(&[n, self.cfg.z_dim], (Kind::Float, self.game.device))
     }
 
     /// ws of fresh latents, with style mixing: with probability `reg.style_mixing`, the ws from a
@@ -236,7 +236,13 @@ impl StyleFamily {
             let n = (b / reg.pl_batch_shrink.max(1) as i64).max(1);
             let ws = self.ws(n).detach().set_requires_grad(true);
             let img = self.synth(&ws);
-            let (pen, mean) = gantry_losses::path_length_penalty(&img, &ws, &self.pl_mean, reg.pl_decay);
+            let (pen, mean) = gantry_losses::penalty::path_length_penalty_at(
+                &img,
+                &ws,
+                &self.pl_mean,
+                reg.pl_decay,
+                &gantry_core::parallel::randn_like(&img),
+            );
             tch::no_grad(|| self.pl_mean.shallow_clone().copy_(&mean));
             out.push(("g_pl", pen.double_value(&[])));
             out.push(("pl_mean", mean.double_value(&[])));

@@ -28,7 +28,7 @@
 use anyhow::{bail, Result};
 use gantry_autoenc::{AutoencoderConfig, Decoder, Encoder, FeatureCritic, Posterior};
 use gantry_core::optim::AdamConfig;
-use gantry_losses::vae::{gaussian_nll, kl_standard_normal, reparameterise};
+use gantry_losses::vae::{gaussian_nll, kl_standard_normal, reparameterise_with};
 use gantry_losses::AdversarialLoss;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -190,7 +190,9 @@ impl VaeganFamily {
         let b = x.size()[0];
         let (mu, logvar) = self.encoder.moments(x, true);
         let logvar = logvar.expect("validated: a Gaussian posterior");
-        let x_rec = self.decoder.forward_t(&reparameterise(&mu, &logvar), true);
+        let x_rec = self
+            .decoder
+            .forward_t(&reparameterise_with(&mu, &logvar, &gantry_core::parallel::randn_like(&mu)), true);
         let kl = kl_standard_normal(&mu, &logvar);
         let t = &self.train;
         let mse = tch::no_grad(|| (&x_rec - x).square().mean(Kind::Float).double_value(&[]));
@@ -206,8 +208,10 @@ impl VaeganFamily {
             return out;
         };
         let d_id = *d_id;
-        let x_p =
-            self.decoder.forward_t(&Tensor::randn([b, self.cfg.code_dim], (Kind::Float, self.device)), true);
+        let x_p = self.decoder.forward_t(
+            &gantry_core::parallel::randn(&[b, self.cfg.code_dim], (Kind::Float, self.device)),
+            true,
+        );
         // One D pass over x, x̃ and x_p together, as the authors' code feeds D: with BatchNorm's
         // batch statistics (its FC layer's especially), separate batches of reals and fakes would
         // be normalised alike and D could hardly tell them apart.

@@ -1,0 +1,168 @@
+//! Data-parallel training through the binary: `gantry train --nproc 2` (two processes, c10d's
+//! Gloo over 127.0.0.1).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{gantry, ok};
+use gantry_core::checkpoint::Checkpoint;
+
+/// WGAN-GP on the 8-Gaussian ring (BatchNorm-free MLPs): `batch` per process, 1 thread each.
+fn toy(out: &Path, steps: u64, batch: usize, nproc: Option<usize>) -> std::process::Command {
+    let mut cmd = gantry();
+    cmd.args(["train", "--preset", "toy-ring", "--device", "cpu", "--steps", &steps.to_string(), "--out"])
+        .arg(out)
+        .args(["--set", "loss=wgan-gp", "--set", &format!("batch_size={batch}"), "--set", "threads=1"])
+        .args(["--set", "log.sample_every=1000", "--set", "log.tensorboard=false"]);
+    if let Some(n) = nproc {
+        cmd.args(["--nproc", &n.to_string()]);
+    }
+    cmd
+}
+
+fn last_checkpoint(run: &Path) -> Checkpoint {
+    Checkpoint::load(&gantry_train::run_dir::resolve_checkpoint(run).unwrap()).unwrap()
+}
+
+/// (max |Δ|, share of elements with |Δ| > 1e-6) over the networks' variables (`g.`, `d.`).
+fn weight_gap(a: &Checkpoint, b: &Checkpoint) -> (f64, f64) {
+    let (mut worst, mut off, mut total) = (0f64, 0i64, 0i64);
+    for (k, t) in a.tensors.iter().filter(|(k, _)| k.starts_with("g.") || k.starts_with("d.")) {
+        let d = (t - b.get(k).unwrap()).abs();
+        worst = worst.max(d.max().double_value(&[]));
+        off += d.gt(1e-6).sum(tch::Kind::Int64).int64_value(&[]);
+        total += t.numel() as i64;
+    }
+    (worst, off as f64 / total as f64)
+}
+
+/// Two ranks of batch 16 take the steps of one process of batch 32: the same data rows, the same
+/// latents and gradient-penalty draws, gradients averaged. Tolerance: the two reduce in a
+/// different order (the mean of two half-batch means vs one mean; gradients agree to ~1e-7
+/// relative), and Adam divides each gradient element by its running RMS + ε (1e-8), so an
+/// element whose gradients are ~ε (a unit that is dead for these inputs) can move by up to ~lr
+/// (1e-4) differently per step; all else agrees to 1e-6. One process of batch 16 differs in
+/// most elements.
+#[test]
+fn two_ranks_take_the_steps_of_one_process_with_twice_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (two, one, half) = (tmp.path().join("two"), tmp.path().join("one"), tmp.path().join("half"));
+    let out = ok(&mut toy(&two, 5, 16, Some(2)));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("--nproc 2"), "the resume line keeps --nproc: {stdout}");
+    ok(&mut toy(&one, 5, 32, None));
+    ok(&mut toy(&half, 5, 16, None));
+    let (two, one, half) = (last_checkpoint(&two), last_checkpoint(&one), last_checkpoint(&half));
+    let (worst, share) = weight_gap(&two, &one);
+    eprintln!(
+        "2 ranks × 16 vs 1 × 32 after 5 steps: max |Δ| {worst:.2e}, {:.3}% of elements > 1e-6",
+        share * 100.0
+    );
+    assert!(worst < 2e-4 && share < 0.01, "max |Δ| {worst}, share {share}");
+    let (control, control_share) = weight_gap(&half, &one);
+    eprintln!("1 × 16 vs 1 × 32: max |Δ| {control:.2e}, {:.1}% of elements > 1e-6", control_share * 100.0);
+    assert!(control_share > 0.5, "1 × 16 vs 1 × 32: {control_share}");
+    // Rank 0 alone wrote the run folder: one metrics line per log step, counting both ranks' images.
+    let metrics = std::fs::read_to_string(tmp.path().join("two/metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!(last["kimg"].as_f64(), Some(5.0 * 32.0 / 1000.0));
+}
+
+/// A 2-rank run stopped at step 3 and resumed to 6 ends bit-identical to an uninterrupted one.
+#[test]
+fn a_resumed_two_rank_run_is_bit_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, parts) = (tmp.path().join("whole"), tmp.path().join("parts"));
+    ok(&mut toy(&whole, 6, 8, Some(2)));
+    ok(&mut toy(&parts, 3, 8, Some(2)));
+    ok(gantry().args(["train", "--resume"]).arg(&parts).args(["--steps", "6", "--nproc", "2"]));
+    let (a, b) = (last_checkpoint(&whole), last_checkpoint(&parts));
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (k, t) in &a.tensors {
+        assert!(t.equal(b.get(k).unwrap()), "{k} differs after the resume");
+    }
+}
+
+/// SIGKILL to rank 1 mid-run: rank 0 stops with one line within seconds, the launcher exits
+/// non-zero naming the rank, and the last checkpoint loads and resumes.
+#[test]
+fn a_killed_rank_ends_the_run_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut cmd = toy(&run, 1_000_000, 8, Some(2));
+    cmd.args(["--set", "log.checkpoint_every=20", "--set", "log.every=20"]).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut rank1 = None;
+    let start = Instant::now();
+    let checkpoints = run.join("checkpoints");
+    while start.elapsed() < Duration::from_secs(120) {
+        while let Ok(l) = rx.try_recv() {
+            if let Some(pid) = l.strip_prefix("gantry: rank 1 of 2 is pid ") {
+                rank1 = Some(pid.trim().to_string());
+            }
+            lines.push(l);
+        }
+        let n = std::fs::read_dir(&checkpoints).map_or(0, |d| d.count());
+        if rank1.is_some() && n >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = rank1.expect("the launcher names rank 1's pid");
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    let killed = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(60), "rank 0 did not stop after rank 1 died");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    lines.extend(rx.try_iter());
+    let text = lines.join("\n");
+    eprintln!("stopped {:.2?} after the kill", killed.elapsed());
+    assert_eq!(status.code(), Some(1), "{text}");
+    let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert!(errors[0].contains("rank 0 of 2: the data-parallel group failed"), "{text}");
+    assert!(
+        text.contains("gantry: rank 1 ended with signal 9") || text.contains("gantry: rank 0 ended"),
+        "{text}"
+    );
+    // The newest checkpoint is whole, and the run continues from it.
+    let (step, _) = gantry_train::run_dir::RunDir::new(&run).latest_checkpoint().unwrap();
+    let _ = last_checkpoint(&run);
+    ok(gantry().args(["train", "--resume"]).arg(&run).args([
+        "--steps",
+        &(step + 2).to_string(),
+        "--nproc",
+        "2",
+    ]));
+    let path: PathBuf = gantry_train::run_dir::resolve_checkpoint(&run).unwrap();
+    assert!(path.to_string_lossy().contains(&format!("{:07}", step + 2)), "{}", path.display());
+}
+
+#[test]
+fn nproc_refuses_a_single_process_and_torchrun_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = common::fails(&mut toy(&tmp.path().join("a"), 2, 8, Some(1)));
+    assert!(e.contains("--nproc: expected ≥ 2 processes, found 1"), "{e}");
+    let e = common::fails(toy(&tmp.path().join("b"), 2, 8, Some(2)).env("WORLD_SIZE", "2"));
+    assert!(e.contains("under torchrun or srun"), "{e}");
+    let e = common::fails(toy(&tmp.path().join("c"), 2, 8, None).env("WORLD_SIZE", "2").env("RANK", "0"));
+    assert!(e.contains("needs MASTER_ADDR and MASTER_PORT"), "{e}");
+    assert!(!tmp.path().join("a").exists() && !tmp.path().join("c").exists());
+}

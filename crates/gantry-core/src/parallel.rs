@@ -1,0 +1,181 @@
+//! Data parallelism as the training code sees it: which shard of every batch this process trains
+//! on (rank r of N), and the gradient averaging every optimiser update goes through.
+//!
+//! Like libtorch's global generator, this is per-thread state that the training loop sets once
+//! (`gantry train --nproc`, one process per rank) and everything else consults. Without it (one
+//! process) every function here is the plain libtorch call.
+//!
+//! **The same numbers as one process with N times the batch.** A data-parallel run of N ranks
+//! with batch B per rank is meant to take the steps one process with batch N·B takes. So
+//! per-sample random draws (latents, gradient-penalty interpolation weights, per-pixel noise) go
+//! through [`randn`], [`rand`], [`randint`] and their `_like` forms: each rank draws the whole
+//! N·B batch's values from the generator — which every rank seeds alike — and keeps its own rows,
+//! `r·B .. (r+1)·B`; draws that are not per-sample (a style-mixing cutoff) are plain calls and
+//! agree across ranks by the same seeding. [`crate::optim::Adam::apply`] averages its gradients
+//! over ranks through [`GradientSync`] before it updates, so every rank keeps identical weights.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use tch::{Device, Kind, Tensor};
+
+/// Averages gradients over the ranks of a data-parallel run.
+pub trait GradientSync {
+    /// Replaces `grads` (one optimiser's, in its fixed parameter order, identical on every rank;
+    /// undefined tensors are parameters without a gradient) by their mean over ranks. A failure
+    /// (a rank gone) is kept for [`Self::failure`] and leaves `grads` as they were.
+    fn average(&self, grads: &mut [Tensor]);
+    /// The first collective failure, if any (the loop checks it after each step).
+    fn failure(&self) -> Option<String>;
+}
+
+struct Context {
+    rank: i64,
+    world: i64,
+    sync: Option<Rc<dyn GradientSync>>,
+}
+
+thread_local! {
+    static CONTEXT: RefCell<Context> = const { RefCell::new(Context { rank: 0, world: 1, sync: None }) };
+}
+
+/// Makes this thread rank `rank` of `world`, averaging gradients through `sync`.
+pub fn join(rank: i64, world: i64, sync: Rc<dyn GradientSync>) {
+    assert!(world >= 1 && (0..world).contains(&rank), "rank {rank} of {world}");
+    CONTEXT.with(|c| *c.borrow_mut() = Context { rank, world, sync: Some(sync) });
+}
+
+/// Back to one process.
+pub fn leave() {
+    CONTEXT.with(|c| *c.borrow_mut() = Context { rank: 0, world: 1, sync: None });
+}
+
+/// (rank, world) of this thread: (0, 1) without data parallelism.
+pub fn shard() -> (i64, i64) {
+    CONTEXT.with(|c| {
+        let c = c.borrow();
+        (c.rank, c.world)
+    })
+}
+
+/// The first collective failure of this thread's gradient averaging.
+pub fn failure() -> Option<String> {
+    CONTEXT.with(|c| c.borrow().sync.as_ref().and_then(|s| s.failure()))
+}
+
+/// Rows `r·n/N .. (r+1)·n/N` of a batch of `n` rows: this rank's share of the whole batch.
+pub fn rows(n: i64) -> (i64, i64) {
+    let (r, world) = shard();
+    let start = r * n / world;
+    (start, (r + 1) * n / world - start)
+}
+
+/// `draw(shape with its first dimension × N)`, then this rank's rows: per-sample random values
+/// that equal rows `r·B..` of one process's draw for the whole batch.
+fn per_sample(shape: &[i64], draw: impl FnOnce(&[i64]) -> Tensor) -> Tensor {
+    let (r, world) = shard();
+    match shape.first() {
+        Some(&b) if world > 1 => {
+            let mut wide = shape.to_vec();
+            wide[0] = b * world;
+            draw(&wide).narrow(0, r * b, b)
+        }
+        _ => draw(shape),
+    }
+}
+
+/// N(0, 1) per sample of a batch of `shape[0]` (see the module docs).
+pub fn randn(shape: &[i64], options: (Kind, Device)) -> Tensor {
+    per_sample(shape, |s| Tensor::randn(s, options))
+}
+
+/// U[0, 1) per sample of a batch of `shape[0]`.
+pub fn rand(shape: &[i64], options: (Kind, Device)) -> Tensor {
+    per_sample(shape, |s| Tensor::rand(s, options))
+}
+
+/// Integers in `0..high` per sample of a batch of `shape[0]`.
+pub fn randint(high: i64, shape: &[i64], options: (Kind, Device)) -> Tensor {
+    per_sample(shape, |s| Tensor::randint(high, s, options))
+}
+
+/// [`randn`] shaped, typed and placed like `x`.
+pub fn randn_like(x: &Tensor) -> Tensor {
+    randn(&x.size(), (x.kind(), x.device()))
+}
+
+/// [`rand`] shaped, typed and placed like `x`.
+pub fn rand_like(x: &Tensor) -> Tensor {
+    rand(&x.size(), (x.kind(), x.device()))
+}
+
+/// `grads` averaged over ranks (unchanged without data parallelism).
+pub(crate) fn average_gradients(grads: &[Tensor]) -> Option<Vec<Tensor>> {
+    let sync = CONTEXT.with(|c| c.borrow().sync.clone())?;
+    let mut out: Vec<Tensor> = grads.iter().map(Tensor::shallow_clone).collect();
+    sync.average(&mut out);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Halve;
+    impl GradientSync for Halve {
+        fn average(&self, grads: &mut [Tensor]) {
+            for g in grads.iter_mut().filter(|g| g.defined()) {
+                *g = &*g / 2.0;
+            }
+        }
+        fn failure(&self) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn ranks_draw_their_rows_of_the_whole_batch() {
+        let opts = (Kind::Float, Device::Cpu);
+        tch::manual_seed(7);
+        let whole = Tensor::randn([6, 3], opts);
+        let whole_u = Tensor::rand([6, 2, 2], opts);
+        for r in 0..3 {
+            join(r, 3, Rc::new(Halve));
+            tch::manual_seed(7);
+            assert!(randn(&[2, 3], opts).equal(&whole.narrow(0, 2 * r, 2)));
+            assert!(rand(&[2, 2, 2], opts).equal(&whole_u.narrow(0, 2 * r, 2)));
+            assert_eq!(rows(6), (2 * r, 2));
+            assert_eq!(rows(7), ([0, 2, 4][r as usize], [2, 2, 3][r as usize]));
+        }
+        leave();
+        tch::manual_seed(7);
+        assert!(randn(&[6, 3], opts).equal(&whole));
+        assert_eq!(shard(), (0, 1));
+    }
+
+    #[test]
+    fn adam_averages_through_the_sync() {
+        use crate::optim::{Adam, AdamConfig};
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let p = vs.root().ones("p", &[2]);
+        let cfg = AdamConfig { lr: 0.1, ..Default::default() };
+        // Adam's first step moves by lr·sign(g) whatever |g|: compare the moments instead.
+        let mut plain = Adam::new(&vs, cfg);
+        plain.apply(&[Tensor::from_slice(&[0.5f32, -1.0])]);
+        let mut want = crate::checkpoint::Checkpoint::new();
+        plain.save_state("o", &mut want);
+        let vs2 = tch::nn::VarStore::new(Device::Cpu);
+        let _p2 = vs2.root().ones("p", &[2]);
+        let mut synced = Adam::new(&vs2, cfg);
+        join(0, 2, Rc::new(Halve));
+        synced.apply(&[Tensor::from_slice(&[1.0f32, -2.0])]);
+        leave();
+        let mut got = crate::checkpoint::Checkpoint::new();
+        synced.save_state("o", &mut got);
+        assert_eq!(want.tensors.len(), got.tensors.len());
+        for (k, a) in &want.tensors {
+            assert!(a.equal(&got.tensors[k]), "{k}");
+        }
+        drop(p);
+    }
+}

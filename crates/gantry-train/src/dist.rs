@@ -1,0 +1,329 @@
+//! Data-parallel training over c10d ([`gantry_dist`]): `gantry train --nproc N` on one machine,
+//! or one process per rank started by `torchrun` or `srun`.
+//!
+//! Each rank builds the same run from the same seed; rank 0 broadcasts every network's variables
+//! before the first step, so they start identical whatever happened before. Each step every rank
+//! trains on its rows of the whole batch (the single-process data order with `ranks ×
+//! batch_size` images per batch; [`crate::data::Source::batch`]), draws its rows of every
+//! per-sample random value ([`gantry_core::parallel`]), and averages every optimiser update's
+//! gradients over ranks (one flat all-reduce per update, parameters in name order), so the
+//! weights stay identical and the run takes the steps one process with `ranks × batch_size`
+//! would take. The EMA generator follows from identical weights. Only rank 0 writes the run
+//! folder; a stop request on any rank stops every rank after the same step; a rank that dies
+//! makes the others' next collective fail, and they stop with one line, leaving the last
+//! checkpoint as it was.
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::process::{Child, Command};
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use gantry_core::parallel::GradientSync;
+use gantry_dist::{ProcessGroup, Rendezvous};
+use tch::{Device, Kind, Tensor};
+
+use crate::family::Networks;
+
+/// Where this process sits in a data-parallel run, from the launcher's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub rank: i64,
+    pub world: i64,
+    /// Rank on this machine (its GPU: `cuda:LOCAL_RANK`).
+    pub local_rank: i64,
+    pub addr: String,
+    pub port: u16,
+}
+
+/// How long a collective (and the rendezvous) may take before the run gives up:
+/// `GANTRY_DIST_TIMEOUT` seconds, default 600.
+fn timeout() -> Duration {
+    let secs = std::env::var("GANTRY_DIST_TIMEOUT").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(600);
+    Duration::from_secs(secs.max(1))
+}
+
+impl Launch {
+    /// torchrun's variables (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`, `MASTER_PORT`),
+    /// else SLURM's (`SLURM_PROCID`, `SLURM_NTASKS`, `SLURM_LOCALID`, with `MASTER_ADDR` and
+    /// `MASTER_PORT` set by the job script); None for a single process (no world size, or 1).
+    pub fn from_env() -> Result<Option<Self>> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+        let (rank_var, world_var, local_var) = if var("WORLD_SIZE").is_some() {
+            ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+        } else if var("SLURM_NTASKS").is_some() && var("SLURM_PROCID").is_some() {
+            ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID")
+        } else {
+            return Ok(None);
+        };
+        let int = |k: &str| -> Result<Option<i64>> {
+            var(k)
+                .map(|v| {
+                    v.trim().parse::<i64>().with_context(|| format!("{k}: expected an integer, found {v:?}"))
+                })
+                .transpose()
+        };
+        let world = int(world_var)?.unwrap_or(1);
+        if world <= 1 {
+            return Ok(None);
+        }
+        let Some(rank) = int(rank_var)? else { bail!("{world_var} is {world} but {rank_var} is not set") };
+        if !(0..world).contains(&rank) {
+            bail!("{rank_var} {rank} is outside 0..{world} ({world_var} {world})");
+        }
+        let local_rank = int(local_var)?.unwrap_or(rank);
+        let (Some(addr), Some(port)) = (var("MASTER_ADDR"), var("MASTER_PORT")) else {
+            bail!("a data-parallel run ({world_var} {world}) needs MASTER_ADDR and MASTER_PORT (rank 0's address and a free port)");
+        };
+        let port = port
+            .trim()
+            .parse::<u16>()
+            .with_context(|| format!("MASTER_PORT: expected a port, found {port:?}"))?;
+        Ok(Some(Self { rank, world, local_rank, addr, port }))
+    }
+
+    /// The device of this rank for `device` (a CUDA device becomes `cuda:LOCAL_RANK`).
+    pub fn device(&self, device: Device) -> Device {
+        match device {
+            Device::Cuda(_) => Device::Cuda(self.local_rank as usize),
+            d => d,
+        }
+    }
+}
+
+/// Averages gradients over the group's ranks (see [`GradientSync`]).
+struct GroupSync {
+    group: ProcessGroup,
+    failure: RefCell<Option<String>>,
+}
+
+impl GroupSync {
+    fn fail(&self, e: impl std::fmt::Display) {
+        self.failure.borrow_mut().get_or_insert_with(|| e.to_string());
+    }
+}
+
+impl GradientSync for GroupSync {
+    fn average(&self, grads: &mut [Tensor]) {
+        if self.failure.borrow().is_some() {
+            return;
+        }
+        let defined: Vec<usize> = (0..grads.len()).filter(|&i| grads[i].defined()).collect();
+        if defined.is_empty() {
+            return;
+        }
+        let device = grads[defined[0]].device();
+        let flat: Vec<Tensor> = defined
+            .iter()
+            .map(|&i| grads[i].to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))
+            .collect();
+        let mut bucket = Tensor::cat(&flat, 0);
+        if let Err(e) = self.group.all_reduce_mean(&mut bucket) {
+            return self.fail(e);
+        }
+        let mut offset = 0;
+        for &i in &defined {
+            let g = &grads[i];
+            let n = g.numel() as i64;
+            grads[i] =
+                bucket.narrow(0, offset, n).view(g.size().as_slice()).to_device(device).to_kind(g.kind());
+            offset += n;
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+}
+
+/// This process's membership of a data-parallel run; leaving it (drop) returns the thread to a
+/// single process.
+pub struct Dist {
+    sync: Rc<GroupSync>,
+    pub launch: Launch,
+}
+
+impl Dist {
+    /// Joins the run `launch` describes (rank 0 serves the TCP store) and makes this thread that
+    /// rank ([`gantry_core::parallel::join`]).
+    pub fn join(launch: &Launch) -> Result<Self> {
+        let rendezvous = Rendezvous::Tcp { addr: launch.addr.clone(), port: launch.port };
+        let loopback = launch.addr == "127.0.0.1" || launch.addr == "localhost";
+        let bind =
+            std::env::var("GANTRY_DIST_BIND").ok().or_else(|| loopback.then(|| "127.0.0.1".to_string()));
+        let group = ProcessGroup::new(&rendezvous, launch.rank, launch.world, timeout(), bind.as_deref())
+            .with_context(|| format!("rendezvous at {}:{}", launch.addr, launch.port))?;
+        let sync = Rc::new(GroupSync { group, failure: RefCell::new(None) });
+        gantry_core::parallel::join(launch.rank, launch.world, sync.clone());
+        Ok(Self { sync, launch: launch.clone() })
+    }
+
+    pub fn rank(&self) -> i64 {
+        self.launch.rank
+    }
+
+    pub fn world(&self) -> i64 {
+        self.launch.world
+    }
+
+    /// Whether this rank writes the run folder.
+    pub fn writes(&self) -> bool {
+        self.launch.rank == 0
+    }
+
+    fn lost(&self, e: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!(
+            "rank {} of {}: the data-parallel group failed ({e}); another rank has probably stopped — the last checkpoint is untouched",
+            self.rank(),
+            self.world()
+        )
+    }
+
+    /// Copies rank 0's value of every variable of `nets` to every rank (by kind, in name order).
+    pub fn broadcast(&self, nets: &Networks) -> Result<()> {
+        let vars = nets.all_variables();
+        let mut kinds: Vec<Kind> = Vec::new();
+        for t in &vars {
+            if !kinds.contains(&t.kind()) {
+                kinds.push(t.kind());
+            }
+        }
+        for kind in kinds {
+            let of_kind: Vec<&Tensor> = vars.iter().filter(|t| t.kind() == kind).collect();
+            let flat: Vec<Tensor> = of_kind.iter().map(|t| t.to_device(Device::Cpu).reshape([-1])).collect();
+            let mut bucket = Tensor::cat(&flat, 0);
+            self.sync.group.broadcast(&mut bucket, 0).map_err(|e| self.lost(e))?;
+            let mut offset = 0;
+            tch::no_grad(|| {
+                for t in of_kind {
+                    let n = t.numel() as i64;
+                    t.shallow_clone().copy_(&bucket.narrow(0, offset, n).view(t.size().as_slice()));
+                    offset += n;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether any rank has `flag` set (every rank gets the same answer).
+    pub fn any(&self, flag: bool) -> Result<bool> {
+        let mut t = Tensor::from_slice(&[flag as i64 as f32]);
+        self.sync.group.all_reduce_sum(&mut t).map_err(|e| self.lost(e))?;
+        Ok(t.double_value(&[0]) > 0.0)
+    }
+
+    /// Fails with one line when a gradient all-reduce of the last step failed.
+    pub fn check(&self) -> Result<()> {
+        match self.sync.failure() {
+            Some(e) => Err(self.lost(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Dist {
+    fn drop(&mut self) {
+        gantry_core::parallel::leave();
+    }
+}
+
+/// `gantry train --nproc N`: runs this program N times with `args` (its arguments without
+/// `--nproc`), as ranks 0..N of a data-parallel run on this machine (a TCP store on 127.0.0.1 at
+/// a free port), each with its share of the CPU cores unless the config sets `threads`, and waits.
+/// Rank 0's output is the run's; a rank that fails makes the others stop. The exit status is
+/// the first failing rank's (0 when all succeed).
+pub fn launch_local(nproc: usize, args: &[OsString]) -> Result<i32> {
+    if nproc < 2 {
+        bail!("--nproc: expected ≥ 2 processes, found {nproc}");
+    }
+    let exe = std::env::current_exe().context("cannot find this program to start its ranks")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("cannot find a free port on 127.0.0.1 for the rendezvous")?
+        .port();
+    let mut children: Vec<Child> = Vec::new();
+    for rank in 0..nproc {
+        let child = Command::new(&exe)
+            .args(args)
+            .env("RANK", rank.to_string())
+            .env("LOCAL_RANK", rank.to_string())
+            .env("WORLD_SIZE", nproc.to_string())
+            .env("LOCAL_WORLD_SIZE", nproc.to_string())
+            .env("MASTER_ADDR", "127.0.0.1")
+            .env("MASTER_PORT", port.to_string())
+            .spawn()
+            .with_context(|| format!("cannot start rank {rank}"))?;
+        eprintln!("gantry: rank {rank} of {nproc} is pid {}", child.id());
+        children.push(child);
+    }
+    let mut status: Vec<Option<std::process::ExitStatus>> = vec![None; nproc];
+    while status.iter().any(Option::is_none) {
+        for (i, c) in children.iter_mut().enumerate() {
+            if status[i].is_none() {
+                status[i] = c.try_wait().with_context(|| format!("waiting for rank {i}"))?;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (rank, s) in status.iter().enumerate() {
+        let s = s.expect("all done");
+        if !s.success() {
+            use std::os::unix::process::ExitStatusExt;
+            let how = match (s.code(), s.signal()) {
+                (Some(c), _) => format!("exit status {c}"),
+                (None, Some(sig)) => format!("signal {sig}"),
+                _ => format!("{s}"),
+            };
+            eprintln!("gantry: rank {rank} ended with {how}");
+            return Ok(s.code().unwrap_or(1));
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn launches_read_torchrun_and_slurm_variables() {
+        assert_eq!(Launch::from_vars(vars(&[])).unwrap(), None);
+        assert_eq!(Launch::from_vars(vars(&[("WORLD_SIZE", "1"), ("RANK", "0")])).unwrap(), None);
+        let torchrun = [
+            ("RANK", "5"),
+            ("WORLD_SIZE", "16"),
+            ("LOCAL_RANK", "1"),
+            ("MASTER_ADDR", "node0"),
+            ("MASTER_PORT", "29500"),
+        ];
+        let l = Launch::from_vars(vars(&torchrun)).unwrap().unwrap();
+        assert_eq!(l, Launch { rank: 5, world: 16, local_rank: 1, addr: "node0".into(), port: 29500 });
+        assert_eq!(l.device(Device::Cuda(0)), Device::Cuda(1));
+        assert_eq!(l.device(Device::Cpu), Device::Cpu);
+        let slurm = [
+            ("SLURM_PROCID", "3"),
+            ("SLURM_NTASKS", "4"),
+            ("SLURM_LOCALID", "3"),
+            ("MASTER_ADDR", "n1"),
+            ("MASTER_PORT", "12345"),
+        ];
+        let l = Launch::from_vars(vars(&slurm)).unwrap().unwrap();
+        assert_eq!((l.rank, l.world, l.local_rank, l.port), (3, 4, 3, 12345));
+        let e = Launch::from_vars(vars(&slurm[..3])).unwrap_err().to_string();
+        assert!(e.contains("MASTER_ADDR and MASTER_PORT"), "{e}");
+        let e = Launch::from_vars(vars(&[("WORLD_SIZE", "2"), ("RANK", "2")])).unwrap_err().to_string();
+        assert!(e.contains("RANK 2 is outside 0..2"), "{e}");
+        let e = Launch::from_vars(vars(&[("WORLD_SIZE", "two")])).unwrap_err().to_string();
+        assert!(e.contains("WORLD_SIZE: expected an integer"), "{e}");
+    }
+}
