@@ -113,6 +113,9 @@ const PAIRS: &[Pair] = &[
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let lt = libtorch::setup()?;
+    if args.only.as_deref() == Some("dist") {
+        return dist(&args, &lt);
+    }
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let python = lt
         .python
@@ -194,6 +197,78 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let dir = repo_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results)?)?;
+    Ok(())
+}
+
+/// `--only dist`: data-parallel training on this CPU, `gantry train --nproc 2` with 1 thread per
+/// rank and batch B each against one process with 2 threads and batch 2B (the same images per
+/// step), both through the release binary on dcgan-mnist, in interleaved rounds; images per second
+/// (the steady state: the second half of each run) and the share of rank 0's step spent averaging
+/// gradients (`allreduce_share` in metrics.jsonl).
+fn dist(args: &BenchArgs, lt: &libtorch::Libtorch) -> Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "gantry-cli"]);
+    lt.apply(&mut build);
+    run_status(build, "cargo build --release -p gantry-cli")?;
+    let exe = repo_root().join("target/release/gantry");
+    let tmp = repo_root().join("target/bench/dist");
+    let (steps, batch) = (60u64, 64usize);
+    // (images/s, allreduce share) of the last metrics line of a run.
+    let measure = |name: &str, extra: &[&str]| -> Result<(f64, Option<f64>)> {
+        let out = tmp.join(name);
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = Command::new(&exe);
+        cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", &steps.to_string()])
+            .arg("--out")
+            .arg(&out)
+            .args(["--set", &format!("log.every={}", steps / 2), "--set", "log.tensorboard=false"])
+            .args([
+                "--set",
+                &format!("log.sample_every={steps}"),
+                "--set",
+                &format!("log.checkpoint_every={steps}"),
+            ])
+            .args(extra);
+        lt.apply(&mut cmd);
+        run_status(cmd, &format!("gantry train ({name})"))?;
+        let text = std::fs::read_to_string(out.join("metrics.jsonl"))?;
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().context("no metrics line")?)?;
+        let sec = last["sec_per_step"].as_f64().context("no sec_per_step")?;
+        Ok(((2 * batch) as f64 / sec, last["allreduce_share"].as_f64()))
+    };
+    let (mut single, mut ranks, mut shares) = (Vec::new(), Vec::new(), Vec::new());
+    let b2 = format!("batch_size={}", 2 * batch);
+    let b1 = format!("batch_size={batch}");
+    for round in 1..=args.rounds.max(1) {
+        single.push(measure("single", &["--set", &b2, "--set", "threads=2"])?.0);
+        let (ips, share) = measure("ranks", &["--set", &b1, "--set", "threads=1", "--nproc", "2"])?;
+        ranks.push(ips);
+        shares.push(share.context("the 2-rank run logged no allreduce_share")?);
+        eprintln!(
+            "round {round}: 2 ranks x 1 thread {:.0} img/s (all-reduce {:.1}% of a step), 1 process x 2 threads {:.0} img/s",
+            ips,
+            100.0 * shares.last().unwrap_or(&0.0),
+            single.last().unwrap_or(&0.0)
+        );
+    }
+    let ratios: Vec<f64> = ranks.iter().zip(&single).map(|(r, s)| r / s).collect();
+    let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(a, b), &r| (a.min(r), b.max(r)));
+    println!(
+        "dcgan-mnist training, {} rounds: 2 ranks x 1 thread (batch {batch} each) {:.0} img/s, 1 process x 2 threads (batch {}) {:.0} img/s (medians); ratio {:.3} (rounds {lo:.3}..{hi:.3}); all-reduce {:.1}% of rank 0's step",
+        ratios.len(),
+        median(&ranks),
+        2 * batch,
+        median(&single),
+        median(&ratios),
+        100.0 * median(&shares)
+    );
+    let result = serde_json::json!([{
+        "bench": "dist", "what": "dcgan-mnist training: 2 ranks x 1 thread vs 1 process x 2 threads, same images per step",
+        "ranks_img_per_s": ranks, "single_img_per_s": single, "ratio_per_round": ratios,
+        "ratio_median": median(&ratios), "allreduce_share": shares,
+    }]);
+    std::fs::create_dir_all(&tmp)?;
+    std::fs::write(repo_root().join("target/bench/dist.json"), serde_json::to_string_pretty(&result)?)?;
     Ok(())
 }
 

@@ -99,6 +99,8 @@ impl Launch {
 struct GroupSync {
     group: ProcessGroup,
     failure: RefCell<Option<String>>,
+    /// Seconds spent averaging gradients (with the copies) since last taken.
+    comm: std::cell::Cell<f64>,
 }
 
 impl GroupSync {
@@ -116,6 +118,7 @@ impl GradientSync for GroupSync {
         if defined.is_empty() {
             return;
         }
+        let t0 = std::time::Instant::now();
         let device = grads[defined[0]].device();
         let flat: Vec<Tensor> = defined
             .iter()
@@ -133,6 +136,7 @@ impl GradientSync for GroupSync {
                 bucket.narrow(0, offset, n).view(g.size().as_slice()).to_device(device).to_kind(g.kind());
             offset += n;
         }
+        self.comm.set(self.comm.get() + t0.elapsed().as_secs_f64());
     }
 
     fn failure(&self) -> Option<String> {
@@ -157,7 +161,7 @@ impl Dist {
             std::env::var("GANTRY_DIST_BIND").ok().or_else(|| loopback.then(|| "127.0.0.1".to_string()));
         let group = ProcessGroup::new(&rendezvous, launch.rank, launch.world, timeout(), bind.as_deref())
             .with_context(|| format!("rendezvous at {}:{}", launch.addr, launch.port))?;
-        let sync = Rc::new(GroupSync { group, failure: RefCell::new(None) });
+        let sync = Rc::new(GroupSync { group, failure: RefCell::new(None), comm: std::cell::Cell::new(0.0) });
         gantry_core::parallel::join(launch.rank, launch.world, sync.clone());
         Ok(Self { sync, launch: launch.clone() })
     }
@@ -207,6 +211,12 @@ impl Dist {
             });
         }
         Ok(())
+    }
+
+    /// Seconds this rank spent averaging gradients (flattening, all-reduce, copying back) since
+    /// the last call.
+    pub fn take_comm_seconds(&self) -> f64 {
+        self.sync.comm.replace(0.0)
     }
 
     /// Whether any rank has `flag` set (every rank gets the same answer).

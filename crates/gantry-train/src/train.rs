@@ -404,6 +404,10 @@ impl Session {
                     obj.insert("skipped_steps".into(), skipped_in_log.into());
                 }
                 obj.insert("sec_per_step".into(), (secs / steps_in_log as f64).into());
+                if let Some(d) = &self.dist {
+                    // The share of a step rank 0 spent averaging gradients over ranks.
+                    obj.insert("allreduce_share".into(), (d.take_comm_seconds() / secs.max(1e-9)).into());
+                }
                 obj.insert("elapsed_sec".into(), t0.elapsed().as_secs_f64().into());
                 let msg = sums
                     .iter()
