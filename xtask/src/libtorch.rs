@@ -190,6 +190,59 @@ pub fn ensure_test_packages(lt: &Libtorch) -> Result<bool> {
     Ok(true)
 }
 
+/// The wheels whose headers ProcessGroupNCCL.hpp needs, as torch 2.11.0+cu130 pins them
+/// (`nvidia-nccl-cu13`; `cuda-toolkit[cudart,crt,cccl]==13.0.2`).
+const NCCL_HEADER_WHEELS: &[&str] = &[
+    "nvidia-nccl-cu13==2.28.9",
+    "nvidia-cuda-runtime==13.0.96.*",
+    "nvidia-cuda-crt==13.0.88.*",
+    "nvidia-cuda-cccl==13.0.85.*",
+];
+
+/// The include folders of [`NCCL_HEADER_WHEELS`], downloaded (~200 MB, once) and unpacked into
+/// `<cache>/cuda-headers` (headers only).
+pub fn nccl_headers(lt: &Libtorch) -> Result<Vec<PathBuf>> {
+    let dir = gantry_manifest::cache_dir().join("cuda-headers");
+    let dirs = [dir.join("nvidia/cu13/include"), dir.join("nvidia/nccl/include")];
+    if dirs.iter().all(|d| d.is_dir()) {
+        return Ok(dirs.to_vec());
+    }
+    let python =
+        lt.python.clone().context("fetching the NCCL headers needs a Python with pip (GANTRY_PYTHON)")?;
+    let wheels = dir.join("wheels");
+    std::fs::create_dir_all(&wheels)?;
+    eprintln!("xtask: downloading {} from PyPI for their headers", NCCL_HEADER_WHEELS.join(", "));
+    let st = Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--progress-bar", "off"])
+        .arg("-d")
+        .arg(&wheels)
+        .args(NCCL_HEADER_WHEELS)
+        .status()
+        .context("cannot run pip download")?;
+    if !st.success() {
+        bail!("`pip download {}` failed ({st})", NCCL_HEADER_WHEELS.join(" "));
+    }
+    for entry in std::fs::read_dir(&wheels)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "whl") {
+            let st = Command::new(&python)
+                .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); z.extractall(sys.argv[2], [n for n in z.namelist() if '/include/' in n])"])
+                .arg(&path)
+                .arg(&dir)
+                .status()?;
+            if !st.success() {
+                bail!("cannot unpack the headers of {}", path.display());
+            }
+        }
+    }
+    for d in &dirs {
+        if !d.is_dir() {
+            bail!("{} is missing after unpacking the wheels", d.display());
+        }
+    }
+    Ok(dirs.to_vec())
+}
+
 fn venv_dir() -> PathBuf {
     gantry_manifest::cache_dir().join("venv")
 }

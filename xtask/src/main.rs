@@ -13,6 +13,7 @@
 
 mod bench;
 mod datasets;
+mod gpu;
 mod libtorch;
 mod weights;
 
@@ -32,7 +33,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Find libtorch (LIBTORCH; a python3 whose torch is 2.11.0; else a cache venv it creates).
-    Setup,
+    Setup {
+        /// Also fetch the CUDA runtime and NCCL headers that `--features nccl` builds against
+        /// (the wheels torch 2.11.0+cu130 pins, from PyPI) and print GANTRY_CUDA_INCLUDE.
+        #[arg(long)]
+        nccl_headers: bool,
+    },
     /// Print the `export` lines that give plain cargo the xtask environment.
     Env,
     /// Set up libtorch, then run `cargo test --workspace` with the right environment.
@@ -59,6 +65,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: weights::WeightsCmd,
     },
+    /// On a GPU machine: build with NCCL, run every preset, FID and NCCL on cuda, StyleGAN2's
+    /// 256² speed (see xtask/src/gpu.rs), within ten minutes.
+    GpuCheck,
     /// Regenerate a set of figures into target/repro/NAME (`divergences`, `collapse`, `conditioning`, `truncation`, `stylegan`, `translation`).
     Repro {
         /// The figure set.
@@ -81,9 +90,14 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Setup => {
+        Cmd::Setup { nccl_headers } => {
             let lt = libtorch::setup()?;
             eprintln!("libtorch {} at {}", lt.version, lt.root.display());
+            if nccl_headers {
+                let dirs = libtorch::nccl_headers(&lt)?;
+                let joined: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                println!("export GANTRY_CUDA_INCLUDE='{}'", joined.join(":"));
+            }
             Ok(())
         }
         Cmd::Env => {
@@ -159,6 +173,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Datasets { cmd } => datasets::run(cmd),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Repro { name, check, only } => repro(&name, check, only.as_deref()),
+        Cmd::GpuCheck => gpu::run(),
         Cmd::Weights { cmd } => weights::run(cmd),
     }
 }

@@ -217,6 +217,7 @@ mod tests {
         assert!(e.contains("frame 3"), "{e}");
         assert!(encode_animation(&[], 10, AnimationFormat::Apng).is_err());
         assert_eq!("apng".parse::<AnimationFormat>(), Ok(AnimationFormat::Apng));
-        assert!("mp4".parse::<AnimationFormat>().unwrap_err().contains("gif or apng"));
+        assert_eq!("mp4".parse::<AnimationFormat>(), Ok(AnimationFormat::Mp4));
+        assert!("webm".parse::<AnimationFormat>().unwrap_err().contains("gif, apng or mp4"));
     }
 }

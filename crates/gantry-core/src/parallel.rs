@@ -63,9 +63,15 @@ pub fn failure() -> Option<String> {
     CONTEXT.with(|c| c.borrow().sync.as_ref().and_then(|s| s.failure()))
 }
 
-/// Rows `r·n/N .. (r+1)·n/N` of a batch of `n` rows: this rank's share of the whole batch.
+/// Rows `r·n/N .. (r+1)·n/N` of a batch of `n` rows: this rank's share of the whole batch, as
+/// (start, count).
 pub fn rows(n: i64) -> (i64, i64) {
     let (r, world) = shard();
+    rows_of(r, world, n)
+}
+
+/// Rank `r`'s rows of `n` among `world` ranks (see [`rows`]).
+pub fn rows_of(r: i64, world: i64, n: i64) -> (i64, i64) {
     let start = r * n / world;
     (start, (r + 1) * n / world - start)
 }

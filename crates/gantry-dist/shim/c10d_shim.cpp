@@ -1,12 +1,15 @@
-// gantry-dist's C++ side: PyTorch's c10d (TCPStore/FileStore, ProcessGroupGloo) behind a small C
-// ABI. Every entry point catches every C++ exception and returns it as a message (malloc'd, freed
-// by gd_free_message): nothing unwinds into Rust. Tensors arrive as tch's `C_tensor*`, which is
+// gantry-dist's C++ side: PyTorch's c10d (TCPStore/FileStore, ProcessGroupGloo; ProcessGroupNCCL
+// in c10d_nccl.cpp under the `nccl` feature) behind a small C ABI. Every entry point catches every
+// C++ exception and returns it as a message (malloc'd, freed by gd_free_message): nothing unwinds
+// into Rust. Tensors arrive as tch's `C_tensor*`, which is
 // an `at::Tensor*`.
 #define USE_C10D_GLOO 1
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "gd.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -19,36 +22,9 @@
 static_assert(sizeof(c10d::ProcessGroupGloo) == 488, "ProcessGroupGloo's layout changed: this shim is for libtorch 2.11.0");
 static_assert(sizeof(c10d::ProcessGroupGloo::Options) == 176, "ProcessGroupGloo::Options' layout changed: this shim is for libtorch 2.11.0");
 
-struct gd_group {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  std::chrono::milliseconds timeout;
-};
-
 namespace {
 
-char* message(const std::string& what) {
-  // The first line only: c10 appends a C++ backtrace to its messages.
-  std::string line = what.substr(0, what.find('\n'));
-  char* out = static_cast<char*>(std::malloc(line.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, line.c_str(), line.size() + 1);
-  }
-  return out;
-}
-
-template <typename F>
-int guarded(char** err, F f) {
-  try {
-    f();
-    return 0;
-  } catch (const std::exception& e) {
-    *err = message(e.what());
-  } catch (...) {
-    *err = message("unknown C++ exception");
-  }
-  return 1;
-}
+using gd::guarded;
 
 at::Tensor& tensor(void* t) {
   return *static_cast<at::Tensor*>(t);
@@ -89,7 +65,7 @@ gd_group* gd_new(const char* host, uint16_t port, const char* file, int rank, in
     } else {
       opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
+    c10::intrusive_ptr<c10d::Backend> pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
     out = new gd_group{store, pg, timeout};
   });
   return out;

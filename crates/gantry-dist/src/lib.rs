@@ -12,7 +12,9 @@
 //!
 //! The C++ side (`shim/c10d_shim.cpp`) is compiled against the libtorch headers that torch-sys
 //! links; the torch wheel lacks gloo's headers, so `shim/gloo/` declares the few gloo types that
-//! `ProcessGroupGloo.hpp` names, with `static_assert`s on the layouts libtorch 2.11.0 has.
+//! `ProcessGroupGloo.hpp` names, with `static_assert`s on the layouts libtorch 2.11.0 has. The
+//! `nccl` feature adds [`ProcessGroup::nccl`] (`shim/c10d_nccl.cpp`), built against a CUDA
+//! libtorch and the CUDA runtime and NCCL wheels' headers (`GANTRY_CUDA_INCLUDE`).
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
@@ -66,6 +68,35 @@ mod ffi {
             err: *mut *mut c_char,
         ) -> c_int;
         pub fn gd_barrier(g: *mut Group, err: *mut *mut c_char) -> c_int;
+        #[cfg(feature = "nccl")]
+        pub fn gd_new_nccl(
+            host: *const c_char,
+            port: u16,
+            rank: c_int,
+            world: c_int,
+            timeout_ms: i64,
+            device: c_int,
+            err: *mut *mut c_char,
+        ) -> *mut Group;
+    }
+
+    #[cfg(feature = "nccl")]
+    pub fn new_nccl(
+        host: &super::CString,
+        port: u16,
+        rank: i32,
+        world: i32,
+        timeout_ms: i64,
+        device: i32,
+    ) -> Result<*mut Group, String> {
+        let mut err: *mut c_char = std::ptr::null_mut();
+        // SAFETY: the string outlives the call; the shim copies it.
+        let g = unsafe { gd_new_nccl(host.as_ptr(), port, rank, world, timeout_ms, device, &mut err) };
+        if g.is_null() {
+            Err(take_message(err))
+        } else {
+            Ok(g)
+        }
     }
 
     /// Takes a message the shim allocated.
@@ -162,11 +193,21 @@ pub enum Rendezvous {
     File(std::path::PathBuf),
 }
 
-/// A c10d Gloo process group: this process is rank [`Self::rank`] of [`Self::world`].
+/// Which c10d backend a group runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// ProcessGroupGloo: CPU tensors, any transport Gloo has (TCP).
+    Gloo,
+    /// ProcessGroupNCCL: CUDA tensors on this rank's GPU (the `nccl` feature).
+    Nccl,
+}
+
+/// A c10d process group: this process is rank [`Self::rank`] of [`Self::world`].
 pub struct ProcessGroup {
     ptr: NonNull<ffi::Group>,
     rank: i64,
     world: i64,
+    backend: Backend,
 }
 
 // The group is used from one thread at a time (`&mut self` is not needed: c10d's process groups
@@ -177,7 +218,7 @@ unsafe impl Send for ProcessGroup {}
 
 impl std::fmt::Debug for ProcessGroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ProcessGroup(gloo, rank {} of {})", self.rank, self.world)
+        write!(f, "ProcessGroup({:?}, rank {} of {})", self.backend, self.rank, self.world)
     }
 }
 
@@ -218,7 +259,41 @@ impl ProcessGroup {
             &cstring(&what, bind.unwrap_or(""))?,
         )
         .map_err(|message| DistError::C10d { what, message })?;
-        Ok(Self { ptr: NonNull::new(ptr).expect("checked non-null"), rank, world })
+        Ok(Self { ptr: NonNull::new(ptr).expect("checked non-null"), rank, world, backend: Backend::Gloo })
+    }
+
+    /// A NCCL group over the TCP store rank 0 serves at `addr:port`, this rank on GPU `device`
+    /// (`LOCAL_RANK`).
+    #[cfg(feature = "nccl")]
+    pub fn nccl(
+        addr: &str,
+        port: u16,
+        rank: i64,
+        world: i64,
+        timeout: Duration,
+        device: usize,
+    ) -> Result<Self> {
+        let what = format!("joining the NCCL group (rank {rank} of {world}, cuda:{device})");
+        if world < 1 || !(0..world).contains(&rank) {
+            return Err(DistError::C10d {
+                what,
+                message: format!("rank must be in 0..{world}, found {rank}"),
+            });
+        }
+        let ptr = ffi::new_nccl(
+            &cstring(&what, addr)?,
+            port,
+            rank as i32,
+            world as i32,
+            timeout.as_millis().min(i64::MAX as u128) as i64,
+            device as i32,
+        )
+        .map_err(|message| DistError::C10d { what, message })?;
+        Ok(Self { ptr: NonNull::new(ptr).expect("checked non-null"), rank, world, backend: Backend::Nccl })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// A group over a file store at `path` (tests, shared file systems).
@@ -236,8 +311,14 @@ impl ProcessGroup {
 
     fn check(&self, what: &str, t: &Tensor) -> Result<()> {
         let bad = |message: String| Err(DistError::BadTensor { what: what.into(), message });
-        if t.device() != Device::Cpu {
-            return bad(format!("the Gloo group takes CPU tensors, found one on {:?}", t.device()));
+        match (self.backend, t.device()) {
+            (Backend::Gloo, Device::Cpu) | (Backend::Nccl, Device::Cuda(_)) => {}
+            (Backend::Gloo, d) => {
+                return bad(format!("the Gloo group takes CPU tensors, found one on {d:?}"))
+            }
+            (Backend::Nccl, d) => {
+                return bad(format!("the NCCL group takes CUDA tensors, found one on {d:?}"))
+            }
         }
         if !t.is_contiguous() {
             return bad("expected a contiguous tensor".into());

@@ -101,6 +101,8 @@ struct GroupSync {
     failure: RefCell<Option<String>>,
     /// Seconds spent averaging gradients (with the copies) since last taken.
     comm: std::cell::Cell<f64>,
+    /// Where the group's buffers live: the CPU for Gloo, this rank's GPU for NCCL.
+    device: Device,
 }
 
 impl GroupSync {
@@ -122,7 +124,7 @@ impl GradientSync for GroupSync {
         let device = grads[defined[0]].device();
         let flat: Vec<Tensor> = defined
             .iter()
-            .map(|&i| grads[i].to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))
+            .map(|&i| grads[i].to_device(self.device).to_kind(Kind::Float).reshape([-1]))
             .collect();
         let mut bucket = Tensor::cat(&flat, 0);
         if let Err(e) = self.group.all_reduce_mean(&mut bucket) {
@@ -154,16 +156,32 @@ pub struct Dist {
 impl Dist {
     /// Joins the run `launch` describes (rank 0 serves the TCP store) and makes this thread that
     /// rank ([`gantry_core::parallel::join`]).
-    pub fn join(launch: &Launch) -> Result<Self> {
+    /// On CUDA with the `nccl` feature the group is NCCL's on this rank's GPU; otherwise Gloo's
+    /// (CUDA gradients then pass through the CPU).
+    pub fn join(launch: &Launch, device: Device) -> Result<Self> {
+        let at = || format!("rendezvous at {}:{}", launch.addr, launch.port);
+        #[cfg(feature = "nccl")]
+        if let Device::Cuda(gpu) = device {
+            let group =
+                ProcessGroup::nccl(&launch.addr, launch.port, launch.rank, launch.world, timeout(), gpu)
+                    .with_context(at)?;
+            return Ok(Self::with_group(launch, group, device));
+        }
+        let _ = device;
         let rendezvous = Rendezvous::Tcp { addr: launch.addr.clone(), port: launch.port };
         let loopback = launch.addr == "127.0.0.1" || launch.addr == "localhost";
         let bind =
             std::env::var("GANTRY_DIST_BIND").ok().or_else(|| loopback.then(|| "127.0.0.1".to_string()));
         let group = ProcessGroup::new(&rendezvous, launch.rank, launch.world, timeout(), bind.as_deref())
-            .with_context(|| format!("rendezvous at {}:{}", launch.addr, launch.port))?;
-        let sync = Rc::new(GroupSync { group, failure: RefCell::new(None), comm: std::cell::Cell::new(0.0) });
+            .with_context(at)?;
+        Ok(Self::with_group(launch, group, Device::Cpu))
+    }
+
+    fn with_group(launch: &Launch, group: ProcessGroup, device: Device) -> Self {
+        let comm = std::cell::Cell::new(0.0);
+        let sync = Rc::new(GroupSync { group, failure: RefCell::new(None), comm, device });
         gantry_core::parallel::join(launch.rank, launch.world, sync.clone());
-        Ok(Self { sync, launch: launch.clone() })
+        Self { sync, launch: launch.clone() }
     }
 
     pub fn rank(&self) -> i64 {
@@ -198,14 +216,16 @@ impl Dist {
         }
         for kind in kinds {
             let of_kind: Vec<&Tensor> = vars.iter().filter(|t| t.kind() == kind).collect();
-            let flat: Vec<Tensor> = of_kind.iter().map(|t| t.to_device(Device::Cpu).reshape([-1])).collect();
+            let flat: Vec<Tensor> =
+                of_kind.iter().map(|t| t.to_device(self.sync.device).reshape([-1])).collect();
             let mut bucket = Tensor::cat(&flat, 0);
             self.sync.group.broadcast(&mut bucket, 0).map_err(|e| self.lost(e))?;
             let mut offset = 0;
             tch::no_grad(|| {
                 for t in of_kind {
                     let n = t.numel() as i64;
-                    t.shallow_clone().copy_(&bucket.narrow(0, offset, n).view(t.size().as_slice()));
+                    t.shallow_clone()
+                        .copy_(&bucket.narrow(0, offset, n).view(t.size().as_slice()).to_device(t.device()));
                     offset += n;
                 }
             });
@@ -219,9 +239,62 @@ impl Dist {
         self.sync.comm.replace(0.0)
     }
 
+    /// All `n` rows of a tensor whose rows are spread over the ranks as
+    /// [`gantry_core::parallel::rows`] spreads them, from this rank's `local` rows; on every rank.
+    pub fn gather_rows(&self, local: &Tensor, n: i64) -> Result<Tensor> {
+        let world = self.world();
+        let most = (0..world).map(|r| gantry_core::parallel::rows_of(r, world, n).1).max().unwrap_or(0);
+        let mut shape = local.size();
+        let have = shape[0];
+        shape[0] = most - have;
+        let padded = Tensor::cat(
+            &[
+                local.to_device(self.sync.device),
+                Tensor::zeros(shape.as_slice(), (local.kind(), self.sync.device)),
+            ],
+            0,
+        );
+        let parts = self.sync.group.all_gather(&padded).map_err(|e| self.lost(e))?;
+        let rows: Vec<Tensor> = parts
+            .iter()
+            .enumerate()
+            .map(|(r, t)| t.narrow(0, 0, gantry_core::parallel::rows_of(r as i64, world, n).1))
+            .collect();
+        Ok(Tensor::cat(&rows, 0).to_device(local.device()))
+    }
+
+    /// Replaces every floating-point buffer of `nets` by its mean over ranks (after each step).
+    /// A running mean over the batch (StyleGAN's w̄, BatchNorm's running mean) is linear in the
+    /// batch mean, so the mean over ranks of the per-rank updates is the update one process
+    /// makes with the whole batch; buffers that are the same on every rank stay bit-identical.
+    pub fn average_buffers(&self, nets: &Networks) -> Result<()> {
+        let bufs = nets.float_buffers();
+        if bufs.is_empty() {
+            return Ok(());
+        }
+        let flat: Vec<Tensor> =
+            bufs.iter().map(|t| t.to_device(self.sync.device).to_kind(Kind::Float).reshape([-1])).collect();
+        let mut bucket = Tensor::cat(&flat, 0);
+        self.sync.group.all_reduce_mean(&mut bucket).map_err(|e| self.lost(e))?;
+        let mut offset = 0;
+        tch::no_grad(|| {
+            for t in &bufs {
+                let n = t.numel() as i64;
+                let v = bucket
+                    .narrow(0, offset, n)
+                    .view(t.size().as_slice())
+                    .to_device(t.device())
+                    .to_kind(t.kind());
+                t.shallow_clone().copy_(&v);
+                offset += n;
+            }
+        });
+        Ok(())
+    }
+
     /// Whether any rank has `flag` set (every rank gets the same answer).
     pub fn any(&self, flag: bool) -> Result<bool> {
-        let mut t = Tensor::from_slice(&[flag as i64 as f32]);
+        let mut t = Tensor::from_slice(&[flag as i64 as f32]).to_device(self.sync.device);
         self.sync.group.all_reduce_sum(&mut t).map_err(|e| self.lost(e))?;
         Ok(t.double_value(&[0]) > 0.0)
     }

@@ -108,6 +108,22 @@ enum EvalInputs {
     Inputs(Tensor),
 }
 
+impl EvalInputs {
+    fn len(&self) -> i64 {
+        match self {
+            EvalInputs::Latents(t) | EvalInputs::Inputs(t) => t.size()[0],
+        }
+    }
+
+    /// Rows `start..start + len`.
+    fn rows(&self, start: i64, len: i64) -> Self {
+        match self {
+            EvalInputs::Latents(t) => EvalInputs::Latents(t.narrow(0, start, len)),
+            EvalInputs::Inputs(t) => EvalInputs::Inputs(t.narrow(0, start, len)),
+        }
+    }
+}
+
 /// Images `[N, C, S, S]` in [−1, 1] from `family` for each chunk of `inputs`.
 fn draw(family: &dyn Family, inputs: &EvalInputs, batch: i64) -> Result<Vec<Tensor>> {
     match inputs {
@@ -134,7 +150,8 @@ pub struct TrainingEval {
 
 impl TrainingEval {
     /// Real statistics of up to 10,000 images of `images` (u8, a seeded subset) and `cfg.eval.n`
-    /// fixed latents, or the first `n` inputs of paired data.
+    /// fixed latents, or the first `n` inputs of paired data. In a data-parallel run only rank 0
+    /// computes the real statistics (it alone computes the distance).
     pub fn new(
         cfg: &RunConfig,
         images: &Tensor,
@@ -146,17 +163,32 @@ impl TrainingEval {
         let batch = default_batch(device);
         let idx = subset(images.size()[0] as usize, Some(10_000), cfg.seed);
         let mut stats = FeatureStats::new();
+        let idx = if gantry_core::parallel::shard().0 == 0 { idx } else { Vec::new() };
         for c in idx.chunks(batch as usize) {
             stats.update(&ex.run(&images.index_select(0, &Tensor::from_slice(c)))?.0)?;
         }
-        let inputs = match data.translation_inputs(family, cfg.eval.n) {
+        if idx.is_empty() {
+            let none = Tensor::zeros([0], (tch::Kind::Double, Device::Cpu));
+            return Ok(Self {
+                ex,
+                mu: none.shallow_clone(),
+                sigma: none,
+                inputs: Self::inputs(cfg, data, family)?,
+                batch,
+            });
+        }
+        let inputs = Self::inputs(cfg, data, family)?;
+        Ok(Self { ex, mu: stats.mean()?, sigma: stats.cov()?, inputs, batch })
+    }
+
+    fn inputs(cfg: &RunConfig, data: &Source, family: &dyn Family) -> Result<EvalInputs> {
+        Ok(match data.translation_inputs(family, cfg.eval.n) {
             Some((a, _)) => EvalInputs::Inputs(a),
             _ => {
                 let s = family.sampler().context("FID during training needs a model that draws samples")?;
                 EvalInputs::Latents(latents(cfg.eval.n, s.z_dim(), cfg.seed, "eval-during-training"))
             }
-        };
-        Ok(Self { ex, mu: stats.mean()?, sigma: stats.cov()?, inputs, batch })
+        })
     }
 
     /// The metric's name in `metrics.jsonl`.
@@ -164,13 +196,37 @@ impl TrainingEval {
         format!("fid_{}", self.ex.name())
     }
 
-    /// FID of the model's current samples (eval mode; no training state is touched).
-    pub fn fid(&self, family: &dyn Family) -> Result<f64> {
+    /// FID of the model's current samples (eval mode; no training state is touched). In a
+    /// data-parallel run every rank calls it: each draws and embeds its rows of the fixed inputs,
+    /// the features are gathered, and rank 0's value is the run's (the others get None).
+    pub fn fid(&self, family: &dyn Family, dist: Option<&crate::dist::Dist>) -> Result<Option<f64>> {
         let mut stats = FeatureStats::new();
-        for x in draw(family, &self.inputs, self.batch)? {
-            stats.update(&self.ex.run(&gantry_core::image::to_u8(&x))?.0)?;
+        match dist {
+            None => {
+                for x in draw(family, &self.inputs, self.batch)? {
+                    stats.update(&self.ex.run(&gantry_core::image::to_u8(&x))?.0)?;
+                }
+            }
+            Some(d) => {
+                let n = self.inputs.len();
+                let (start, len) = gantry_core::parallel::rows(n);
+                if len == 0 {
+                    bail!("eval.n = {n} is below the number of data-parallel ranks ({})", d.world());
+                }
+                let mut local = Vec::new();
+                for x in draw(family, &self.inputs.rows(start, len), self.batch)? {
+                    local.push(self.ex.run(&gantry_core::image::to_u8(&x))?.0);
+                }
+                let all = d.gather_rows(&Tensor::cat(&local, 0), n)?;
+                if !d.writes() {
+                    return Ok(None);
+                }
+                for chunk in all.split(self.batch, 0) {
+                    stats.update(&chunk)?;
+                }
+            }
         }
-        Ok(gantry_metrics::frechet_distance(&self.mu, &self.sigma, &stats.mean()?, &stats.cov()?)?)
+        Ok(Some(gantry_metrics::frechet_distance(&self.mu, &self.sigma, &stats.mean()?, &stats.cov()?)?))
     }
 }
 

@@ -302,6 +302,18 @@ impl Networks {
         self.nets.iter().flat_map(|n| sorted_vars(&n.vs).map(|(_, t)| t)).collect()
     }
 
+    /// The floating-point buffers (variables without gradients: running means such as
+    /// StyleGAN's w̄ and BatchNorm's statistics, power-iteration vectors, constant noise) of the
+    /// trained and averaged networks, in [`Self::all_variables`] order; not the state stores.
+    pub fn float_buffers(&self) -> Vec<Tensor> {
+        self.nets
+            .iter()
+            .filter(|n| n.kind != NetKind::State)
+            .flat_map(|n| sorted_vars(&n.vs).map(|(_, t)| t))
+            .filter(|t| !t.requires_grad() && t.is_floating_point())
+            .collect()
+    }
+
     /// Restores the networks inference needs. A checkpoint holding only some of them (a network
     /// converted from another code base) lists those in its `gantry.networks` metadata
     /// (whitespace- or comma-separated, e.g. `g_ema` for StyleGAN2-ADA's `G_ema`): only those are

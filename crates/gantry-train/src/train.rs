@@ -68,9 +68,9 @@ impl Session {
 }
 
 /// Joins the data-parallel run the environment describes (torchrun's or SLURM's variables, as
-/// `gantry train --nproc` sets them), if any.
-fn join_run() -> Result<Option<Dist>> {
-    crate::dist::Launch::from_env()?.map(|l| Dist::join(&l)).transpose()
+/// `gantry train --nproc` sets them), if any, training on `device` (a GPU becomes this rank's).
+fn join_run(device: Device) -> Result<Option<Dist>> {
+    crate::dist::Launch::from_env()?.map(|l| Dist::join(&l, l.device(device))).transpose()
 }
 
 /// What a finished run reports.
@@ -118,7 +118,7 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
 /// rank 0 alone writes `out`.
 pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> {
     cfg.validate()?;
-    let dist = join_run()?;
+    let dist = join_run(device)?;
     let writes = dist.as_ref().is_none_or(Dist::writes);
     let device = dist.as_ref().map_or(device, |d| d.launch.device(device));
     if writes && out.exists() && (!out.is_dir() || std::fs::read_dir(out)?.next().is_some()) {
@@ -154,7 +154,7 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     let run = RunDir::new(dir);
     let mut cfg = RunConfig::load(&run.config())?;
     cfg.validate()?;
-    let dist = join_run()?;
+    let dist = join_run(device)?;
     let writes = dist.as_ref().is_none_or(Dist::writes);
     let device = dist.as_ref().map_or(device, |d| d.launch.device(device));
     for (path, size) in if writes { run.remove_stale_temps()? } else { Vec::new() } {
@@ -340,6 +340,7 @@ impl Session {
             let scalars = self.step(step, fresh_per_step)?;
             if let Some(d) = &self.dist {
                 d.check()?;
+                d.average_buffers(self.parts.family.networks())?;
             }
             let bad = scalars
                 .iter()
@@ -382,6 +383,13 @@ impl Session {
                 None => crate::stop::requested(),
             };
             if !writes {
+                // The other ranks embed their share of the evaluation samples.
+                if let Some(ev) =
+                    self.parts.eval.as_ref().filter(|_| step % cfg.eval.every == 0 || step == to)
+                {
+                    seed_torch(cfg.seed, "eval", step);
+                    ev.fid(self.parts.family.as_ref(), self.dist.as_ref())?;
+                }
                 if stop_now && step < to {
                     reached = step;
                     break;
@@ -443,7 +451,9 @@ impl Session {
             if let Some(ev) = &self.parts.eval {
                 if step % cfg.eval.every == 0 || step == to {
                     seed_torch(cfg.seed, "eval", step);
-                    let fid = ev.fid(self.parts.family.as_ref())?;
+                    let fid = ev
+                        .fid(self.parts.family.as_ref(), self.dist.as_ref())?
+                        .expect("rank 0 gets the value");
                     if !tty {
                         eprintln!("step {step}/{to}  {} {fid:.3}", ev.key());
                     }

@@ -1,0 +1,46 @@
+// What the Gloo and NCCL halves of the shim share: a process group is a c10d store and the
+// backend (ProcessGroupGloo or ProcessGroupNCCL) built on it; collectives are the Backend's
+// virtual methods, so one set of entry points serves both.
+#pragma once
+
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+struct gd_group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> pg;
+  std::chrono::milliseconds timeout;
+};
+
+namespace gd {
+
+// The first line of `what`, malloc'd (c10 appends a C++ backtrace to its messages).
+inline char* message(const std::string& what) {
+  std::string line = what.substr(0, what.find('\n'));
+  char* out = static_cast<char*>(std::malloc(line.size() + 1));
+  if (out != nullptr) {
+    std::memcpy(out, line.c_str(), line.size() + 1);
+  }
+  return out;
+}
+
+// Runs f; every C++ exception becomes a message in *err and a return value of 1.
+template <typename F>
+int guarded(char** err, F f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception& e) {
+    *err = message(e.what());
+  } catch (...) {
+    *err = message("unknown C++ exception");
+  }
+  return 1;
+}
+
+} // namespace gd

@@ -1,0 +1,258 @@
+//! `cargo xtask gpu-check`: what only a GPU box can check, as one script that stays within ten
+//! minutes. Each check prints one line (`ok`, `FAILED` with the reason, or `skipped` with why) and
+//! the script goes on; the exit status is non-zero when any check failed. Results also go to
+//! `target/gpu-check/results.json`.
+//!
+//! 1. The release binary with the `nccl` feature (CUDA runtime and NCCL headers from PyPI).
+//! 2. gantry-dist's one-rank NCCL group test on `cuda:0`.
+//! 3. Every preset for 3 steps on `cuda` (presets whose data is missing are skipped).
+//! 4. FID on `cuda` against the CPU's: `gantry eval fid` of 500 samples of step 3's dcgan-mnist
+//!    checkpoint against the embedded digits with the `mnist` features, relative difference ≤ 1e-3
+//!    (the generator and the features both run on each device).
+//! 5. With two or more GPUs, `gantry train --nproc 2 --device cuda` (NCCL) for 20 steps.
+//! 6. StyleGAN2 at 256² (`stylegan2-paper256`, batch 64 on one GPU): seconds per kimg, beside
+//!    StyleGAN2-ADA's published 21.6–24.2 s/kimg on one V100 (its README's table).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{cargo, libtorch, repo_root, run_status};
+
+struct Check {
+    name: String,
+    outcome: Result<String, String>,
+    skipped: bool,
+}
+
+/// Runs `cmd` with a time limit; its stdout on success, else the last lines of its output.
+fn run_limited(mut cmd: Command, limit: Duration) -> Result<String, String> {
+    let out_file = tempfile_path("out");
+    let file = std::fs::File::create(&out_file).map_err(|e| e.to_string())?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let mut child = cmd.stdout(file).stderr(err).spawn().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {} s", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = std::fs::read_to_string(&out_file).unwrap_or_default();
+    if status.success() {
+        Ok(text)
+    } else {
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        Err(format!("{status}: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" | ")))
+    }
+}
+
+fn tempfile_path(tag: &str) -> PathBuf {
+    let dir = repo_root().join("target/gpu-check");
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("{tag}.{}.log", std::process::id()))
+}
+
+/// The last metrics.jsonl line of a run folder.
+fn last_metrics(run: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).ok()?;
+    serde_json::from_str(text.lines().last()?).ok()
+}
+
+fn gpus() -> usize {
+    Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or(0, |o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+pub fn run() -> Result<()> {
+    let t0 = Instant::now();
+    let lt = libtorch::setup()?;
+    if !lt.lib_dir().join("libtorch_cuda.so").exists() {
+        bail!(
+            "{} is a CPU-only libtorch: gpu-check needs the CUDA build (torch 2.11.0+cu130)",
+            lt.root.display()
+        );
+    }
+    let n_gpus = gpus();
+    if n_gpus == 0 {
+        bail!("nvidia-smi lists no GPU: run gpu-check on a GPU machine");
+    }
+    eprintln!("gpu-check: {n_gpus} GPU(s), libtorch {}", lt.version);
+    let mut checks: Vec<Check> = Vec::new();
+    let mut record = |name: &str, outcome: Result<String, String>, skipped: bool| {
+        match (&outcome, skipped) {
+            (_, true) => println!("skipped  {name}: {}", outcome.as_ref().unwrap_or_else(|e| e)),
+            (Ok(m), _) => println!("ok       {name}: {m}"),
+            (Err(e), _) => println!("FAILED   {name}: {e}"),
+        }
+        checks.push(Check { name: name.into(), outcome, skipped });
+    };
+
+    // 1. Build with NCCL.
+    let include = libtorch::nccl_headers(&lt)?;
+    let include: Vec<String> = include.iter().map(|p| p.display().to_string()).collect();
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "gantry-cli", "--features", "nccl"]);
+    lt.apply(&mut build);
+    build.env("GANTRY_CUDA_INCLUDE", include.join(":"));
+    let built = run_status(build, "cargo build --release --features nccl");
+    record("build --features nccl", built.as_ref().map(|_| "built".into()).map_err(|e| e.to_string()), false);
+    built?;
+    let exe = repo_root().join("target/release/gantry");
+    let gantry = || {
+        let mut c = Command::new(&exe);
+        lt.apply(&mut c);
+        c
+    };
+
+    // 2. The NCCL group test.
+    let mut test = cargo();
+    test.args([
+        "test",
+        "--release",
+        "-p",
+        "gantry-dist",
+        "--features",
+        "nccl",
+        "--test",
+        "nccl",
+        "--",
+        "--ignored",
+    ]);
+    lt.apply(&mut test);
+    test.env("GANTRY_CUDA_INCLUDE", include.join(":"));
+    let r = run_limited(test, Duration::from_secs(240)).map(|_| "one-rank group on cuda:0".to_string());
+    record("NCCL group", r, false);
+
+    // 3. Every preset for a few steps.
+    let dir = repo_root().join("target/gpu-check");
+    let list = gantry().arg("presets").output().context("gantry presets")?;
+    for line in String::from_utf8_lossy(&list.stdout).lines() {
+        let Some(preset) = line.split_whitespace().next() else { continue };
+        if preset == "stylegan2-paper256" {
+            continue; // step 6
+        }
+        let out = dir.join(preset);
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = gantry();
+        cmd.args(["train", "--preset", preset, "--device", "cuda", "--steps", "3", "--out"])
+            .arg(&out)
+            .args(["--set", "log.every=3", "--set", "log.sample_every=3", "--set", "log.checkpoint_every=3"]);
+        let r = run_limited(cmd, Duration::from_secs(60));
+        let missing = r.as_ref().err().is_some_and(|e| e.contains("not found") || e.contains("missing"));
+        let r = r.map(|_| match last_metrics(&out).and_then(|m| m["sec_per_step"].as_f64()) {
+            Some(s) => format!("3 steps, {s:.3} s/step"),
+            None => "3 steps".into(),
+        });
+        record(&format!("train {preset}"), r, missing);
+    }
+
+    // 4. FID features on cuda against the CPU's.
+    let fid = |device: &str| -> Result<f64, String> {
+        let mut c = gantry();
+        // The embedded digits against 500 samples of step 3's dcgan-mnist checkpoint (the same
+        // latents on both devices).
+        c.args(["eval", "fid", "--real", "mnist-5k", "--features", "mnist", "--n", "500", "--fake"])
+            .arg(dir.join("dcgan-mnist"))
+            .args(["--device", device, "--json"]);
+        let text = run_limited(c, Duration::from_secs(120))?;
+        let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line")?;
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        v["fid"].as_f64().ok_or_else(|| "no fid in the JSON".to_string())
+    };
+    let r = match (fid("cpu"), fid("cuda")) {
+        (Ok(c), Ok(g)) => {
+            let rel = (g - c).abs() / c.abs().max(1e-12);
+            if rel <= 1e-3 {
+                Ok(format!("cpu {c:.6}, cuda {g:.6} (relative {rel:.1e})"))
+            } else {
+                Err(format!("cpu {c:.6}, cuda {g:.6}: relative difference {rel:.1e} > 1e-3"))
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    record("FID features cuda vs cpu", r, false);
+
+    // 5. Two GPUs over NCCL.
+    if n_gpus >= 2 {
+        let out = dir.join("nproc2");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = gantry();
+        cmd.args([
+            "train",
+            "--preset",
+            "stylegan2-mnist",
+            "--device",
+            "cuda",
+            "--steps",
+            "20",
+            "--nproc",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .args(["--set", "log.every=10"]);
+        let r = run_limited(cmd, Duration::from_secs(120)).map(|_| {
+            let m = last_metrics(&out).unwrap_or_default();
+            format!(
+                "20 steps, {:.3} s/step, all-reduce {:.1}% of a step",
+                m["sec_per_step"].as_f64().unwrap_or(f64::NAN),
+                100.0 * m["allreduce_share"].as_f64().unwrap_or(f64::NAN)
+            )
+        });
+        record("--nproc 2 on cuda (NCCL)", r, false);
+    } else {
+        record("--nproc 2 on cuda (NCCL)", Err("one GPU".into()), true);
+    }
+
+    // 6. StyleGAN2 at 256².
+    let out = dir.join("paper256");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = gantry();
+    cmd.args(["train", "--preset", "stylegan2-paper256", "--device", "cuda", "--steps", "60", "--out"])
+        .arg(&out)
+        .args(["--set", "log.every=30", "--set", "log.sample_every=60", "--set", "log.checkpoint_every=60"]);
+    let r = run_limited(cmd, Duration::from_secs(240)).and_then(|_| {
+        let m = last_metrics(&out).ok_or("no metrics")?;
+        let s = m["sec_per_step"].as_f64().ok_or("no sec_per_step")?;
+        Ok(format!(
+            "{:.2} s/kimg at batch 64 on one GPU (StyleGAN2-ADA's README: 21.6–24.2 s/kimg on one V100)",
+            s * 1000.0 / 64.0
+        ))
+    });
+    record("stylegan2-paper256 speed", r, false);
+
+    let failed: Vec<&str> =
+        checks.iter().filter(|c| !c.skipped && c.outcome.is_err()).map(|c| c.name.as_str()).collect();
+    let json: Vec<serde_json::Value> = checks
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "check": c.name, "skipped": c.skipped,
+                "ok": c.outcome.is_ok(), "message": c.outcome.as_ref().unwrap_or_else(|e| e),
+            })
+        })
+        .collect();
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+    println!(
+        "gpu-check took {:.0} s; {} checks, {} failed",
+        t0.elapsed().as_secs_f64(),
+        checks.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
