@@ -190,8 +190,8 @@ pub fn ensure_test_packages(lt: &Libtorch) -> Result<bool> {
     Ok(true)
 }
 
-/// The wheels whose headers ProcessGroupNCCL.hpp needs, as torch 2.11.0+cu130 pins them
-/// (`nvidia-nccl-cu13`; `cuda-toolkit[cudart,crt,cccl]==13.0.2`).
+/// The wheels whose headers ProcessGroupNCCL.hpp needs besides CUDA's maths libraries, as
+/// torch 2.11.0+cu130 pins them (`nvidia-nccl-cu13`; `cuda-toolkit[cudart,crt,cccl]==13.0.2`).
 const NCCL_HEADER_WHEELS: &[&str] = &[
     "nvidia-nccl-cu13==2.28.9",
     "nvidia-cuda-runtime==13.0.96.*",
@@ -199,28 +199,49 @@ const NCCL_HEADER_WHEELS: &[&str] = &[
     "nvidia-cuda-cccl==13.0.85.*",
 ];
 
-/// The include folders of [`NCCL_HEADER_WHEELS`], downloaded (~200 MB, once) and unpacked into
-/// `<cache>/cuda-headers` (headers only).
+/// The maths libraries' wheels (`cuda-toolkit[cublas,cusparse,cusolver]==13.0.2`) whose headers
+/// ATen's CUDA context includes; a CUDA torch install already has them beside it.
+const MATH_HEADER_WHEELS: &[&str] =
+    &["nvidia-cublas==13.1.0.3.*", "nvidia-cusparse==12.6.3.3.*", "nvidia-cusolver==12.0.4.66.*"];
+
+/// The include folders `--features nccl` builds against: the headers of [`NCCL_HEADER_WHEELS`]
+/// (downloaded once, ~200 MB, unpacked into `<cache>/cuda-headers`, headers only) and of the
+/// CUDA maths libraries (those a CUDA torch install has beside it, else downloaded too).
 pub fn nccl_headers(lt: &Libtorch) -> Result<Vec<PathBuf>> {
     let dir = gantry_manifest::cache_dir().join("cuda-headers");
-    let dirs = [dir.join("nvidia/cu13/include"), dir.join("nvidia/nccl/include")];
-    if dirs.iter().all(|d| d.is_dir()) {
-        return Ok(dirs.to_vec());
+    let mut dirs = vec![dir.join("nvidia/cu13/include"), dir.join("nvidia/nccl/include")];
+    let beside = lt.root.parent().map(|p| p.join("nvidia/cu13/include"));
+    let maths = match beside.filter(|d| d.join("cusparse.h").is_file() && d.join("cublasLt.h").is_file()) {
+        Some(d) => {
+            dirs.push(d);
+            false
+        }
+        None => true,
+    };
+    let have = dirs[0].join("crt/host_defines.h").is_file()
+        && dirs[1].join("nccl.h").is_file()
+        && (!maths || dirs[0].join("cusparse.h").is_file());
+    if have {
+        return Ok(dirs);
     }
     let python =
         lt.python.clone().context("fetching the NCCL headers needs a Python with pip (GANTRY_PYTHON)")?;
     let wheels = dir.join("wheels");
     std::fs::create_dir_all(&wheels)?;
-    eprintln!("xtask: downloading {} from PyPI for their headers", NCCL_HEADER_WHEELS.join(", "));
+    let mut want: Vec<&str> = NCCL_HEADER_WHEELS.to_vec();
+    if maths {
+        want.extend(MATH_HEADER_WHEELS);
+    }
+    eprintln!("xtask: downloading {} from PyPI for their headers", want.join(", "));
     let st = Command::new(&python)
         .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--progress-bar", "off"])
         .arg("-d")
         .arg(&wheels)
-        .args(NCCL_HEADER_WHEELS)
+        .args(&want)
         .status()
         .context("cannot run pip download")?;
     if !st.success() {
-        bail!("`pip download {}` failed ({st})", NCCL_HEADER_WHEELS.join(" "));
+        bail!("`pip download {}` failed ({st})", want.join(" "));
     }
     for entry in std::fs::read_dir(&wheels)? {
         let path = entry?.path();
@@ -235,12 +256,12 @@ pub fn nccl_headers(lt: &Libtorch) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    for d in &dirs {
-        if !d.is_dir() {
-            bail!("{} is missing after unpacking the wheels", d.display());
+    for (d, h) in [(&dirs[0], "crt/host_defines.h"), (&dirs[1], "nccl.h")] {
+        if !d.join(h).is_file() {
+            bail!("{} is missing after unpacking the wheels", d.join(h).display());
         }
     }
-    Ok(dirs.to_vec())
+    Ok(dirs)
 }
 
 fn venv_dir() -> PathBuf {

@@ -27,8 +27,12 @@ gd_group* gd_new_nccl(const char* host, uint16_t port, int rank, int world, int6
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(std::string(host), o);
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
-    opts->device_id = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device));
-    c10::intrusive_ptr<c10d::Backend> pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, opts);
+    auto gpu = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device));
+    c10::cuda::set_device(gpu.index());
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, opts);
+    // One GPU per rank, known up front: NCCL's communicator is made for it alone.
+    nccl->setBoundDeviceId(gpu);
+    c10::intrusive_ptr<c10d::Backend> pg = nccl;
     out = new gd_group{store, pg, timeout};
   });
   return out;
