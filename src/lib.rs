@@ -10,6 +10,7 @@
 //! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
 //! | [`losses`] | gantry-losses | adversarial losses on logits, penalties, content and VAE terms, each with its equation |
 //! | [`dcgan`] | gantry-dcgan | DCGAN and the toy MLP GANs |
+//! | [`dist`] | gantry-dist | PyTorch's c10d from Rust: process groups (Gloo; NCCL under a feature) and their collectives |
 //! | [`cond`] | gantry-cond | cGAN, conditional BN, projection discriminator, ACGAN, InfoGAN |
 //! | [`metrics`] | gantry-metrics | Fréchet distance/FID, KID, IS, precision/recall, density/coverage, Inception and domain classifiers |
 //! | [`nn`] | gantry-nn | spectral norm, minibatch discrimination and stddev, truncation, generator EMA, LeakyReLU |
@@ -25,6 +26,7 @@ pub use gantry_cond as cond;
 pub use gantry_core as core;
 pub use gantry_data as data;
 pub use gantry_dcgan as dcgan;
+pub use gantry_dist as dist;
 pub use gantry_losses as losses;
 pub use gantry_metrics as metrics;
 pub use gantry_nn as nn;

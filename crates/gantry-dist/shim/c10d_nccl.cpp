@@ -18,13 +18,7 @@ gd_group* gd_new_nccl(const char* host, uint16_t port, int rank, int world, int6
   gd_group* out = nullptr;
   gd::guarded(err, [&] {
     auto timeout = std::chrono::milliseconds(timeout_ms);
-    c10d::TCPStoreOptions o;
-    o.port = port;
-    o.isServer = rank == 0;
-    o.numWorkers = static_cast<std::size_t>(world);
-    o.waitWorkers = true;
-    o.timeout = timeout;
-    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(std::string(host), o);
+    c10::intrusive_ptr<c10d::Store> store = gd::tcp_store(host, port, rank, world, timeout);
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
     auto gpu = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device));

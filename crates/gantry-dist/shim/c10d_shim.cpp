@@ -50,13 +50,7 @@ gd_group* gd_new(const char* host, uint16_t port, const char* file, int rank, in
     if (file != nullptr && *file != '\0') {
       store = c10::make_intrusive<c10d::FileStore>(std::string(file), world);
     } else {
-      c10d::TCPStoreOptions o;
-      o.port = port;
-      o.isServer = rank == 0;
-      o.numWorkers = static_cast<std::size_t>(world);
-      o.waitWorkers = true;
-      o.timeout = timeout;
-      store = c10::make_intrusive<c10d::TCPStore>(std::string(host), o);
+      store = gd::tcp_store(host, port, rank, world, timeout);
     }
     store->setTimeout(timeout);
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);

@@ -5,6 +5,7 @@
 
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -41,6 +42,21 @@ int guarded(char** err, F f) {
     *err = message("unknown C++ exception");
   }
   return 1;
+}
+
+// The TCP store of a group of `world` ranks, served by rank 0 at host:port — unless torchrun's
+// agent already serves it there (TORCHELASTIC_USE_AGENT_STORE=True, as PyTorch's own
+// `_create_c10d_store` reads it), when every rank is a client.
+inline c10::intrusive_ptr<c10d::Store> tcp_store(const char* host, uint16_t port, int rank, int world,
+                                                 std::chrono::milliseconds timeout) {
+  const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  c10d::TCPStoreOptions o;
+  o.port = port;
+  o.isServer = rank == 0 && !(agent != nullptr && std::string(agent) == "True");
+  o.numWorkers = static_cast<std::size_t>(world);
+  o.waitWorkers = true;
+  o.timeout = timeout;
+  return c10::make_intrusive<c10d::TCPStore>(std::string(host), o);
 }
 
 } // namespace gd

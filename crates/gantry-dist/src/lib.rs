@@ -222,6 +222,16 @@ impl std::fmt::Debug for ProcessGroup {
     }
 }
 
+fn check_rank(what: &str, rank: i64, world: i64) -> Result<()> {
+    if world < 1 || !(0..world).contains(&rank) {
+        return Err(DistError::C10d {
+            what: what.into(),
+            message: format!("rank must be in 0..{world}, found {rank}"),
+        });
+    }
+    Ok(())
+}
+
 fn cstring(what: &str, s: &str) -> Result<CString> {
     CString::new(s)
         .map_err(|_| DistError::BadTensor { what: what.into(), message: format!("{s:?} holds a NUL byte") })
@@ -239,12 +249,7 @@ impl ProcessGroup {
         bind: Option<&str>,
     ) -> Result<Self> {
         let what = format!("joining the process group (rank {rank} of {world})");
-        if world < 1 || !(0..world).contains(&rank) {
-            return Err(DistError::C10d {
-                what,
-                message: format!("rank must be in 0..{world}, found {rank}"),
-            });
-        }
+        check_rank(&what, rank, world)?;
         let (host, port, file) = match rendezvous {
             Rendezvous::Tcp { addr, port } => (addr.clone(), *port, String::new()),
             Rendezvous::File(p) => (String::new(), 0, p.display().to_string()),
@@ -274,12 +279,7 @@ impl ProcessGroup {
         device: usize,
     ) -> Result<Self> {
         let what = format!("joining the NCCL group (rank {rank} of {world}, cuda:{device})");
-        if world < 1 || !(0..world).contains(&rank) {
-            return Err(DistError::C10d {
-                what,
-                message: format!("rank must be in 0..{world}, found {rank}"),
-            });
-        }
+        check_rank(&what, rank, world)?;
         let ptr = ffi::new_nccl(
             &cstring(&what, addr)?,
             port,
