@@ -226,6 +226,51 @@ fn a_killed_rank_ends_the_run_cleanly() {
     assert!(path.to_string_lossy().contains(&format!("{:07}", step + 2)), "{}", path.display());
 }
 
+/// Ctrl-C to the whole process group (as a terminal sends it): every rank stops after the same
+/// step, rank 0 checkpoints it and prints the resume command with `--nproc 2`, the launcher exits
+/// 130; resumed, the run ends bit-identical to an uninterrupted one.
+#[test]
+fn ctrl_c_stops_every_rank_at_one_step_and_the_resume_is_bit_identical() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut cmd = toy(&run, 1_000_000, 8, Some(2));
+    cmd.args(["--set", "log.every=10"]).process_group(0).stdout(Stdio::piped()).stderr(Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let pgid = child.id();
+    let start = Instant::now();
+    while std::fs::read_to_string(run.join("metrics.jsonl")).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no metrics after a minute");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // procps' kill takes a process group only after `--`.
+    assert!(std::process::Command::new("kill")
+        .args(["-s", "INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let step: u64 = stdout
+        .split("stopped at step ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(stdout.contains("--nproc 2"), "{stdout}");
+    let (ck_step, _) = gantry_train::run_dir::RunDir::new(&run).latest_checkpoint().unwrap();
+    assert_eq!(ck_step, step);
+    let target = (step + 3).to_string();
+    ok(gantry().args(["train", "--resume"]).arg(&run).args(["--steps", &target, "--nproc", "2"]));
+    let whole = tmp.path().join("whole");
+    ok(toy(&whole, step + 3, 8, Some(2)).args(["--set", "log.every=10"]));
+    let (a, b) = (last_checkpoint(&run), last_checkpoint(&whole));
+    for (k, t) in a.tensors.iter().filter(|(k, _)| !k.starts_with("meta.")) {
+        assert!(t.equal(b.get(k).unwrap()), "{k} differs after the resume");
+    }
+}
+
 #[test]
 fn nproc_refuses_a_single_process_and_torchrun_variables() {
     let tmp = tempfile::tempdir().unwrap();
