@@ -11,6 +11,11 @@ use gantry_translate::{
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
+/// libtorch's generator is global to the process and the tests of this file run on threads of
+/// one process: building a network draws its initial weights from it, so a test building one
+/// while another seeds it for dropout would change that test's masks. Each test holds this.
+static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn fixture(name: &str) -> Checkpoint {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     Checkpoint::load(&path).unwrap()
@@ -36,6 +41,7 @@ fn running_stats_agree(vs: &VarStore, ck: &Checkpoint) {
 
 #[test]
 fn unet_matches_the_authors_generator() {
+    let _generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let ck = fixture("unet64.safetensors");
     let vs = VarStore::new(Device::Cpu);
     let cfg =
@@ -63,6 +69,7 @@ fn unet_matches_the_authors_generator() {
 
 #[test]
 fn patchgan_matches_the_authors_discriminator() {
+    let _generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let ck = fixture("patchgan.safetensors");
     let vs = VarStore::new(Device::Cpu);
     let d = PatchGan::new(vs.root(), &PatchGanConfig { input_nc: 4, ndf: 8, n_layers: 3, norm: Norm::Batch });
@@ -78,6 +85,7 @@ fn patchgan_matches_the_authors_discriminator() {
 
 #[test]
 fn cyclegan_networks_match_the_authors_with_instance_norm() {
+    let _generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let ck = fixture("resnet9.safetensors");
     let vs = VarStore::new(Device::Cpu);
     let cfg =
