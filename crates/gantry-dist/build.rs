@@ -18,6 +18,7 @@ fn main() {
         .cpp(true)
         .std("c++17")
         .file("shim/c10d_shim.cpp")
+        .file("shim/sync_bn.cpp")
         .include("shim")
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"))

@@ -10,12 +10,36 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
+
+namespace gd {
+
+// What a synchronised BatchNorm's backward (sync_bn.cpp) needs after the forward has returned:
+// the group, and a place for the failure of a collective it issued (the autograd engine must not
+// see an exception from it; the caller asks for the failure after the backward pass).
+struct SyncState : torch::CustomClassHolder {
+  c10::intrusive_ptr<c10d::Backend> pg;
+  std::chrono::milliseconds timeout;
+  std::mutex m;
+  std::string error;
+
+  void fail(const std::string& what) {
+    std::lock_guard<std::mutex> lock(m);
+    if (error.empty()) {
+      error = what.substr(0, what.find('\n'));
+    }
+  }
+};
+
+} // namespace gd
 
 struct gd_group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::Backend> pg;
   std::chrono::milliseconds timeout;
+  // Made by the first synchronised BatchNorm; shared with the backward passes it set up.
+  c10::intrusive_ptr<gd::SyncState> bn;
 };
 
 namespace gd {

@@ -68,6 +68,19 @@ mod ffi {
             err: *mut *mut c_char,
         ) -> c_int;
         pub fn gd_barrier(g: *mut Group, err: *mut *mut c_char) -> c_int;
+        pub fn gd_sync_batch_norm(
+            g: *mut Group,
+            x: *mut c_void,
+            weight: *mut c_void,
+            bias: *mut c_void,
+            running_mean: *mut c_void,
+            running_var: *mut c_void,
+            momentum: f64,
+            eps: f64,
+            out: *mut *mut c_void,
+            err: *mut *mut c_char,
+        ) -> c_int;
+        pub fn gd_take_sync_failure(g: *mut Group, err: *mut *mut c_char) -> c_int;
         #[cfg(feature = "nccl")]
         pub fn gd_new_nccl(
             host: *const c_char,
@@ -181,6 +194,53 @@ mod ffi {
     pub fn barrier(g: *mut Group, err: *mut *mut c_char) -> c_int {
         // SAFETY: `g` is live.
         unsafe { gd_barrier(g, err) }
+    }
+
+    fn ptr(t: Option<&mut tch::Tensor>) -> *mut c_void {
+        t.map_or(std::ptr::null_mut(), |t| t.as_mut_ptr() as *mut c_void)
+    }
+
+    /// The shim's synchronised BatchNorm; the output tensor on success.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sync_batch_norm(
+        g: *mut Group,
+        x: &mut tch::Tensor,
+        weight: Option<&mut tch::Tensor>,
+        bias: Option<&mut tch::Tensor>,
+        running_mean: Option<&mut tch::Tensor>,
+        running_var: Option<&mut tch::Tensor>,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<tch::Tensor, String> {
+        let mut err: *mut c_char = std::ptr::null_mut();
+        let mut out: *mut c_void = std::ptr::null_mut();
+        // SAFETY: `g` is live; every tensor pointer is an at::Tensor* borrowed for the call (the
+        // shim copies the handles it keeps); `out` receives a `new at::Tensor`.
+        let rc = unsafe {
+            gd_sync_batch_norm(
+                g,
+                x.as_mut_ptr() as *mut c_void,
+                ptr(weight),
+                ptr(bias),
+                ptr(running_mean),
+                ptr(running_var),
+                momentum,
+                eps,
+                &mut out,
+                &mut err,
+            )
+        };
+        if rc != 0 || out.is_null() {
+            return Err(take_message(err));
+        }
+        // SAFETY: a heap at::Tensor the shim allocated with `new`; tch owns and frees it.
+        Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) })
+    }
+
+    pub fn take_sync_failure(g: *mut Group) -> Option<String> {
+        let mut err: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `g` is live.
+        (unsafe { gd_take_sync_failure(g, &mut err) } != 0).then(|| take_message(err))
     }
 }
 
@@ -360,6 +420,69 @@ impl ProcessGroup {
     /// Waits until every rank has reached its barrier.
     pub fn barrier(&self) -> Result<()> {
         ffi::call("barrier", |err| ffi::barrier(self.ptr.as_ptr(), err))
+    }
+
+    /// Synchronised BatchNorm in training mode (PyTorch's `nn.SyncBatchNorm`): `x` `[N, C, …]`
+    /// normalised with the mean and biased variance per channel of every rank's `x` together,
+    /// scaled by `weight` and shifted by `bias` (both or neither), the running statistics moved
+    /// by `momentum` towards them (the variance unbiased over all ranks' count). Its backward
+    /// all-reduces Σdy and Σdy·(x − μ) per channel, so `x`'s gradient is the one a single process
+    /// holding the whole batch computes; `weight`'s and `bias`'s are this rank's rows' share (the
+    /// gradient averaging that follows makes them the whole batch's).
+    ///
+    /// Every rank must call it in the same order with the same channel count. A failure in the
+    /// forward is returned; one in the backward pass (a rank gone, or a second derivative, which
+    /// the layer does not have) leaves this rank's local gradients and is reported by
+    /// [`Self::take_backward_failure`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn sync_batch_norm(
+        &self,
+        x: &Tensor,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<Tensor> {
+        let what = "synchronised BatchNorm";
+        let bad = |message: String| Err(DistError::BadTensor { what: what.into(), message });
+        if x.dim() < 2 {
+            return bad(format!("expected an input [N, C, …], found shape {:?}", x.size()));
+        }
+        let c = x.size()[1];
+        for (name, t) in
+            [("weight", weight), ("bias", bias), ("running mean", running_mean), ("running var", running_var)]
+        {
+            if let Some(t) = t {
+                if t.size() != [c] {
+                    return bad(format!("{name}: expected shape [{c}], found {:?}", t.size()));
+                }
+            }
+        }
+        if weight.is_some() != bias.is_some() {
+            return bad("expected both a weight and a bias, or neither".into());
+        }
+        let handle = |t: Option<&Tensor>| t.map(Tensor::shallow_clone);
+        let (mut w, mut b, mut rm, mut rv) =
+            (handle(weight), handle(bias), handle(running_mean), handle(running_var));
+        ffi::sync_batch_norm(
+            self.ptr.as_ptr(),
+            &mut x.shallow_clone(),
+            w.as_mut(),
+            b.as_mut(),
+            rm.as_mut(),
+            rv.as_mut(),
+            momentum,
+            eps,
+        )
+        .map_err(|message| DistError::C10d { what: what.into(), message })
+    }
+
+    /// The first failure of a synchronised BatchNorm's backward pass since the last call.
+    pub fn take_backward_failure(&self) -> Option<DistError> {
+        ffi::take_sync_failure(self.ptr.as_ptr())
+            .map(|message| DistError::C10d { what: "synchronised BatchNorm's backward".into(), message })
     }
 }
 

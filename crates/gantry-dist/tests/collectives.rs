@@ -106,3 +106,127 @@ fn a_departed_rank_fails_the_others_collective() {
     assert!(took < Duration::from_secs(20), "{took:?}");
     eprintln!("rank 0 after rank 1 left: {e} ({took:?})");
 }
+
+/// Deterministic data (no generator: the ranks are threads of one process) with a mean far from
+/// 0 per channel, `[n, c, rest…]`.
+fn bn_input(shape: &[i64]) -> Tensor {
+    let n: i64 = shape.iter().product();
+    let x = (Tensor::arange(n, tch::kind::FLOAT_CPU) * 0.37).sin() * 3.0;
+    let x = x.view(shape);
+    let c = shape[1];
+    let mut offset = vec![1i64; shape.len()];
+    offset[1] = c;
+    x + Tensor::arange(c, tch::kind::FLOAT_CPU).view(offset.as_slice()) * 2.5 + 4.0
+}
+
+/// Two ranks, four rows each, with synchronised BatchNorm: the output, the running statistics and
+/// the input's gradient are those of libtorch's batch_norm over all eight rows; the weight's and
+/// bias's gradients summed over ranks are its too. Tolerance 1e-5: the ranks combine their
+/// per-rank means and M2s in double, libtorch's kernel takes one pass over all rows, so they
+/// differ only by float32 rounding of values of order 10.
+#[test]
+fn synchronised_batch_norm_is_batch_norm_over_all_ranks_rows() {
+    for shape in [vec![8i64, 3, 2, 2], vec![8, 5]] {
+        for affine in [true, false] {
+            let c = shape[1];
+            let coeff =
+                |x: &Tensor| (Tensor::arange(x.numel() as i64, tch::kind::FLOAT_CPU) * 0.11).cos().view_as(x);
+            let weight = (Tensor::arange(c, tch::kind::FLOAT_CPU) * 0.3 + 0.7).set_requires_grad(true);
+            let bias = (Tensor::arange(c, tch::kind::FLOAT_CPU) * -0.2).set_requires_grad(true);
+            // The whole batch in one process.
+            let x = bn_input(&shape).set_requires_grad(true);
+            let (rm, rv) =
+                (Tensor::zeros([c], tch::kind::FLOAT_CPU), Tensor::ones([c], tch::kind::FLOAT_CPU));
+            let (w, b) = (affine.then_some(&weight), affine.then_some(&bias));
+            let y = x.batch_norm(w, b, Some(&rm), Some(&rv), true, 0.1, 1e-5, false);
+            (&y * coeff(&y)).sum(tch::Kind::Float).backward();
+            let tmp = tempfile::tempdir().unwrap();
+            let shape2 = shape.clone();
+            let out = on_ranks(tmp.path(), 2, Duration::from_secs(30), move |g| {
+                let weight = (Tensor::arange(c, tch::kind::FLOAT_CPU) * 0.3 + 0.7).set_requires_grad(true);
+                let bias = (Tensor::arange(c, tch::kind::FLOAT_CPU) * -0.2).set_requires_grad(true);
+                let all = bn_input(&shape2);
+                let x = all.narrow(0, 4 * g.rank(), 4).detach().set_requires_grad(true);
+                let rm = Tensor::zeros([c], tch::kind::FLOAT_CPU);
+                let rv = Tensor::ones([c], tch::kind::FLOAT_CPU);
+                let (w, b) = (affine.then_some(&weight), affine.then_some(&bias));
+                let y = g.sync_batch_norm(&x, w, b, Some(&rm), Some(&rv), 0.1, 1e-5).unwrap();
+                let c_all = {
+                    let n = all.numel() as i64;
+                    (Tensor::arange(n, tch::kind::FLOAT_CPU) * 0.11).cos().view_as(&all)
+                };
+                (&y * c_all.narrow(0, 4 * g.rank(), 4)).sum(tch::Kind::Float).backward();
+                assert!(g.take_backward_failure().is_none());
+                let grads = affine.then(|| (weight.grad(), bias.grad()));
+                (y.detach(), x.grad(), rm, rv, grads)
+            });
+            let close = |a: &Tensor, b: &Tensor, what: &str| {
+                let d = (a - b).abs().max().double_value(&[]);
+                assert!(d < 1e-5, "{shape:?} affine {affine}: {what} differs by {d}");
+            };
+            let ys: Vec<Tensor> = out.iter().map(|o| o.0.shallow_clone()).collect();
+            close(&Tensor::cat(&ys, 0), &y, "the output");
+            let dxs: Vec<Tensor> = out.iter().map(|o| o.1.shallow_clone()).collect();
+            close(&Tensor::cat(&dxs, 0), &x.grad(), "the input's gradient");
+            for o in &out {
+                close(&o.2, &rm, "the running mean");
+                close(&o.3, &rv, "the running variance");
+            }
+            if affine {
+                let gw = &out[0].4.as_ref().unwrap().0 + &out[1].4.as_ref().unwrap().0;
+                let gb = &out[0].4.as_ref().unwrap().1 + &out[1].4.as_ref().unwrap().1;
+                close(&gw, &weight.grad(), "the weight's gradient");
+                close(&gb, &bias.grad(), "the bias's gradient");
+            }
+            // A non-trivial case: the running statistics moved, the gradient is not zero.
+            assert!(rm.abs().sum(tch::Kind::Float).double_value(&[]) > 0.1);
+            assert!(x.grad().abs().sum(tch::Kind::Float).double_value(&[]) > 0.1);
+        }
+    }
+}
+
+/// Per-rank statistics differ from the whole batch's (the control for the test above), and a
+/// second derivative through the layer is reported, not silently wrong.
+#[test]
+fn synchronised_batch_norm_reports_a_second_derivative_and_bad_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = on_ranks(tmp.path(), 2, Duration::from_secs(30), |g| {
+        let all = bn_input(&[4, 2, 3]);
+        let x = all.narrow(0, 2 * g.rank(), 2).detach().set_requires_grad(true);
+        let local = x.batch_norm(
+            None::<&Tensor>,
+            None::<&Tensor>,
+            None::<&Tensor>,
+            None::<&Tensor>,
+            true,
+            0.1,
+            1e-5,
+            false,
+        );
+        let y = g.sync_batch_norm(&x, None, None, None, None, 0.1, 1e-5).unwrap();
+        let apart = (&local - &y).abs().max().double_value(&[]);
+        let grad = Tensor::run_backward(&[(&y * &y).sum(tch::Kind::Float)], &[&x], true, true);
+        let second = grad[0].sum(tch::Kind::Float);
+        let failure = g.take_backward_failure().map(|e| e.to_string());
+        let bad = g
+            .sync_batch_norm(
+                &x,
+                Some(&Tensor::ones([3], tch::kind::FLOAT_CPU)),
+                Some(&Tensor::zeros([3], tch::kind::FLOAT_CPU)),
+                None,
+                None,
+                0.1,
+                1e-5,
+            )
+            .unwrap_err()
+            .to_string();
+        drop(second);
+        (apart, failure, bad)
+    });
+    for (apart, failure, bad) in out {
+        assert!(apart > 0.05, "per-rank and synchronised statistics agree ({apart}): the control is void");
+        let failure = failure.expect("a second derivative is reported");
+        assert!(failure.contains("no second derivative"), "{failure}");
+        assert!(bad.contains("weight: expected shape [2], found [3]"), "{bad}");
+    }
+}
