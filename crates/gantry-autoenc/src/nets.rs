@@ -165,14 +165,14 @@ impl Encoder {
                 {
                     trunk = trunk
                         .add(conv5(&p / format!("conv{i}"), cin, cout, 2))
-                        .add(nn::batch_norm2d(&p / format!("bn{i}"), cout, Default::default()))
+                        .add(gantry_nn::batch_norm2d(&p / format!("bn{i}"), cout, Default::default()))
                         .add_fn(Tensor::relu);
                 }
                 let flat = 4 * w * c.bottom() * c.bottom();
                 trunk = trunk
                     .add_fn(|x| x.flatten(1, -1))
                     .add(nn::linear(&p / "fc", flat, c.hidden, Default::default()))
-                    .add(nn::batch_norm1d(&p / "bn_fc", c.hidden, Default::default()))
+                    .add(gantry_nn::batch_norm1d(&p / "bn_fc", c.hidden, Default::default()))
                     .add_fn(Tensor::relu);
                 c.hidden
             }
@@ -225,14 +225,14 @@ impl Decoder {
                 let (w, b) = (c.width, c.bottom());
                 let mut net = nn::seq_t()
                     .add(nn::linear(&p / "fc", c.code_dim, 4 * w * b * b, Default::default()))
-                    .add(nn::batch_norm1d(&p / "bn_fc", 4 * w * b * b, Default::default()))
+                    .add(gantry_nn::batch_norm1d(&p / "bn_fc", 4 * w * b * b, Default::default()))
                     .add_fn(move |x| x.relu().view([-1, 4 * w, b, b]));
                 for (i, (cin, cout)) in
                     [(4 * w, 4 * w), (4 * w, 2 * w), (2 * w, w / 2)].into_iter().enumerate()
                 {
                     net = net
                         .add(deconv5(&p / format!("deconv{i}"), cin, cout))
-                        .add(nn::batch_norm2d(&p / format!("bn{i}"), cout, Default::default()))
+                        .add(gantry_nn::batch_norm2d(&p / format!("bn{i}"), cout, Default::default()))
                         .add_fn(Tensor::relu);
                 }
                 net.add(conv5(&p / "out", w / 2, ch, 1)).add_fn(Tensor::tanh)
@@ -319,14 +319,14 @@ impl FeatureCritic {
             *into = if i == 0 {
                 seq.add_fn(Tensor::relu)
             } else {
-                seq.add(nn::batch_norm2d(&p / format!("bn{i}"), cout, Default::default()))
+                seq.add(gantry_nn::batch_norm2d(&p / format!("bn{i}"), cout, Default::default()))
                     .add_fn(Tensor::relu)
             };
         }
         let head = head
             .add_fn(|x| x.flatten(1, -1))
             .add(nn::linear(&p / "fc", 4 * w * b * b, 8 * w, Default::default()))
-            .add(nn::batch_norm1d(&p / "bn_fc", 8 * w, Default::default()))
+            .add(gantry_nn::batch_norm1d(&p / "bn_fc", 8 * w, Default::default()))
             .add_fn(Tensor::relu)
             .add(nn::linear(&p / "out", 8 * w, 1, Default::default()));
         Self { features, head }

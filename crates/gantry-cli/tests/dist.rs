@@ -86,6 +86,54 @@ fn two_ranks_take_the_steps_of_one_process_with_twice_the_batch() {
     assert_eq!(last["kimg"].as_f64(), Some(5.0 * 32.0 / 1000.0));
 }
 
+/// DCGAN (BatchNorm in G and D) with `dist.sync_batchnorm`: each BatchNorm layer normalises with
+/// the statistics of both ranks' rows, so 2 ranks × 4 take the steps of 1 process × 8 (the same
+/// tolerance argument as the toy test: per-channel sums in another order, then Adam's division by
+/// √v + ε). Without it each rank normalises its 4 rows alone (DDP's default) and the runs part.
+#[test]
+fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, batch: usize, nproc: Option<usize>, sync: bool| {
+        let out = tmp.path().join(name);
+        let mut cmd = gantry();
+        cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cpu", "--steps", "4", "--out"]).arg(&out);
+        for kv in [
+            "model.g_width=8",
+            "model.d_width=8",
+            "model.z_dim=16",
+            "threads=1",
+            "log.tensorboard=false",
+            "log.sample_every=1000",
+            &format!("batch_size={batch}"),
+            &format!("dist.sync_batchnorm={sync}"),
+        ] {
+            cmd.args(["--set", kv]);
+        }
+        if let Some(n) = nproc {
+            cmd.args(["--nproc", &n.to_string()]);
+        }
+        let out_put = ok(&mut cmd);
+        (last_checkpoint(&out), String::from_utf8_lossy(&out_put.stderr).into_owned())
+    };
+    let (synced, banner) = run("synced", 4, Some(2), true);
+    assert!(banner.contains("batch 4 each, synchronised BatchNorm"), "{banner}");
+    let (one, _) = run("one", 8, None, true);
+    let (local, _) = run("local", 4, Some(2), false);
+    let (worst, share) = weight_gap(&synced, &one);
+    let (local_worst, local_share) = weight_gap(&local, &one);
+    eprintln!(
+        "DCGAN, 2 ranks × 4 with synchronised BatchNorm vs 1 × 8 after 4 steps: max |Δ| {worst:.2e}, {:.3}% > 1e-6; per-rank BatchNorm: max |Δ| {local_worst:.2e}, {:.1}% > 1e-6",
+        share * 100.0,
+        local_share * 100.0
+    );
+    assert!(worst < 2e-4 && share < 0.001, "max |Δ| {worst}, share {share}");
+    assert!(local_share > 0.5, "per-rank BatchNorm vs 1 × 8: {local_share}");
+    // The running statistics too (they are buffers: `weight_gap` compares them as well).
+    let key = one.tensors.keys().find(|k| k.ends_with("running_var")).unwrap().clone();
+    let d = (synced.get(&key).unwrap() - one.get(&key).unwrap()).abs().max().double_value(&[]);
+    assert!(d < 1e-4, "{key}: {d}");
+}
+
 /// The same for StyleGAN2 (style mixing, lazy R1, per-pixel noise, the EMA), with what StyleGAN2
 /// computes over the batch inside a step made per-sample: minibatch-stddev groups of 1 and no
 /// path-length term (the mean a penalty is measured against is per rank, as in StyleGAN2-ADA's

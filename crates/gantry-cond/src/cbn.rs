@@ -14,7 +14,7 @@ use tch::Tensor;
 /// `[N, C, H, W]`, labels `[N]` → `[N, C, H, W]`.
 #[derive(Debug)]
 pub struct ConditionalBatchNorm2d {
-    bn: nn::BatchNorm,
+    bn: gantry_nn::BatchNorm,
     /// γ `[K, C]`.
     pub gamma: Tensor,
     /// β `[K, C]`.
@@ -24,8 +24,11 @@ pub struct ConditionalBatchNorm2d {
 impl ConditionalBatchNorm2d {
     /// Variables `bn.running_mean`, `bn.running_var`, `gamma`, `beta` under `p`.
     pub fn new(p: &nn::Path, channels: i64, classes: i64) -> Self {
-        let bn =
-            nn::batch_norm2d(p / "bn", channels, nn::BatchNormConfig { affine: false, ..Default::default() });
+        let bn = gantry_nn::batch_norm2d(
+            p / "bn",
+            channels,
+            nn::BatchNormConfig { affine: false, ..Default::default() },
+        );
         let gamma = p.var("gamma", &[classes, channels], nn::Init::Const(1.0));
         let beta = p.var("beta", &[classes, channels], nn::Init::Const(0.0));
         Self { bn, gamma, beta }

@@ -140,7 +140,7 @@ impl CondConfig {
 /// BatchNorm or conditional BatchNorm.
 #[derive(Debug)]
 enum Norm {
-    Batch(nn::BatchNorm),
+    Batch(gantry_nn::BatchNorm),
     Cond(ConditionalBatchNorm2d),
 }
 

@@ -137,7 +137,7 @@ pub fn info_generator(p: nn::Path, cfg: &InfoGanConfig) -> nn::SequentialT {
     let conv = generator(&p / "conv", &DcganConfig { z_dim: cfg.fc_width, ..cfg.dcgan() });
     nn::seq_t()
         .add(nn::linear(&p / "fc", cfg.input_dim(), cfg.fc_width, lin)) // [N, fc_width]
-        .add(nn::batch_norm1d(&p / "fc_bn", cfg.fc_width, bn_config()))
+        .add(gantry_nn::batch_norm1d(&p / "fc_bn", cfg.fc_width, bn_config()))
         .add_fn(|x| x.relu())
         .add(conv)
 }
@@ -177,12 +177,12 @@ impl InfoDiscriminator {
                 sn,
             ));
             if bn {
-                body = body.add(nn::batch_norm1d(&p / "fc_bn", cfg.fc_width, bn_config()));
+                body = body.add(gantry_nn::batch_norm1d(&p / "fc_bn", cfg.fc_width, bn_config()));
             }
             body = body.add_fn(|x| leaky_relu(x, 0.2));
             f = cfg.fc_width;
             let no_bias = nn::LinearConfig { bias: false, ..Default::default() };
-            nn::seq_t().add(nn::linear(&p / "q_hidden", f, 128, no_bias)).add(nn::batch_norm1d(
+            nn::seq_t().add(nn::linear(&p / "q_hidden", f, 128, no_bias)).add(gantry_nn::batch_norm1d(
                 &p / "q_hidden_bn",
                 128,
                 bn_config(),

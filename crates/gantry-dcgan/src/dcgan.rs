@@ -163,8 +163,8 @@ pub fn conv_init() -> nn::Init {
 }
 
 /// BatchNorm with DCGAN's N(1, 0.02) scales.
-pub fn batch_norm(p: nn::Path, c: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(
+pub fn batch_norm(p: nn::Path, c: i64) -> gantry_nn::BatchNorm {
+    gantry_nn::batch_norm2d(
         p,
         c,
         nn::BatchNormConfig { ws_init: nn::Init::Randn { mean: 1.0, stdev: 0.02 }, ..Default::default() },

@@ -2,6 +2,7 @@
 //!
 //! | module | what | reference |
 //! |---|---|---|
+//! | [`batch_norm`] | BatchNorm whose statistics can be synchronised over data-parallel ranks | Ioffe & Szegedy 2015; PyTorch's SyncBatchNorm |
 //! | [`activation`] | LeakyReLU with any slope, at the cost of tch's fixed-slope kernel | — |
 //! | [`dropout`] | inverted dropout whose masks are the same on Intel and AMD CPUs (libtorch's are not) | Srivastava et al. 2014 |
 //! | [`spectral_norm`] | `W / σ(W)` with σ by power iteration (persistent u, v), linear and conv | Miyato et al. 2018 |
@@ -13,6 +14,7 @@
 //! Modules take an `nn::Path` (device and dtype come with it) and document their tensor shapes.
 
 pub mod activation;
+pub mod batch_norm;
 pub mod dropout;
 pub mod ema;
 pub mod minibatch;
@@ -21,6 +23,7 @@ pub mod spectral_norm;
 pub mod truncation;
 
 pub use activation::leaky_relu;
+pub use batch_norm::{batch_norm1d, batch_norm2d, BatchNorm, BatchNormSync};
 pub use dropout::dropout;
 pub use ema::{Ema, EmaConfig};
 pub use minibatch::{MinibatchDiscrimination, MinibatchStdDev};

@@ -51,6 +51,10 @@ pub struct RunConfig {
     /// FID during training (off unless `eval.every` > 0).
     #[serde(default)]
     pub eval: EvalConfig,
+    /// How a data-parallel run (`--nproc`, torchrun, srun) trains; nothing here changes a
+    /// single-process run.
+    #[serde(default)]
+    pub dist: DistConfig,
 }
 
 /// A family's own part of a run config (see [`Recipe`], which family files implement).
@@ -302,6 +306,17 @@ impl Default for EvalConfig {
     fn default() -> Self {
         Self { every: 0, features: "inception".into(), n: 1000 }
     }
+}
+
+/// Data-parallel settings ([`crate::dist`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistConfig {
+    /// BatchNorm statistics over every rank's rows of the batch (PyTorch's SyncBatchNorm: the
+    /// statistics of one process with the whole batch) instead of each rank's own (PyTorch DDP's
+    /// default). Costs two small collectives per BatchNorm layer per forward and backward.
+    #[serde(default)]
+    pub sync_batchnorm: bool,
 }
 
 /// How the dataset is read and batched.

@@ -146,6 +146,29 @@ impl GradientSync for GroupSync {
     }
 }
 
+/// Synchronised BatchNorm over the group (`dist.sync_batchnorm`); after a failure, each rank's own
+/// statistics (the run is stopping: [`Dist::check`] reports it after the step).
+impl gantry_nn::BatchNormSync for GroupSync {
+    fn batch_norm(
+        &self,
+        x: &Tensor,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        momentum: f64,
+        eps: f64,
+    ) -> Tensor {
+        if self.failure.borrow().is_none() {
+            match self.group.sync_batch_norm(x, weight, bias, running_mean, running_var, momentum, eps) {
+                Ok(y) => return y,
+                Err(e) => self.fail(e),
+            }
+        }
+        x.batch_norm(weight, bias, running_mean, running_var, true, momentum, eps, false)
+    }
+}
+
 /// This process's membership of a data-parallel run; leaving it (drop) returns the thread to a
 /// single process.
 pub struct Dist {
@@ -299,8 +322,18 @@ impl Dist {
         Ok(t.double_value(&[0]) > 0.0)
     }
 
-    /// Fails with one line when a gradient all-reduce of the last step failed.
+    /// Makes training-mode BatchNorm on this thread synchronised over the ranks until the guard
+    /// is dropped (around each training step when `dist.sync_batchnorm` is set).
+    pub fn synchronise_batch_norm(&self) -> gantry_nn::batch_norm::Synchronised {
+        gantry_nn::batch_norm::synchronise(self.sync.clone())
+    }
+
+    /// Fails with one line when a collective of the last step (a gradient all-reduce, a
+    /// synchronised BatchNorm's) failed.
     pub fn check(&self) -> Result<()> {
+        if let Some(e) = self.sync.group.take_backward_failure() {
+            self.sync.fail(e);
+        }
         match self.sync.failure() {
             Some(e) => Err(self.lost(e)),
             None => Ok(()),

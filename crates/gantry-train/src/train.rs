@@ -253,6 +253,11 @@ impl Session {
     /// each phase's last run.
     fn step(&mut self, step: u64, fresh_per_step: u64) -> Result<Vec<(&'static str, f64)>> {
         seed_torch(self.cfg.seed, "step", step);
+        // Every rank runs the same BatchNorm layers in the same order within a step.
+        let _bn = match &self.dist {
+            Some(d) if self.cfg.dist.sync_batchnorm => Some(d.synchronise_batch_norm()),
+            _ => None,
+        };
         let phases = self.parts.family.phases().to_vec();
         let mut scalars: Vec<(&'static str, f64)> = Vec::new();
         let mut batch: Option<Batch> = None;
@@ -284,7 +289,11 @@ impl Session {
         if writes {
             let ranks = match world {
                 1 => String::new(),
-                n => format!(" × {n} data-parallel ranks (batch {} each)", cfg.batch_size),
+                n => format!(
+                    " × {n} data-parallel ranks (batch {} each{})",
+                    cfg.batch_size,
+                    if cfg.dist.sync_batchnorm { ", synchronised BatchNorm" } else { "" }
+                ),
             };
             eprintln!(
                 "{} ({}): {} parameters; {}; device {}, {} threads{ranks}; run folder {}",

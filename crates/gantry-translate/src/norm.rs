@@ -91,7 +91,8 @@ impl NormLayer {
                 1e-5,
                 false,
             ),
-            (Norm::Batch, Mode::Train) => x.batch_norm(
+            (Norm::Batch, Mode::Train) => gantry_nn::batch_norm::batch_norm(
+                x,
                 Some(&self.weight),
                 Some(&self.bias),
                 Some(&self.running_mean),
@@ -99,7 +100,6 @@ impl NormLayer {
                 true,
                 0.1,
                 1e-5,
-                false,
             ),
             (Norm::Batch, Mode::Paper) => x.batch_norm(
                 Some(&self.weight),

@@ -96,10 +96,10 @@ impl Prelu {
 #[derive(Debug)]
 struct Block {
     conv1: nn::Conv2D,
-    bn1: nn::BatchNorm,
+    bn1: gantry_nn::BatchNorm,
     act: Prelu,
     conv2: nn::Conv2D,
-    bn2: nn::BatchNorm,
+    bn2: gantry_nn::BatchNorm,
 }
 
 impl Block {
@@ -114,7 +114,7 @@ impl Block {
 pub struct SrResNet {
     head: (nn::Conv2D, Prelu),
     blocks: Vec<Block>,
-    trunk: (nn::Conv2D, nn::BatchNorm),
+    trunk: (nn::Conv2D, gantry_nn::BatchNorm),
     ups: Vec<(nn::Conv2D, Prelu)>,
     tail: nn::Conv2D,
 }
@@ -122,7 +122,7 @@ pub struct SrResNet {
 impl SrResNet {
     pub fn new(p: nn::Path, cfg: &SrganConfig) -> Self {
         let f = cfg.ngf;
-        let bn = |q: nn::Path| nn::batch_norm2d(q, f, Default::default());
+        let bn = |q: nn::Path| gantry_nn::batch_norm2d(q, f, Default::default());
         let head = (conv(&p / "head" / "conv", cfg.channels, f, 9, 1), Prelu::new(&p / "head" / "act"));
         let blocks = (0..cfg.n_blocks)
             .map(|i| {
@@ -167,7 +167,7 @@ impl SrResNet {
 /// SRGAN's discriminator (variables `features.<i>.{conv,bn}`, `fc1`, `fc2`).
 #[derive(Debug)]
 pub struct SrDiscriminator {
-    convs: Vec<(nn::Conv2D, Option<nn::BatchNorm>)>,
+    convs: Vec<(nn::Conv2D, Option<gantry_nn::BatchNorm>)>,
     fc1: nn::Linear,
     fc2: nn::Linear,
 }
@@ -185,7 +185,7 @@ impl SrDiscriminator {
                 let q = &p / "features" / i as i64;
                 let c = conv(&q / "conv", cin, w, 3, s);
                 cin = w;
-                (c, (i > 0).then(|| nn::batch_norm2d(&q / "bn", w, Default::default())))
+                (c, (i > 0).then(|| gantry_nn::batch_norm2d(&q / "bn", w, Default::default())))
             })
             .collect();
         let side = cfg.size / 16;

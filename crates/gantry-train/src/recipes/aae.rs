@@ -412,6 +412,7 @@ fn aae_mnist() -> RunConfig {
             ..Default::default()
         },
         eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 

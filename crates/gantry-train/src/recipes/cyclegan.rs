@@ -340,6 +340,7 @@ fn cyclegan(
             ..Default::default()
         },
         eval: EvalConfig { features: features.into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 

@@ -396,6 +396,7 @@ pub fn dcgan_mnist() -> RunConfig {
         loader: loader(false),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
         eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 
@@ -487,6 +488,7 @@ fn toy_ring() -> RunConfig {
             ..Default::default()
         },
         eval: EvalConfig::default(),
+        dist: Default::default(),
     }
 }
 

@@ -321,6 +321,7 @@ fn pix2pix(
             ..Default::default()
         },
         eval: EvalConfig { features: features.into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 

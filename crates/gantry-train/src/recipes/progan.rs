@@ -198,6 +198,7 @@ fn progan(name: &str, data: &str, model: ProganConfig, features: &str, hflip: bo
         loader: loader(hflip),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
         eval: EvalConfig { features: features.into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 

@@ -452,6 +452,7 @@ fn srgan(
             ..Default::default()
         },
         eval: EvalConfig { features: "inception".into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 

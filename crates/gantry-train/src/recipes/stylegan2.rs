@@ -425,6 +425,7 @@ fn stylegan2(name: &str, data: &str, model: StyleGan2Config, batch: usize, r1: f
         loader: loader(false),
         log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
         eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 

@@ -358,6 +358,7 @@ fn vae_mnist() -> RunConfig {
         loader: loader(false),
         log: LogConfig { every: 100, sample_every: 1000, checkpoint_every: 1000, ..Default::default() },
         eval: EvalConfig { features: "mnist".into(), ..Default::default() },
+        dist: Default::default(),
     }
 }
 
