@@ -204,7 +204,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
 /// rank and batch B each against one process with 2 threads and batch 2B (the same images per
 /// step), both through the release binary on dcgan-mnist, in interleaved rounds; images per second
 /// (the steady state: the second half of each run) and the share of rank 0's step spent averaging
-/// gradients (`allreduce_share` in metrics.jsonl).
+/// gradients (`allreduce_share` in metrics.jsonl); and the 2-rank run again with synchronised
+/// BatchNorm (`dist.sync_batchnorm`), whose cost is its ratio to the per-rank-BatchNorm run.
 fn dist(args: &BenchArgs, lt: &libtorch::Libtorch) -> Result<()> {
     let mut build = cargo();
     build.args(["build", "--release", "-p", "gantry-cli"]);
@@ -236,7 +237,7 @@ fn dist(args: &BenchArgs, lt: &libtorch::Libtorch) -> Result<()> {
         let sec = last["sec_per_step"].as_f64().context("no sec_per_step")?;
         Ok(((2 * batch) as f64 / sec, last["allreduce_share"].as_f64()))
     };
-    let (mut single, mut ranks, mut shares) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut single, mut ranks, mut shares, mut synced) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let b2 = format!("batch_size={}", 2 * batch);
     let b1 = format!("batch_size={batch}");
     for round in 1..=args.rounds.max(1) {
@@ -244,13 +245,18 @@ fn dist(args: &BenchArgs, lt: &libtorch::Libtorch) -> Result<()> {
         let (ips, share) = measure("ranks", &["--set", &b1, "--set", "threads=1", "--nproc", "2"])?;
         ranks.push(ips);
         shares.push(share.context("the 2-rank run logged no allreduce_share")?);
+        let sync = ["--set", &b1, "--set", "threads=1", "--set", "dist.sync_batchnorm=true", "--nproc", "2"];
+        synced.push(measure("synced", &sync)?.0);
         eprintln!(
-            "round {round}: 2 ranks x 1 thread {:.0} img/s (all-reduce {:.1}% of a step), 1 process x 2 threads {:.0} img/s",
+            "round {round}: 2 ranks x 1 thread {:.0} img/s (all-reduce {:.1}% of a step; synchronised BatchNorm {:.0} img/s), 1 process x 2 threads {:.0} img/s",
             ips,
             100.0 * shares.last().unwrap_or(&0.0),
+            synced.last().unwrap_or(&0.0),
             single.last().unwrap_or(&0.0)
         );
     }
+    let sync_ratios: Vec<f64> = synced.iter().zip(&ranks).map(|(s, r)| s / r).collect();
+    let (slo, shi) = sync_ratios.iter().fold((f64::MAX, f64::MIN), |(a, b), &r| (a.min(r), b.max(r)));
     let ratios: Vec<f64> = ranks.iter().zip(&single).map(|(r, s)| r / s).collect();
     let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(a, b), &r| (a.min(r), b.max(r)));
     println!(
@@ -262,10 +268,17 @@ fn dist(args: &BenchArgs, lt: &libtorch::Libtorch) -> Result<()> {
         median(&ratios),
         100.0 * median(&shares)
     );
+    println!(
+        "synchronised BatchNorm: {:.0} img/s, {:.3} of the per-rank-BatchNorm run (rounds {slo:.3}..{shi:.3})",
+        median(&synced),
+        median(&sync_ratios)
+    );
     let result = serde_json::json!([{
         "bench": "dist", "what": "dcgan-mnist training: 2 ranks x 1 thread vs 1 process x 2 threads, same images per step",
         "ranks_img_per_s": ranks, "single_img_per_s": single, "ratio_per_round": ratios,
         "ratio_median": median(&ratios), "allreduce_share": shares,
+        "sync_batchnorm_img_per_s": synced, "sync_batchnorm_ratio_per_round": sync_ratios,
+        "sync_batchnorm_ratio_median": median(&sync_ratios),
     }]);
     std::fs::create_dir_all(&tmp)?;
     std::fs::write(repo_root().join("target/bench/dist.json"), serde_json::to_string_pretty(&result)?)?;

@@ -80,7 +80,7 @@ void gd_free_message(char* m) {
 int gd_allreduce_sum(gd_group* g, void* t, char** err) {
   return guarded(err, [&] {
     std::vector<at::Tensor> v{tensor(t)};
-    wait(g, g->pg->allreduce(v, c10d::AllreduceOptions{}));
+    wait(g, gd::issue([&] { return g->pg->allreduce(v, c10d::AllreduceOptions{}); }));
   });
 }
 
@@ -90,7 +90,7 @@ int gd_broadcast(gd_group* g, void* t, int root, char** err) {
     std::vector<at::Tensor> v{tensor(t)};
     c10d::BroadcastOptions o;
     o.rootRank = root;
-    wait(g, g->pg->broadcast(v, o));
+    wait(g, gd::issue([&] { return g->pg->broadcast(v, o); }));
   });
 }
 
@@ -102,12 +102,12 @@ int gd_allgather(gd_group* g, void** outputs, int n, void* input, char** err) {
       out[0].push_back(tensor(outputs[i]));
     }
     std::vector<at::Tensor> in{tensor(input)};
-    wait(g, g->pg->allgather(out, in, c10d::AllgatherOptions{}));
+    wait(g, gd::issue([&] { return g->pg->allgather(out, in, c10d::AllgatherOptions{}); }));
   });
 }
 
 int gd_barrier(gd_group* g, char** err) {
-  return guarded(err, [&] { wait(g, g->pg->barrier(c10d::BarrierOptions{})); });
+  return guarded(err, [&] { wait(g, gd::issue([&] { return g->pg->barrier(c10d::BarrierOptions{}); })); });
 }
 
 } // extern "C"

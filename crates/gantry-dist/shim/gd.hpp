@@ -44,6 +44,20 @@ struct gd_group {
 
 namespace gd {
 
+// Every collective of every group in this process is issued (enqueued, not waited for) under one
+// mutex. PyTorch 2.11's flight recorder, a process-wide singleton that ProcessGroupGloo::enqueue
+// records into (on by default: TORCH_FR_BUFFER_SIZE 2000), inserts a group's status into a
+// std::map before taking its own lock (FlightRecorderDetail.hpp, recordWithResetEnabled), so two
+// groups of one process issuing their first collectives at once corrupt the map: a crash in
+// _Rb_tree_insert_and_rebalance, or a thread spinning forever in the broken tree. One rank per
+// process (training) never races; ranks on threads of one process (tests) did.
+template <typename F>
+auto issue(F f) {
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  return f();
+}
+
 // The first line of `what`, malloc'd (c10 appends a C++ backtrace to its messages).
 inline char* message(const std::string& what) {
   std::string line = what.substr(0, what.find('\n'));

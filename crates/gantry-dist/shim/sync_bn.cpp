@@ -56,7 +56,7 @@ at::Tensor to_group(const gd::SyncState& s, const at::Tensor& t) {
 // In place on a fresh buffer, returned on `device`.
 at::Tensor allreduce_sum(gd::SyncState& s, const at::Tensor& t) {
   std::vector<at::Tensor> v{to_group(s, t)};
-  s.pg->allreduce(v, c10d::AllreduceOptions{})->wait(s.timeout);
+  gd::issue([&] { return s.pg->allreduce(v, c10d::AllreduceOptions{}); })->wait(s.timeout);
   return v[0].to(t.device());
 }
 
@@ -68,7 +68,7 @@ at::Tensor allgather(gd::SyncState& s, const at::Tensor& t) {
     out[0].push_back(at::empty_like(in));
   }
   std::vector<at::Tensor> input{in};
-  s.pg->allgather(out, input, c10d::AllgatherOptions{})->wait(s.timeout);
+  gd::issue([&] { return s.pg->allgather(out, input, c10d::AllgatherOptions{}); })->wait(s.timeout);
   return at::stack(out[0]).to(t.device());
 }
 

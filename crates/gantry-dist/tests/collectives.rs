@@ -1,7 +1,7 @@
 //! c10d's Gloo collectives between ranks of this process (one thread each, a file store in a
-//! temporary folder), with values known in closed form. (A three-rank version of the first test
-//! hung once in a Gloo/FileStore loop with one thread spinning; two ranks, as training uses, are
-//! what is tested until that is understood.)
+//! temporary folder), with values known in closed form. Several groups in one process is what
+//! found the flight-recorder race the shim now guards against (`gd::issue` in shim/gd.hpp): a
+//! crash in one run of ~10, or a thread spinning forever, before it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ fn on_ranks<T: Send + 'static>(
 #[test]
 fn all_reduce_broadcast_all_gather_and_barrier() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = on_ranks(tmp.path(), 2, Duration::from_secs(30), |g| {
+    let out = on_ranks(tmp.path(), 3, Duration::from_secs(30), |g| {
         let r = g.rank() as f64;
         let base = Tensor::arange(5, (Kind::Float, tch::Device::Cpu));
         let mut sum = &base * (r + 1.0);
@@ -43,12 +43,12 @@ fn all_reduce_broadcast_all_gather_and_barrier() {
         (Vec::<f32>::try_from(sum).unwrap(), Vec::<f32>::try_from(mean).unwrap(), b, gathered)
     });
     for (sum, mean, b, gathered) in out {
-        // Σ_r (r + 1)·i = 3i; mean_r (i + r) = i + ½.
-        assert_eq!(sum, vec![0.0, 3.0, 6.0, 9.0, 12.0]);
-        assert_eq!(mean, vec![0.5, 1.5, 2.5, 3.5, 4.5]);
+        // Σ_r (r + 1)·i = 6i; mean_r (i + r) = i + 1 (three ranks).
+        assert_eq!(sum, vec![0.0, 6.0, 12.0, 18.0, 24.0]);
+        assert_eq!(mean, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
         assert!(b.equal(&Tensor::full([2, 2], 1.0, (Kind::Float, tch::Device::Cpu))));
         let g: Vec<Vec<f64>> = gathered.into_iter().map(|t| Vec::<f64>::try_from(t).unwrap()).collect();
-        assert_eq!(g, vec![vec![0.0, 0.0], vec![1.0, 10.0]]);
+        assert_eq!(g, vec![vec![0.0, 0.0], vec![1.0, 10.0], vec![2.0, 20.0]]);
     }
 }
 
@@ -119,69 +119,75 @@ fn bn_input(shape: &[i64]) -> Tensor {
     x + Tensor::arange(c, tch::kind::FLOAT_CPU).view(offset.as_slice()) * 2.5 + 4.0
 }
 
-/// Two ranks, four rows each, with synchronised BatchNorm: the output, the running statistics and
-/// the input's gradient are those of libtorch's batch_norm over all eight rows; the weight's and
-/// bias's gradients summed over ranks are its too. Tolerance 1e-5: the ranks combine their
+/// Eight rows on two ranks (4 + 4) and on three (2 + 3 + 3: unequal counts), with synchronised
+/// BatchNorm: the output, the running statistics and the input's gradient are those of
+/// libtorch's batch_norm over all eight rows; the weight's and bias's gradients summed over ranks
+/// are its too. Tolerance 1e-5: the ranks combine their
 /// per-rank means and M2s in double, libtorch's kernel takes one pass over all rows, so they
 /// differ only by float32 rounding of values of order 10.
 #[test]
 fn synchronised_batch_norm_is_batch_norm_over_all_ranks_rows() {
-    for shape in [vec![8i64, 3, 2, 2], vec![8, 5]] {
-        for affine in [true, false] {
-            let c = shape[1];
-            let coeff =
-                |x: &Tensor| (Tensor::arange(x.numel() as i64, tch::kind::FLOAT_CPU) * 0.11).cos().view_as(x);
+    for (world, shape, affine) in [
+        (2, vec![8i64, 3, 2, 2], true),
+        (2, vec![8, 5], false),
+        (3, vec![8, 3, 2, 2], false),
+        (3, vec![8, 5], true),
+    ] {
+        let c = shape[1];
+        let coeff =
+            |x: &Tensor| (Tensor::arange(x.numel() as i64, tch::kind::FLOAT_CPU) * 0.11).cos().view_as(x);
+        let weight = (Tensor::arange(c, tch::kind::FLOAT_CPU) * 0.3 + 0.7).set_requires_grad(true);
+        let bias = (Tensor::arange(c, tch::kind::FLOAT_CPU) * -0.2).set_requires_grad(true);
+        // The whole batch in one process.
+        let x = bn_input(&shape).set_requires_grad(true);
+        let (rm, rv) = (Tensor::zeros([c], tch::kind::FLOAT_CPU), Tensor::ones([c], tch::kind::FLOAT_CPU));
+        let (w, b) = (affine.then_some(&weight), affine.then_some(&bias));
+        let y = x.batch_norm(w, b, Some(&rm), Some(&rv), true, 0.1, 1e-5, false);
+        (&y * coeff(&y)).sum(tch::Kind::Float).backward();
+        let tmp = tempfile::tempdir().unwrap();
+        let shape2 = shape.clone();
+        let out = on_ranks(tmp.path(), world, Duration::from_secs(30), move |g| {
+            let (start, n) = (g.rank() * 8 / world, (g.rank() + 1) * 8 / world - g.rank() * 8 / world);
             let weight = (Tensor::arange(c, tch::kind::FLOAT_CPU) * 0.3 + 0.7).set_requires_grad(true);
             let bias = (Tensor::arange(c, tch::kind::FLOAT_CPU) * -0.2).set_requires_grad(true);
-            // The whole batch in one process.
-            let x = bn_input(&shape).set_requires_grad(true);
-            let (rm, rv) =
-                (Tensor::zeros([c], tch::kind::FLOAT_CPU), Tensor::ones([c], tch::kind::FLOAT_CPU));
+            let all = bn_input(&shape2);
+            let x = all.narrow(0, start, n).detach().set_requires_grad(true);
+            let rm = Tensor::zeros([c], tch::kind::FLOAT_CPU);
+            let rv = Tensor::ones([c], tch::kind::FLOAT_CPU);
             let (w, b) = (affine.then_some(&weight), affine.then_some(&bias));
-            let y = x.batch_norm(w, b, Some(&rm), Some(&rv), true, 0.1, 1e-5, false);
-            (&y * coeff(&y)).sum(tch::Kind::Float).backward();
-            let tmp = tempfile::tempdir().unwrap();
-            let shape2 = shape.clone();
-            let out = on_ranks(tmp.path(), 2, Duration::from_secs(30), move |g| {
-                let weight = (Tensor::arange(c, tch::kind::FLOAT_CPU) * 0.3 + 0.7).set_requires_grad(true);
-                let bias = (Tensor::arange(c, tch::kind::FLOAT_CPU) * -0.2).set_requires_grad(true);
-                let all = bn_input(&shape2);
-                let x = all.narrow(0, 4 * g.rank(), 4).detach().set_requires_grad(true);
-                let rm = Tensor::zeros([c], tch::kind::FLOAT_CPU);
-                let rv = Tensor::ones([c], tch::kind::FLOAT_CPU);
-                let (w, b) = (affine.then_some(&weight), affine.then_some(&bias));
-                let y = g.sync_batch_norm(&x, w, b, Some(&rm), Some(&rv), 0.1, 1e-5).unwrap();
-                let c_all = {
-                    let n = all.numel() as i64;
-                    (Tensor::arange(n, tch::kind::FLOAT_CPU) * 0.11).cos().view_as(&all)
-                };
-                (&y * c_all.narrow(0, 4 * g.rank(), 4)).sum(tch::Kind::Float).backward();
-                assert!(g.take_backward_failure().is_none());
-                let grads = affine.then(|| (weight.grad(), bias.grad()));
-                (y.detach(), x.grad(), rm, rv, grads)
-            });
-            let close = |a: &Tensor, b: &Tensor, what: &str| {
-                let d = (a - b).abs().max().double_value(&[]);
-                assert!(d < 1e-5, "{shape:?} affine {affine}: {what} differs by {d}");
+            let y = g.sync_batch_norm(&x, w, b, Some(&rm), Some(&rv), 0.1, 1e-5).unwrap();
+            let c_all = {
+                let n = all.numel() as i64;
+                (Tensor::arange(n, tch::kind::FLOAT_CPU) * 0.11).cos().view_as(&all)
             };
-            let ys: Vec<Tensor> = out.iter().map(|o| o.0.shallow_clone()).collect();
-            close(&Tensor::cat(&ys, 0), &y, "the output");
-            let dxs: Vec<Tensor> = out.iter().map(|o| o.1.shallow_clone()).collect();
-            close(&Tensor::cat(&dxs, 0), &x.grad(), "the input's gradient");
-            for o in &out {
-                close(&o.2, &rm, "the running mean");
-                close(&o.3, &rv, "the running variance");
-            }
-            if affine {
-                let gw = &out[0].4.as_ref().unwrap().0 + &out[1].4.as_ref().unwrap().0;
-                let gb = &out[0].4.as_ref().unwrap().1 + &out[1].4.as_ref().unwrap().1;
-                close(&gw, &weight.grad(), "the weight's gradient");
-                close(&gb, &bias.grad(), "the bias's gradient");
-            }
-            // A non-trivial case: the running statistics moved, the gradient is not zero.
-            assert!(rm.abs().sum(tch::Kind::Float).double_value(&[]) > 0.1);
-            assert!(x.grad().abs().sum(tch::Kind::Float).double_value(&[]) > 0.1);
+            (&y * c_all.narrow(0, start, n)).sum(tch::Kind::Float).backward();
+            assert!(g.take_backward_failure().is_none());
+            let grads = affine.then(|| (weight.grad(), bias.grad()));
+            (y.detach(), x.grad(), rm, rv, grads)
+        });
+        let close = |a: &Tensor, b: &Tensor, what: &str| {
+            let d = (a - b).abs().max().double_value(&[]);
+            assert!(d < 1e-5, "{world} ranks, {shape:?}, affine {affine}: {what} differs by {d}");
+        };
+        let ys: Vec<Tensor> = out.iter().map(|o| o.0.shallow_clone()).collect();
+        close(&Tensor::cat(&ys, 0), &y, "the output");
+        let dxs: Vec<Tensor> = out.iter().map(|o| o.1.shallow_clone()).collect();
+        close(&Tensor::cat(&dxs, 0), &x.grad(), "the input's gradient");
+        for o in &out {
+            close(&o.2, &rm, "the running mean");
+            close(&o.3, &rv, "the running variance");
         }
+        if affine {
+            let sum = |f: fn(&(Tensor, Tensor)) -> &Tensor| {
+                out.iter().map(|o| f(o.4.as_ref().unwrap()).shallow_clone()).reduce(|a, b| a + b).unwrap()
+            };
+            let (gw, gb) = (sum(|p| &p.0), sum(|p| &p.1));
+            close(&gw, &weight.grad(), "the weight's gradient");
+            close(&gb, &bias.grad(), "the bias's gradient");
+        }
+        // A non-trivial case: the running statistics moved, the gradient is not zero.
+        assert!(rm.abs().sum(tch::Kind::Float).double_value(&[]) > 0.1);
+        assert!(x.grad().abs().sum(tch::Kind::Float).double_value(&[]) > 0.1);
     }
 }
 
