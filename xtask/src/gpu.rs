@@ -4,7 +4,8 @@
 //! `target/gpu-check/results.json`.
 //!
 //! 1. The release binary with the `nccl` feature (CUDA runtime and NCCL headers from PyPI).
-//! 2. gantry-dist's one-rank NCCL group test on `cuda:0`.
+//! 2. gantry-dist's one-rank NCCL tests on `cuda:0`: the collectives, and synchronised BatchNorm
+//!    against libtorch's batch_norm on the GPU.
 //! 3. Every preset for 3 steps on `cuda` (presets whose data is missing are skipped).
 //! 4. FID on `cuda` against the CPU's: `gantry eval fid` of 500 samples of step 3's dcgan-mnist
 //!    checkpoint against the embedded digits with the `mnist` features, relative difference ≤ 1e-3
@@ -132,7 +133,8 @@ pub fn run() -> Result<()> {
     ]);
     lt.apply(&mut test);
     test.env("GANTRY_CUDA_INCLUDE", include.join(":"));
-    let r = run_limited(test, Duration::from_secs(240)).map(|_| "one-rank group on cuda:0".to_string());
+    let r = run_limited(test, Duration::from_secs(240))
+        .map(|_| "one-rank group on cuda:0, synchronised BatchNorm".to_string());
     record("NCCL group", r, false);
 
     // 3. Every preset for a few steps.
