@@ -132,6 +132,39 @@ fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice
     let key = one.tensors.keys().find(|k| k.ends_with("running_var")).unwrap().clone();
     let d = (synced.get(&key).unwrap() - one.get(&key).unwrap()).abs().max().double_value(&[]);
     assert!(d < 1e-4, "{key}: {d}");
+    // A gradient penalty differentiates through D's BatchNorm twice: refused with one line at the
+    // first step, no checkpoint.
+    let gp = tmp.path().join("gp");
+    let mut cmd = gantry();
+    cmd.args([
+        "train",
+        "--preset",
+        "dcgan-mnist",
+        "--device",
+        "cpu",
+        "--steps",
+        "3",
+        "--nproc",
+        "2",
+        "--out",
+    ])
+    .arg(&gp);
+    for kv in ["loss=wgan-gp", "model.g_width=8", "model.d_width=8", "batch_size=4", "threads=1"] {
+        cmd.args(["--set", kv]);
+    }
+    let out = common::run(cmd.args(["--set", "dist.sync_batchnorm=true"]));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains(
+            "rank 0 of 2: synchronised BatchNorm's backward: synchronised BatchNorm has no second derivative"
+        ),
+        "{e}"
+    );
+    assert!(
+        !gp.join("checkpoints").exists()
+            || std::fs::read_dir(gp.join("checkpoints")).unwrap().next().is_none()
+    );
 }
 
 /// The same for StyleGAN2 (style mixing, lazy R1, per-pixel noise, the EMA), with what StyleGAN2

@@ -23,11 +23,14 @@ struct SyncState : torch::CustomClassHolder {
   std::chrono::milliseconds timeout;
   std::mutex m;
   std::string error;
+  // The failure is a use the layer does not support (a second derivative), not a collective's.
+  bool unsupported = false;
 
-  void fail(const std::string& what) {
+  void fail(const std::string& what, bool unsupported_use = false) {
     std::lock_guard<std::mutex> lock(m);
     if (error.empty()) {
       error = what.substr(0, what.find('\n'));
+      unsupported = unsupported_use;
     }
   }
 };

@@ -158,7 +158,8 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     if (at::GradMode::is_enabled()) {
       state->fail(
           "synchronised BatchNorm has no second derivative (a gradient penalty through a BatchNorm "
-          "network): set dist.sync_batchnorm = false");
+          "network): set dist.sync_batchnorm = false",
+          true);
     }
     at::Tensor sums = at::cat({sum_dy, sum_dy_xmu});
     try {
@@ -211,7 +212,8 @@ int gd_sync_batch_norm(gd_group* g, void* x, void* weight, void* bias, void* run
   });
 }
 
-// 1 and the message when a synchronised BatchNorm's backward failed since the last call.
+// 1 and the message when a synchronised BatchNorm's backward failed since the last call (2 when
+// it was asked for something it does not support).
 int gd_take_sync_failure(gd_group* g, char** err) {
   if (!g->bn) {
     return 0;
@@ -222,7 +224,7 @@ int gd_take_sync_failure(gd_group* g, char** err) {
   }
   *err = gd::message(g->bn->error);
   g->bn->error.clear();
-  return 1;
+  return g->bn->unsupported ? 2 : 1;
 }
 
 } // extern "C"

@@ -32,6 +32,10 @@ pub enum DistError {
     /// A tensor c10d's Gloo group cannot take.
     #[error("{what}: {message}")]
     BadTensor { what: String, message: String },
+    /// A use an operation does not support (a second derivative through synchronised BatchNorm):
+    /// the same on every rank, not a sign that a peer is gone.
+    #[error("{what}: {message}")]
+    Unsupported { what: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, DistError>;
@@ -237,10 +241,14 @@ mod ffi {
         Ok(unsafe { tch::Tensor::from_ptr(out as *mut torch_sys::C_tensor) })
     }
 
-    pub fn take_sync_failure(g: *mut Group) -> Option<String> {
+    /// The failure and whether it was an unsupported use.
+    pub fn take_sync_failure(g: *mut Group) -> Option<(String, bool)> {
         let mut err: *mut c_char = std::ptr::null_mut();
         // SAFETY: `g` is live.
-        (unsafe { gd_take_sync_failure(g, &mut err) } != 0).then(|| take_message(err))
+        match unsafe { gd_take_sync_failure(g, &mut err) } {
+            0 => None,
+            code => Some((take_message(err), code == 2)),
+        }
     }
 }
 
@@ -481,8 +489,11 @@ impl ProcessGroup {
 
     /// The first failure of a synchronised BatchNorm's backward pass since the last call.
     pub fn take_backward_failure(&self) -> Option<DistError> {
-        ffi::take_sync_failure(self.ptr.as_ptr())
-            .map(|message| DistError::C10d { what: "synchronised BatchNorm's backward".into(), message })
+        let what = "synchronised BatchNorm's backward".to_string();
+        ffi::take_sync_failure(self.ptr.as_ptr()).map(|(message, unsupported)| match unsupported {
+            true => DistError::Unsupported { what, message },
+            false => DistError::C10d { what, message },
+        })
     }
 }
 

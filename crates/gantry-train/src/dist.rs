@@ -331,8 +331,13 @@ impl Dist {
     /// Fails with one line when a collective of the last step (a gradient all-reduce, a
     /// synchronised BatchNorm's) failed.
     pub fn check(&self) -> Result<()> {
-        if let Some(e) = self.sync.group.take_backward_failure() {
-            self.sync.fail(e);
+        match self.sync.group.take_backward_failure() {
+            // The same on every rank, and no peer is gone: say it plainly.
+            Some(e @ gantry_dist::DistError::Unsupported { .. }) => {
+                bail!("rank {} of {}: {e}", self.rank(), self.world())
+            }
+            Some(e) => self.sync.fail(e),
+            None => {}
         }
         match self.sync.failure() {
             Some(e) => Err(self.lost(e)),
