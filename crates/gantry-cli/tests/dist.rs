@@ -95,30 +95,10 @@ fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str, steps: u64, batch: usize, nproc: Option<usize>, sync: bool| {
         let out = tmp.path().join(name);
-        let mut cmd = gantry();
-        cmd.args([
-            "train",
-            "--preset",
-            "dcgan-mnist",
-            "--device",
-            "cpu",
-            "--steps",
-            &steps.to_string(),
-            "--out",
-        ])
-        .arg(&out);
-        for kv in [
-            "model.g_width=8",
-            "model.d_width=8",
-            "model.z_dim=16",
-            "threads=1",
-            "log.tensorboard=false",
-            "log.sample_every=1000",
-            &format!("batch_size={batch}"),
-            &format!("dist.sync_batchnorm={sync}"),
-        ] {
-            cmd.args(["--set", kv]);
-        }
+        let (batch, sync) = (format!("batch_size={batch}"), format!("dist.sync_batchnorm={sync}"));
+        let sets = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "threads=1"];
+        let quiet = ["log.tensorboard=false", "log.sample_every=1000", &batch, &sync];
+        let mut cmd = common::tiny_dcgan(&out, steps, &[&sets[..], &quiet[..]].concat());
         if let Some(n) = nproc {
             cmd.args(["--nproc", &n.to_string()]);
         }
@@ -156,23 +136,12 @@ fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice
     // A gradient penalty differentiates through D's BatchNorm twice: refused with one line at the
     // first step, no checkpoint.
     let gp = tmp.path().join("gp");
-    let mut cmd = gantry();
-    cmd.args([
-        "train",
-        "--preset",
-        "dcgan-mnist",
-        "--device",
-        "cpu",
-        "--steps",
-        "3",
-        "--nproc",
-        "2",
-        "--out",
-    ])
-    .arg(&gp);
-    for kv in ["loss=wgan-gp", "model.g_width=8", "model.d_width=8", "batch_size=4", "threads=1"] {
-        cmd.args(["--set", kv]);
-    }
+    let mut cmd = common::tiny_dcgan(
+        &gp,
+        3,
+        &["loss=wgan-gp", "model.g_width=8", "model.d_width=8", "batch_size=4", "threads=1"],
+    );
+    cmd.args(["--nproc", "2"]);
     let out = common::run(cmd.args(["--set", "dist.sync_batchnorm=true"]));
     let e = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{e}");
