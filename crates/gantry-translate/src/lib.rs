@@ -36,6 +36,15 @@ pub use resnet::{ResnetConfig, ResnetGenerator};
 pub use srgan::{SrDiscriminator, SrResNet, SrganConfig};
 pub use unet::{UnetConfig, UnetGenerator};
 
+/// libtorch's generator is global to a process and this crate's tests run on threads of one: every
+/// test that draws from it holds this lock, so that a seeded draw replays (network construction
+/// in another test would otherwise take numbers between a `manual_seed` and its draws).
+#[cfg(test)]
+pub(crate) fn generator_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The authors' `init_weights(net, 'normal', 0.02)` for a convolution's weight: N(0, 0.02).
 pub(crate) fn conv_init() -> tch::nn::Init {
     tch::nn::Init::Randn { mean: 0.0, stdev: 0.02 }

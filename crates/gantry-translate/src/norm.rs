@@ -132,6 +132,7 @@ mod tests {
 
     #[test]
     fn paper_mode_uses_batch_statistics_without_touching_the_running_ones() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let bn = NormLayer::new(vs.root(), Norm::Batch, 3);
         let x = Tensor::randn([4, 3, 5, 5], (Kind::Float, Device::Cpu)) * 3.0 + 2.0;

@@ -134,6 +134,7 @@ mod tests {
 
     #[test]
     fn one_logit_per_patch_and_the_reference_names() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let cfg = PatchGanConfig { input_nc: 6, ndf: 8, n_layers: 3, norm: Norm::Batch };
         let d = PatchGan::new(vs.root(), &cfg);

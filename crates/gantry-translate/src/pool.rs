@@ -79,6 +79,7 @@ mod tests {
 
     #[test]
     fn fills_then_swaps_half_the_time() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let pool = ImagePool::new(vs.root(), 4, [1, 1]);
         tch::manual_seed(0);

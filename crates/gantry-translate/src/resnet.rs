@@ -165,6 +165,7 @@ mod tests {
 
     #[test]
     fn shapes_names_and_parameter_count() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let cfg = ResnetConfig {
             input_nc: 3,

@@ -220,6 +220,7 @@ mod tests {
 
     #[test]
     fn parameter_counts_follow_the_paper_by_hand() {
+        let _generator = crate::generator_lock();
         let cfg = SrganConfig::paper(32, 3);
         let vs = nn::VarStore::new(Device::Cpu);
         let _g = SrResNet::new(vs.root(), &cfg);
@@ -246,6 +247,7 @@ mod tests {
 
     #[test]
     fn upscales_any_size_by_its_scale() {
+        let _generator = crate::generator_lock();
         for scale in [2, 4] {
             let cfg = SrganConfig { scale, n_blocks: 2, ngf: 8, ndf: 4, ..SrganConfig::paper(32, 1) };
             assert!(cfg.validate().is_ok());

@@ -238,6 +238,7 @@ mod tests {
 
     #[test]
     fn shapes_names_and_parameter_count() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let g = UnetGenerator::new(vs.root(), &cfg(6));
         let y = tch::no_grad(|| {
@@ -272,6 +273,7 @@ mod tests {
 
     #[test]
     fn dropout_is_random_except_in_eval_mode() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let g = UnetGenerator::new(vs.root(), &cfg(6));
         let x = Tensor::randn([1, 1, 64, 64], (Kind::Float, Device::Cpu));
