@@ -216,6 +216,7 @@ mod tests {
 
     #[test]
     fn round_trips_tensors_and_metadata() {
+        let _generator = crate::generator_lock();
         let dir = tempfile::tempdir().unwrap();
         let mut ck = Checkpoint::new();
         ck.insert("a", &Tensor::from_slice(&[1.5f32, -2.0]).reshape([2, 1]));
@@ -234,6 +235,7 @@ mod tests {
 
     #[test]
     fn truncated_files_are_refused_by_name() {
+        let _generator = crate::generator_lock();
         let dir = tempfile::tempdir().unwrap();
         let mut ck = Checkpoint::new();
         ck.insert("a", &Tensor::ones([64], tch::kind::FLOAT_CPU));
@@ -246,6 +248,7 @@ mod tests {
 
     #[test]
     fn varstores_load_and_shape_mismatches_are_named() {
+        let _generator = crate::generator_lock();
         let a = VarStore::new(tch::Device::Cpu);
         model(&a, 4);
         let mut ck = Checkpoint::new();

@@ -22,3 +22,12 @@ pub mod optim;
 pub mod parallel;
 
 pub use error::{CoreError, Result};
+
+/// libtorch's generator is global to a process and this crate's unit tests run on threads of one:
+/// every test holds this lock, so that a seeded draw replays (another test drawing between a
+/// `manual_seed` and its draws would change them).
+#[cfg(test)]
+pub(crate) fn generator_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -264,6 +264,7 @@ mod tests {
     /// each coordinate by ≈ lr because m/√v ≈ ±1).
     #[test]
     fn matches_the_update_rule() {
+        let _generator = crate::generator_lock();
         let vs = VarStore::new(tch::Device::Cpu);
         let w = vs.root().zeros("w", &[1]);
         let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });
@@ -286,6 +287,7 @@ mod tests {
 
     #[test]
     fn a_restored_snapshot_continues_as_if_the_steps_between_never_happened() {
+        let _generator = crate::generator_lock();
         let vs = VarStore::new(tch::Device::Cpu);
         let w = vs.root().zeros("w", &[2]);
         let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });
@@ -307,6 +309,7 @@ mod tests {
 
     #[test]
     fn backward_step_equals_backward_then_step() {
+        let _generator = crate::generator_lock();
         let run = |explicit: bool| {
             let vs = VarStore::new(tch::Device::Cpu);
             let a = nn::linear(vs.root() / "a", 3, 3, Default::default());
@@ -338,6 +341,7 @@ mod tests {
 
     #[test]
     fn state_round_trips_and_resumes_identically() {
+        let _generator = crate::generator_lock();
         let make = || {
             let vs = VarStore::new(tch::Device::Cpu);
             let lin = nn::linear(vs.root() / "fc", 4, 2, Default::default());

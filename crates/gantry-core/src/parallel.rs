@@ -141,6 +141,7 @@ mod tests {
 
     #[test]
     fn ranks_draw_their_rows_of_the_whole_batch() {
+        let _generator = crate::generator_lock();
         let opts = (Kind::Float, Device::Cpu);
         tch::manual_seed(7);
         let whole = Tensor::randn([6, 3], opts);
@@ -161,6 +162,7 @@ mod tests {
 
     #[test]
     fn adam_averages_through_the_sync() {
+        let _generator = crate::generator_lock();
         use crate::optim::{Adam, AdamConfig};
         let vs = tch::nn::VarStore::new(Device::Cpu);
         let p = vs.root().ones("p", &[2]);

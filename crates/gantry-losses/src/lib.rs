@@ -50,3 +50,12 @@ pub use penalty::{
     clip_weights, dragan_penalty, drift_penalty, gradient_penalty, path_length_penalty, r1_penalty,
     r2_penalty, GpSide,
 };
+
+/// libtorch's generator is global to a process and this crate's unit tests run on threads of one:
+/// every test holds this lock, so that a seeded draw replays (another test drawing between a
+/// `manual_seed` and its draws would change them).
+#[cfg(test)]
+pub(crate) fn generator_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

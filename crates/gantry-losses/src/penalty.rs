@@ -199,6 +199,7 @@ mod tests {
 
     #[test]
     fn linear_critics_have_the_closed_form_penalties() {
+        let _generator = crate::generator_lock();
         let (real, fake) = (batch(), batch().flip([0]) * 2.0);
         // ‖a‖ = 1: the gradient norm is 1 everywhere.
         let unit = linear(vec![0.6, 0.0, 0.8, 0.0, 0.0, 0.0]);
@@ -218,6 +219,7 @@ mod tests {
 
     #[test]
     fn r1_of_a_quadratic_critic_is_half_gamma_times_the_mean_squared_norm() {
+        let _generator = crate::generator_lock();
         // f(x) = ½‖x‖², ∇f = x.
         let quad = |x: &Tensor| {
             x.flatten(1, -1).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float) * 0.5
@@ -229,6 +231,7 @@ mod tests {
 
     #[test]
     fn conditional_critics_close_over_their_labels() {
+        let _generator = crate::generator_lock();
         // D(x, y) = a_y · x, with ‖a_0‖ = 1 and ‖a_1‖ = 3: R1 with γ = 2 is mean(‖a_y‖²) = 5.
         let table = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0])
             .reshape([2, 6]);
@@ -245,6 +248,7 @@ mod tests {
 
     #[test]
     fn penalties_backpropagate_into_the_critic() {
+        let _generator = crate::generator_lock();
         // A linear critic's GP is (‖w‖ − 1)², whose gradient is 2(‖w‖ − 1)·w/‖w‖.
         let vs = VarStore::new(Device::Cpu);
         let lin = nn::linear(vs.root() / "c", 6, 1, nn::LinearConfig { bias: false, ..Default::default() });
@@ -260,6 +264,7 @@ mod tests {
 
     #[test]
     fn drift_is_epsilon_times_the_mean_square() {
+        let _generator = crate::generator_lock();
         let scores = Tensor::from_slice(&[1.0f32, -3.0, 2.0, 0.0]);
         // ε · (1 + 9 + 4 + 0) / 4
         assert!(close(drift_penalty(&scores, 0.001).double_value(&[]), 0.001 * 3.5));
@@ -267,6 +272,7 @@ mod tests {
 
     #[test]
     fn clipping_bounds_every_weight() {
+        let _generator = crate::generator_lock();
         let vs = VarStore::new(Device::Cpu);
         let _ = nn::linear(vs.root() / "a", 8, 8, Default::default());
         tch::no_grad(|| {
@@ -282,6 +288,7 @@ mod tests {
 
     #[test]
     fn path_lengths_of_a_linear_generator() {
+        let _generator = crate::generator_lock();
         // img_i = M·w_{i,0} (the other ws unused): ∂(yᵢ·img_i)/∂w_{i,0} = Mᵀyᵢ, so the length is
         // ‖Mᵀyᵢ‖ / √L with L = 3 ws.
         let m = Tensor::randn([16, 5], tch::kind::FLOAT_CPU);

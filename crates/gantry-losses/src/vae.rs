@@ -47,6 +47,7 @@ mod tests {
 
     #[test]
     fn reparameterisation_gradient_is_one_and_half_sigma_epsilon() {
+        let _generator = crate::generator_lock();
         tch::manual_seed(0);
         let mu = Tensor::from_slice(&[0.5f32, -1.0, 2.0]).set_requires_grad(true);
         let logvar = Tensor::from_slice(&[0.0f32, 1.0, -2.0]).set_requires_grad(true);
@@ -65,6 +66,7 @@ mod tests {
 
     #[test]
     fn samples_have_the_posterior_moments() {
+        let _generator = crate::generator_lock();
         tch::manual_seed(1);
         let n = 200_000;
         let mu = Tensor::full([n, 1], 1.5, (Kind::Float, Device::Cpu));
@@ -76,6 +78,7 @@ mod tests {
 
     #[test]
     fn kl_closed_form_by_hand_and_by_monte_carlo() {
+        let _generator = crate::generator_lock();
         // ½(μ² + σ² − 1 − log σ²): μ = 1, σ² = 2 → ½(1 + 2 − 1 − ln 2); μ = 0, σ² = 1 → 0.
         let mu = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 0.0]).reshape([2, 2]);
         let logvar = Tensor::from_slice(&[(2.0f32).ln(), 0.0, 0.0, 0.0]).reshape([2, 2]);
@@ -97,6 +100,7 @@ mod tests {
 
     #[test]
     fn gaussian_nll_sums_per_example_and_averages_the_batch() {
+        let _generator = crate::generator_lock();
         let a = Tensor::from_slice(&[1.0f32, 2.0, 0.0, 0.0]).reshape([2, 2]);
         let b = Tensor::zeros([2, 2], (Kind::Float, Device::Cpu));
         // Example 1: ½(1 + 4)/0.25 = 10; example 2: 0 → mean 5.

@@ -181,6 +181,7 @@ mod tests {
 
     #[test]
     fn training_batch_norm_goes_through_the_installed_sync_and_only_then() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let bn = batch_norm2d(vs.root() / "bn", 3, Default::default());
         let x = Tensor::arange(2 * 3 * 2 * 2, (Kind::Float, Device::Cpu)).view([2, 3, 2, 2]);

@@ -41,6 +41,7 @@ mod tests {
 
     #[test]
     fn the_mask_is_uniform_draws_at_or_above_p_scaled_by_one_over_keep() {
+        let _generator = crate::generator_lock();
         let x = Tensor::randn([4, 8, 5, 5], (Kind::Float, Device::Cpu));
         tch::manual_seed(7);
         let y = dropout(&x, 0.3, true);
@@ -52,6 +53,7 @@ mod tests {
 
     #[test]
     fn keeps_one_minus_p_of_the_units_and_the_mean() {
+        let _generator = crate::generator_lock();
         tch::manual_seed(0);
         let x = Tensor::ones([1_000_000], (Kind::Float, Device::Cpu));
         let y = dropout(&x, 0.5, true);
@@ -67,6 +69,7 @@ mod tests {
 
     #[test]
     fn identity_when_not_training_or_p_zero_and_zero_at_p_one() {
+        let _generator = crate::generator_lock();
         let x = Tensor::randn([3, 7], (Kind::Float, Device::Cpu));
         assert!(dropout(&x, 0.5, false).equal(&x));
         assert!(dropout(&x, 0.0, true).equal(&x));
@@ -75,6 +78,7 @@ mod tests {
 
     #[test]
     fn seeded_masks_replay_and_gradients_flow_through_kept_units_only() {
+        let _generator = crate::generator_lock();
         let x = Tensor::randn([64], (Kind::Float, Device::Cpu)).set_requires_grad(true);
         tch::manual_seed(3);
         let y = dropout(&x, 0.25, true);

@@ -30,3 +30,12 @@ pub use minibatch::{MinibatchDiscrimination, MinibatchStdDev};
 pub use shape::validate_image;
 pub use spectral_norm::{sn_conv2d, sn_linear, MaybeSn, SnConv2d, SnLinear, SpectralNorm};
 pub use truncation::{shrink, truncated_normal};
+
+/// libtorch's generator is global to a process and this crate's unit tests run on threads of one:
+/// every test holds this lock, so that a seeded draw replays (another test drawing between a
+/// `manual_seed` and its draws would change them).
+#[cfg(test)]
+pub(crate) fn generator_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

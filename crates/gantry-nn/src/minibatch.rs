@@ -96,6 +96,7 @@ mod tests {
 
     #[test]
     fn stddev_by_hand() {
+        let _generator = crate::generator_lock();
         // N = 4, G = 2: groups {0, 2} and {1, 3} (index mod 2). C = 2, 1×1 pixels, F = 1.
         let x = Tensor::from_slice(&[0.0f32, 0.0, 1.0, 10.0, 2.0, 4.0, 3.0, 10.0]).reshape([4, 2, 1, 1]);
         let y = MinibatchStdDev { group_size: 2, num_channels: 1 }.forward_t(&x, true);
@@ -111,6 +112,7 @@ mod tests {
 
     #[test]
     fn closeness_matches_the_definition() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let mbd = MinibatchDiscrimination::new(vs.root(), 6, 4, 3);
         let x = Tensor::randn([5, 6], tch::kind::FLOAT_CPU).set_requires_grad(true);
@@ -127,6 +129,7 @@ mod tests {
 
     #[test]
     fn identical_samples_are_maximally_close() {
+        let _generator = crate::generator_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let mbd = MinibatchDiscrimination::new(vs.root(), 6, 5, 3);
         let row = Tensor::randn([1, 6], tch::kind::FLOAT_CPU);
@@ -143,6 +146,7 @@ mod tests {
         /// Both layers are permutation-equivariant: permuting the batch permutes the output.
         #[test]
         fn permutation_equivariant(seed in 0i64..1000, shift in 1i64..7) {
+            let _generator = crate::generator_lock();
             tch::manual_seed(seed);
             let vs = nn::VarStore::new(Device::Cpu);
             let mbd = MinibatchDiscrimination::new(vs.root(), 4, 3, 2);

@@ -208,6 +208,7 @@ mod tests {
 
     #[test]
     fn power_iteration_finds_the_largest_singular_value() {
+        let _generator = crate::generator_lock();
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let conv = sn_conv2d(vs.root() / "c", 32, 64, 3, Default::default());
@@ -231,6 +232,7 @@ mod tests {
 
     #[test]
     fn linear_layer_is_one_lipschitz_and_state_is_saved() {
+        let _generator = crate::generator_lock();
         tch::manual_seed(1);
         let vs = nn::VarStore::new(Device::Cpu);
         let lin = sn_linear(vs.root() / "l", 20, 30, Default::default());
@@ -259,6 +261,7 @@ mod tests {
 
     #[test]
     fn gradient_flows_through_sigma() {
+        let _generator = crate::generator_lock();
         // d/dW Σ(W/σ) with σ = uᵀWv: autograd against the closed form (1/σ)·1 − (Σ W / σ²)·u vᵀ.
         tch::manual_seed(2);
         let vs = nn::VarStore::new(Device::Cpu);
@@ -275,6 +278,7 @@ mod tests {
 
     #[test]
     fn two_training_forwards_share_one_backward() {
+        let _generator = crate::generator_lock();
         // D(real) and D(fake) as separate calls, one loss: the second call's power iteration must
         // not invalidate the first call's graph.
         let vs = nn::VarStore::new(Device::Cpu);
