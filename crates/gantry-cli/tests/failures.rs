@@ -165,8 +165,16 @@ fn sigkill_at_random_moments_and_during_checkpoint_writes() {
             cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
         let t0 = Instant::now();
         if trial % 2 == 0 {
-            // A start takes ~2.4 s (debug build): kill within its first second of training.
-            std::thread::sleep(Duration::from_millis(2500 + next() % 1000));
+            // At a random moment of training, whatever this machine's speed: once a checkpoint
+            // newer than the last trial's is written, within the next 0.3 s (a fixed delay from the
+            // start let a fast machine finish all 600 steps before the last kills).
+            let before = RunDirOf(&dir).newest().map(|(step, _)| step);
+            while RunDirOf(&dir).newest().map(|(step, _)| step) <= before
+                && t0.elapsed() < Duration::from_secs(30)
+            {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            std::thread::sleep(Duration::from_millis(next() % 300));
         } else {
             // Wait for a checkpoint write to begin (a temporary file not there before), then kill.
             let stale = temps(&dir);
