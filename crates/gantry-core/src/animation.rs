@@ -177,7 +177,6 @@ mod tests {
 
     #[test]
     fn apng_round_trips_exactly_and_loops() {
-        let _generator = crate::generator_lock();
         for c in [1, 3] {
             let fr = frames(c);
             let bytes = encode_animation(&fr, 10, AnimationFormat::Apng).unwrap();
@@ -195,7 +194,6 @@ mod tests {
 
     #[test]
     fn gif_frames_decode_close_to_the_originals_and_loop() {
-        let _generator = crate::generator_lock();
         let fr = frames(3);
         let bytes = encode_animation(&fr, 20, AnimationFormat::Gif).unwrap();
         let dec = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes)).unwrap();
@@ -213,7 +211,6 @@ mod tests {
 
     #[test]
     fn bad_frames_are_named() {
-        let _generator = crate::generator_lock();
         let mut fr = frames(1);
         fr[3] = Tensor::zeros([1, 5, 8], (Kind::Uint8, tch::Device::Cpu));
         let e = encode_animation(&fr, 10, AnimationFormat::Gif).unwrap_err().to_string();

@@ -216,7 +216,6 @@ mod tests {
 
     #[test]
     fn round_trips_tensors_and_metadata() {
-        let _generator = crate::generator_lock();
         let dir = tempfile::tempdir().unwrap();
         let mut ck = Checkpoint::new();
         ck.insert("a", &Tensor::from_slice(&[1.5f32, -2.0]).reshape([2, 1]));
@@ -235,7 +234,6 @@ mod tests {
 
     #[test]
     fn truncated_files_are_refused_by_name() {
-        let _generator = crate::generator_lock();
         let dir = tempfile::tempdir().unwrap();
         let mut ck = Checkpoint::new();
         ck.insert("a", &Tensor::ones([64], tch::kind::FLOAT_CPU));

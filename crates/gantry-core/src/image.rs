@@ -78,7 +78,6 @@ mod tests {
 
     #[test]
     fn extremes_map_to_0_and_255() {
-        let _generator = crate::generator_lock();
         let x = Tensor::from_slice(&[-1.0f32, 0.0, 1.0, -3.0, 7.0]);
         let u: Vec<u8> = Vec::try_from(to_u8(&x)).unwrap();
         assert_eq!(u, vec![0, 128, 255, 0, 255]);
@@ -87,7 +86,6 @@ mod tests {
     proptest! {
         #[test]
         fn u8_round_trips_exactly(px in proptest::collection::vec(any::<u8>(), 1..64)) {
-            let _generator = crate::generator_lock();
             let t = Tensor::from_slice(&px);
             let back: Vec<u8> = Vec::try_from(to_u8(&from_u8(&t))).unwrap();
             prop_assert_eq!(back, px);
@@ -96,7 +94,6 @@ mod tests {
 
     #[test]
     fn grid_places_each_image() {
-        let _generator = crate::generator_lock();
         // 3 images 1x2x2, values -1 (0), 0 (128 after rounding 127.5), 1 (255); 2 per row, pad 1.
         let imgs = Tensor::cat(
             &[
@@ -117,7 +114,6 @@ mod tests {
 
     #[test]
     fn png_round_trips_through_the_image_crate() {
-        let _generator = crate::generator_lock();
         let px = Tensor::arange(3 * 4 * 5, (Kind::Int64, tch::Device::Cpu))
             .remainder(256)
             .to_kind(Kind::Uint8)

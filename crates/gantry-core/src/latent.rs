@@ -32,7 +32,6 @@ mod tests {
 
     #[test]
     fn latents_are_seeded_and_standard_normal() {
-        let _generator = crate::generator_lock();
         let a = latents(4000, 25, 3, "x");
         assert!(a.equal(&latents(4000, 25, 3, "x")));
         assert!(!a.equal(&latents(4000, 25, 3, "y")));

@@ -264,7 +264,6 @@ mod tests {
     /// each coordinate by ≈ lr because m/√v ≈ ±1).
     #[test]
     fn matches_the_update_rule() {
-        let _generator = crate::generator_lock();
         let vs = VarStore::new(tch::Device::Cpu);
         let w = vs.root().zeros("w", &[1]);
         let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });
@@ -287,7 +286,6 @@ mod tests {
 
     #[test]
     fn a_restored_snapshot_continues_as_if_the_steps_between_never_happened() {
-        let _generator = crate::generator_lock();
         let vs = VarStore::new(tch::Device::Cpu);
         let w = vs.root().zeros("w", &[2]);
         let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });

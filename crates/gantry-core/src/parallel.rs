@@ -162,7 +162,6 @@ mod tests {
 
     #[test]
     fn adam_averages_through_the_sync() {
-        let _generator = crate::generator_lock();
         use crate::optim::{Adam, AdamConfig};
         let vs = tch::nn::VarStore::new(Device::Cpu);
         let p = vs.root().ones("p", &[2]);

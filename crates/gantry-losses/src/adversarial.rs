@@ -196,7 +196,6 @@ mod tests {
     /// Each loss against its formula evaluated in f64.
     #[test]
     fn every_loss_matches_its_formula() {
-        let _generator = crate::generator_lock();
         let rt = Tensor::from_slice(&REAL).to_kind(Kind::Float);
         let ft = Tensor::from_slice(&FAKE).to_kind(Kind::Float);
         let (mr, mf) = (mean(REAL.iter().copied()), mean(FAKE.iter().copied()));
@@ -244,7 +243,6 @@ mod tests {
 
     #[test]
     fn at_zero_logits_each_term_is_log_2() {
-        let _generator = crate::generator_lock();
         let z = t(&[0.0, 0.0]);
         let ln2 = std::f64::consts::LN_2;
         let d = AdversarialLoss::NonSaturating.d_loss(&z, &z).double_value(&[]);
@@ -255,7 +253,6 @@ mod tests {
 
     #[test]
     fn minimax_saturates_and_non_saturating_does_not() {
-        let _generator = crate::generator_lock();
         // D confidently rejects the fake (logit −10): d(loss)/d(logit) is −σ(l) ≈ −4.5e-5 for
         // minimax, σ(l) − 1 ≈ −1 for non-saturating.
         for (loss, want) in [(AdversarialLoss::Minimax, -4.54e-5), (AdversarialLoss::NonSaturating, -1.0)] {
@@ -269,13 +266,11 @@ mod tests {
     #[test]
     #[should_panic(expected = "real batch")]
     fn ragan_g_loss_demands_real_outputs() {
-        let _generator = crate::generator_lock();
         let _ = AdversarialLoss::Ragan.g_loss(&t(&[0.0]), None);
     }
 
     #[test]
     fn names_round_trip_and_unknown_names_are_listed() {
-        let _generator = crate::generator_lock();
         for (name, loss) in AdversarialLoss::ALL {
             assert_eq!(name.parse::<AdversarialLoss>().unwrap(), *loss);
             assert_eq!(loss.to_string(), *name);
@@ -287,7 +282,6 @@ mod tests {
     proptest! {
         #[test]
         fn finite_on_extreme_outputs(a in -1e4f32..1e4, b in -1e4f32..1e4) {
-            let _generator = crate::generator_lock();
             let r = t(&[a, -1e4, 1e4]);
             for (_, loss) in AdversarialLoss::ALL {
                 let f = t(&[b, 1e4, -1e4]).set_requires_grad(true);
@@ -303,7 +297,6 @@ mod tests {
 
         #[test]
         fn generator_gradients_push_fake_outputs_up(l in -30f32..30.0, other in -30f32..30.0) {
-            let _generator = crate::generator_lock();
             // Every G loss falls as D's output on a fake rises: d(loss)/d(output) ≤ 0 — for LSGAN
             // up to its target 1, where the pull stops.
             for (_, loss) in AdversarialLoss::ALL {
@@ -318,7 +311,6 @@ mod tests {
 
         #[test]
         fn discriminator_gradients_separate_real_from_fake(a in -0.9f32..0.9, b in 0.05f32..0.9) {
-            let _generator = crate::generator_lock();
             // Inside the hinge margin (and above LSGAN's fake target 0) every D loss raises real
             // outputs and lowers fake ones.
             for (_, loss) in AdversarialLoss::ALL {

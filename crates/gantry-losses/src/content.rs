@@ -21,7 +21,6 @@ mod tests {
 
     #[test]
     fn l1_by_hand_and_its_gradient() {
-        let _generator = crate::generator_lock();
         let y = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 0.0]);
         let x = Tensor::from_slice(&[0.0f32, 1.0, 0.5, -1.0]).set_requires_grad(true);
         let l = l1(&x, &y);

@@ -124,7 +124,6 @@ mod tests {
 
     #[test]
     fn known_values() {
-        let _generator = crate::generator_lock();
         assert!(
             (kl(&[0.5, 0.5], &[0.25, 0.75]) - (0.5 * (2.0f64).ln() + 0.5 * (2.0f64 / 3.0).ln())).abs()
                 < 1e-15
@@ -143,7 +142,6 @@ mod tests {
 
     #[test]
     fn subnormal_masses_do_not_overflow() {
-        let _generator = crate::generator_lock();
         let tiny = f64::from_bits(1); // the smallest subnormal: tiny / 2 == 0
         assert!((js(&[tiny, 1.0 - tiny], &[0.0, 1.0]) - 0.0).abs() < 1e-300);
         assert!((js(&[1.0, tiny], &[0.0, 1.0]) - LN_2).abs() < 1e-15);
@@ -151,7 +149,6 @@ mod tests {
 
     #[test]
     fn w1_one_dimensional_closed_forms() {
-        let _generator = crate::generator_lock();
         assert_eq!(w1_samples_1d(&[0.0], &[3.5]), 3.5);
         assert!((w1_samples_1d(&[0.0, 1.0], &[0.0, 0.0, 1.0, 1.0]) - 0.0).abs() < 1e-15);
         assert!((w1_samples_1d(&[0.0, 2.0], &[1.0]) - 1.0).abs() < 1e-15);
@@ -162,7 +159,6 @@ mod tests {
     proptest! {
         #[test]
         fn js_is_bounded_symmetric_and_log2_on_disjoint_supports(p in dist(6), q in dist(6), gap in 1usize..50) {
-            let _generator = crate::generator_lock();
             let j = js(&p, &q);
             prop_assert!((0.0..=LN_2 + 1e-12).contains(&j));
             prop_assert!((j - js(&q, &p)).abs() < 1e-12);
@@ -177,7 +173,6 @@ mod tests {
 
         #[test]
         fn value_at_the_optimal_discriminator_is_2js_minus_log4(p in dist(8), q in dist(8)) {
-            let _generator = crate::generator_lock();
             let v = value_at_optimum(&p, &q);
             prop_assert!((v - (2.0 * js(&p, &q) - 4f64.ln())).abs() < 1e-12);
             // D* is optimal: any other discriminator does no better.
@@ -187,7 +182,6 @@ mod tests {
 
         #[test]
         fn kl_is_nonnegative_and_zero_on_equality(p in dist(5), q in dist(5)) {
-            let _generator = crate::generator_lock();
             prop_assert!(kl(&p, &q) >= -1e-12);
             prop_assert!(kl(&p, &p).abs() < 1e-12);
         }

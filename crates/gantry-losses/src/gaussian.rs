@@ -98,7 +98,6 @@ mod tests {
 
     #[test]
     fn the_lecture_exercise() {
-        let _generator = crate::generator_lock();
         let (mu1, mu2) = ([0.0, 0.0], [3.0, 4.0]);
         assert_eq!(w1_equal_covariance(&mu1, &mu2), 5.0);
         assert_eq!(w2_equal_covariance(&mu1, &mu2), 5.0);
@@ -112,7 +111,6 @@ mod tests {
 
     #[test]
     fn general_kl_matches_the_isotropic_and_1d_forms() {
-        let _generator = crate::generator_lock();
         let s2 = 0.25;
         let cov = [s2, 0.0, 0.0, s2];
         let got = kl_gaussians(&[1.0, -1.0], &cov, &[2.0, 1.0], &cov);

@@ -219,7 +219,6 @@ mod tests {
 
     #[test]
     fn r1_of_a_quadratic_critic_is_half_gamma_times_the_mean_squared_norm() {
-        let _generator = crate::generator_lock();
         // f(x) = ½‖x‖², ∇f = x.
         let quad = |x: &Tensor| {
             x.flatten(1, -1).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float) * 0.5
@@ -231,7 +230,6 @@ mod tests {
 
     #[test]
     fn conditional_critics_close_over_their_labels() {
-        let _generator = crate::generator_lock();
         // D(x, y) = a_y · x, with ‖a_0‖ = 1 and ‖a_1‖ = 3: R1 with γ = 2 is mean(‖a_y‖²) = 5.
         let table = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0])
             .reshape([2, 6]);
@@ -264,7 +262,6 @@ mod tests {
 
     #[test]
     fn drift_is_epsilon_times_the_mean_square() {
-        let _generator = crate::generator_lock();
         let scores = Tensor::from_slice(&[1.0f32, -3.0, 2.0, 0.0]);
         // ε · (1 + 9 + 4 + 0) / 4
         assert!(close(drift_penalty(&scores, 0.001).double_value(&[]), 0.001 * 3.5));

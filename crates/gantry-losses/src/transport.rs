@@ -339,7 +339,6 @@ mod tests {
 
     #[test]
     fn a_hand_checked_problem() {
-        let _generator = crate::generator_lock();
         // Supplies 3, 2 to demands 1, 4; moving from row 0 costs 1 to col 0 and 2 to col 1,
         // from row 1 costs 3 and 1: optimum sends 1→(0,0), 2→(0,1), 2→(1,1): 1 + 4 + 2 = 7.
         let t = solve(&[3.0, 2.0], &[1.0, 4.0], &[1.0, 2.0, 3.0, 1.0]).unwrap();
@@ -349,7 +348,6 @@ mod tests {
 
     #[test]
     fn degenerate_problems_solve() {
-        let _generator = crate::generator_lock();
         // Identity transport (every supply equals a demand) is maximally degenerate.
         let n = 12;
         let pts: Vec<Vec<f64>> = (0..n).map(|i| vec![i as f64, (i * i % 7) as f64]).collect();
@@ -364,7 +362,6 @@ mod tests {
 
     #[test]
     fn bad_problems_are_refused() {
-        let _generator = crate::generator_lock();
         assert_eq!(solve(&[1.0], &[2.0], &[0.0]).unwrap_err(), TransportError::Unbalanced { p: 1.0, q: 2.0 });
         assert!(matches!(solve(&[1.0], &[1.0], &[0.0, 1.0]), Err(TransportError::CostShape { .. })));
         assert!(matches!(solve(&[-1.0, 2.0], &[1.0], &[0.0, 1.0]), Err(TransportError::BadMass(_))));
@@ -373,7 +370,6 @@ mod tests {
 
     #[test]
     fn two_hundred_by_two_hundred() {
-        let _generator = crate::generator_lock();
         // Correctness at the size the lectures' figures use; its speed is measured in
         // benches/transport.rs, not here.
         let pts = |seed: f64| -> Vec<Vec<f64>> {
@@ -418,7 +414,6 @@ mod tests {
 
         #[test]
         fn one_potential_dual_on_a_shared_support(p in dist(7), q in dist(7), coords in proptest::collection::vec(-3.0f64..3.0, 14)) {
-            let _generator = crate::generator_lock();
             let pts: Vec<Vec<f64>> = coords.chunks(2).map(|c| c.to_vec()).collect();
             let (sp, sq) = (p.iter().sum::<f64>(), q.iter().sum::<f64>());
             let pn: Vec<f64> = p.iter().map(|x| x / sp).collect();

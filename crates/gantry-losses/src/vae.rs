@@ -100,7 +100,6 @@ mod tests {
 
     #[test]
     fn gaussian_nll_sums_per_example_and_averages_the_batch() {
-        let _generator = crate::generator_lock();
         let a = Tensor::from_slice(&[1.0f32, 2.0, 0.0, 0.0]).reshape([2, 2]);
         let b = Tensor::zeros([2, 2], (Kind::Float, Device::Cpu));
         // Example 1: ½(1 + 4)/0.25 = 10; example 2: 0 → mean 5.

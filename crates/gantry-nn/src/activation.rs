@@ -20,7 +20,6 @@ mod tests {
 
     #[test]
     fn leaky_relu_slope_and_gradient() {
-        let _generator = crate::generator_lock();
         let x = Tensor::from_slice(&[-2.0f32, 0.0, 3.0, -0.5, 1.0, 4.0])
             .reshape([1, 2, 3])
             .set_requires_grad(true);

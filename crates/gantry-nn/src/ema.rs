@@ -137,7 +137,6 @@ mod tests {
 
     #[test]
     fn half_life_and_rampup() {
-        let _generator = crate::generator_lock();
         let c = EmaConfig { half_life_kimg: 10.0, rampup: 0.0 };
         // After 10k images at batch 32 (312.5 updates) a weight's share halves.
         assert!((c.beta(32, 1).powf(10_000.0 / 32.0) - 0.5).abs() < 1e-12);
@@ -149,7 +148,6 @@ mod tests {
 
     #[test]
     fn averages_parameters_and_copies_buffers() {
-        let _generator = crate::generator_lock();
         let build = |vs: &VarStore| {
             let p = vs.root();
             (p.var("w", &[3], nn::Init::Const(0.0)), p.zeros_no_train("running", &[2]))

@@ -32,7 +32,8 @@ pub use spectral_norm::{sn_conv2d, sn_linear, MaybeSn, SnConv2d, SnLinear, Spect
 pub use truncation::{shrink, truncated_normal};
 
 /// libtorch's generator is global to a process and this crate's unit tests run on threads of one:
-/// every test holds this lock, so that a seeded draw replays (another test drawing between a
+/// every test that draws from it (random tensors, layer initialisation, dropout, penalties' random
+/// points) holds this lock, so that a seeded draw replays (another test drawing between a
 /// `manual_seed` and its draws would change them).
 #[cfg(test)]
 pub(crate) fn generator_lock() -> std::sync::MutexGuard<'static, ()> {

@@ -96,7 +96,6 @@ mod tests {
 
     #[test]
     fn stddev_by_hand() {
-        let _generator = crate::generator_lock();
         // N = 4, G = 2: groups {0, 2} and {1, 3} (index mod 2). C = 2, 1×1 pixels, F = 1.
         let x = Tensor::from_slice(&[0.0f32, 0.0, 1.0, 10.0, 2.0, 4.0, 3.0, 10.0]).reshape([4, 2, 1, 1]);
         let y = MinibatchStdDev { group_size: 2, num_channels: 1 }.forward_t(&x, true);

@@ -39,7 +39,6 @@ mod tests {
 
     #[test]
     fn truncated_draws_stay_inside_and_have_the_truncated_variance() {
-        let _generator = crate::generator_lock();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let tau = 1.0;
         let draws: Vec<f64> = (0..200_000).map(|_| truncated_normal(tau, || normal(&mut rng))).collect();
@@ -51,7 +50,6 @@ mod tests {
 
     #[test]
     fn shrink_interpolates_towards_the_mean() {
-        let _generator = crate::generator_lock();
         let w = Tensor::from_slice(&[2.0f32, -4.0]).reshape([1, 2]);
         let avg = Tensor::from_slice(&[1.0f32, 0.0]);
         let v: Vec<f32> = Vec::try_from(shrink(&w, &avg, 0.5).flatten(0, -1)).unwrap();
