@@ -96,9 +96,17 @@ fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice
     let run = |name: &str, steps: u64, batch: usize, nproc: Option<usize>, sync: bool| {
         let out = tmp.path().join(name);
         let (batch, sync) = (format!("batch_size={batch}"), format!("dist.sync_batchnorm={sync}"));
-        let sets = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "threads=1"];
-        let quiet = ["log.tensorboard=false", "log.sample_every=1000", &batch, &sync];
-        let mut cmd = common::tiny_dcgan(&out, steps, &[&sets[..], &quiet[..]].concat());
+        let sets = [
+            "model.g_width=8",
+            "model.d_width=8",
+            "model.z_dim=16",
+            "threads=1",
+            "log.tensorboard=false",
+            "log.sample_every=1000",
+            &batch,
+            &sync,
+        ];
+        let mut cmd = common::tiny_dcgan(&out, steps, &sets);
         if let Some(n) = nproc {
             cmd.args(["--nproc", &n.to_string()]);
         }
