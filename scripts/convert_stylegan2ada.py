@@ -15,9 +15,20 @@ resample filters are left out (gantry builds them). Unconditional generators wit
 
 The reverse, a gantry run to a state dict their Generator loads (`load_state_dict`, strict):
 `gantry export --ckpt RUN --format stylegan2-ada --out G.safetensors`.
+
+A pickle can name any Python function and have the unpickler call it, so this script does not
+trust the file: it resolves only an allow-list of exactly the globals StyleGAN2-ADA network
+pickles contain — torch_utils.persistence._reconstruct_persistent_obj (read as a record here;
+its module_src is never executed), dnnlib.util.EasyDict, collections.OrderedDict, builtins.set
+and frozenset, torch._utils._rebuild_tensor / _rebuild_tensor_v2 / _rebuild_parameter,
+torch.storage._load_from_bytes, and numpy's scalar, _reconstruct, dtype and ndarray (under the
+numpy 1.x and 2.x module names) — and refuses any other global, unexecuted, with one line naming
+it. A tensor's storage is itself a nested pickle (torch.storage._load_from_bytes); it is read with
+torch.load(weights_only=True), so it is held to torch's own allow-list.
 """
 import argparse
 import collections
+import io
 import json
 import os
 import pickle
@@ -32,30 +43,107 @@ from convert_pix2pix import save_safetensors  # noqa: E402
 class Persisted:
     """A torch_utils.persistence object, unpickled as its class name and its state."""
 
-    def __init__(self, meta):
-        self.class_name = meta["class_name"]
-        self.state = dict(meta["state"])
-
-    def __setstate__(self, state):  # never called: the state comes through the constructor
+    def __init__(self, class_name, state):
+        self.class_name = class_name
         self.state = state
+
+    def __setstate__(self, state):  # their pickles never BUILD a persistent object
+        raise pickle.UnpicklingError("a persistent object given state twice (BUILD)")
+
+
+def _reconstruct_persistent_obj(meta):
+    """torch_utils.persistence._reconstruct_persistent_obj without running the class source the
+    pickle carries (meta["module_src"], which is never read): only the class name and state."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("class_name"), str) or not isinstance(meta.get("state"), dict):
+        raise pickle.UnpicklingError("a persistent object without a class name and a state dict")
+    return Persisted(meta["class_name"], dict(meta["state"]))
 
 
 class EasyDict(dict):
     """dnnlib.util.EasyDict without dnnlib."""
 
     def __setstate__(self, state):
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("an EasyDict whose state is not a dict")
         self.update(state)
+
+
+def _no_hooks(hooks):
+    # Tensors are pickled with an empty OrderedDict of backward hooks (torch's "don't serialize
+    # hooks"); anything else would be a callable to run on backward.
+    if not isinstance(hooks, dict) or hooks:
+        raise pickle.UnpicklingError("a tensor with backward hooks")
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    _no_hooks(backward_hooks)
+    return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks):
+    _no_hooks(backward_hooks)
+    return torch._utils._rebuild_parameter(data, requires_grad, backward_hooks)
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _load_storage(b):
+    """torch.storage._load_from_bytes, whose bytes are a nested torch.save (legacy format) pickle,
+    read with torch's weights-only unpickler instead of torch.load(weights_only=False)."""
+    if not isinstance(b, bytes):
+        raise pickle.UnpicklingError("torch.storage._load_from_bytes of something other than bytes")
+    try:
+        return torch.load(io.BytesIO(b), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch wraps its unpickler's error (kept as __context__) in paragraphs of advice.
+        inner = e.__context__ if isinstance(e.__context__, pickle.UnpicklingError) else e
+        why = _one_line(inner).split(" Please use `torch.serialization")[0]
+        raise pickle.UnpicklingError(f"a tensor storage (torch.storage._load_from_bytes) refused by torch's weights-only unpickler: {why}") from None
+
+
+def _numpy(name):
+    """numpy's unpickling helpers, imported only when a pickle names one."""
+    import numpy
+
+    try:
+        from numpy._core import multiarray  # numpy 2.x (and 1.26)
+    except ImportError:
+        from numpy.core import multiarray
+    return {"scalar": multiarray.scalar, "_reconstruct": multiarray._reconstruct, "dtype": numpy.dtype, "ndarray": numpy.ndarray}[name]
+
+
+# Every global a StyleGAN2-ADA network pickle names (pickled with torch 1.7-2.x, numpy 1.x-2.x,
+# Python 3 pickle protocols 3-5), as module -> name -> what it loads as; nothing else is resolved.
+ALLOWED = {
+    "torch_utils.persistence": {"_reconstruct_persistent_obj": lambda: _reconstruct_persistent_obj},
+    "dnnlib.util": {"EasyDict": lambda: EasyDict},
+    "collections": {"OrderedDict": lambda: collections.OrderedDict},
+    "builtins": {"set": lambda: set, "frozenset": lambda: frozenset},
+    "torch._utils": {
+        "_rebuild_tensor": lambda: torch._utils._rebuild_tensor,
+        "_rebuild_tensor_v2": lambda: _rebuild_tensor_v2,
+        "_rebuild_parameter": lambda: _rebuild_parameter,
+    },
+    "torch.storage": {"_load_from_bytes": lambda: _load_storage},
+    "numpy": {"dtype": lambda: _numpy("dtype"), "ndarray": lambda: _numpy("ndarray")},
+    "numpy.core.multiarray": {"scalar": lambda: _numpy("scalar"), "_reconstruct": lambda: _numpy("_reconstruct")},
+    "numpy._core.multiarray": {"scalar": lambda: _numpy("scalar"), "_reconstruct": lambda: _numpy("_reconstruct")},
+}
 
 
 class Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
-        if module == "torch_utils.persistence" and name == "_reconstruct_persistent_obj":
-            return Persisted
-        if module == "dnnlib.util" and name == "EasyDict":
-            return EasyDict
-        if module.startswith("torch_utils") or module.startswith("dnnlib") or module.startswith("training"):
-            raise pickle.UnpicklingError(f"unexpected reference to {module}.{name}")
-        return super().find_class(module, name)
+        load = ALLOWED.get(module, {}).get(name) if isinstance(module, str) and isinstance(name, str) else None
+        if load is None:
+            full = f"{module}.{name}"
+            raise pickle.UnpicklingError(
+                f"refused global {full if full.isprintable() else ascii(full)}: this converter loads only what "
+                "StyleGAN2-ADA network pickles contain (their persistent objects, EasyDicts, torch tensors, "
+                "numpy scalars and arrays, plain containers) and runs nothing else"
+            )
+        return load()
 
 
 def state_dict(obj, prefix=""):
@@ -82,7 +170,9 @@ def load_g_ema(path):
         with open(path, "rb") as f:
             data = Unpickler(f).load()
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as e:
-        raise SystemExit(f"{path}: cannot read a StyleGAN2-ADA network pickle: {e}")
+        raise SystemExit(f"{path}: cannot read a StyleGAN2-ADA network pickle: {_one_line(e)}")
+    except Exception as e:  # what a malformed pickle makes the allowed constructors raise
+        raise SystemExit(f"{path}: cannot read a StyleGAN2-ADA network pickle: {type(e).__name__}: {_one_line(e)}")
     if not isinstance(data, dict) or "G_ema" not in data:
         raise SystemExit(f"{path}: not a StyleGAN2-ADA network pickle (no G_ema)")
     g = data["G_ema"]

@@ -43,10 +43,17 @@ enum ExportFormat {
 enum Cmd {
     /// Train a GAN from a preset or a config file, or resume a run.
     Train(TrainArgs),
-    /// Draw a grid of samples from a checkpoint.
+    /// Draw samples from a checkpoint: a grid (--out), or one PNG per sample (--outdir).
     Sample {
         #[command(flatten)]
-        from: FromCheckpoint,
+        from: Ckpt,
+        /// Output PNG: a grid of the samples.
+        #[arg(long, required_unless_present = "outdir")]
+        out: Option<PathBuf>,
+        /// A folder receiving one PNG per sample (000000.png, …), written batch by batch: memory
+        /// stays flat for any --n.
+        #[arg(long, conflicts_with = "out")]
+        outdir: Option<PathBuf>,
         /// Number of samples.
         #[arg(long, default_value_t = 64)]
         n: usize,
@@ -428,24 +435,21 @@ fn similarity_cmd(a: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// What every generating command takes.
+/// The checkpoint a generating command draws from.
 #[derive(Args)]
-struct FromCheckpoint {
+struct Ckpt {
     /// A checkpoint file, or a run folder (its newest checkpoint).
     #[arg(long)]
     ckpt: PathBuf,
     /// Seed of the latents.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output PNG.
-    #[arg(long)]
-    out: PathBuf,
     /// auto (CUDA when available), cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
 }
 
-impl FromCheckpoint {
+impl Ckpt {
     /// The checkpoint file and the device.
     fn resolve(&self) -> Result<(PathBuf, tch::Device)> {
         Ok((run_dir::resolve_checkpoint(&self.ckpt)?, gantry_core::device::parse_device(&self.device)?))
@@ -455,6 +459,23 @@ impl FromCheckpoint {
     fn model(&self) -> Result<Model> {
         let (path, device) = self.resolve()?;
         Model::load(&path, device)
+    }
+}
+
+/// What every generating command that writes one PNG takes.
+#[derive(Args)]
+struct FromCheckpoint {
+    #[command(flatten)]
+    src: Ckpt,
+    /// Output PNG.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+impl std::ops::Deref for FromCheckpoint {
+    type Target = Ckpt;
+    fn deref(&self) -> &Ckpt {
+        &self.src
     }
 }
 
@@ -608,11 +629,16 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} (code {code} traversal from {})", from.out.display(), m.path.display());
             Ok(())
         }
-        Cmd::Sample { from, n, truncation, psi, cutoff, class } => {
+        Cmd::Sample { from, out, outdir, n, truncation, psi, cutoff, class } => {
             let m = from.model()?;
             let trunc = generate::Truncation { tau: truncation, psi, cutoff };
-            generate::sample(&m, n, from.seed, &trunc, class, &from.out)?;
-            println!("wrote {} ({n} samples from {})", from.out.display(), m.path.display());
+            let (to, path) = match (&out, &outdir) {
+                (_, Some(dir)) => (generate::SampleOut::Folder(dir), dir),
+                (Some(file), None) => (generate::SampleOut::Grid(file), file),
+                (None, None) => bail!("give --out FILE.png or --outdir DIR"),
+            };
+            generate::sample(&m, n, from.seed, &trunc, class, to)?;
+            println!("wrote {} ({n} samples from {})", path.display(), m.path.display());
             Ok(())
         }
         Cmd::StyleMix { from, rows, cols, styles, psi } => {

@@ -156,6 +156,44 @@ fn sample_and_interpolate_draw_deterministic_grids() {
     assert_ne!(cell(0), cell(4));
 }
 
+/// `--outdir` writes one PNG per sample, drawn batch by batch (300 samples: two batches), each
+/// equal to its cell of the one-grid `--out`; a grid that cannot fit in memory is one line
+/// before anything is drawn (it used to be a 40 GB allocation failure and an abort).
+#[test]
+fn sample_outdir_writes_the_grids_samples_one_by_one_and_huge_grids_are_refused() {
+    let a = run_a();
+    let tmp = tempfile::tempdir().unwrap();
+    let (grid, dir) = (tmp.path().join("g.png"), tmp.path().join("each"));
+    ok(gantry()
+        .args(["sample", "--ckpt"])
+        .arg(a)
+        .args(["--n", "300", "--device", "cpu", "--out"])
+        .arg(&grid));
+    ok(gantry()
+        .args(["sample", "--ckpt"])
+        .arg(a)
+        .args(["--n", "300", "--device", "cpu", "--outdir"])
+        .arg(&dir));
+    let grid = image::open(&grid).unwrap().to_luma8();
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 300);
+    for i in [0u32, 17, 255, 256, 299] {
+        let one = image::open(dir.join(format!("{i:06}.png"))).unwrap().to_luma8();
+        assert_eq!((one.width(), one.height()), (32, 32));
+        let (r, c) = (i / 18, i % 18); // 18 per row
+        for (x, y, p) in one.enumerate_pixels() {
+            assert_eq!(p.0, grid.get_pixel(2 + c * 34 + x, 2 + r * 34 + y).0, "sample {i} at ({x}, {y})");
+        }
+    }
+    let line = fails(gantry().args(["sample", "--ckpt"]).arg(a).args([
+        "--n",
+        "100000000",
+        "--out",
+        tmp.path().join("huge.png").to_str().unwrap(),
+    ]));
+    assert!(line.contains("needs") && line.contains("--outdir"), "{line}");
+    assert!(!tmp.path().join("huge.png").exists());
+}
+
 /// `--format apng|gif` (or an .apng/.gif --out): frame t tiles every walk's step t, played forth
 /// and back (5 steps: 8 frames); the APNG's frames are exactly the grid PNG's columns.
 #[test]

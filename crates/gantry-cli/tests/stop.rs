@@ -74,3 +74,65 @@ fn ctrl_c_checkpoints_and_the_resumed_run_is_bit_identical() {
     let (k2, _) = interrupt("-TERM", &tmp.path().join("terminated"));
     assert!(tmp.path().join("terminated").join(format!("checkpoints/step-{k2:07}.safetensors")).is_file());
 }
+
+/// The steps of a run's `metrics.jsonl`, in file order.
+fn metric_steps(run: &Path) -> Vec<u64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect()
+}
+
+/// One writer per run folder: while a `gantry train` holds the folder (here stopped with
+/// SIGSTOP, so nothing changes under the test), a `--resume` of it is one line naming the
+/// holder's pid and touches nothing; the holder then finishes with one trajectory in its
+/// metrics. The OS releases the lock on any death: after `kill -9` the folder resumes.
+#[test]
+fn a_second_writer_is_refused_and_the_first_runs_files_are_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let child = train_cmd(&run, 1_000_000).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id().to_string();
+    let t0 = Instant::now();
+    while logged_steps(&run) < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(120), "the run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(Command::new("kill").args(["-STOP", &pid]));
+    let before = common::snapshot(&run);
+    let line = common::fails(gantry().args(["train", "--resume"]).arg(&run).args(["--device", "cpu"]));
+    assert!(line.contains(&format!("pid {pid}")) && line.contains("another gantry"), "{line}");
+    assert_eq!(common::snapshot(&run), before, "the refused writer changed the run folder");
+    // A new run into the same folder is refused as before (not empty).
+    common::fails(&mut train_cmd(&run, 10));
+    assert_eq!(common::snapshot(&run), before);
+    ok(Command::new("kill").args(["-CONT", &pid]));
+    ok(Command::new("kill").args(["-INT", &pid]));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let steps = metric_steps(&run);
+    let k = *steps.last().unwrap();
+    assert_eq!(steps, (1..=k).collect::<Vec<_>>(), "one trajectory in metrics.jsonl");
+    // A writer killed with SIGKILL holds nothing: the folder resumes after it.
+    let child = gantry()
+        .args(["train", "--resume"])
+        .arg(&run)
+        .args(["--steps", "1000000", "--device", "cpu"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while logged_steps(&run) < k as usize + 2 {
+        assert!(t0.elapsed() < Duration::from_secs(240), "the resumed run did not step");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(Command::new("kill").args(["-KILL", &child.id().to_string()]));
+    let _ = child.wait_with_output();
+    ok(gantry().args(["train", "--resume"]).arg(&run).args([
+        "--steps",
+        &(k + 1).to_string(),
+        "--device",
+        "cpu",
+    ]));
+}

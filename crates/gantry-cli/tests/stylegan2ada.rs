@@ -239,4 +239,121 @@ mod python {
             assert!(!out_path.exists());
         }
     }
+
+    /// Pickle opcodes, for the hand-made pickles below: GLOBAL `module.name`.
+    fn global(module: &str, name: &str) -> Vec<u8> {
+        format!("c{module}\n{name}\n").into_bytes()
+    }
+
+    /// BINUNICODE: a str (4-byte little-endian length, UTF-8).
+    fn unicode(s: &str) -> Vec<u8> {
+        let mut p = b"X".to_vec();
+        p.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        p.extend_from_slice(s.as_bytes());
+        p
+    }
+
+    /// BINBYTES: a bytes object.
+    fn bytes(b: &[u8]) -> Vec<u8> {
+        let mut p = b"B".to_vec();
+        p.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        p.extend_from_slice(b);
+        p
+    }
+
+    /// `module.name(arg)`: the global, its one argument, TUPLE1, REDUCE (the call).
+    fn call(module: &str, name: &str, arg: &[u8]) -> Vec<u8> {
+        let mut p = global(module, name);
+        p.extend_from_slice(arg);
+        p.extend_from_slice(b"\x85R");
+        p
+    }
+
+    /// A dict: EMPTY_DICT, MARK, its keys (str) and values, SETITEMS.
+    fn dict(items: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut p = b"}(".to_vec();
+        for (k, v) in items {
+            p.extend_from_slice(&unicode(k));
+            p.extend_from_slice(v);
+        }
+        p.push(b'u');
+        p
+    }
+
+    /// Hostile network pickles, each of which runs a command or Python code when unpickled by a
+    /// plain pickle.load (or did in the converter before its allow-list): refused with one line
+    /// naming the global, the command never run, nothing written. Made here opcode by opcode
+    /// (protocol 2, and protocol 4's STACK_GLOBAL), no Python needed to build them.
+    #[test]
+    #[ignore = "needs a Python with torch in GANTRY_PYTHON (cargo xtask test sets it and runs this)"]
+    fn malicious_pickles_are_refused_without_running() {
+        let tmp = tempfile::tempdir().unwrap();
+        let marker = |i: usize| tmp.path().join(format!("marker{i}"));
+        let touch = |i: usize| unicode(&format!("touch '{}'", marker(i).display()));
+        let create = |i: usize| unicode(&format!("open({:?}, 'w').close()", marker(i)));
+        // A tensor's storage unpickles as torch.storage._load_from_bytes(bytes of a nested
+        // pickle, torch.save's legacy format), which torch itself loads with weights_only=False:
+        // this nested pickle runs os.system.
+        let mut inner = b"\x80\x02".to_vec();
+        inner.extend_from_slice(&call("os", "system", &touch(4)));
+        inner.push(b'.');
+        // _rebuild_tensor_v2(storage, 0, (1,), (1,), False, OrderedDict())
+        let mut tensor = global("torch._utils", "_rebuild_tensor_v2");
+        tensor.push(b'(');
+        tensor.extend_from_slice(&call("torch.storage", "_load_from_bytes", &bytes(&inner)));
+        tensor.extend_from_slice(b"K\x00K\x01\x85K\x01\x85\x89");
+        tensor.extend_from_slice(&global("collections", "OrderedDict"));
+        tensor.extend_from_slice(b")RtR");
+        // subprocess.check_call(["touch", marker]) in a list in otherwise plain training_set_kwargs.
+        let mut argv = b"(".to_vec();
+        argv.extend_from_slice(&unicode("touch"));
+        argv.extend_from_slice(&unicode(marker(5).to_str().unwrap()));
+        argv.push(b'l');
+        let mut deeper = b"](".to_vec();
+        deeper.extend_from_slice(&call("subprocess", "check_call", &argv));
+        deeper.push(b'e');
+        let mut ordered = global("collections", "OrderedDict");
+        ordered.extend_from_slice(b")R");
+        let kwargs = dict(&[
+            ("path", unicode("data")),
+            ("resolution", b"K\x10".to_vec()),
+            ("hooks", ordered),
+            ("deeper", deeper),
+        ]);
+        // os.system through STACK_GLOBAL (two SHORT_BINUNICODEs), as protocol 4 names globals.
+        let mut stack_global = b"\x8c\x02os\x8c\x06system\x93".to_vec();
+        stack_global.extend_from_slice(&touch(6));
+        stack_global.extend_from_slice(b"\x85R");
+        let nested = vec![("training_set_kwargs", kwargs), ("G_ema", b"N".to_vec())];
+        let cases = [
+            ("os.system", vec![("G_ema", call("os", "system", &touch(0)))]),
+            ("builtins.eval", vec![("G_ema", call("builtins", "eval", &create(1)))]),
+            ("builtins.exec", vec![("G_ema", call("builtins", "exec", &create(2)))]),
+            ("posix.system", vec![("G_ema", call("posix", "system", &touch(3)))]),
+            ("os.system", vec![("G_ema", tensor)]),
+            ("subprocess.check_call", nested),
+            ("os.system", vec![("G_ema", stack_global)]),
+        ];
+        let out_path = tmp.path().join("out.safetensors");
+        for (i, (name, items)) in cases.into_iter().enumerate() {
+            let pkl = tmp.path().join(format!("hostile{i}.pkl"));
+            let mut pickle = b"\x80\x02".to_vec();
+            pickle.extend_from_slice(&dict(&items));
+            pickle.push(b'.');
+            std::fs::write(&pkl, pickle).unwrap();
+            let out = convert(&pkl, &out_path);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+            assert!(stderr.contains(pkl.to_str().unwrap()), "{stderr}");
+            // The nested pickle is refused by torch's weights-only unpickler, in its words.
+            let named = match i {
+                4 => format!("GLOBAL {name} "),
+                _ => format!("refused global {name}:"),
+            };
+            assert!(stderr.contains(&named), "{named}: {stderr}");
+            assert!(!marker(i).exists(), "{name} ran: {stderr}");
+            assert!(!out_path.exists());
+        }
+    }
 }

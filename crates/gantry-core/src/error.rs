@@ -23,6 +23,8 @@ pub enum CoreError {
     NoCuda(String),
     #[error("image: {0}")]
     Image(String),
+    #[error("{0}")]
+    OutOfMemory(String),
     #[error("optimizer state: {0}")]
     OptimizerState(String),
     #[error(transparent)]

@@ -9,6 +9,7 @@
 //! - [`fs`]: atomic file writes (temp file + rename).
 //! - [`parallel`]: data parallelism as training code sees it: this rank's share of per-sample
 //!   random draws, and the gradient averaging Adam's updates go through.
+//! - [`mem`]: available memory and peak resident set, so large requests are refused up front.
 //! - [`latent`]: N(0, 1) latents from gantry's own seeded generator (sample grids, evaluation).
 
 pub mod animation;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod fs;
 pub mod image;
 pub mod latent;
+pub mod mem;
 pub mod optim;
 pub mod parallel;
 

@@ -60,22 +60,38 @@ impl Truncation {
 /// [`latents`] with the truncation trick: τ-truncated N(0, 1) coordinates, then scaled by ψ.
 /// With the default (no τ, ψ = 1) this equals [`latents`].
 pub fn latents_truncated(n: usize, dim: i64, seed: u64, stream: &str, t: &Truncation) -> Tensor {
-    let z = match t.tau {
-        None => latents(n, dim, seed, stream),
-        Some(tau) => {
-            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, 0));
-            let v: Vec<f32> = (0..n * dim as usize)
+    LatentStream::new(seed, stream, t).next(n, dim)
+}
+
+/// [`latents_truncated`] drawn a batch at a time: the batches of one stream, concatenated, are
+/// its latents for their total count, so a large `gantry sample` need not hold them all.
+pub struct LatentStream {
+    rng: ChaCha8Rng,
+    trunc: Truncation,
+}
+
+impl LatentStream {
+    pub fn new(seed: u64, stream: &str, t: &Truncation) -> Self {
+        Self { rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, 0)), trunc: *t }
+    }
+
+    /// The next `n` latents `[n, dim]`.
+    pub fn next(&mut self, n: usize, dim: i64) -> Tensor {
+        let rng = &mut self.rng;
+        let v: Vec<f32> = match self.trunc.tau {
+            None => (0..n * dim as usize).map(|_| gantry_core::latent::standard_normal(rng) as f32).collect(),
+            Some(tau) => (0..n * dim as usize)
                 .map(|_| {
-                    gantry_nn::truncated_normal(tau, || gantry_core::latent::standard_normal(&mut rng)) as f32
+                    gantry_nn::truncated_normal(tau, || gantry_core::latent::standard_normal(rng)) as f32
                 })
-                .collect();
-            Tensor::from_slice(&v).reshape([n as i64, dim])
+                .collect(),
+        };
+        let z = Tensor::from_slice(&v).reshape([n as i64, dim]);
+        if self.trunc.psi == 1.0 {
+            z
+        } else {
+            gantry_nn::shrink(&z, &Tensor::zeros([dim], tch::kind::FLOAT_CPU), self.trunc.psi)
         }
-    };
-    if t.psi == 1.0 {
-        z
-    } else {
-        gantry_nn::shrink(&z, &Tensor::zeros([dim], tch::kind::FLOAT_CPU), t.psi)
     }
 }
 
@@ -140,16 +156,30 @@ fn toy_of_model(m: &Model) -> Result<Option<Toy>> {
     }
 }
 
-/// `gantry sample`: `n` samples (a grid of ⌈√n⌉ columns) from latents seeded by `seed`, with the
-/// truncation trick if asked; for conditional models all of class `class` if given (otherwise
-/// sample i has class i mod K).
+/// Where `gantry sample` writes.
+#[derive(Debug, Clone, Copy)]
+pub enum SampleOut<'a> {
+    /// One PNG: a grid of ⌈√n⌉ columns (toy models: a scatter plot).
+    Grid(&'a Path),
+    /// A folder receiving one PNG per sample, `000000.png` on (0-based), written as they are
+    /// drawn: memory stays flat for any n.
+    Folder(&'a Path),
+}
+
+/// Samples are drawn at most this many at a time.
+const SAMPLE_BATCH: usize = 256;
+
+/// `gantry sample`: `n` samples from latents seeded by `seed`, with the truncation trick if
+/// asked; for conditional models all of class `class` if given (otherwise sample i has class
+/// i mod K). They are drawn in batches; a grid that cannot fit in memory is one line before any
+/// is drawn (a folder needs one batch at a time).
 pub fn sample(
     m: &Model,
     n: usize,
     seed: u64,
     trunc: &Truncation,
     class: Option<i64>,
-    out: &Path,
+    out: SampleOut,
 ) -> Result<()> {
     if n == 0 {
         bail!("--n must be at least 1");
@@ -160,22 +190,81 @@ pub fn sample(
     if trunc.cutoff.is_some() && in_w.is_none() {
         bail!("--cutoff truncates StyleGAN's ws; {} holds a {} model", m.path.display(), m.cfg.family.arch());
     }
+    let toy = toy_of_model(m)?;
     // StyleGAN truncates in W: z itself is only τ-truncated.
     let z_trunc = if in_w.is_some() { Truncation { psi: 1.0, ..*trunc } } else { *trunc };
-    let z = latents_truncated(n, s.z_dim(), seed, "sample", &z_trunc);
-    let nrow = (n as f64).sqrt().ceil() as usize;
-    let x = match (class, in_w) {
-        (None, Some(w)) => w.generate_psi(&z, trunc.psi, trunc.cutoff)?,
-        (None, None) => s.generate(&z),
-        (Some(k), _) => {
+    let classes = match class {
+        Some(k) => {
             let c = m.class_sampler()?;
             if !(0..c.classes()).contains(&k) {
                 bail!("invalid --class: expected 0..{}, found {k}", c.classes() - 1);
             }
-            c.generate_class(&z, &Tensor::full([n as i64], k, (Kind::Int64, Device::Cpu)))?
+            Some((c, k))
         }
+        None => None,
     };
-    save_samples(&x, toy_of_model(m)?.as_ref(), nrow, out)
+    let draw = |z: &Tensor| -> Result<Tensor> {
+        let x = match (&classes, in_w) {
+            (None, Some(w)) => w.generate_psi(z, trunc.psi, trunc.cutoff)?,
+            (None, None) => s.generate(z),
+            (Some((c, k)), _) => {
+                c.generate_class(z, &Tensor::full([z.size()[0]], *k, (Kind::Int64, Device::Cpu)))?
+            }
+        };
+        Ok(x.to_device(Device::Cpu))
+    };
+    // Sample i has class i mod K in every batch when a batch is a multiple of K.
+    let k = if class.is_none() { m.class_sampler().map_or(1, |c| c.classes().max(1) as usize) } else { 1 };
+    let batch = (SAMPLE_BATCH / k).max(1) * k;
+    let shape = draw(&latents_truncated(1, s.z_dim(), seed, "sample", &z_trunc))?.size();
+    let per_sample: u128 = shape[1..].iter().map(|&d| d as u128).product();
+    let mut stream = LatentStream::new(seed, "sample", &z_trunc);
+    match out {
+        SampleOut::Grid(path) => {
+            // Latents, the float samples and the u8 grid (with its padding).
+            let floats = n as u128 * (s.z_dim() as u128 + per_sample) * 4;
+            let what = format!(
+                "--n {n}: a grid of {n} samples of {}",
+                shape[1..].iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
+            );
+            gantry_core::mem::ensure_fits(
+                &what,
+                floats + n as u128 * per_sample * 2,
+                "give --outdir DIR to write one PNG per sample",
+            )?;
+            let mut parts = Vec::new();
+            let mut done = 0;
+            while done < n {
+                let b = batch.min(n - done);
+                parts.push(draw(&stream.next(b, s.z_dim()))?);
+                done += b;
+            }
+            let x = if parts.len() == 1 { parts.pop().unwrap() } else { Tensor::cat(&parts, 0) };
+            save_samples(&x, toy.as_ref(), (n as f64).sqrt().ceil() as usize, path)
+        }
+        SampleOut::Folder(dir) => {
+            if toy.is_some() {
+                bail!(
+                    "--outdir writes one image per sample; {} holds a model of 2-D points: give --out FILE.png for its scatter plot",
+                    m.path.display()
+                );
+            }
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut done = 0;
+            while done < n {
+                let b = batch.min(n - done);
+                let px = gantry_core::image::to_u8(&draw(&stream.next(b, s.z_dim()))?);
+                for j in 0..b {
+                    gantry_core::image::save_png(
+                        &px.get(j as i64),
+                        &dir.join(format!("{:06}.png", done + j)),
+                    )?;
+                }
+                done += b;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `gantry traverse`: InfoGAN's latent codes, one at a time. Code 0 is the categorical code

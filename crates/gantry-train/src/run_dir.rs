@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+/// A run folder's writer lock ([`RunDir::lock`]), released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
 /// Paths inside one run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -97,6 +103,48 @@ impl RunDir {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter_map(|v| Some((v["step"].as_u64()?, v[key].as_f64()?)))
             .collect())
+    }
+
+    /// The file whose lock marks the run's one writer ([`RunDir::lock`]).
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join(".gantry.lock")
+    }
+
+    /// Takes the run folder's writer lock: an advisory exclusive lock on `.gantry.lock`, held
+    /// until the returned [`RunLock`] is dropped or the process ends (the OS releases it on any
+    /// death, `kill -9` included). A folder another live process holds is one line naming its
+    /// pid, and nothing in the folder is touched. The folder must exist.
+    pub fn lock(&self) -> Result<RunLock> {
+        let path = self.lock_file();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = std::io::Read::read_to_string(&mut file, &mut holder);
+                let holder = holder.split_whitespace().next().map_or_else(
+                    || "a process that has not yet written its pid".to_string(),
+                    |pid| format!("pid {pid}"),
+                );
+                bail!(
+                    "run folder {} is being written by another gantry ({holder}); two writers would interleave its metrics and checkpoints: wait for that one to end, or stop it first",
+                    self.root.display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+        file.set_len(0).with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(file, "{}", std::process::id())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(RunLock { _file: file })
     }
 
     /// Removes the temporary files that writes killed mid-way left in the run folder (see

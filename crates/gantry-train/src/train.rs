@@ -25,7 +25,7 @@ use crate::eval::TrainingEval;
 use crate::family::{Batch, Family};
 use crate::preview::Preview;
 use crate::recipes::BuildContext;
-use crate::run_dir::{KeepBest, RunDir};
+use crate::run_dir::{KeepBest, RunDir, RunLock};
 use crate::tensorboard::EventWriter;
 
 /// Threads to use: the configured count, or for 0 this process's share of the cores (all of
@@ -57,6 +57,8 @@ struct Session {
     best: Option<(String, u64, f64)>,
     /// This process's place in a data-parallel run (None: the only process).
     dist: Option<Dist>,
+    /// The run folder's writer lock, held by the process that writes (rank 0) for the session.
+    _lock: Option<RunLock>,
 }
 
 impl Session {
@@ -138,12 +140,20 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
         d.broadcast(parts.family.networks())?;
     }
     let run = RunDir::new(out);
-    if writes {
+    let lock = if writes {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let lock = run.lock()?;
+        // Another `gantry train` may have started the same folder while this one prepared.
+        if run.config().exists() {
+            bail!("refusing to write into {}: another run started there meanwhile", out.display());
+        }
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
-    }
+        Some(lock)
+    } else {
+        None
+    };
     let steps = cfg.steps;
-    Session { cfg, run, parts, device, threads, best: None, dist }.train(0, steps)
+    Session { cfg, run, parts, device, threads, best: None, dist, _lock: lock }.train(0, steps)
 }
 
 /// Continues the run in `dir` from its newest checkpoint up to `steps` (default: the config's).
@@ -157,6 +167,8 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     let dist = join_run(device)?;
     let writes = dist.as_ref().is_none_or(Dist::writes);
     let device = dist.as_ref().map_or(device, |d| d.launch.device(device));
+    // One writer per run folder: taken before anything in it is touched.
+    let lock = if writes { Some(run.lock()?) } else { None };
     for (path, size) in if writes { run.remove_stale_temps()? } else { Vec::new() } {
         eprintln!(
             "removed {} ({:.1} MB): a write that was killed before it finished left it",
@@ -193,7 +205,7 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
         run.truncate_metrics(ck_step)?;
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
     }
-    let session = Session { cfg, run, parts, device, threads, best: None, dist };
+    let session = Session { cfg, run, parts, device, threads, best: None, dist, _lock: lock };
     if writes && target == ck_step {
         eprintln!("{} is already at step {target}; nothing to do", dir.display());
     }
