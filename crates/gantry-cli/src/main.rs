@@ -247,6 +247,14 @@ enum Cmd {
         /// A .png/.jpg (one input, or the --degrade grid), or a folder that receives NAME.png per input.
         #[arg(long)]
         out: PathBuf,
+        /// Input pixels per tile side (0: whole images at once). Default: the largest tile whose
+        /// measured working set fits in 1 GiB (or a quarter of the available memory).
+        #[arg(long)]
+        tile: Option<i64>,
+        /// Input pixels of context read around each tile. Default: the model's receptive field
+        /// radius, so tiled output equals whole-image output.
+        #[arg(long)]
+        tile_overlap: Option<i64>,
         /// auto (CUDA when available), cpu, cuda, cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
@@ -584,12 +592,16 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Upscale { ckpt, input, degrade, n, out, device } => {
+        Cmd::Upscale { ckpt, input, degrade, n, out, tile, tile_overlap, device } => {
             let path = run_dir::resolve_checkpoint(&ckpt)?;
             let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
-            let count = generate::upscale(&m, &input, &out, degrade, n)?;
+            let o = generate::UpscaleOptions { degrade, n, tile, overlap: tile_overlap };
+            let count = generate::upscale(&m, &input, &out, o)?;
+            let peak = gantry_core::mem::peak()
+                .map(|b| format!("; peak memory {}", gantry_core::mem::human(b as u128)))
+                .unwrap_or_default();
             println!(
-                "wrote {} ({count} images of {} upscaled by {})",
+                "wrote {} ({count} images of {} upscaled by {}{peak})",
                 out.display(),
                 input.display(),
                 path.display()

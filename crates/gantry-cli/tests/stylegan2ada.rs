@@ -304,7 +304,7 @@ mod python {
         tensor.extend_from_slice(b"K\x00K\x01\x85K\x01\x85\x89");
         tensor.extend_from_slice(&global("collections", "OrderedDict"));
         tensor.extend_from_slice(b")RtR");
-        // subprocess.check_call(["touch", marker]) in a list in otherwise plain training_set_kwargs.
+        // subprocess.check_call(["touch", marker]), deep in otherwise plain training_set_kwargs.
         let mut argv = b"(".to_vec();
         argv.extend_from_slice(&unicode("touch"));
         argv.extend_from_slice(&unicode(marker(5).to_str().unwrap()));

@@ -93,6 +93,12 @@ pub trait Translator {
     fn any_size(&self) -> bool {
         false
     }
+    /// For an [`any_size`](Self::any_size) model: how many input pixels on each side an output
+    /// pixel depends on (its receptive field's radius), so that tiles with this much overlap give
+    /// the whole image's result; None when unknown.
+    fn context(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Which way a translation goes.
@@ -143,6 +149,8 @@ pub struct Model {
     pub path: PathBuf,
     pub cfg: RunConfig,
     pub family: Box<dyn Family>,
+    /// The device its networks are on.
+    pub device: Device,
 }
 
 impl Model {
@@ -152,7 +160,7 @@ impl Model {
         let cfg = config_of(&ck)?;
         let family = crate::recipes::build(&cfg, &crate::recipes::BuildContext::inference(device))?;
         family.networks().load_inference(&ck)?;
-        Ok(Self { path: path.to_path_buf(), cfg, family })
+        Ok(Self { path: path.to_path_buf(), cfg, family, device })
     }
 
     /// "`path` holds a `arch` model, which can: …".

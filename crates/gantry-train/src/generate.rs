@@ -573,14 +573,30 @@ fn image_files(input: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// How `gantry upscale` runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpscaleOptions {
+    /// The files are high-resolution originals: downsample them first as in training (bicubic
+    /// with antialiasing, by the model's scale; sides cropped to a multiple of it), so the output
+    /// can be compared with them.
+    pub degrade: bool,
+    /// Upscale at most this many files.
+    pub n: Option<usize>,
+    /// Input pixels per tile side (0: whole images at once); None: the largest tile whose
+    /// measured working set fits in 1 GiB (or a quarter of the available memory).
+    pub tile: Option<i64>,
+    /// Context read around each tile; None: the model's receptive field radius (32 if unknown).
+    pub overlap: Option<i64>,
+}
+
 /// `gantry upscale`: super-resolution of image files at their own size by a model that upscales
-/// any size (SRResNet/SRGAN). `degrade`: the files are high-resolution originals, first
-/// downsampled as in training (bicubic with antialiasing, by the model's scale; sides cropped to
-/// a multiple of it), so the output can be compared with them. `out` ending in `.png`/`.jpg` gets
-/// the one upscaled image of a single input, or with `degrade` a grid of rows (input enlarged |
-/// bicubic | model | original); any other `out` is a folder that receives `<name>.png` per input,
-/// written atomically. Returns the number upscaled.
-pub fn upscale(m: &Model, input: &Path, out: &Path, degrade: bool, n: Option<usize>) -> Result<usize> {
+/// any size (SRResNet/SRGAN), tile by tile ([`crate::tile`]): memory is bounded by the tile's
+/// working set plus the u8 result, whatever the image size, and with the default overlap the
+/// result equals whole-image inference. `out` ending in `.png`/`.jpg` gets the one upscaled
+/// image of a single input, or with `degrade` a grid of rows (input enlarged | bicubic | model |
+/// original); any other `out` is a folder that receives `<name>.png` per input, written
+/// atomically. Returns the number upscaled.
+pub fn upscale(m: &Model, input: &Path, out: &Path, o: UpscaleOptions) -> Result<usize> {
     let t = m.translator()?;
     if !t.any_size() {
         bail!(
@@ -591,8 +607,9 @@ pub fn upscale(m: &Model, input: &Path, out: &Path, degrade: bool, n: Option<usi
     }
     let ((c, lr_side), (_, hr_side)) = (t.input_shape(), t.output_shape());
     let scale = hr_side / lr_side;
+    let degrade = o.degrade;
     let mut files = image_files(input)?;
-    files.truncate(n.unwrap_or(usize::MAX));
+    files.truncate(o.n.unwrap_or(usize::MAX));
     if files.is_empty() {
         bail!("--n must be at least 1");
     }
@@ -606,6 +623,14 @@ pub fn upscale(m: &Model, input: &Path, out: &Path, degrade: bool, n: Option<usi
             files.len()
         );
     }
+    let overlap = o.overlap.or(t.context()).unwrap_or(32);
+    if overlap < 0 || o.tile.is_some_and(|t| t < 0) {
+        bail!("--tile and --tile-overlap take pixels ≥ 0");
+    }
+    let tiling = match o.tile {
+        Some(tile) => crate::tile::Tiling { tile, overlap },
+        None => crate::tile::Tiling::measured(c, overlap, m.device, |x| t.translate(x))?,
+    };
     if !one_file {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
@@ -632,21 +657,25 @@ pub fn upscale(m: &Model, input: &Path, out: &Path, degrade: bool, n: Option<usi
         } else {
             (x, None)
         };
-        let sr = t.translate(&lr)?.to_device(Device::Cpu);
+        let (lh, lw) = (lr.size()[2] as u128, lr.size()[3] as u128);
+        gantry_core::mem::ensure_fits(
+            &format!("{}: upscaling {lw}x{lh} by {scale}", file.display()),
+            lh * lw * (scale as u128).pow(2) * c as u128 * if hr.is_some() && one_file { 9 } else { 1 },
+            "",
+        )?;
+        let sr_u8 = crate::tile::apply(&lr, scale, tiling, |x| t.translate(x))?;
         match (&hr, one_file) {
             (Some(hr), true) => {
                 let near =
                     lr.repeat_interleave_self_int(scale, 2, None).repeat_interleave_self_int(scale, 3, None);
                 let bicubic = crate::recipes::srgan::bicubic_upscale(&lr, scale);
+                let sr = gantry_core::image::from_u8(&sr_u8.unsqueeze(0));
                 rows.push(Tensor::cat(&[near, bicubic, sr, hr.shallow_clone()], 0));
             }
-            (None, true) => gantry_core::image::save_png(&gantry_core::image::to_u8(&sr.get(0)), out)?,
+            (None, true) => gantry_core::image::save_png(&sr_u8, out)?,
             (_, false) => {
                 let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-                gantry_core::image::save_png(
-                    &gantry_core::image::to_u8(&sr.get(0)),
-                    &out.join(format!("{stem}.png")),
-                )?;
+                gantry_core::image::save_png(&sr_u8, &out.join(format!("{stem}.png")))?;
             }
         }
     }

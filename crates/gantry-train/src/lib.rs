@@ -34,4 +34,5 @@ pub mod report;
 pub mod run_dir;
 pub mod stop;
 pub mod tensorboard;
+pub mod tile;
 pub mod train;

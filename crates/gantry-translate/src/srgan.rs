@@ -50,6 +50,17 @@ impl SrganConfig {
         self.size / self.scale
     }
 
+    /// SRResNet's receptive field radius in input pixels: how far from an output pixel's own input
+    /// pixel the inputs it depends on reach (the 9×9 head, two 3×3 per block, the trunk's 3×3,
+    /// each upsampling stage's 3×3 at its own scale, the 9×9 tail at the output's), rounded up.
+    /// Inference on a tile with this much context around it equals inference on the whole image.
+    pub fn receptive_radius(&self) -> i64 {
+        let stages = 63 - (self.scale as u64).leading_zeros() as i64;
+        let ups: f64 = (0..stages).map(|i| 1.0 / f64::from(1u32 << i)).sum();
+        let radius = 4.0 + 2.0 * self.n_blocks as f64 + 1.0 + ups + 4.0 / self.scale as f64;
+        radius.ceil() as i64
+    }
+
     /// Checks every size; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=4).contains(&self.channels) {

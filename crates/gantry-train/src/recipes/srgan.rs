@@ -403,6 +403,10 @@ impl Translator for SrganFamily {
     fn any_size(&self) -> bool {
         true
     }
+
+    fn context(&self) -> Option<i64> {
+        Some(self.s.model.receptive_radius())
+    }
 }
 
 /// The paper's optimisation: Adam(10⁻⁴, β1 0.9), content + 10⁻³·adversarial, lr ×0.1 at
