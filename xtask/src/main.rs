@@ -7,12 +7,14 @@
 //! cargo xtask demo                  setup, release build, train dcgan-mnist on the embedded digits
 //! cargo xtask datasets list|fetch|verify|derive
 //! cargo xtask bench                 criterion benches and their PyTorch peers, as ratios
+//! cargo xtask fuzz [--secs N]       every reader under libFuzzer (cargo-fuzz): inputs, crashes
 //! cargo xtask repro NAME [--check]  regenerate a set of figures into target/repro/NAME
 //! cargo xtask weights fetch|verify inception, train-classifier NAME
 //! ```
 
 mod bench;
 mod datasets;
+mod fuzz;
 mod gpu;
 mod libtorch;
 mod weights;
@@ -60,6 +62,9 @@ enum Cmd {
     },
     /// Run the criterion benches and their PyTorch peers; print medians and ratios.
     Bench(bench::BenchArgs),
+    /// Fuzz every reader of untrusted bytes with libFuzzer (cargo-fuzz): inputs run and crashes
+    /// per target.
+    Fuzz(fuzz::FuzzArgs),
     /// Pretrained weights: fetch/verify the FID Inception network, train the domain classifiers.
     Weights {
         #[command(subcommand)]
@@ -172,6 +177,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Demo { args } => demo(args),
         Cmd::Datasets { cmd } => datasets::run(cmd),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Fuzz(args) => fuzz::run(args),
         Cmd::Repro { name, check, only } => repro(&name, check, only.as_deref()),
         Cmd::GpuCheck => gpu::run(),
         Cmd::Weights { cmd } => weights::run(cmd),

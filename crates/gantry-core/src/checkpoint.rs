@@ -179,6 +179,13 @@ impl Checkpoint {
 
     /// Reads a checkpoint; a truncated or corrupt file is an error naming it.
     pub fn load(path: &Path) -> Result<Checkpoint> {
+        let len = std::fs::metadata(path).map_err(|e| CoreError::io(path, e))?.len();
+        // The file, and the tensors made from it.
+        crate::mem::ensure_fits(
+            &format!("{}: loading this {}-byte checkpoint", path.display(), len),
+            len as u128 * 2,
+            "",
+        )?;
         let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
         Self::from_bytes(&bytes, path)
     }

@@ -5,7 +5,6 @@
 //! 32×32). The files may sit in a folder (directly or under `cifar-10-batches-bin/`) or inside
 //! `cifar-10-binary.tar.gz`.
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::dataset::{ImageDataset, Split};
@@ -95,13 +94,12 @@ pub fn load(path: &Path, split: Split) -> Result<ImageDataset> {
             let member = entry.path().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
             let base = member.rsplit('/').next().unwrap_or_default().to_string();
             if wanted.contains(&base.as_str()) {
-                let mut buf = Vec::new();
-                entry.read_to_end(&mut buf).map_err(|e| {
-                    DataError::format(
-                        format!("{}!{member}", path.display()),
-                        format!("truncated member ({e})"),
-                    )
-                })?;
+                let shown = format!("{}!{member}", path.display());
+                let limit = crate::error::expand_limit();
+                if entry.size() > limit {
+                    return Err(crate::error::too_large(&shown, "the member its tar header claims", limit));
+                }
+                let buf = crate::error::read_bounded(&mut entry, limit, &shown, "archive member")?;
                 found.push((format!("{}!{member}", path.display()), buf));
             }
         }

@@ -10,13 +10,41 @@ use image::{DynamicImage, ImageFormat};
 
 use crate::{DataError, Result};
 
-/// Decodes `bytes` of `format`; `shown` names the file in errors.
+/// The most pixels an image may have: PIL's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`
+/// × 2, past which PIL raises `DecompressionBombError`). A header claiming more is one line
+/// before any pixel is decoded.
+pub const MAX_PIXELS: u64 = 2 * 89_478_485;
+
+/// Refuses a `w`×`h` image of `channels` × `bytes_per_sample` before decoding: past
+/// [`MAX_PIXELS`], or more than the available memory holds (its pixels, and the float tensor
+/// they become).
+fn check_size(w: u64, h: u64, samples: u64) -> std::result::Result<(), String> {
+    let px = w * h;
+    if px > MAX_PIXELS {
+        return Err(format!(
+            "{w}x{h} is {px} pixels, over the limit of {MAX_PIXELS} (PIL's decompression-bomb limit): split or shrink it first"
+        ));
+    }
+    gantry_core::mem::ensure_fits(&format!("decoding {w}x{h}"), px as u128 * samples as u128 * 5, "")
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes `bytes` of `format`; `shown` names the file in errors. The header's size is checked
+/// first ([`MAX_PIXELS`], available memory), so a decompression bomb is one line.
 pub fn decode(bytes: &[u8], format: ImageFormat, shown: &str) -> Result<DynamicImage> {
     let err = |message: String| DataError::Decode { path: shown.to_string(), message };
     if format == ImageFormat::Jpeg {
         return decode_jpeg(bytes).map_err(err);
     }
-    image::load_from_memory_with_format(bytes, format).map_err(|e| err(e.to_string()))
+    let reader = || image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let (w, h) = reader().into_dimensions().map_err(|e| err(e.to_string()))?;
+    // 4 channels of 16 bits: the most any decoder here gives per pixel.
+    check_size(w as u64, h as u64, 8).map_err(err)?;
+    let mut r = reader();
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some((w as u64 * h as u64 * 16).max(512 << 20));
+    r.limits(limits);
+    r.decode().map_err(|e| err(e.to_string()))
 }
 
 /// Reads and decodes the image file at `path` (its format from its extension, else its bytes).
@@ -49,6 +77,7 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
             d.dct_method(mozjpeg::DctMethod::IntegerSlow);
             d.do_fancy_upsampling(true);
             let (w, h) = (d.width() as u32, d.height() as u32);
+            check_size(w as u64, h as u64, 3).map_err(std::io::Error::other)?;
             let grey = matches!(d.color_space(), mozjpeg::ColorSpace::JCS_GRAYSCALE);
             let img = if grey {
                 let mut s = d.grayscale()?;

@@ -38,16 +38,50 @@ impl DataError {
     }
 }
 
-/// Reads a whole file, decompressing it when its name ends in `.gz`.
-pub(crate) fn read_maybe_gz(path: &std::path::Path) -> Result<Vec<u8>> {
+/// The most one decompressed stream or archive member may hold: a quarter of the available
+/// memory, at most 4 GiB (4 GiB where the available memory is unknown). Past it, a gzip or tar
+/// member is one line (a decompression bomb, or a file too large for this machine).
+pub(crate) fn expand_limit() -> u64 {
+    let cap = 4u64 << 30;
+    gantry_core::mem::available().map_or(cap, |a| cap.min(a / 4))
+}
+
+/// The error for a stream of `shown` that holds (or claims) more than [`expand_limit`].
+pub(crate) fn too_large(shown: impl std::fmt::Display, what: &str, limit: u64) -> DataError {
+    DataError::format(
+        shown,
+        format!(
+            "{what} is larger than {} (a quarter of the available memory, at most 4 GiB): a decompression bomb, or a file too large for this machine",
+            gantry_core::mem::human(limit as u128)
+        ),
+    )
+}
+
+/// Reads `r` to its end, refusing (with one line) more than `limit` bytes: memory stays within
+/// the limit whatever the stream expands to.
+pub(crate) fn read_bounded(r: impl std::io::Read, limit: u64, shown: &str, what: &str) -> Result<Vec<u8>> {
     use std::io::Read;
+    let mut out = Vec::new();
+    r.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DataError::format(shown, format!("corrupt or truncated {what} ({e})")))?;
+    if out.len() as u64 > limit {
+        return Err(too_large(shown, &format!("its {what}"), limit));
+    }
+    Ok(out)
+}
+
+/// Reads a whole file, decompressing it when its name ends in `.gz` (at most [`expand_limit`]
+/// bytes).
+pub(crate) fn read_maybe_gz(path: &std::path::Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| {
-            DataError::format(path.display(), format!("corrupt or truncated gzip stream ({e})"))
-        })?;
-        Ok(out)
+        read_bounded(
+            flate2::read::GzDecoder::new(&raw[..]),
+            expand_limit(),
+            &path.display().to_string(),
+            "gzip stream",
+        )
     } else {
         Ok(raw)
     }

@@ -90,8 +90,12 @@ fn list_archive(path: &Path) -> Result<Vec<Member>> {
             continue;
         }
         let rel = entry.path().map_err(bad)?.to_string_lossy().trim_start_matches("./").to_string();
-        let mut buf = Vec::new();
-        entry.read_to_end(&mut buf).map_err(bad)?;
+        let shown = format!("{}!{rel}", path.display());
+        let limit = crate::error::expand_limit();
+        if entry.size() > limit {
+            return Err(crate::error::too_large(&shown, "the member its tar header claims", limit));
+        }
+        let buf = crate::error::read_bounded(&mut entry, limit, &shown, "archive member")?;
         out.push(Member { shown: format!("{}!{rel}", path.display()), rel, bytes: Bytes::Mem(buf) });
     }
     Ok(out)

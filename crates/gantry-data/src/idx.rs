@@ -73,9 +73,52 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Idx> {
     }
 }
 
-/// Reads an IDX file (raw or `.gz`).
+/// Reads an IDX file (raw or `.gz`). A gzipped file's header is read first: dims claiming more
+/// than the memory allows are one line before the payload is decompressed.
 pub fn read(path: &Path) -> Result<Idx> {
-    parse(&read_maybe_gz(path)?, &path.display().to_string())
+    let shown = path.display().to_string();
+    if path.extension().is_none_or(|e| e != "gz") {
+        return parse(&read_maybe_gz(path)?, &shown);
+    }
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    let bad =
+        |e: std::io::Error| DataError::format(&shown, format!("corrupt or truncated gzip stream ({e})"));
+    let limit = crate::error::expand_limit();
+    let mut head = [0u8; 20];
+    let mut have = read_up_to(&mut gz, &mut head[..4]).map_err(bad)?;
+    if have == 4 && head[0] == 0 && head[1] == 0 && (1..=4).contains(&head[3]) {
+        let nd = head[3] as usize;
+        have += read_up_to(&mut gz, &mut head[4..4 + 4 * nd]).map_err(bad)?;
+        if have == 4 + 4 * nd {
+            let dims: Vec<u64> = head[4..have]
+                .chunks(4)
+                .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")) as u64)
+                .collect();
+            if dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).is_none_or(|w| w > limit) {
+                return Err(crate::error::too_large(
+                    &shown,
+                    &format!("the payload its IDX header claims (dims {dims:?})"),
+                    limit,
+                ));
+            }
+        }
+    }
+    let mut bytes = head[..have].to_vec();
+    bytes.extend(crate::error::read_bounded(gz, limit, &shown, "gzip stream")?);
+    parse(&bytes, &shown)
+}
+
+/// Reads until `buf` is full or the stream ends; the bytes read.
+fn read_up_to(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// Reads an image file `[N, rows, cols]` and its label file `[N]`; checks both and that the counts

@@ -146,6 +146,11 @@ impl Manifest {
     }
 }
 
+/// The built-in manifests' (name, TOML text).
+pub fn builtin_texts() -> &'static [(&'static str, &'static str)] {
+    BUILTIN
+}
+
 const BUILTIN: &[(&str, &str)] = &[
     ("mnist", include_str!("../../../datasets/mnist.toml")),
     ("fashion-mnist", include_str!("../../../datasets/fashion-mnist.toml")),

@@ -41,7 +41,12 @@ pub struct StatsFile {
 /// Reads `mu` and `sigma` (and gantry's `n`, when present) from a pytorch-fid `.npz`.
 pub fn read_stats(path: &Path) -> Result<StatsFile> {
     let file = File::open(path).map_err(|e| file_err(path, e))?;
-    let mut npz = NpzReader::new(file).map_err(|e| file_err(path, format!("not an .npz file ({e})")))?;
+    read_stats_from(std::io::BufReader::new(file), path)
+}
+
+/// [`read_stats`] of an `.npz` read from `r`; `path` names it in errors.
+pub fn read_stats_from(r: impl std::io::Read + std::io::Seek, path: &Path) -> Result<StatsFile> {
+    let mut npz = NpzReader::new(r).map_err(|e| file_err(path, format!("not an .npz file ({e})")))?;
     let mu: Array1<f64> = npz
         .by_name("mu.npy")
         .or_else(|_| npz.by_name("mu"))
@@ -108,13 +113,17 @@ pub fn write_array(path: &Path, t: &Tensor) -> Result<()> {
 
 /// Reads a feature matrix `[N, d]` from `.npy` (float32 or float64) as an f32 tensor.
 pub fn read_features(path: &Path) -> Result<Tensor> {
-    let open = || File::open(path).map_err(|e| file_err(path, e));
-    if let Ok(a) = Array2::<f32>::read_npy(open()?) {
+    read_features_from(&std::fs::read(path).map_err(|e| file_err(path, e))?, path)
+}
+
+/// [`read_features`] of `.npy` bytes; `path` names them in errors.
+pub fn read_features_from(bytes: &[u8], path: &Path) -> Result<Tensor> {
+    if let Ok(a) = Array2::<f32>::read_npy(bytes) {
         let (r, c) = a.dim();
         let a = a.as_standard_layout().to_owned();
         return Ok(Tensor::from_slice(a.as_slice().expect("standard")).reshape([r as i64, c as i64]));
     }
-    match Array2::<f64>::read_npy(open()?) {
+    match Array2::<f64>::read_npy(bytes) {
         Ok(a) => Ok(to_tensor2(a).to_kind(Kind::Float)),
         Err(e) => Err(file_err(path, format!("expected a 2-D float32/float64 .npy feature matrix ({e})"))),
     }

@@ -133,6 +133,11 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
     Ok(out)
 }
 
+/// Decodes one record's `Event` protobuf.
+pub fn decode_event(bytes: &[u8]) -> Result<Event> {
+    Event::decode(bytes).context("not a tensorflow.Event protobuf")
+}
+
 /// Appends events to one event file.
 #[derive(Debug)]
 pub struct EventWriter {
