@@ -144,6 +144,38 @@ fn srresnet_then_srgan_resume_exactly_and_upscale() {
     );
     assert!(e.contains("give a folder"), "{e}");
 
+    // A 90×70 image upscaled whole (--tile 0), in 16-pixel tiles with the default overlap (the
+    // receptive field radius: equal), and with too little overlap (seams): 360×280.
+    let big = tmp.path().join("big.png");
+    let px = (tch::Tensor::arange(90 * 70, (tch::Kind::Float, tch::Device::Cpu)) * 0.37)
+        .sin()
+        .reshape([1, 70, 90]);
+    gantry_core::image::save_png(&gantry_core::image::to_u8(&px), &big).unwrap();
+    let upscale = |tile: &str, extra: &[&str], out: &Path| {
+        ok(gantry()
+            .args(["upscale", "--device", "cpu", "--tile", tile])
+            .args(extra)
+            .arg("--ckpt")
+            .arg(&a)
+            .arg("--input")
+            .arg(&big)
+            .arg("--out")
+            .arg(out))
+    };
+    let pixels = |p: &Path| image::open(p).unwrap().to_luma8();
+    let whole = tmp.path().join("whole.png");
+    let stdout = String::from_utf8_lossy(&upscale("0", &[], &whole).stdout).to_string();
+    assert!(stdout.contains("peak memory"), "{stdout}");
+    let tiled = tmp.path().join("tiled.png");
+    upscale("16", &[], &tiled);
+    let (w, t) = (pixels(&whole), pixels(&tiled));
+    assert_eq!((w.width(), w.height()), (360, 280));
+    let off = w.pixels().zip(t.pixels()).filter(|(a, b)| a.0[0].abs_diff(b.0[0]) > 1).count();
+    assert_eq!(off, 0, "tiles with the receptive field as overlap equal the whole image (±1 level)");
+    let seams = tmp.path().join("seams.png");
+    upscale("16", &["--tile-overlap", "0"], &seams);
+    assert_ne!(pixels(&seams).into_raw(), w.into_raw(), "no overlap shows at the seams");
+
     // PSNR of the held-out digits made low-resolution, against the originals.
     let out = ok(gantry().args(["eval", "psnr", "--json", "--device", "cpu", "--fake"]).arg(&a));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
