@@ -78,7 +78,14 @@ fn srresnet_then_srgan_resume_exactly_and_upscale() {
         &data,
         &frozen,
         2,
-        &["--set".into(), init.clone(), "--set".into(), "train.g_opt.lr=1e-30".into()],
+        &[
+            "--set".into(),
+            init.clone(),
+            "--set".into(),
+            "train.g_opt.lr=1e-30".into(),
+            "--set".into(),
+            format!("train.content={}", content()),
+        ],
     );
     let c0 = Checkpoint::load(&mse.join("checkpoints/step-0000002.safetensors")).unwrap();
     let c1 = Checkpoint::load(&frozen.join("checkpoints/step-0000002.safetensors")).unwrap();
@@ -196,7 +203,9 @@ fn srresnet_then_srgan_resume_exactly_and_upscale() {
                 "train.init_from=/nonexistent/run",
                 "--device",
                 "cpu",
-            ]),
+            ])
+            .arg("--set")
+            .arg(format!("train.content={}", content())),
     );
     assert!(e.contains("train.init_from") && e.contains("/nonexistent/run"), "{e}");
     assert!(!bad.exists(), "no run folder on bad input");

@@ -5,6 +5,9 @@
 use crate::dataset::{numeric_classes, ImageDataset};
 use crate::{DataError, Result};
 
+/// The largest class label a CSV row may carry (classes are numbered 0..=label).
+pub const MAX_LABEL: u32 = 99_999;
+
 /// Parses CSV text of square grey images of side `side` (28 for MNIST), pixels 0–255.
 pub fn parse(text: &str, side: usize, origin: &str) -> Result<ImageDataset> {
     parse_scaled(text, side, 255, origin)
@@ -42,6 +45,14 @@ pub fn parse_scaled(text: &str, side: usize, max: u32, origin: &str) -> Result<I
                 }
                 pixels.push(((v * 255 + max / 2) / max) as u8);
             } else {
+                // Each label up to the largest becomes a class: a huge one would be an allocation
+                // bomb (found by fuzzing: `crates/gantry-fuzz/regressions/csv/`).
+                if v > MAX_LABEL {
+                    return Err(DataError::format(
+                        origin,
+                        format!("line {}, column {}: label {v} out of range 0..={MAX_LABEL}", i + 1, j + 1),
+                    ));
+                }
                 labels.push(v as i64);
             }
         }
@@ -77,6 +88,8 @@ mod tests {
         assert_eq!(ds.image_shape(), [1, 2, 2]);
         assert_eq!(ds.classes, vec!["0", "1"]);
         assert_eq!(ds.images.int64_value(&[0, 0, 1, 1]), 180);
+        let e = parse("1,2,3,4,100000\n", 2, "t.csv").unwrap_err().to_string();
+        assert!(e.contains("line 1, column 5: label 100000 out of range 0..=99999"), "{e}");
         let e = parse("1,2,3,4\n", 2, "t.csv").unwrap_err().to_string();
         assert!(e.contains("t.csv") && e.contains("line 1") && e.contains("found 4"), "{e}");
         let e = parse("1,2,x,4,5\n", 2, "t.csv").unwrap_err().to_string();
