@@ -596,12 +596,16 @@ fn run(cli: Cli) -> Result<()> {
             let path = run_dir::resolve_checkpoint(&ckpt)?;
             let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
             let o = generate::UpscaleOptions { degrade, n, tile, overlap: tile_overlap };
-            let count = generate::upscale(&m, &input, &out, o)?;
+            let (count, tiling) = generate::upscale(&m, &input, &out, o)?;
             let peak = gantry_core::mem::peak()
                 .map(|b| format!("; peak memory {}", gantry_core::mem::human(b as u128)))
                 .unwrap_or_default();
+            let tiles = match tiling.tile {
+                0 => "whole images".to_string(),
+                t => format!("tiles of {t} px, overlap {}", tiling.overlap),
+            };
             println!(
-                "wrote {} ({count} images of {} upscaled by {}{peak})",
+                "wrote {} ({count} images of {} upscaled by {}; {tiles}{peak})",
                 out.display(),
                 input.display(),
                 path.display()

@@ -4,9 +4,9 @@
 //! (raw and gzip), the CIFAR binary batches, the MNIST CSV, images (PNG 8/16-bit, JPEG through
 //! libjpeg-turbo, WebP, BMP, TIFF, GIF, PNM), pix2pix `A|B` pairs, image archives (`.tar.gz`),
 //! checkpoints (safetensors), `.npz` statistics and `.npy` features, run configs, `--set` lines,
-//! dataset manifests and TensorBoard event records. A reader may refuse its input (an error is
-//! the right answer to most of them); it must not panic, abort, hang or allocate what the input
-//! only claims.
+//! dataset manifests, TensorBoard event records and `metrics.jsonl` as a resume purges it. A
+//! reader may refuse its input (an error is the right answer to most of them); it must not panic,
+//! abort, hang or allocate what the input only claims.
 //!
 //! `cargo xtask fuzz` drives them with libFuzzer (cargo-fuzz, `fuzz/` at the repository root,
 //! one binary whose target is chosen by `GANTRY_FUZZ_TARGET`), starting from [`seeds`]: small
@@ -40,6 +40,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "set", run: set },
     Target { name: "manifest", run: manifest },
     Target { name: "tensorboard", run: tensorboard },
+    Target { name: "metrics", run: metrics },
 ];
 
 /// What a fuzzing process sets once: one libtorch thread (inputs are small; fuzzing runs one
@@ -136,6 +137,16 @@ fn manifest(data: &[u8]) -> bool {
 fn tensorboard(data: &[u8]) -> bool {
     gantry_train::tensorboard::read_records(data)
         .is_ok_and(|records| records.iter().all(|r| gantry_train::tensorboard::decode_event(r).is_ok()))
+}
+
+/// A run folder's `metrics.jsonl` as a resume purges it (keeping steps ≤ 5) and as reports and
+/// `log.keep_best` read it.
+fn metrics(data: &[u8]) -> bool {
+    let dir = std::env::temp_dir().join(format!("gantry-fuzz-{}", std::process::id())).join("run");
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    std::fs::write(dir.join("metrics.jsonl"), data).expect("scratch write");
+    let run = gantry_train::run_dir::RunDir::new(&dir);
+    run.metric_values("d_loss").is_ok_and(|v| !v.is_empty()) && run.truncate_metrics(5).is_ok()
 }
 
 /// A gzip stream of `data`.
@@ -274,6 +285,9 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             std::fs::remove_dir_all(&dir).ok();
             vec![bytes]
         }
+        "metrics" => vec![
+            b"{\"step\":1,\"d_loss\":0.5}\n{\"step\":6,\"d_loss\":0.25,\"fid_mnist\":12.5}\n{\"step\":7,\"d_lo".to_vec(),
+        ],
         _ => Vec::new(),
     }
 }

@@ -596,7 +596,12 @@ pub struct UpscaleOptions {
 /// image of a single input, or with `degrade` a grid of rows (input enlarged | bicubic | model |
 /// original); any other `out` is a folder that receives `<name>.png` per input, written
 /// atomically. Returns the number upscaled.
-pub fn upscale(m: &Model, input: &Path, out: &Path, o: UpscaleOptions) -> Result<usize> {
+pub fn upscale(
+    m: &Model,
+    input: &Path,
+    out: &Path,
+    o: UpscaleOptions,
+) -> Result<(usize, crate::tile::Tiling)> {
     let t = m.translator()?;
     if !t.any_size() {
         bail!(
@@ -690,7 +695,7 @@ pub fn upscale(m: &Model, input: &Path, out: &Path, o: UpscaleOptions) -> Result
         }
         gantry_core::image::save_grid(&Tensor::cat(&rows, 0), 4, out)?;
     }
-    Ok(files.len())
+    Ok((files.len(), tiling))
 }
 
 #[cfg(test)]

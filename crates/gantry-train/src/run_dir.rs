@@ -93,8 +93,8 @@ impl RunDir {
     /// Each step's value of `key` in `metrics.jsonl` (the last line of a step wins).
     pub fn metric_values(&self, key: &str) -> Result<BTreeMap<u64, f64>> {
         let path = self.metrics();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let text = match std::fs::read(&path) {
+            Ok(t) => String::from_utf8_lossy(&t).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
         };
@@ -172,7 +172,13 @@ impl RunDir {
     /// Keeps only the metric lines with `step <= last` (and drops a torn last line), atomically.
     pub fn truncate_metrics(&self, last: u64) -> Result<()> {
         let path = self.metrics();
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+        };
+        // A line torn inside a multi-byte character is dropped like any other unparsable line.
+        let text = String::from_utf8_lossy(&bytes);
         let kept: String = text
             .lines()
             .filter(|l| {

@@ -37,9 +37,10 @@ impl Tiling {
     }
 
     /// The largest tile whose working set fits the budget (1 GiB, or a quarter of the available
-    /// memory if less), measured: `f` runs once on a probe input of `channels`×96×96 while the
-    /// process's peak resident set is watched, giving bytes per input pixel (×1.5 for what a
-    /// probe does not show). Falls back to [`FALLBACK_TILE`] where that cannot be measured.
+    /// memory if less), measured: `f` runs on probes of `channels`×64×64 and ×128×128 while the
+    /// process's peak resident set is watched; the growth between the two gives the bytes per
+    /// input pixel (what a tile of that size adds, without the fixed costs a single probe would
+    /// count). Falls back to [`FALLBACK_TILE`] where that cannot be measured.
     pub fn measured(
         channels: i64,
         overlap: i64,
@@ -50,14 +51,17 @@ impl Tiling {
         if device != Device::Cpu {
             return Ok(fallback);
         }
-        let side = 96i64;
-        let probe = Tensor::zeros([1, channels, side, side], (Kind::Float, Device::Cpu));
-        let (Some(base), true) = (gantry_core::mem::rss(), gantry_core::mem::reset_peak()) else {
-            return Ok(fallback);
-        };
-        drop(f(&probe)?);
-        let Some(peak) = gantry_core::mem::peak() else { return Ok(fallback) };
-        let per_pixel = (peak.saturating_sub(base) as f64 / (side * side) as f64 * 1.5).max(64.0);
+        let mut grew = [0u64; 2];
+        for (i, side) in [64i64, 128].into_iter().enumerate() {
+            let probe = Tensor::zeros([1, channels, side, side], (Kind::Float, Device::Cpu));
+            let (Some(base), true) = (gantry_core::mem::rss(), gantry_core::mem::reset_peak()) else {
+                return Ok(fallback);
+            };
+            drop(f(&probe)?);
+            let Some(peak) = gantry_core::mem::peak() else { return Ok(fallback) };
+            grew[i] = peak.saturating_sub(base);
+        }
+        let per_pixel = (grew[1].saturating_sub(grew[0]) as f64 / (128 * 128 - 64 * 64) as f64).max(64.0);
         let total = (budget() as f64 / per_pixel).sqrt() as i64;
         Ok(Self { tile: (total - 2 * overlap).clamp(32, 2048), overlap })
     }

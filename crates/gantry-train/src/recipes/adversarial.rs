@@ -341,7 +341,7 @@ impl Game {
 
 /// A critic's update on its adversarial loss `adv` plus `extra` (penalties), with ProGAN's drift
 /// term on `real_out` and `wgan-clip`'s weight clipping, for critic `d` of `nets` (a [`Game`]'s D,
-/// the adversarial autoencoder's latent D); the usual scalars.
+/// the adversarial autoencoder's latent D, pix2pix's and SRGAN's D); the usual scalars.
 #[allow(clippy::too_many_arguments)]
 pub fn critic_update(
     nets: &mut Networks,
@@ -353,22 +353,60 @@ pub fn critic_update(
     real_out: &Tensor,
     fake_out: &Tensor,
 ) -> Scalars {
-    // ProGAN's drift term needs D's real scores, which only this point has for every family.
-    let extra = match reg.drift {
-        e if e > 0.0 => extra + penalty::drift_penalty(real_out, e),
-        _ => extra.shallow_clone(),
+    let critic = Critic {
+        adv: adv.shallow_clone(),
+        extra: extra.shallow_clone(),
+        real_out,
+        fake_out,
+        names: ["d_real", "d_fake"],
     };
-    nets.opt_mut(d).backward_step(&(adv + &extra));
+    critic_step(nets, d, constraint, reg, &[critic])
+}
+
+/// One critic's share of a critic step: its adversarial loss (with the family's scale, e.g. the
+/// authors' ½), its penalties ([`Penalties::total`]), its scores of the real and the fake batch,
+/// and the names its mean scores are logged under.
+pub struct Critic<'a> {
+    pub adv: Tensor,
+    pub extra: Tensor,
+    pub real_out: &'a Tensor,
+    pub fake_out: &'a Tensor,
+    pub names: [&'static str; 2],
+}
+
+/// The one critic step every adversarial family takes: the critics' adversarial losses plus
+/// their penalties plus ProGAN's drift term `reg.drift`·E[D(x)²] on each critic's real scores,
+/// one update of `d`'s optimiser (which may hold several critics: CycleGAN's D_A and D_B), then
+/// `wgan-clip`'s weight clipping. Scalars: `d_loss` (the adversarial sum), `d_reg` (penalties and
+/// drift), each critic's mean real and fake scores. The sum is Σ adv + Σ extra, in that order.
+pub fn critic_step(
+    nets: &mut Networks,
+    d: NetId,
+    constraint: Constraint,
+    reg: &Penalties,
+    critics: &[Critic<'_>],
+) -> Scalars {
+    // ProGAN's drift term needs D's real scores, which only this point has for every family.
+    let extras: Vec<Tensor> = critics
+        .iter()
+        .map(|c| match reg.drift {
+            e if e > 0.0 => &c.extra + penalty::drift_penalty(c.real_out, e),
+            _ => c.extra.shallow_clone(),
+        })
+        .collect();
+    let adv = critics[1..].iter().fold(critics[0].adv.shallow_clone(), |t, c| t + &c.adv);
+    let total = extras.iter().fold(adv.shallow_clone(), |t, e| t + e);
+    nets.opt_mut(d).backward_step(&total);
     if constraint == Constraint::Clip {
         penalty::clip_weights(nets.vs(d), reg.clip);
     }
+    let extra = extras[1..].iter().fold(extras[0].shallow_clone(), |t, e| t + e);
     let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
-    vec![
-        ("d_loss", adv.double_value(&[])),
-        ("d_reg", extra.double_value(&[])),
-        ("d_real", mean(real_out)),
-        ("d_fake", mean(fake_out)),
-    ]
+    let mut out = vec![("d_loss", adv.double_value(&[])), ("d_reg", extra.double_value(&[]))];
+    for c in critics {
+        out.extend([(c.names[0], mean(c.real_out)), (c.names[1], mean(c.fake_out))]);
+    }
+    out
 }
 
 /// The [`crate::family::Family`] methods of a GAN family whose [`Game`] is its `game` field and

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
-use super::adversarial::{authors_scale, validate_adam, Constraint, LossChoice, Penalties};
+use super::adversarial::{authors_scale, critic_step, validate_adam, Critic, LossChoice, Penalties};
 use super::pix2pix::epoch_schedule;
 use super::BuildContext;
 use crate::capability::Translator;
@@ -215,29 +215,29 @@ impl CycleFamily {
             let critic = |x: &Tensor| d.forward(x, Mode::Train);
             let adv = loss.d_loss(&real_out, &fake_out) * half;
             let extra = reg.total(constraint, &critic, real, fake, k);
-            (
-                adv,
-                extra,
-                real_out.mean(tch::Kind::Float).double_value(&[]),
-                fake_out.mean(tch::Kind::Float).double_value(&[]),
-            )
+            (adv, extra, real_out, fake_out)
         };
         let (fake_b, fake_a) = (self.pool_b.query(&fake_b), self.pool_a.query(&fake_a));
+        // D_B first, then D_A (the order their penalties draw in); summed A then B.
         let (adv_b, extra_b, real_b_out, fake_b_out) = judge(&self.d_b, b, &fake_b);
         let (adv_a, extra_a, real_a_out, fake_a_out) = judge(&self.d_a, a, &fake_a);
-        let total = &adv_a + &adv_b + &extra_a + &extra_b;
-        self.nets.opt_mut(self.d_id).backward_step(&total);
-        if constraint == Constraint::Clip {
-            gantry_losses::clip_weights(self.nets.vs(self.d_id), reg.clip);
-        }
-        Ok(vec![
-            ("d_loss", (&adv_a + &adv_b).double_value(&[])),
-            ("d_reg", (extra_a + extra_b).double_value(&[])),
-            ("d_a_real", real_a_out),
-            ("d_a_fake", fake_a_out),
-            ("d_b_real", real_b_out),
-            ("d_b_fake", fake_b_out),
-        ])
+        let critics = [
+            Critic {
+                adv: adv_a,
+                extra: extra_a,
+                real_out: &real_a_out,
+                fake_out: &fake_a_out,
+                names: ["d_a_real", "d_a_fake"],
+            },
+            Critic {
+                adv: adv_b,
+                extra: extra_b,
+                real_out: &real_b_out,
+                fake_out: &fake_b_out,
+                names: ["d_b_real", "d_b_fake"],
+            },
+        ];
+        Ok(critic_step(&mut self.nets, self.d_id, constraint, reg, &critics))
     }
 
     fn run(&self, g: &ResnetGenerator, x: &Tensor, channels: i64) -> Result<Tensor> {

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::adversarial::{validate_adam, Constraint, LossChoice, Penalties};
+use super::adversarial::{critic_update, validate_adam, LossChoice, Penalties};
 use super::BuildContext;
 use crate::capability::Translator;
 use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
@@ -241,19 +241,10 @@ impl SrganFamily {
             let adv = loss.d_loss(&real_out, &fake_out);
             let d = &self.d;
             let critic = |x: &Tensor| d.forward(x, true);
-            let extra = self.s.reg.total(self.s.loss.constraint(), &critic, hr, &detached, k);
-            let total = &adv + &extra;
-            self.nets.opt_mut(self.d_id).backward_step(&total);
-            if self.s.loss.constraint() == Constraint::Clip {
-                gantry_losses::clip_weights(self.nets.vs(self.d_id), self.s.reg.clip);
-            }
-            let mean = |t: &Tensor| t.mean(Kind::Float).double_value(&[]);
-            out.extend([
-                ("d_loss", adv.double_value(&[])),
-                ("d_reg", extra.double_value(&[])),
-                ("d_real", mean(&real_out)),
-                ("d_fake", mean(&fake_out)),
-            ]);
+            let constraint = self.s.loss.constraint();
+            let extra = self.s.reg.total(constraint, &critic, hr, &detached, k);
+            let (nets, reg) = (&mut self.nets, &self.s.reg);
+            out.extend(critic_update(nets, self.d_id, constraint, reg, &adv, &extra, &real_out, &fake_out));
         }
         self.sr = Some(sr);
         Ok(out)
