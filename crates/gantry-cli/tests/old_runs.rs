@@ -1,10 +1,14 @@
 //! Run folders written by the gantry of before the reshaped core (`fixtures/make_old_runs.sh`,
 //! commit 4639d95): today's gantry loads their configs and checkpoints, samples from them, and a
-//! step-2 folder resumed to step 4 equals the old binary's own step 4 bit for bit — the families
-//! train exactly as they did. Bit for bit holds for one set of CPU kernels: on a machine with
-//! AVX-512, libtorch's and oneDNN's dispatch pick kernels that round differently, so both the
-//! fixtures and this test ask for the AVX2 ones (`CPU_KERNELS`).
-
+//! step-2 folder resumed to step 4 equals the old binary's own step 4 — the families train exactly
+//! as they did. Bit for bit holds for one set of CPU kernels: on a machine with AVX-512,
+//! libtorch's and oneDNN's dispatch pick kernels that round differently, so both the fixtures and
+//! this test ask for the AVX2 ones (`CPU_KERNELS`). Even so, the fixtures' AMD EPYC and an Intel
+//! Xeon round differently (same AVX2 code, presumably blocked by each CPU's caches): measured on the
+//! Xeon, 378 of the tensors differ by at most 1.1e-6 of their largest value after two steps. So
+//! every float tensor must equal the old one bit for bit or within 1e-5 of its largest value
+//! (rounding, not a changed algorithm, which moves weights by far more after two steps), integer
+//! tensors exactly, and the sample grid's pixels within one level; the test says which held.
 use std::path::Path;
 
 use gantry_core::checkpoint::Checkpoint;
@@ -49,14 +53,35 @@ fn old_run_folders_resume_to_what_the_old_binary_trained() {
             old.tensors.keys().collect::<Vec<_>>(),
             "{family}: the checkpoint's tensors"
         );
+        let mut rounded = 0;
         for (name, t) in &old.tensors {
-            assert!(t.equal(&new.tensors[name]), "{family}: {name} differs from the old binary's");
+            let n = &new.tensors[name];
+            if t.equal(n) {
+                continue;
+            }
+            assert!(t.is_floating_point(), "{family}: {name} differs from the old binary's");
+            let (t, n) = (t.to_kind(tch::Kind::Double), n.to_kind(tch::Kind::Double));
+            let diff = (&t - &n).abs().max().double_value(&[]);
+            let scale = t.abs().max().double_value(&[]).max(1e-12);
+            assert!(
+                diff <= 1e-5 * scale,
+                "{family}: {name} differs from the old binary's by {diff:e} (scale {scale:e})"
+            );
+            rounded += 1;
         }
-        assert_eq!(
-            std::fs::read(run.join("samples/step-0000004.png")).unwrap(),
-            std::fs::read(fixtures.join(format!("{family}-4/samples/step-0000004.png"))).unwrap(),
-            "{family}: the sample grid"
+        eprintln!(
+            "{family}: {} of {} tensors bit for bit, {rounded} within rounding",
+            old.tensors.len() - rounded,
+            old.tensors.len()
         );
+        let grid = |p: &Path| image::open(p).unwrap().to_rgb8();
+        let (a, b) = (
+            grid(&run.join("samples/step-0000004.png")),
+            grid(&fixtures.join(format!("{family}-4/samples/step-0000004.png"))),
+        );
+        assert_eq!(a.dimensions(), b.dimensions(), "{family}: the sample grid");
+        let off = a.as_raw().iter().zip(b.as_raw()).filter(|(x, y)| x.abs_diff(**y) > 1).count();
+        assert_eq!(off, 0, "{family}: the sample grid's pixels");
         // The old checkpoint itself (its embedded config is of the old schema) draws samples.
         let out = tmp.path().join(format!("{family}.png"));
         ok(gantry()

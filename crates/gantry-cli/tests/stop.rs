@@ -92,10 +92,16 @@ fn metric_steps(run: &Path) -> Vec<u64> {
 fn a_second_writer_is_refused_and_the_first_runs_files_are_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let child = train_cmd(&run, 1_000_000).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = common::tiny_dcgan(&run, 1_000_000, &[&LOG[..], &["log.checkpoint_every=2"]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id().to_string();
     let t0 = Instant::now();
-    while logged_steps(&run) < 3 {
+    // A checkpoint to resume from: the second writer is refused once it has checked everything
+    // else (a resume refused for another reason leaves the folder as it was too).
+    while logged_steps(&run) < 3 || !run.join("checkpoints/step-0000002.safetensors").is_file() {
         assert!(t0.elapsed() < Duration::from_secs(120), "the run did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -129,10 +135,14 @@ fn a_second_writer_is_refused_and_the_first_runs_files_are_untouched() {
     }
     ok(Command::new("kill").args(["-KILL", &child.id().to_string()]));
     let _ = child.wait_with_output();
-    ok(gantry().args(["train", "--resume"]).arg(&run).args([
-        "--steps",
-        &(k + 1).to_string(),
-        "--device",
-        "cpu",
-    ]));
+    let newest = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            name.strip_prefix("step-")?.strip_suffix(".safetensors")?.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap();
+    let steps = (newest + 1).to_string();
+    ok(gantry().args(["train", "--resume"]).arg(&run).args(["--steps", &steps, "--device", "cpu"]));
 }

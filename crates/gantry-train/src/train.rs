@@ -167,15 +167,6 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     let dist = join_run(device)?;
     let writes = dist.as_ref().is_none_or(Dist::writes);
     let device = dist.as_ref().map_or(device, |d| d.launch.device(device));
-    // One writer per run folder: taken before anything in it is touched.
-    let lock = if writes { Some(run.lock()?) } else { None };
-    for (path, size) in if writes { run.remove_stale_temps()? } else { Vec::new() } {
-        eprintln!(
-            "removed {} ({:.1} MB): a write that was killed before it finished left it",
-            path.display(),
-            size as f64 / 1e6
-        );
-    }
     let (ck_step, ck_path) = run.latest_checkpoint()?;
     let target = steps.unwrap_or(cfg.steps);
     if target < ck_step {
@@ -200,7 +191,16 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
         d.broadcast(parts.family.networks())?;
     }
     cfg.steps = target;
-    // The checkpoint loaded: only now touch the folder.
+    // The checkpoint loaded: only now touch the folder, as its one writer (a refused resume,
+    // here or above, leaves it as it was).
+    let lock = if writes { Some(run.lock()?) } else { None };
+    for (path, size) in if writes { run.remove_stale_temps()? } else { Vec::new() } {
+        eprintln!(
+            "removed {} ({:.1} MB): a write that was killed before it finished left it",
+            path.display(),
+            size as f64 / 1e6
+        );
+    }
     if writes {
         run.truncate_metrics(ck_step)?;
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
