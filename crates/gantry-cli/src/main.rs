@@ -560,7 +560,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Train(args) => train_cmd(args),
         Cmd::Export { ckpt, format: ExportFormat::Stylegan2Ada, out } => {
             let path = run_dir::resolve_checkpoint(&ckpt)?;
-            let n = gantry_train::recipes::stylegan2::export_stylegan2ada(&path, &out)?;
+            let n = gantry_train::explore::export_stylegan2ada(&path, &out)?;
             println!(
                 "wrote {} ({n} tensors: the generator of {} as StyleGAN2-ADA's Generator state dict)",
                 out.display(),
@@ -660,15 +660,13 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::StyleMix { from, rows, cols, styles, psi } => {
             let (path, device) = from.resolve()?;
             let styles: gantry_stylegan::explore::Styles = styles.parse()?;
-            gantry_train::recipes::stylegan2::style_mix(
-                &path, rows, cols, &styles, psi, from.seed, &from.out, device,
-            )?;
+            gantry_train::explore::style_mix(&path, rows, cols, &styles, psi, from.seed, &from.out, device)?;
             println!("wrote {} ({rows}x{cols} style mixing from {})", from.out.display(), path.display());
             Ok(())
         }
         Cmd::Noise { from, rows, cols } => {
             let (path, device) = from.resolve()?;
-            gantry_train::recipes::stylegan2::noise(&path, rows, cols, from.seed, &from.out, device)?;
+            gantry_train::explore::noise(&path, rows, cols, from.seed, &from.out, device)?;
             println!("wrote {} (noise grid from {})", from.out.display(), path.display());
             Ok(())
         }
@@ -693,7 +691,7 @@ fn run(cli: Cli) -> Result<()> {
                 steps,
                 ..Default::default()
             };
-            let mut loaded = gantry_train::recipes::stylegan2::load(&path, device)?;
+            let mut loaded = gantry_train::explore::load(&path, device)?;
             let classifier = match edit {
                 None => None,
                 Some(_) => match gantry_train::inversion::domain_classifier(&loaded)? {

@@ -1098,7 +1098,7 @@ fn stylegan2_resumes_exactly_and_truncates_in_w() {
     // the API and the CLI, in W and W⁺.
     let target = g.generate_psi(&gantry_train::generate::latents(1, 8, 5, "t"), 1.0, None).unwrap();
     let ckpt = a.join("checkpoints/step-0000004.safetensors");
-    let mut loaded = gantry_train::recipes::stylegan2::load(&ckpt, tch::Device::Cpu).unwrap();
+    let mut loaded = gantry_train::explore::load(&ckpt, tch::Device::Cpu).unwrap();
     for space in [gantry_stylegan::invert::Space::W, gantry_stylegan::invert::Space::WPlus] {
         let cfg = gantry_stylegan::invert::InvertConfig {
             space,

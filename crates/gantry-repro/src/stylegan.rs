@@ -24,7 +24,7 @@ use crate::chart::{save, Panel, Series, COLORS};
 pub use crate::Options;
 use gantry_stylegan::explore::Styles;
 use gantry_stylegan::invert::{InvertConfig, Method, Space};
-use gantry_train::recipes::stylegan2::{self, StyleRun};
+use gantry_train::recipes::stylegan2::StyleRun;
 
 /// Runs the figures; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
@@ -65,7 +65,7 @@ pub fn run(o: &Options) -> Result<Value> {
 
     // Style mixing and noise.
     for (styles, name) in [(Styles::Coarse, "coarse"), (Styles::Fine, "fine")] {
-        stylegan2::style_mix(
+        gantry_train::explore::style_mix(
             &ckpt,
             5,
             5,
@@ -76,7 +76,7 @@ pub fn run(o: &Options) -> Result<Value> {
             o.device,
         )?;
     }
-    stylegan2::noise(&ckpt, 4, 4, 3, &o.out.join("noise.png"), o.device)?;
+    gantry_train::explore::noise(&ckpt, 4, 4, 3, &o.out.join("noise.png"), o.device)?;
 
     // Truncation in W.
     let reference = crate::DomainReference::load(data, features, 5000, o.device)
@@ -143,7 +143,7 @@ pub fn run(o: &Options) -> Result<Value> {
     ] {
         let (mut psnrs, mut starts, mut images) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..digits {
-            let mut loaded = stylegan2::load(&ckpt, o.device)?;
+            let mut loaded = gantry_train::explore::load(&ckpt, o.device)?;
             let inv = gantry_train::inversion::invert(
                 &mut loaded,
                 &ckpt,

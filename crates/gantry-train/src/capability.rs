@@ -88,6 +88,11 @@ pub trait Translator {
     fn degrade(&self, _targets: &Tensor) -> Option<Tensor> {
         None
     }
+    /// The classical method the model is measured against, applied to `inputs` (super-resolution:
+    /// bicubic upsampling); None when there is none. `gantry upscale --degrade` shows it.
+    fn baseline(&self, _inputs: &Tensor) -> Option<Tensor> {
+        None
+    }
     /// Whether it takes inputs of any size (a fully convolutional upscaler), not only
     /// [`Self::input_shape`]'s.
     fn any_size(&self) -> bool {
@@ -99,6 +104,26 @@ pub trait Translator {
     fn context(&self) -> Option<i64> {
         None
     }
+}
+
+/// A style-based generator (StyleGAN2): style mixing, noise grids, inversion and export work on
+/// a copy of its sampling generator.
+pub trait StyleBased {
+    /// A copy of the generator that draws the samples (the EMA one when the run keeps one) on a
+    /// store of its own, so that inversion can tune it without touching the model; its config.
+    fn copy_generator(
+        &self,
+    ) -> Result<(tch::nn::VarStore, gantry_stylegan::Generator, gantry_stylegan::StyleGan2Config)>;
+}
+
+/// A [`StyleBased`] model's sampling generator on a store of its own (see
+/// [`Model::style_generator`]), its configuration and the run's evaluation domain.
+pub struct StyleGenerator {
+    pub vs: tch::nn::VarStore,
+    pub g: gantry_stylegan::Generator,
+    pub cfg: gantry_stylegan::StyleGan2Config,
+    /// `eval.features` of the run (the domain classifier inversion can use).
+    pub domain: String,
 }
 
 /// Which way a translation goes.
@@ -188,6 +213,13 @@ impl Model {
 
     pub fn w_truncation(&self) -> Result<&dyn TruncateInW> {
         self.family.w_truncation().ok_or_else(|| self.lacks("this truncates in StyleGAN's W"))
+    }
+
+    /// A copy of its style-based generator (StyleGAN2's, the EMA one when there is one).
+    pub fn style_generator(&self) -> Result<StyleGenerator> {
+        let s = self.family.style().ok_or_else(|| self.lacks("this command needs a StyleGAN2 checkpoint"))?;
+        let (vs, g, cfg) = s.copy_generator()?;
+        Ok(StyleGenerator { vs, g, cfg, domain: self.cfg.eval.features.clone() })
     }
 
     pub fn autoencoder(&self) -> Result<&dyn Autoencoder> {

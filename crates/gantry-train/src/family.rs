@@ -13,7 +13,9 @@ use gantry_core::optim::{Adam, AdamConfig, AdamSnapshot};
 use tch::nn::VarStore;
 use tch::Tensor;
 
-use crate::capability::{Autoencoder, ClassSampler, CodeSampler, Sampler, Translator, TruncateInW};
+use crate::capability::{
+    Autoencoder, ClassSampler, CodeSampler, Sampler, StyleBased, Translator, TruncateInW,
+};
 
 /// Named scalars a phase reports (averaged by the loop into `metrics.jsonl`).
 pub type Scalars = Vec<(&'static str, f64)>;
@@ -412,6 +414,11 @@ pub trait Family {
         None
     }
 
+    /// A style-based generator (style mixing, noise grids, inversion, export).
+    fn style(&self) -> Option<&dyn StyleBased> {
+        None
+    }
+
     /// Encodes images and decodes codes.
     fn autoencoder(&self) -> Option<&dyn Autoencoder> {
         None
@@ -430,7 +437,10 @@ pub trait Family {
             out.push("sweep latent codes (traverse)");
         }
         if self.w_truncation().is_some() {
-            out.push("truncate in W (sample --psi/--cutoff, style-mix, noise, invert)");
+            out.push("truncate in W (sample --psi/--cutoff)");
+        }
+        if self.style().is_some() {
+            out.push("a style-based generator (style-mix, noise, invert, export)");
         }
         if self.translator().is_some() {
             out.push("translate an image (translate, eval of translations)");

@@ -673,7 +673,9 @@ pub fn upscale(
             (Some(hr), true) => {
                 let near =
                     lr.repeat_interleave_self_int(scale, 2, None).repeat_interleave_self_int(scale, 3, None);
-                let bicubic = crate::recipes::srgan::bicubic_upscale(&lr, scale);
+                let Some(bicubic) = t.baseline(&lr) else {
+                    bail!("--degrade with a .png --out shows a baseline; {} has none", m.path.display());
+                };
                 let sr = gantry_core::image::from_u8(&sr_u8.unsqueeze(0));
                 rows.push(Tensor::cat(&[near, bicubic, sr, hr.shallow_clone()], 0));
             }

@@ -11,7 +11,8 @@ use gantry_stylegan::invert::{Aids, Inversion, InvertConfig};
 use gantry_stylegan::StyleGan2Config;
 use tch::nn::ModuleT;
 
-use crate::recipes::stylegan2::{load, Loaded};
+use crate::capability::StyleGenerator;
+use crate::explore::load;
 
 /// The encoder of `Method::Encoder`: DCGAN's D body (width 32, no norm) and a linear head to w.
 fn encoder(p: tch::nn::Path, cfg: &StyleGan2Config) -> Box<dyn ModuleT> {
@@ -30,7 +31,7 @@ fn encoder(p: tch::nn::Path, cfg: &StyleGan2Config) -> Box<dyn ModuleT> {
 
 /// The run's domain classifier, for runs evaluated with one (`eval.features` mnist or
 /// fashion-mnist).
-pub fn domain_classifier(loaded: &Loaded) -> Result<Option<Classifier>> {
+pub fn domain_classifier(loaded: &StyleGenerator) -> Result<Option<Classifier>> {
     match loaded.domain.as_str() {
         d @ ("mnist" | "fashion-mnist") => Ok(Some(Classifier::builtin(d, loaded.vs.device())?)),
         _ => Ok(None),
@@ -41,7 +42,7 @@ pub fn domain_classifier(loaded: &Loaded) -> Result<Option<Classifier>> {
 /// checkpoint at `path` (pivotal tuning loads a frozen second copy from it). Optimisation changes
 /// `loaded`'s noise maps and tuning its weights: edits of the result use `loaded.g` afterwards.
 pub fn invert(
-    loaded: &mut Loaded,
+    loaded: &mut StyleGenerator,
     path: &Path,
     target: &tch::Tensor,
     cfg: &InvertConfig,

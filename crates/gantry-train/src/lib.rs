@@ -23,6 +23,7 @@ pub mod config;
 pub mod data;
 pub mod dist;
 pub mod eval;
+pub mod explore;
 pub mod family;
 pub mod generate;
 pub mod inversion;

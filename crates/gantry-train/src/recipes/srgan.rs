@@ -391,6 +391,10 @@ impl Translator for SrganFamily {
         Some(downsample(targets, self.s.model.scale))
     }
 
+    fn baseline(&self, inputs: &Tensor) -> Option<Tensor> {
+        Some(bicubic_upscale(inputs, self.s.model.scale))
+    }
+
     fn any_size(&self) -> bool {
         true
     }
