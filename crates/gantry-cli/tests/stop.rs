@@ -135,14 +135,7 @@ fn a_second_writer_is_refused_and_the_first_runs_files_are_untouched() {
     }
     ok(Command::new("kill").args(["-KILL", &child.id().to_string()]));
     let _ = child.wait_with_output();
-    let newest = std::fs::read_dir(run.join("checkpoints"))
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().to_string();
-            name.strip_prefix("step-")?.strip_suffix(".safetensors")?.parse::<u64>().ok()
-        })
-        .max()
-        .unwrap();
+    let (newest, _) = gantry_train::run_dir::RunDir::new(&run).latest_checkpoint().unwrap();
     let steps = (newest + 1).to_string();
     ok(gantry().args(["train", "--resume"]).arg(&run).args(["--steps", &steps, "--device", "cpu"]));
 }

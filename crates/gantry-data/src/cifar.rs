@@ -88,6 +88,7 @@ pub fn load(path: &Path, split: Split) -> Result<ImageDataset> {
         let entries = archive
             .entries()
             .map_err(|e| DataError::format(path.display(), format!("not a tar.gz archive ({e})")))?;
+        let limit = crate::error::expand_limit(); // asked once, not per member
         for entry in entries {
             let mut entry =
                 entry.map_err(|e| DataError::format(path.display(), format!("corrupt archive ({e})")))?;
@@ -95,7 +96,6 @@ pub fn load(path: &Path, split: Split) -> Result<ImageDataset> {
             let base = member.rsplit('/').next().unwrap_or_default().to_string();
             if wanted.contains(&base.as_str()) {
                 let shown = format!("{}!{member}", path.display());
-                let limit = crate::error::expand_limit();
                 if entry.size() > limit {
                     return Err(crate::error::too_large(&shown, "the member its tar header claims", limit));
                 }

@@ -84,6 +84,7 @@ fn list_archive(path: &Path) -> Result<Vec<Member>> {
     let bad =
         |e: std::io::Error| DataError::format(path.display(), format!("corrupt or truncated archive ({e})"));
     let mut out = Vec::new();
+    let limit = crate::error::expand_limit(); // asked once, not per member
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         if !entry.header().entry_type().is_file() {
@@ -91,7 +92,6 @@ fn list_archive(path: &Path) -> Result<Vec<Member>> {
         }
         let rel = entry.path().map_err(bad)?.to_string_lossy().trim_start_matches("./").to_string();
         let shown = format!("{}!{rel}", path.display());
-        let limit = crate::error::expand_limit();
         if entry.size() > limit {
             return Err(crate::error::too_large(&shown, "the member its tar header claims", limit));
         }
