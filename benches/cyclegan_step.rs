@@ -8,8 +8,8 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gantry::train::family::BuildContext;
 use gantry::train::recipes::cyclegan::{CycleFamily, CycleRun};
-use gantry::train::recipes::BuildContext;
 use gantry::translate::CycleGanConfig;
 use tch::Device;
 

@@ -8,9 +8,9 @@ mod common;
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::dcgan::DcganConfig;
+use gantry::train::family::BuildContext;
 use gantry::train::recipes::adversarial::{LossChoice, Penalties};
 use gantry::train::recipes::gan::{DcganRun, GanFamily, GanTrain};
-use gantry::train::recipes::BuildContext;
 use tch::Device;
 
 fn dcgan_step(c: &mut Criterion) {

@@ -9,8 +9,8 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gantry::train::family::BuildContext;
 use gantry::train::recipes::pix2pix::{Pix2pixFamily, Pix2pixRun};
-use gantry::train::recipes::BuildContext;
 use gantry::translate::Pix2pixConfig;
 use tch::Device;
 

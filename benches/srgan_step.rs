@@ -10,8 +10,8 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gantry::train::family::BuildContext;
 use gantry::train::recipes::srgan::{SrganFamily, SrganRun};
-use gantry::train::recipes::BuildContext;
 use gantry::translate::SrganConfig;
 use tch::Device;
 

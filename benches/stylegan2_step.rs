@@ -10,9 +10,9 @@ mod common;
 use criterion::{criterion_group, criterion_main, Criterion};
 use gantry::core::optim::AdamConfig;
 use gantry::stylegan::StyleGan2Config;
+use gantry::train::family::BuildContext;
 use gantry::train::recipes::adversarial::{LossChoice, Penalties, TrainConfig};
 use gantry::train::recipes::stylegan2::{StyleFamily, StyleReg, StyleRun};
-use gantry::train::recipes::BuildContext;
 use tch::Device;
 
 fn stylegan2_step(c: &mut Criterion) {

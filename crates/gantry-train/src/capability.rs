@@ -183,7 +183,7 @@ impl Model {
     pub fn load(path: &Path, device: Device) -> Result<Self> {
         let ck = Checkpoint::load(path)?;
         let cfg = config_of(&ck)?;
-        let family = crate::recipes::build(&cfg, &crate::recipes::BuildContext::inference(device))?;
+        let family = cfg.family.build(&cfg, &crate::family::BuildContext::inference(device))?;
         family.networks().load_inference(&ck)?;
         Ok(Self { path: path.to_path_buf(), cfg, family, device })
     }

@@ -22,8 +22,9 @@ use gantry_data::{Fit, LastBatch, Split};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::family::BuildContext;
 use crate::family::{DataNeeds, Family};
-use crate::recipes::BuildContext;
+use crate::registry::Registry;
 
 /// Everything that defines a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +88,12 @@ pub trait Recipe: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Sen
     fn set_channels(&mut self, channels: i64);
     fn validate(&self, run: &RunConfig) -> Result<()>;
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
+    /// Rewrites the family sections of a config an older version of the family wrote (keys since
+    /// renamed or dropped) before they are parsed; `table` holds `model` (without `arch`) and
+    /// whichever of `loss`, `reg`, `train` the config has. The error is one line naming the key.
+    fn migrate(_table: &mut toml::Table) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 impl<T: Recipe> FamilySettings for T {
@@ -283,7 +290,7 @@ impl<'de> Deserialize<'de> for FamilyConfig {
                 table.remove("train");
             }
         }
-        let settings = crate::recipes::parse(&arch, table).map_err(D::Error::custom)?;
+        let settings = Registry::current().parse(&arch, table).map_err(D::Error::custom)?;
         Ok(Self { settings, on_nonfinite })
     }
 }
@@ -380,44 +387,6 @@ impl Default for LogConfig {
     }
 }
 
-/// Keys every family's config held before each family had its own settings, with the value they
-/// held when unused, and the families that still have them.
-const LEGACY_KEYS: &[(&str, &str, f64, &[&str])] = &[
-    ("reg", "pl_weight", 0.0, &["stylegan2"]),
-    ("reg", "pl_every", 4.0, &["stylegan2"]),
-    ("reg", "pl_batch_shrink", 2.0, &["stylegan2"]),
-    ("reg", "pl_decay", 0.01, &["stylegan2"]),
-    ("reg", "style_mixing", 0.0, &["stylegan2"]),
-    ("train", "unroll", 0.0, &["dcgan", "mlp"]),
-    ("train", "instance_noise", 0.0, &["dcgan", "mlp"]),
-    ("train", "instance_noise_steps", 0.0, &["dcgan", "mlp"]),
-];
-
-/// Drops the keys of other families that an older config carries at their unused values.
-fn migrate_legacy(table: &mut toml::Table, origin: &str) -> Result<()> {
-    let arch = table
-        .get("model")
-        .and_then(|m| m.get("arch"))
-        .and_then(|a| a.as_str())
-        .unwrap_or_default()
-        .to_string();
-    for &(section, key, unused, keep) in LEGACY_KEYS {
-        if keep.contains(&arch.as_str()) {
-            continue;
-        }
-        let Some(sec) = table.get_mut(section).and_then(|s| s.as_table_mut()) else { continue };
-        let Some(v) = sec.get(key) else { continue };
-        let value = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
-        if value != Some(unused) {
-            bail!(
-                "{origin}: {section}.{key} = {v} is not a setting of a {arch} run (written by an older gantry, which ignored it); remove the line to load this config"
-            );
-        }
-        sec.remove(key);
-    }
-    Ok(())
-}
-
 impl RunConfig {
     /// The config as TOML.
     pub fn to_toml(&self) -> Result<String> {
@@ -426,9 +395,8 @@ impl RunConfig {
 
     /// Parses TOML (migrating configs of older gantry versions); `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let mut table: toml::Table =
+        let table: toml::Table =
             toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))?;
-        migrate_legacy(&mut table, origin)?;
         toml::Value::Table(table).try_into().map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))
     }
 
@@ -455,7 +423,7 @@ impl RunConfig {
             let raw = raw.trim();
             let arch = self.family.arch();
             let name_key = |e: anyhow::Error| {
-                let others = crate::recipes::archs_with_key(key);
+                let others = Registry::current().archs_with_key(key);
                 match others.is_empty() {
                     true => anyhow!("{e} (a {arch} run)"),
                     false => anyhow!(

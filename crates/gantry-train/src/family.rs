@@ -451,3 +451,28 @@ pub trait Family {
         out
     }
 }
+
+/// What building a family may depend on besides its settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildContext {
+    /// Where the networks live.
+    pub device: tch::Device,
+    /// Batches in one epoch of the training data (epoch-based schedules); None when building
+    /// for inference.
+    pub batches_per_epoch: Option<u64>,
+}
+
+impl BuildContext {
+    /// Building to draw samples from a checkpoint.
+    pub fn inference(device: tch::Device) -> Self {
+        Self { device, batches_per_epoch: None }
+    }
+
+    /// The epoch length, which training needs for epoch-based schedules.
+    pub fn epoch_length(&self) -> Result<u64> {
+        match self.batches_per_epoch {
+            Some(n) if n > 0 => Ok(n),
+            _ => bail!("this family's schedule counts epochs: build it with its training data"),
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! - [`family`]: what a family is to the loop — its [`family::Networks`], its [`family::Phase`]s,
 //!   its [`family::DataNeeds`]; [`capability`]: what a trained model can do (draw from latents,
 //!   draw a class, translate an image, …), asked one capability at a time.
+//! - [`registry::Registry`]: the families a process knows (gantry's, plus any a crate registers).
 //! - [`recipes`]: one file per family (DCGAN and the toy MLPs, conditional GANs, InfoGAN,
 //!   StyleGAN2, ProGAN, pix2pix) with its presets ([`presets`]).
 //! - [`train`]: start or resume a run; [`data`]: the training data; [`preview`]: the sample
@@ -31,6 +32,7 @@ pub mod plot;
 pub mod presets;
 pub mod preview;
 pub mod recipes;
+pub mod registry;
 pub mod report;
 pub mod run_dir;
 pub mod stop;

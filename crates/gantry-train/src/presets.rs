@@ -1,12 +1,11 @@
-//! Named starting points, each a complete [`RunConfig`]; every family file lists its own
-//! ([`crate::recipes::FAMILIES`]). `gantry presets` lists them.
+//! Named starting points, each a complete [`RunConfig`]; every family lists its own, and the
+//! installed [`Registry`] holds them all. `gantry presets` lists them.
 
-use std::sync::OnceLock;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 use gantry_data::{Fit, LastBatch, Split};
 
 use crate::config::{LoaderConfig, RunConfig};
+use crate::registry::Registry;
 
 /// A named configuration.
 #[derive(Debug, Clone, Copy)]
@@ -27,34 +26,12 @@ pub fn loader(hflip: bool) -> LoaderConfig {
     LoaderConfig { split: Split::Train, fit: Fit::Auto, hflip, last_batch: LastBatch::Drop, jitter: 0 }
 }
 
-/// Every preset, family by family.
-pub fn all() -> &'static [Preset] {
-    static ALL: OnceLock<Vec<Preset>> = OnceLock::new();
-    ALL.get_or_init(|| crate::recipes::FAMILIES.iter().flat_map(|k| k.presets.iter().copied()).collect())
+/// Every preset of the installed registry, family by family.
+pub fn all() -> Vec<Preset> {
+    Registry::current().presets().copied().collect()
 }
 
-/// The preset called `name`.
+/// The preset called `name` (of the installed registry).
 pub fn find(name: &str) -> Result<Preset> {
-    match all().iter().find(|p| p.name == name) {
-        Some(p) => Ok(*p),
-        None => bail!(
-            "unknown preset '{name}': expected one of {}",
-            all().iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn preset_names_are_unique_and_say_what_they_build() {
-        let all = super::all();
-        let mut names: Vec<&str> = all.iter().map(|p| p.name).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), all.len(), "duplicate preset names");
-        for p in all {
-            assert_eq!(p.config().preset, p.name, "preset {} builds a config named otherwise", p.name);
-        }
-    }
+    Ok(Registry::current().preset(name)?)
 }

@@ -22,9 +22,9 @@ use crate::config::{OnNonFinite, RunConfig, MAX_CONSECUTIVE_SKIPS};
 use crate::data::Source;
 use crate::dist::Dist;
 use crate::eval::TrainingEval;
+use crate::family::BuildContext;
 use crate::family::{Batch, Family};
 use crate::preview::Preview;
-use crate::recipes::BuildContext;
 use crate::run_dir::{KeepBest, RunDir, RunLock};
 use crate::tensorboard::EventWriter;
 
@@ -103,7 +103,7 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
     let data = data?;
     seed_torch(cfg.seed, "init", 0);
     let cx = BuildContext { device, batches_per_epoch: Some(data.batches_per_epoch()) };
-    let family = crate::recipes::build(cfg, &cx)?;
+    let family = cfg.family.build(cfg, &cx)?;
     let preview = Preview::new(cfg, &data, family.as_ref())?;
     let eval = match data.real_images() {
         Some(images) if cfg.eval.every > 0 => {

@@ -27,9 +27,9 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{critic_update, validate_adam, Constraint, LossChoice, Penalties};
-use super::BuildContext;
 use crate::capability::{check_range, Autoencoder, ClassSampler, Sampler};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, OptId, Phase, Scalars};
 use crate::presets::{loader, Preset};
 

@@ -439,3 +439,37 @@ macro_rules! game_phases {
     };
 }
 pub(crate) use game_phases;
+
+/// A key that every run's config held before each family had its own settings (gantry before
+/// commit 4639d95's successor), with the value it held when unused.
+pub type LegacyKey = (&'static str, &'static str, f64);
+
+/// StyleGAN2's regularisers, which the other families of that time carried unused.
+pub const STYLEGAN2_LEGACY: &[LegacyKey] = &[
+    ("reg", "pl_weight", 0.0),
+    ("reg", "pl_every", 4.0),
+    ("reg", "pl_batch_shrink", 2.0),
+    ("reg", "pl_decay", 0.01),
+    ("reg", "style_mixing", 0.0),
+];
+
+/// The unconditional GANs' stabilisers, which the other families of that time carried unused.
+pub const STABILISER_LEGACY: &[LegacyKey] =
+    &[("train", "unroll", 0.0), ("train", "instance_noise", 0.0), ("train", "instance_noise_steps", 0.0)];
+
+/// Drops `keys` from an older config of an `arch` run when they hold their unused values; any
+/// other value is refused with a line saying what to remove ([`crate::config::Recipe::migrate`]).
+pub fn drop_legacy(table: &mut toml::Table, arch: &str, keys: &[LegacyKey]) -> Result<(), String> {
+    for &(section, key, unused) in keys {
+        let Some(sec) = table.get_mut(section).and_then(|s| s.as_table_mut()) else { continue };
+        let Some(v) = sec.get(key) else { continue };
+        let value = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        if value != Some(unused) {
+            return Err(format!(
+                "{section}.{key} = {v} is not a setting of a {arch} run (written by an older gantry, which ignored it); remove the line to load this config"
+            ));
+        }
+        sec.remove(key);
+    }
+    Ok(())
+}

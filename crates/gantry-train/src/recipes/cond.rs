@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
-use super::BuildContext;
 use crate::capability::{check_range, ClassSampler, Sampler};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
 use crate::presets::Preset;
 
@@ -65,6 +65,12 @@ impl Recipe for CondRun {
 
     fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         Ok(Box::new(CondFamily::new(self, cx)?))
+    }
+
+    /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
+    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)?;
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
 }
 

@@ -30,9 +30,9 @@ use tch::{Device, Tensor};
 
 use super::adversarial::{authors_scale, critic_step, validate_adam, Critic, LossChoice, Penalties};
 use super::pix2pix::epoch_schedule;
-use super::BuildContext;
 use crate::capability::Translator;
 use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
 use crate::presets::Preset;
 

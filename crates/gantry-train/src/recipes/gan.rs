@@ -17,9 +17,9 @@ use tch::nn::{ModuleT, VarStore};
 use tch::{Kind, Tensor};
 
 use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
-use super::BuildContext;
 use crate::capability::Sampler;
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
 use crate::presets::{loader, Preset};
 
@@ -201,6 +201,11 @@ impl<M: GanModel> Recipe for GanRun<M> {
 
     fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         Ok(Box::new(GanFamily::new(self, cx)?))
+    }
+
+    /// Configs of the single schema carried StyleGAN2's regularisers.
+    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)
     }
 }
 

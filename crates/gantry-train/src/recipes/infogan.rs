@@ -12,9 +12,9 @@ use tch::{Kind, Tensor};
 
 use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
 use super::cond::{accuracy, conditional, cycling};
-use super::BuildContext;
 use crate::capability::{check_range, ClassSampler, CodeSampler, Sampler};
 use crate::config::{FamilyConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
 use crate::presets::Preset;
 
@@ -47,6 +47,12 @@ impl Recipe for InfoganRun {
 
     fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         Ok(Box::new(InfoFamily::new(self, cx)?))
+    }
+
+    /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
+    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)?;
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
 }
 

@@ -27,9 +27,9 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use super::adversarial::{authors_scale, critic_update, validate_adam, LossChoice, Penalties};
-use super::BuildContext;
 use crate::capability::Translator;
 use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
 use crate::presets::Preset;
 

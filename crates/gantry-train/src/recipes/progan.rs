@@ -16,9 +16,9 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
-use super::BuildContext;
 use crate::capability::Sampler;
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
 use crate::presets::{loader, Preset};
 
@@ -53,6 +53,12 @@ impl Recipe for ProganRun {
 
     fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         Ok(Box::new(ProganFamily::new(self, cx)?))
+    }
+
+    /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
+    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)?;
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
 }
 

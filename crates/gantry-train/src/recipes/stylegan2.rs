@@ -22,9 +22,9 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
-use super::BuildContext;
 use crate::capability::{Sampler, StyleBased, TruncateInW};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
 use crate::presets::{loader, Preset};
 
@@ -134,6 +134,11 @@ impl Recipe for StyleRun {
 
     fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         Ok(Box::new(StyleFamily::new(self, cx)?))
+    }
+
+    /// Configs of the single schema carried the GAN stabilisers.
+    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+        super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
 }
 

@@ -35,9 +35,9 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{validate_adam, LossChoice};
-use super::BuildContext;
 use crate::capability::{Autoencoder, Sampler};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
 use crate::presets::{loader, Preset};
 
