@@ -14,6 +14,7 @@
 
 mod bench;
 mod datasets;
+mod downstream;
 mod fuzz;
 mod gpu;
 mod libtorch;
@@ -119,6 +120,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Test { mut args } => {
+            // `cargo xtask test ARGS…` runs what ARGS pick; only a whole run checks the
+            // downstream crate too.
+            let filtered = !args.is_empty();
             let lt = libtorch::setup()?;
             // Tests that need what a fresh machine may lack are `#[ignore]`d, so plain `cargo
             // test` reports them as ignored rather than passing them untested, and live in
@@ -172,7 +176,9 @@ fn run(cli: Cli) -> Result<()> {
             let mut cmd = cargo();
             cmd.args(["test", "--workspace", "--no-fail-fast"]).args(&args);
             lt.apply(&mut cmd);
-            run_status(cmd, "cargo test")
+            let tests = run_status(cmd, "cargo test");
+            let downstream = if filtered { Ok(()) } else { downstream::check(&lt) };
+            tests.and(downstream)
         }
         Cmd::Demo { args } => demo(args),
         Cmd::Datasets { cmd } => datasets::run(cmd),

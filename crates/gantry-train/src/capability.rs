@@ -179,8 +179,10 @@ pub struct Model {
 }
 
 impl Model {
-    /// Loads the checkpoint at `path` on `device` (the config inside it rebuilds the networks).
+    /// Loads the checkpoint at `path`, or a run folder's newest, on `device` (the config inside
+    /// it rebuilds the networks).
     pub fn load(path: &Path, device: Device) -> Result<Self> {
+        let path = &crate::run_dir::resolve_checkpoint(path)?;
         let ck = Checkpoint::load(path)?;
         let cfg = config_of(&ck)?;
         let family = cfg.family.build(&cfg, &crate::family::BuildContext::inference(device))?;
