@@ -20,10 +20,13 @@
 //! cargo run --release --example custom_family -- demo [--steps 300] [--out runs/selfmod]
 //! ```
 //!
-//! With any other first argument the example *is* the `gantry` command line with this family
-//! registered (`gantry_cli::run_with`): every command works on its runs.
+//! `check DIR` puts the family through the checks every gantry family passes
+//! (`gantry_train::harness`: two steps, a bit-identical resume, its capabilities, every `reg.*`
+//! switch taking effect). With any other first argument the example *is* the `gantry` command
+//! line with this family registered (`gantry_cli::run_with`): every command works on its runs.
 //!
 //! ```text
+//! cargo run --release --example custom_family -- check /tmp/selfmod-check
 //! cargo run --release --example custom_family -- presets
 //! cargo run --release --example custom_family -- train --preset selfmod-lsgan-mnist --out runs/sm
 //! cargo run --release --example custom_family -- eval fid --real mnist-5k --fake runs/sm --features mnist
@@ -362,8 +365,18 @@ fn registry() -> Result<Registry> {
 fn main() -> Result<()> {
     let registry = registry()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) != Some("demo") {
-        gantry_cli::run_with(registry);
+    match args.first().map(String::as_str) {
+        Some("demo") => {}
+        Some("check") => {
+            // The checks every gantry family passes (gantry_train::harness), for this one.
+            let dir = args.get(1).context("check needs a folder to work in")?;
+            let kind = *registry.kind(SelfModRun::ARCH)?;
+            registry.install();
+            std::fs::create_dir_all(dir)?;
+            println!("{}", gantry::train::harness::check(&kind, Path::new(dir))?);
+            return Ok(());
+        }
+        _ => gantry_cli::run_with(registry),
     }
     registry.install();
     let mut steps = 300u64;

@@ -2,8 +2,9 @@
 //! test` also builds one as a crate of its own outside this workspace, as the README's "Use gantry
 //! from your own crate" says: `xtask/src/downstream.rs`.)
 //!
-//! `cargo test` builds the examples before it runs any test; their binaries are found beside this
-//! test's (`target/<profile>/examples/`).
+//! `cargo test` (without `--test`) builds the examples before it runs any test; their binaries are
+//! found beside this test's (`target/<profile>/examples/`). Alone: `cargo build --examples && cargo
+//! test --test examples`.
 
 use std::process::{Command, Output};
 
@@ -48,6 +49,15 @@ fn custom_family_trains_resumes_exactly_samples_and_evaluates_through_gantrys_co
     assert!(out.join("samples.png").is_file());
     let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(cfg.contains("arch = \"selfmod\"") && cfg.contains("hidden = 32"), "{cfg}");
+
+    // The checks every gantry family passes, for this one.
+    let report = ok(example("custom_family").arg("check").arg(tmp.path().join("check")));
+    assert!(
+        report.contains("selfmod (selfmod-lsgan-mnist): resume equal in")
+            && report.contains("capabilities: sampler"),
+        "{report}"
+    );
+    assert!(report.contains("reg.drift=0.5") && report.contains("reg.r1=0.5"), "{report}");
 
     // The same binary is the gantry command line with the family registered.
     let presets = ok(example("custom_family").arg("presets"));

@@ -27,6 +27,7 @@ pub mod eval;
 pub mod explore;
 pub mod family;
 pub mod generate;
+pub mod harness;
 pub mod inversion;
 pub mod plot;
 pub mod presets;

@@ -36,9 +36,12 @@ pub enum RegistryError {
     /// A preset builds another family's config.
     #[error("preset '{name}' is listed with the {arch} family but builds a {builds} config")]
     ForeignPreset { name: &'static str, arch: &'static str, builds: &'static str },
-    /// No family or preset of that name.
-    #[error("unknown {what} '{name}': expected one of {known}")]
-    Unknown { what: &'static str, name: String, known: String },
+    /// No family of that `model.arch`.
+    #[error("unknown model.arch '{name}': expected one of {known} (a family another program registers is read by that program)")]
+    UnknownArch { name: String, known: String },
+    /// No preset of that name.
+    #[error("unknown preset '{name}': expected one of {known}")]
+    UnknownPreset { name: String, known: String },
 }
 
 /// One family as the registry knows it.
@@ -131,8 +134,7 @@ impl Registry {
 
     /// The family of `model.arch = arch`.
     pub fn kind(&self, arch: &str) -> Result<&Kind, RegistryError> {
-        self.kinds.iter().find(|k| k.arch == arch).ok_or_else(|| RegistryError::Unknown {
-            what: "model.arch",
+        self.kinds.iter().find(|k| k.arch == arch).ok_or_else(|| RegistryError::UnknownArch {
             name: arch.to_string(),
             known: self.kinds.iter().map(|k| k.arch).collect::<Vec<_>>().join(", "),
         })
@@ -145,8 +147,7 @@ impl Registry {
 
     /// The preset called `name`.
     pub fn preset(&self, name: &str) -> Result<Preset, RegistryError> {
-        self.presets().find(|p| p.name == name).copied().ok_or_else(|| RegistryError::Unknown {
-            what: "preset",
+        self.presets().find(|p| p.name == name).copied().ok_or_else(|| RegistryError::UnknownPreset {
             name: name.to_string(),
             known: self.presets().map(|p| p.name).collect::<Vec<_>>().join(", "),
         })
@@ -218,7 +219,7 @@ mod tests {
         );
         assert_eq!(
             r.parse("dcgan", toml::Table::new()).unwrap_err(),
-            "unknown model.arch 'dcgan': expected one of mlp"
+            "unknown model.arch 'dcgan': expected one of mlp (a family another program registers is read by that program)"
         );
         assert_eq!(r.archs_with_key("train.unroll"), vec!["mlp"]);
     }

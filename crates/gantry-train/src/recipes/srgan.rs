@@ -130,6 +130,16 @@ impl Recipe for SrganRun {
         }
         self.reg.validate(self.loss)?;
         let t = &self.train;
+        if t.adv_weight == 0.0 {
+            let r = &self.reg;
+            for (k, v) in
+                [("reg.r1", r.r1), ("reg.r2", r.r2), ("reg.dragan", r.dragan), ("reg.drift", r.drift)]
+            {
+                if v != 0.0 {
+                    bail!("invalid {k} = {v}: train.adv_weight = 0 is SRResNet, which trains no D for it to regularise (set train.adv_weight > 0 for SRGAN)");
+                }
+            }
+        }
         validate_adam("train.g_opt", &t.g_opt)?;
         validate_adam("train.d_opt", &t.d_opt)?;
         for (k, v) in [

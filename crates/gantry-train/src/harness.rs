@@ -1,0 +1,281 @@
+//! The checks every registered family passes, in this process and with no family named: a family
+//! gets them by being registered (gantry's own in `tests/families.rs`, a crate's own by calling
+//! [`check`] from its tests, as `examples/custom_family.rs` does).
+//!
+//! For a family's first preset, at the preset's network sizes on small data made for the family's
+//! [`DataNeeds`] (the embedded digits, pairs and domains derived from them, or the preset's toy):
+//!
+//! 1. **two steps** from scratch, writing a checkpoint after each;
+//! 2. **save/load and resume**: a second run stopped after step 1 and resumed from its checkpoint
+//!    ends with every tensor of the first run's step-2 checkpoint, bit for bit;
+//! 3. **capabilities**: the step-2 checkpoint loaded for inference ([`Model::load`]) and each
+//!    capability the family declares exercised once, its outputs checked for shape and finiteness;
+//! 4. **every switch takes effect**: each `reg.*` setting that is off in the preset (a number 0 or
+//!    `false`), switched on, changes the step-1 checkpoint or is refused in a line naming it — a
+//!    setting accepted and validated but never applied (as `reg.drift` once was in three
+//!    families) fails here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use gantry_core::checkpoint::Checkpoint;
+use tch::{Device, Kind, Tensor};
+
+use crate::capability::Model;
+use crate::config::RunConfig;
+use crate::family::DataNeeds;
+use crate::registry::Kind as FamilyKind;
+
+/// What [`check`] did for one family.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `model.arch`.
+    pub arch: &'static str,
+    /// The preset it started from.
+    pub preset: &'static str,
+    /// Tensors of the step-2 checkpoint, each equal after the resume.
+    pub tensors: usize,
+    /// The capabilities exercised.
+    pub capabilities: Vec<&'static str>,
+    /// The `reg.*` settings switched on, each with the value it took.
+    pub switches: Vec<(String, toml::Value)>,
+    /// The `reg.*` settings the preset refuses to switch on, with the line it says why.
+    pub refused: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let switches: Vec<String> = self.switches.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        write!(
+            f,
+            "{} ({}): resume equal in {} tensors; capabilities: {}; switches that took effect: {}",
+            self.arch,
+            self.preset,
+            self.tensors,
+            if self.capabilities.is_empty() { "none".into() } else { self.capabilities.join(", ") },
+            if switches.is_empty() { "none".into() } else { switches.join(", ") }
+        )?;
+        for (key, why) in &self.refused {
+            write!(f, "; {key} refused: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the checks of the module docs for `kind` in folders under `dir` (which must exist); the
+/// error names the check that failed.
+pub fn check(kind: &FamilyKind, dir: &Path) -> Result<Report> {
+    let preset =
+        kind.presets.first().with_context(|| format!("{}: the family has no preset to check", kind.arch))?;
+    let dir = dir.join(kind.arch);
+    std::fs::create_dir_all(&dir)?;
+    let base = small(preset.config(), &dir)?;
+    let device = Device::Cpu;
+    let at = |n: u64| -> Result<RunConfig> { base.clone().with_overrides(&[format!("steps={n}")]) };
+
+    // 1, 2: two steps; one step, then resumed to two.
+    let (whole, split) = (dir.join("whole"), dir.join("split"));
+    let a = crate::train::start(at(2)?, &whole, device).context("two steps from scratch")?;
+    crate::train::start(at(1)?, &split, device).context("one step from scratch")?;
+    let b = crate::train::resume(&split, Some(2), device).context("resuming after step 1")?;
+    let tensors = same_tensors(&a.checkpoint, &b.checkpoint).context("the resumed run differs")?;
+
+    // 3: the capabilities.
+    let model = Model::load(&whole, device)?;
+    let capabilities = exercise(&model).with_context(|| format!("{}: capability check", kind.arch))?;
+
+    // 4: each switch that is off, on.
+    let step1 = crate::run_dir::RunDir::new(&whole).checkpoint(1);
+    let (mut switches, mut refused) = (Vec::new(), Vec::new());
+    for (key, on) in switches_off(&base)? {
+        let set = format!("{key}={on}");
+        let run = dir.join(format!("switch-{}", key.replace('.', "-")));
+        let started = at(1)?
+            .with_overrides(std::slice::from_ref(&set))
+            .and_then(|cfg| crate::train::start(cfg, &run, device));
+        let s = match started {
+            Ok(s) => s,
+            // Refused before training, in a line that names it: not silently ignored.
+            Err(e) if e.to_string().contains(&key) && !run.join("config.toml").exists() => {
+                refused.push((key, e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(e.context(format!("one step with {set}"))),
+        };
+        if same_tensors(&step1, &s.checkpoint).is_ok() {
+            bail!(
+                "{}: {set} is accepted but changes nothing: the step-1 checkpoint is the same as without it",
+                kind.arch
+            );
+        }
+        switches.push((key, on));
+    }
+    Ok(Report { arch: kind.arch, preset: preset.name, tensors, capabilities, switches, refused })
+}
+
+/// `cfg` at its network sizes with two steps' worth of everything else, on data made in `dir`
+/// for what it trains on.
+fn small(cfg: RunConfig, dir: &Path) -> Result<RunConfig> {
+    let data: String = match cfg.family.data() {
+        DataNeeds::Images { .. } => gantry_data::source::EMBEDDED.into(),
+        DataNeeds::Toy { .. } => cfg.data.clone(),
+        DataNeeds::Paired { .. } => made(dir, "pairs", |p| gantry_data::derive::edges_of_digits(p, 16, 4))?,
+        DataNeeds::Unpaired { .. } => {
+            made(dir, "domains", |p| gantry_data::derive::inverted_digits(p, 16, 4))?
+        }
+    };
+    let sets = [
+        format!("data={data:?}"),
+        "batch_size=4".into(),
+        "threads=2".into(),
+        "log.every=1".into(),
+        "log.sample_every=2".into(),
+        "log.checkpoint_every=1".into(),
+        "log.keep_checkpoints=0".into(),
+        "log.grid=4".into(),
+        "log.tensorboard=false".into(),
+        "eval.every=0".into(),
+    ];
+    cfg.with_overrides(&sets)
+}
+
+/// A dataset `make` writes into `dir/name`, once.
+fn made(dir: &Path, name: &str, make: impl FnOnce(&Path) -> gantry_data::Result<()>) -> Result<String> {
+    let path: PathBuf = dir.join(name);
+    if !path.exists() {
+        make(&path)?;
+    }
+    Ok(path.display().to_string())
+}
+
+/// The number of tensors of two checkpoints when every one is equal bit for bit; else the first
+/// that differs.
+fn same_tensors(a: &Path, b: &Path) -> Result<usize> {
+    let (a, b) = (Checkpoint::load(a)?, Checkpoint::load(b)?);
+    let mut names: Vec<&String> = a.tensors.keys().collect();
+    names.sort();
+    ensure!(names.len() == b.tensors.len(), "{} tensors against {}", names.len(), b.tensors.len());
+    for name in &names {
+        let (x, y) = (&a.tensors[*name], b.tensors.get(*name).with_context(|| format!("{name} missing"))?);
+        ensure!(x.size() == y.size() && x.kind() == y.kind() && x.equal(y), "{name} differs");
+    }
+    Ok(names.len())
+}
+
+/// The `reg.*` settings of `cfg` that are off (0 or false), each with a value that turns it on.
+fn switches_off(cfg: &RunConfig) -> Result<Vec<(String, toml::Value)>> {
+    let value = toml::Value::try_from(cfg)?;
+    let Some(reg) = value.get("reg").and_then(|r| r.as_table()) else { return Ok(Vec::new()) };
+    Ok(reg
+        .iter()
+        .filter_map(|(k, v)| {
+            let on = match v {
+                toml::Value::Float(f) if *f == 0.0 => toml::Value::Float(0.5),
+                toml::Value::Integer(0) => toml::Value::Integer(1),
+                toml::Value::Boolean(false) => toml::Value::Boolean(true),
+                _ => return None,
+            };
+            Some((format!("reg.{k}"), on))
+        })
+        .collect())
+}
+
+/// `t` has `shape` and only finite values.
+fn shaped(what: &str, t: &Tensor, shape: &[i64]) -> Result<()> {
+    ensure!(t.size() == shape, "{what}: expected shape {shape:?}, found {:?}", t.size());
+    ensure!(t.isfinite().all().int64_value(&[]) != 0, "{what}: not finite");
+    Ok(())
+}
+
+/// Calls each capability `model` declares once; their names.
+fn exercise(model: &Model) -> Result<Vec<&'static str>> {
+    let f = model.family.as_ref();
+    let mut done = Vec::new();
+    let n = 3i64;
+    // What the generator's outputs look like: images, or toy points.
+    let out = |first: i64| -> Vec<i64> {
+        match model.cfg.family.data() {
+            DataNeeds::Toy { dim } => vec![first, dim],
+            d => {
+                let (c, s) = d.image().unwrap_or((0, 0));
+                vec![first, c, s, s]
+            }
+        }
+    };
+    let images = |c: i64, s: i64| Tensor::rand([2, c, s, s], (Kind::Float, model.device)) * 2.0 - 1.0;
+    if let Some(s) = f.sampler() {
+        let z = gantry_core::latent::latents(n as usize, s.z_dim(), 0, "harness");
+        shaped("sampler", &s.generate(&z), &out(n))?;
+        done.push("sampler");
+    }
+    if let Some(c) = f.class_sampler() {
+        let z = gantry_core::latent::latents(
+            n as usize,
+            f.sampler().context("a class sampler samples")?.z_dim(),
+            0,
+            "harness",
+        );
+        let classes = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(c.classes());
+        shaped("class sampler", &c.generate_class(&z, &classes)?, &out(n))?;
+        let beyond = Tensor::full([n], c.classes(), (Kind::Int64, Device::Cpu));
+        ensure!(c.generate_class(&z, &beyond).is_err(), "class sampler: class {} accepted", c.classes());
+        done.push("class sampler");
+    }
+    if let Some(c) = f.code_sampler() {
+        let z = gantry_core::latent::latents(
+            n as usize,
+            f.sampler().context("a code sampler samples")?.z_dim(),
+            0,
+            "harness",
+        );
+        let (cat, cont) = c.codes();
+        let codes = Tensor::zeros([n], (Kind::Int64, Device::Cpu)).remainder(cat.max(1));
+        shaped(
+            "code sampler",
+            &c.generate_codes(&z, &codes, &Tensor::zeros([n, cont], (Kind::Float, Device::Cpu)))?,
+            &out(n),
+        )?;
+        done.push("code sampler");
+    }
+    if let Some(t) = f.w_truncation() {
+        let z = gantry_core::latent::latents(
+            n as usize,
+            f.sampler().context("W truncation samples")?.z_dim(),
+            0,
+            "harness",
+        );
+        shaped("truncation in W", &t.generate_psi(&z, 0.5, None)?, &out(n))?;
+        done.push("truncation in W");
+    }
+    if let Some(t) = f.translator() {
+        let ((ci, si), (co, so)) = (t.input_shape(), t.output_shape());
+        shaped("translator", &t.translate(&images(ci, si))?, &[2, co, so, so])?;
+        if t.reversible() {
+            shaped("translator, back", &t.translate_back(&images(co, so))?, &[2, ci, si, si])?;
+        }
+        if let Some(lr) = t.degrade(&images(co, so)) {
+            shaped("translator, degrade", &lr, &[2, ci, si, si])?;
+            if let Some(up) = t.baseline(&lr) {
+                shaped("translator, baseline", &up, &[2, co, so, so])?;
+            }
+        }
+        done.push("translator");
+    }
+    if f.style().is_some() {
+        let g = model.style_generator()?;
+        ensure!(
+            g.cfg.z_dim == f.sampler().map_or(g.cfg.z_dim, |s| s.z_dim()),
+            "style generator: z_dim differs from the sampler's"
+        );
+        done.push("style-based generator");
+    }
+    if let Some(a) = f.autoencoder() {
+        let (c, s) = a.image_shape();
+        let codes = a.encode(&images(c, s))?;
+        shaped("autoencoder, encode", &codes, &[2, a.code_dim()])?;
+        shaped("autoencoder, decode", &a.decode(&codes)?, &[2, c, s, s])?;
+        shaped("autoencoder, prior", &a.prior_samples(4, 0), &[4, a.code_dim()])?;
+        done.push("autoencoder");
+    }
+    Ok(done)
+}
