@@ -32,7 +32,7 @@ use tch::{Device, Tensor};
 /// What turns u8 images into feature vectors.
 enum Features {
     Inception(Inception),
-    Classifier(Classifier),
+    Classifier(Box<Classifier>),
 }
 
 impl Features {
@@ -78,7 +78,7 @@ fn main() -> Result<()> {
     let net = match (features.as_str(), weights) {
         ("inception", Some(file)) => Features::Inception(Inception::load(&file, device)?),
         ("inception", None) => Features::Inception(Inception::load_default(device)?),
-        (domain, None) => Features::Classifier(Classifier::builtin(domain, device)?),
+        (domain, None) => Features::Classifier(Box::new(Classifier::builtin(domain, device)?)),
         (_, Some(_)) => {
             bail!("--weights gives the Inception file; it cannot be combined with --features {features}")
         }
