@@ -30,7 +30,8 @@ pub enum WeightsCmd {
     },
     /// Check installed weights against their sha256.
     Verify { name: String },
-    /// Train a domain classifier (`mnist`, `fashion-mnist`) into weights/classifier-NAME.safetensors.
+    /// Train a domain classifier (`mnist`, `fashion-mnist`) into
+    /// crates/gantry-metrics/weights/classifier-NAME.safetensors.
     TrainClassifier { name: String },
 }
 
@@ -162,7 +163,9 @@ pub fn run(cmd: WeightsCmd) -> Result<()> {
             Ok(())
         }
         WeightsCmd::TrainClassifier { name } => {
-            let out = repo_root().join("weights").join(format!("classifier-{name}.safetensors"));
+            let out = repo_root()
+                .join("crates/gantry-metrics/weights")
+                .join(format!("classifier-{name}.safetensors"));
             let mut cmd = crate::release_gantry()?;
             cmd.args(["classifier", "train", "--data", &name, "--threads", "2", "--seed", "0", "--out"])
                 .arg(&out);

@@ -20,7 +20,7 @@ use crate::{cifar, csv, dataset, folder, idx, DataError, Result};
 /// The name of the embedded default dataset.
 pub const EMBEDDED: &str = "mnist-5k";
 
-static EMBEDDED_MNIST_5K: &[u8] = include_bytes!("../../../datasets/mnist-5k/mnist_5k.csv.gz");
+static EMBEDDED_MNIST_5K: &[u8] = include_bytes!("../data/mnist-5k/mnist_5k.csv.gz");
 
 /// What to load and how to shape it.
 #[derive(Debug, Clone, Copy, Default)]

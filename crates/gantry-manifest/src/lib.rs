@@ -152,17 +152,17 @@ pub fn builtin_texts() -> &'static [(&'static str, &'static str)] {
 }
 
 const BUILTIN: &[(&str, &str)] = &[
-    ("mnist", include_str!("../../../datasets/mnist.toml")),
-    ("fashion-mnist", include_str!("../../../datasets/fashion-mnist.toml")),
-    ("cifar10", include_str!("../../../datasets/cifar10.toml")),
-    ("cifar10-jpg", include_str!("../../../datasets/cifar10-jpg.toml")),
-    ("orl-faces", include_str!("../../../datasets/orl-faces.toml")),
-    ("mnist-5k", include_str!("../../../datasets/mnist-5k.toml")),
-    ("edges2fashion", include_str!("../../../datasets/edges2fashion.toml")),
-    ("colorize-cifar", include_str!("../../../datasets/colorize-cifar.toml")),
-    ("digits", include_str!("../../../datasets/digits.toml")),
-    ("digits2mnist", include_str!("../../../datasets/digits2mnist.toml")),
-    ("horse2deer", include_str!("../../../datasets/horse2deer.toml")),
+    ("mnist", include_str!("../manifests/mnist.toml")),
+    ("fashion-mnist", include_str!("../manifests/fashion-mnist.toml")),
+    ("cifar10", include_str!("../manifests/cifar10.toml")),
+    ("cifar10-jpg", include_str!("../manifests/cifar10-jpg.toml")),
+    ("orl-faces", include_str!("../manifests/orl-faces.toml")),
+    ("mnist-5k", include_str!("../manifests/mnist-5k.toml")),
+    ("edges2fashion", include_str!("../manifests/edges2fashion.toml")),
+    ("colorize-cifar", include_str!("../manifests/colorize-cifar.toml")),
+    ("digits", include_str!("../manifests/digits.toml")),
+    ("digits2mnist", include_str!("../manifests/digits2mnist.toml")),
+    ("horse2deer", include_str!("../manifests/horse2deer.toml")),
 ];
 
 /// Every manifest compiled into gantry, sorted by name.
@@ -211,21 +211,14 @@ pub fn fetch_root() -> PathBuf {
     }
 }
 
-/// The repository's `datasets/` folder (as it was when gantry was built).
-pub fn repo_datasets() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir).join("datasets")
-}
-
-/// The folders searched for `<root>/<name>/`, in order: `$GANTRY_DATA`, the repository's
-/// `datasets/`, the cache's `datasets/`, and `$GANTRY_SHARED/datasets` (a local mirror such as
-/// `../shared`, which `cargo xtask test` sets).
+/// The folders searched for `<root>/<name>/`, in order: `$GANTRY_DATA`, the cache's `datasets/`,
+/// and `$GANTRY_SHARED/datasets` (a local mirror such as `../shared`, which `cargo xtask test`
+/// sets). (The manifests themselves are compiled in, from this crate's `manifests/`.)
 pub fn search_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
     if let Some(p) = std::env::var_os("GANTRY_DATA").filter(|p| !p.is_empty()) {
         roots.push(PathBuf::from(p));
     }
-    roots.push(repo_datasets());
     roots.push(cache_dir().join("datasets"));
     if let Some(p) = std::env::var_os("GANTRY_SHARED").filter(|p| !p.is_empty()) {
         roots.push(PathBuf::from(p).join("datasets"));

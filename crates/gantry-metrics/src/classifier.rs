@@ -27,8 +27,8 @@ use crate::{MetricError, Result};
 /// Feature width.
 pub const FEATURES: i64 = 128;
 
-static BUILTIN_MNIST: &[u8] = include_bytes!("../../../weights/classifier-mnist.safetensors");
-static BUILTIN_FASHION: &[u8] = include_bytes!("../../../weights/classifier-fashion-mnist.safetensors");
+static BUILTIN_MNIST: &[u8] = include_bytes!("../weights/classifier-mnist.safetensors");
+static BUILTIN_FASHION: &[u8] = include_bytes!("../weights/classifier-fashion-mnist.safetensors");
 
 /// The classifier and its weights.
 #[derive(Debug)]

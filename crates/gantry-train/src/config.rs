@@ -88,9 +88,9 @@ pub trait Recipe: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Sen
     fn set_channels(&mut self, channels: i64);
     fn validate(&self, run: &RunConfig) -> Result<()>;
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
-    /// Rewrites the family sections of a config an older version of the family wrote (keys since
-    /// renamed or dropped) before they are parsed; `table` holds `model` (without `arch`) and
-    /// whichever of `loss`, `reg`, `train` the config has. The error is one line naming the key.
+    /// Rewrites a config file an older version of the family wrote (keys since renamed or
+    /// dropped) before it is parsed; `table` is the whole file. Only files are migrated, not
+    /// `--set` lines. The error is one line naming the key.
     fn migrate(_table: &mut toml::Table) -> std::result::Result<(), String> {
         Ok(())
     }
@@ -395,8 +395,10 @@ impl RunConfig {
 
     /// Parses TOML (migrating configs of older gantry versions); `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let table: toml::Table =
+        let mut table: toml::Table =
             toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))?;
+        // Only files are migrated: `--set` names today's keys.
+        Registry::current().migrate(&mut table).map_err(|e| anyhow!("{origin}: {e}"))?;
         toml::Value::Table(table).try_into().map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))
     }
 

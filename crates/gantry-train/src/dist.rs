@@ -12,6 +12,10 @@
 //! folder; a stop request on any rank stops every rank after the same step; a rank that dies
 //! makes the others' next collective fail, and they stop with one line, leaving the last
 //! checkpoint as it was.
+//!
+//! The process group is gantry-dist's, a C++ shim over c10d, behind gantry-train's `dist` feature
+//! (on by default). Built without it, gantry-train needs no C++ compiler, and joining a
+//! data-parallel run is one line saying so.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -21,8 +25,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use gantry_core::parallel::GradientSync;
+#[cfg(feature = "dist")]
 use gantry_dist::{ProcessGroup, Rendezvous};
 use tch::{Device, Kind, Tensor};
+#[cfg(not(feature = "dist"))]
+use without_dist::ProcessGroup;
 
 use crate::family::Networks;
 
@@ -39,6 +46,7 @@ pub struct Launch {
 
 /// How long a collective (and the rendezvous) may take before the run gives up:
 /// `GANTRY_DIST_TIMEOUT` seconds, default 600.
+#[cfg(feature = "dist")]
 fn timeout() -> Duration {
     let secs = std::env::var("GANTRY_DIST_TIMEOUT").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(600);
     Duration::from_secs(secs.max(1))
@@ -177,10 +185,21 @@ pub struct Dist {
 }
 
 impl Dist {
+    /// Without the `dist` feature: refused in one line.
+    #[cfg(not(feature = "dist"))]
+    pub fn join(launch: &Launch, _device: Device) -> Result<Self> {
+        bail!(
+            "rank {} of {}: this program was built without gantry-train's `dist` feature, so it cannot train data-parallel (build it with the feature, the default)",
+            launch.rank,
+            launch.world
+        )
+    }
+
     /// Joins the run `launch` describes (rank 0 serves the TCP store) and makes this thread that
     /// rank ([`gantry_core::parallel::join`]).
     /// On CUDA with the `nccl` feature the group is NCCL's on this rank's GPU; otherwise Gloo's
     /// (CUDA gradients then pass through the CPU).
+    #[cfg(feature = "dist")]
     pub fn join(launch: &Launch, device: Device) -> Result<Self> {
         let at = || format!("rendezvous at {}:{}", launch.addr, launch.port);
         #[cfg(feature = "nccl")]
@@ -200,6 +219,7 @@ impl Dist {
         Ok(Self::with_group(launch, group, Device::Cpu))
     }
 
+    #[cfg(feature = "dist")]
     fn with_group(launch: &Launch, group: ProcessGroup, device: Device) -> Self {
         let comm = std::cell::Cell::new(0.0);
         let sync = Rc::new(GroupSync { group, failure: RefCell::new(None), comm, device });
@@ -333,6 +353,7 @@ impl Dist {
     pub fn check(&self) -> Result<()> {
         match self.sync.group.take_backward_failure() {
             // The same on every rank, and no peer is gone: say it plainly.
+            #[cfg(feature = "dist")]
             Some(e @ gantry_dist::DistError::Unsupported { .. }) => {
                 bail!("rank {} of {}: {e}", self.rank(), self.world())
             }
@@ -342,6 +363,50 @@ impl Dist {
         match self.sync.failure() {
             Some(e) => Err(self.lost(e)),
             None => Ok(()),
+        }
+    }
+}
+
+/// Without the `dist` feature: a process group that cannot exist ([`Dist::join`] refuses first),
+/// so the code above type-checks unchanged.
+#[cfg(not(feature = "dist"))]
+mod without_dist {
+    use std::convert::Infallible;
+
+    use tch::Tensor;
+
+    pub enum ProcessGroup {}
+
+    type Result<T> = std::result::Result<T, Infallible>;
+
+    impl ProcessGroup {
+        pub fn all_reduce_sum(&self, _t: &mut Tensor) -> Result<()> {
+            match *self {}
+        }
+        pub fn all_reduce_mean(&self, _t: &mut Tensor) -> Result<()> {
+            match *self {}
+        }
+        pub fn broadcast(&self, _t: &mut Tensor, _root: i64) -> Result<()> {
+            match *self {}
+        }
+        pub fn all_gather(&self, _t: &Tensor) -> Result<Vec<Tensor>> {
+            match *self {}
+        }
+        #[allow(clippy::too_many_arguments)]
+        pub fn sync_batch_norm(
+            &self,
+            _x: &Tensor,
+            _weight: Option<&Tensor>,
+            _bias: Option<&Tensor>,
+            _running_mean: Option<&Tensor>,
+            _running_var: Option<&Tensor>,
+            _momentum: f64,
+            _eps: f64,
+        ) -> Result<Tensor> {
+            match *self {}
+        }
+        pub fn take_backward_failure(&self) -> Option<Infallible> {
+            match *self {}
         }
     }
 }

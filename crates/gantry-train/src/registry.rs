@@ -154,11 +154,21 @@ impl Registry {
     }
 
     /// Parses the family sections (without `model.arch`) of a config whose `model.arch` is
-    /// `arch`, after the family's migration of configs older gantry versions wrote.
-    pub fn parse(&self, arch: &str, mut table: toml::Table) -> Result<Box<dyn FamilySettings>, String> {
-        let kind = self.kind(arch).map_err(|e| e.to_string())?;
-        (kind.migrate)(&mut table)?;
-        (kind.parse)(table)
+    /// `arch`.
+    pub fn parse(&self, arch: &str, table: toml::Table) -> Result<Box<dyn FamilySettings>, String> {
+        (self.kind(arch).map_err(|e| e.to_string())?.parse)(table)
+    }
+
+    /// Rewrites a config file an older version of its family wrote (`table` is the whole file),
+    /// as the family's [`Recipe::migrate`] says; a config of an unknown family is left for
+    /// parsing to refuse.
+    pub fn migrate(&self, table: &mut toml::Table) -> Result<(), String> {
+        let arch =
+            table.get("model").and_then(|m| m.get("arch")).and_then(|a| a.as_str()).unwrap_or_default();
+        match self.kind(arch) {
+            Ok(kind) => (kind.migrate)(table),
+            Err(_) => Ok(()),
+        }
     }
 
     /// The families whose configs have the dotted `key` (judged by each family's first preset).

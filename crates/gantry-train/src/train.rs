@@ -23,7 +23,7 @@ use crate::data::Source;
 use crate::dist::Dist;
 use crate::eval::TrainingEval;
 use crate::family::BuildContext;
-use crate::family::{Batch, Family};
+use crate::family::{Batch, Family, Scalars};
 use crate::preview::Preview;
 use crate::run_dir::{KeepBest, RunDir, RunLock};
 use crate::tensorboard::EventWriter;
@@ -213,6 +213,70 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
 }
 
 /// A JSON line for `metrics.jsonl` at `step`.
+/// The steps between two `metrics.jsonl` lines: their scalars summed, and how many there were.
+struct LogWindow {
+    sums: Vec<(&'static str, f64)>,
+    /// Steps whose scalars are in `sums` (an undone step's are not).
+    kept: u64,
+    /// Steps since the last line, undone ones included.
+    steps: u64,
+    /// Steps undone (`train.on_nonfinite = skip`) since the last line.
+    skipped: u64,
+    since: Instant,
+}
+
+impl LogWindow {
+    fn new() -> Self {
+        Self { sums: Vec::new(), kept: 0, steps: 0, skipped: 0, since: Instant::now() }
+    }
+
+    /// A kept step's scalars.
+    fn add(&mut self, scalars: Scalars) {
+        for (k, v) in scalars {
+            match self.sums.iter_mut().find(|(n, _)| *n == k) {
+                Some(s) => s.1 += v,
+                None => self.sums.push((k, v)),
+            }
+        }
+        self.kept += 1;
+    }
+
+    /// The metrics line of `step` (`images` seen so far; the run started at `t0`), the progress
+    /// message, the seconds per step; the window starts afresh.
+    fn close(
+        &mut self,
+        step: u64,
+        images: f64,
+        t0: Instant,
+        dist: Option<&Dist>,
+    ) -> (serde_json::Map<String, serde_json::Value>, String, f64) {
+        let secs = self.since.elapsed().as_secs_f64();
+        let per_step = secs / self.steps as f64;
+        let mut obj = metrics_line(step);
+        obj.insert("kimg".into(), (images / 1000.0).into());
+        for (k, v) in &self.sums {
+            obj.insert((*k).into(), (v / self.kept as f64).into());
+        }
+        if self.skipped > 0 {
+            obj.insert("skipped_steps".into(), self.skipped.into());
+        }
+        obj.insert("sec_per_step".into(), per_step.into());
+        if let Some(d) = dist {
+            // The share of a step rank 0 spent averaging gradients over ranks.
+            obj.insert("allreduce_share".into(), (d.take_comm_seconds() / secs.max(1e-9)).into());
+        }
+        obj.insert("elapsed_sec".into(), t0.elapsed().as_secs_f64().into());
+        let msg = self
+            .sums
+            .iter()
+            .map(|(k, v)| format!("{k} {:.3}", v / self.kept as f64))
+            .collect::<Vec<_>>()
+            .join("  ");
+        *self = Self::new();
+        (obj, msg, per_step)
+    }
+}
+
 fn metrics_line(step: u64) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     m.insert("step".into(), step.into());
@@ -291,37 +355,35 @@ impl Session {
         Ok(scalars)
     }
 
-    /// Steps `from + 1 ..= to`.
-    fn train(mut self, from: u64, to: u64) -> Result<Summary> {
-        let cfg = self.cfg.clone();
+    /// The run's first line: what trains on what, where.
+    fn announce(&self, world: i64) {
+        let cfg = &self.cfg;
         let counts: Vec<String> =
             self.parts.family.networks().parameter_counts().iter().map(|(n, c)| format!("{n} {c}")).collect();
-        let writes = self.writes();
-        let world = self.dist.as_ref().map_or(1, Dist::world);
-        if writes {
-            let ranks = match world {
-                1 => String::new(),
-                n => format!(
-                    " × {n} data-parallel ranks (batch {} each{})",
-                    cfg.batch_size,
-                    if cfg.dist.sync_batchnorm { ", synchronised BatchNorm" } else { "" }
-                ),
-            };
-            eprintln!(
-                "{} ({}): {} parameters; {}; device {}, {} threads{ranks}; run folder {}",
-                cfg.preset,
-                cfg.family.arch(),
-                counts.join(" / "),
-                self.parts.data.describe(),
-                device_name(self.device),
-                self.threads,
-                self.run.root.display()
-            );
-        }
-        // Fresh batches per step: the data order is counted in them (a phase with
-        // `fresh_batch = false` at the start of a step draws one too).
-        let fresh_per_step: u64 = self
-            .parts
+        let ranks = match world {
+            1 => String::new(),
+            n => format!(
+                " × {n} data-parallel ranks (batch {} each{})",
+                cfg.batch_size,
+                if cfg.dist.sync_batchnorm { ", synchronised BatchNorm" } else { "" }
+            ),
+        };
+        eprintln!(
+            "{} ({}): {} parameters; {}; device {}, {} threads{ranks}; run folder {}",
+            cfg.preset,
+            cfg.family.arch(),
+            counts.join(" / "),
+            self.parts.data.describe(),
+            device_name(self.device),
+            self.threads,
+            self.run.root.display()
+        );
+    }
+
+    /// Fresh batches per step: the data order is counted in them (a phase with `fresh_batch =
+    /// false` at the start of a step draws one too).
+    fn fresh_per_step(&self) -> u64 {
+        self.parts
             .family
             .phases()
             .iter()
@@ -331,7 +393,75 @@ impl Session {
                 (false, 0) => 1,
                 (false, _) => 0,
             })
-            .sum();
+            .sum()
+    }
+
+    /// What is not finite after a step: a loss term, else a parameter.
+    fn nonfinite(&self, scalars: &Scalars) -> Option<String> {
+        scalars.iter().find(|(_, v)| !v.is_finite()).map(|(k, v)| format!("loss term '{k}' is {v}")).or_else(
+            || {
+                self.parts
+                    .family
+                    .networks()
+                    .first_nonfinite()
+                    .map(|name| format!("parameter '{name}' holds a NaN or an infinity"))
+            },
+        )
+    }
+
+    /// Rank 0's outputs of `step` after its metrics `line` (if one is due): the sample grid (and
+    /// a toy's mode coverage), FID during training, the line itself (`metrics.jsonl`,
+    /// TensorBoard). Returns the grid's path when one was written.
+    fn write_outputs(
+        &mut self,
+        step: u64,
+        to: u64,
+        mut line: Option<serde_json::Map<String, serde_json::Value>>,
+        tb: &mut Option<EventWriter>,
+        tty: bool,
+    ) -> Result<Option<PathBuf>> {
+        let cfg = &self.cfg;
+        let mut grid = None;
+        if step.is_multiple_of(cfg.log.sample_every) || step == to {
+            seed_torch(cfg.seed, "sample-grid", step);
+            let samples = self.parts.preview.write(self.parts.family.as_ref(), &self.run.sample(step))?;
+            if let (Some(toy), Some(x)) = (self.parts.data.toy(), samples) {
+                let c = coverage(toy, &x, 0.01);
+                let obj = line.get_or_insert_with(|| metrics_line(step));
+                obj.insert("modes_covered".into(), c.modes_covered.into());
+                obj.insert("high_quality".into(), c.high_quality.into());
+            }
+            if let Some(tb) = tb.as_mut().filter(|_| self.run.sample(step).is_file()) {
+                tb.png(step, "samples", &self.run.sample(step))?;
+            }
+            grid = Some(self.run.sample(step));
+        }
+        if let Some(ev) = self.parts.eval.as_ref().filter(|_| step.is_multiple_of(cfg.eval.every) || step == to) {
+            seed_torch(cfg.seed, "eval", step);
+            let fid = ev.fid(self.parts.family.as_ref(), self.dist.as_ref())?.expect("rank 0 gets the value");
+            if !tty {
+                eprintln!("step {step}/{to}  {} {fid:.3}", ev.key());
+            }
+            line.get_or_insert_with(|| metrics_line(step)).insert(ev.key(), fid.into());
+        }
+        if let Some(obj) = line {
+            if let Some(tb) = tb.as_mut() {
+                tb.scalars(step, &obj)?;
+            }
+            self.run.append_metrics(&serde_json::Value::Object(obj))?;
+        }
+        Ok(grid)
+    }
+
+    /// Steps `from + 1 ..= to`.
+    fn train(mut self, from: u64, to: u64) -> Result<Summary> {
+        let cfg = self.cfg.clone();
+        let writes = self.writes();
+        let world = self.dist.as_ref().map_or(1, Dist::world);
+        if writes {
+            self.announce(world);
+        }
+        let fresh_per_step = self.fresh_per_step();
         let tty = writes && std::io::stderr().is_terminal();
         let bar = if tty { indicatif::ProgressBar::new(to) } else { indicatif::ProgressBar::hidden() };
         bar.set_style(
@@ -346,16 +476,12 @@ impl Session {
             false => None,
         };
         let t0 = Instant::now();
-        let mut t_log = Instant::now();
-        let mut sums: Vec<(&'static str, f64)> = Vec::new();
-        let mut n_in_log = 0u64; // steps averaged into `sums`
-        let mut steps_in_log = 0u64;
+        let mut window = LogWindow::new();
         let mut last_ck = None;
         let mut last_sample = None;
         let mut reached = to;
         let policy = cfg.family.on_nonfinite;
         let mut skipped_in_row = 0u64;
-        let mut skipped_in_log = 0u64;
         for step in from + 1..=to {
             let before = (policy == OnNonFinite::Skip).then(|| self.parts.family.networks().snapshot());
             let scalars = self.step(step, fresh_per_step)?;
@@ -363,32 +489,15 @@ impl Session {
                 d.check()?;
                 d.average_buffers(self.parts.family.networks())?;
             }
-            let bad = scalars
-                .iter()
-                .find(|(_, v)| !v.is_finite())
-                .map(|(k, v)| format!("loss term '{k}' is {v}"))
-                .or_else(|| {
-                    self.parts
-                        .family
-                        .networks()
-                        .first_nonfinite()
-                        .map(|name| format!("parameter '{name}' holds a NaN or an infinity"))
-                });
-            match (bad, before) {
+            match (self.nonfinite(&scalars), before) {
                 (None, _) => {
                     skipped_in_row = 0;
-                    for (k, v) in scalars {
-                        match sums.iter_mut().find(|(n, _)| *n == k) {
-                            Some(s) => s.1 += v,
-                            None => sums.push((k, v)),
-                        }
-                    }
-                    n_in_log += 1;
+                    window.add(scalars);
                 }
                 (Some(what), Some(before)) if skipped_in_row < MAX_CONSECUTIVE_SKIPS => {
                     self.parts.family.networks_mut().restore(&before);
                     skipped_in_row += 1;
-                    skipped_in_log += 1;
+                    window.skipped += 1;
                     bar.suspend(|| eprintln!("step {step}: {what}; step undone (train.on_nonfinite = skip)"));
                 }
                 (Some(what), _) => {
@@ -396,7 +505,7 @@ impl Session {
                     bail!("{}", self.nonfinite_stop(step, &what, skipped_in_row));
                 }
             }
-            steps_in_log += 1;
+            window.steps += 1;
             bar.inc(1);
             // Every rank stops after the same step.
             let stop_now = match &self.dist {
@@ -406,7 +515,7 @@ impl Session {
             if !writes {
                 // The other ranks embed their share of the evaluation samples.
                 if let Some(ev) =
-                    self.parts.eval.as_ref().filter(|_| step % cfg.eval.every == 0 || step == to)
+                    self.parts.eval.as_ref().filter(|_| step.is_multiple_of(cfg.eval.every) || step == to)
                 {
                     seed_torch(cfg.seed, "eval", step);
                     ev.fid(self.parts.family.as_ref(), self.dist.as_ref())?;
@@ -417,78 +526,21 @@ impl Session {
                 }
                 continue;
             }
-
-            let mut line = None;
-            if step % cfg.log.every == 0 || step == to {
-                let secs = t_log.elapsed().as_secs_f64();
-                let mut obj = metrics_line(step);
-                obj.insert(
-                    "kimg".into(),
-                    (step as f64 * (cfg.batch_size * world as usize) as f64 / 1000.0).into(),
-                );
-                for (k, v) in &sums {
-                    obj.insert((*k).into(), (v / n_in_log as f64).into());
-                }
-                if skipped_in_log > 0 {
-                    obj.insert("skipped_steps".into(), skipped_in_log.into());
-                }
-                obj.insert("sec_per_step".into(), (secs / steps_in_log as f64).into());
-                if let Some(d) = &self.dist {
-                    // The share of a step rank 0 spent averaging gradients over ranks.
-                    obj.insert("allreduce_share".into(), (d.take_comm_seconds() / secs.max(1e-9)).into());
-                }
-                obj.insert("elapsed_sec".into(), t0.elapsed().as_secs_f64().into());
-                let msg = sums
-                    .iter()
-                    .map(|(k, v)| format!("{k} {:.3}", v / n_in_log as f64))
-                    .collect::<Vec<_>>()
-                    .join("  ");
+            let line = (step.is_multiple_of(cfg.log.every) || step == to).then(|| {
+                let images = (step * (cfg.batch_size * world as usize) as u64) as f64;
+                let (obj, msg, per_step) = window.close(step, images, t0, self.dist.as_ref());
                 if tty {
                     bar.set_message(msg);
                 } else {
-                    eprintln!("step {step}/{to}  {msg}  ({:.3} s/step)", secs / steps_in_log as f64);
+                    eprintln!("step {step}/{to}  {msg}  ({per_step:.3} s/step)");
                 }
-                line = Some(obj);
-                sums.clear();
-                n_in_log = 0;
-                steps_in_log = 0;
-                skipped_in_log = 0;
-                t_log = Instant::now();
-            }
-            if step % cfg.log.sample_every == 0 || step == to {
-                seed_torch(cfg.seed, "sample-grid", step);
-                let samples = self.parts.preview.write(self.parts.family.as_ref(), &self.run.sample(step))?;
-                if let (Some(toy), Some(x)) = (self.parts.data.toy(), samples) {
-                    let c = coverage(toy, &x, 0.01);
-                    let obj = line.get_or_insert_with(|| metrics_line(step));
-                    obj.insert("modes_covered".into(), c.modes_covered.into());
-                    obj.insert("high_quality".into(), c.high_quality.into());
-                }
-                if let Some(tb) = tb.as_mut().filter(|_| self.run.sample(step).is_file()) {
-                    tb.png(step, "samples", &self.run.sample(step))?;
-                }
-                last_sample = Some(self.run.sample(step));
-            }
-            if let Some(ev) = &self.parts.eval {
-                if step % cfg.eval.every == 0 || step == to {
-                    seed_torch(cfg.seed, "eval", step);
-                    let fid = ev
-                        .fid(self.parts.family.as_ref(), self.dist.as_ref())?
-                        .expect("rank 0 gets the value");
-                    if !tty {
-                        eprintln!("step {step}/{to}  {} {fid:.3}", ev.key());
-                    }
-                    line.get_or_insert_with(|| metrics_line(step)).insert(ev.key(), fid.into());
-                }
-            }
-            if let Some(obj) = line {
-                if let Some(tb) = tb.as_mut() {
-                    tb.scalars(step, &obj)?;
-                }
-                self.run.append_metrics(&serde_json::Value::Object(obj))?;
+                obj
+            });
+            if let Some(grid) = self.write_outputs(step, to, line, &mut tb, tty)? {
+                last_sample = Some(grid);
             }
             // A stop request checkpoints the step it arrived in.
-            if step % cfg.log.checkpoint_every == 0 || step == to || stop_now {
+            if step.is_multiple_of(cfg.log.checkpoint_every) || step == to || stop_now {
                 last_ck = Some(self.write_checkpoint(step)?);
             }
             if stop_now && step < to {

@@ -1,0 +1,61 @@
+//! The networks that turn images into features (the FID Inception network, gantry's domain
+//! classifiers) and how many images they take at once.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use gantry_metrics::classifier::Classifier;
+use gantry_metrics::inception::Inception;
+use tch::{Device, Tensor};
+
+/// Which network turns images into features.
+pub enum Extractor {
+    Inception(Inception),
+    Classifier(String, Box<Classifier>),
+}
+
+impl Extractor {
+    /// `inception`, `mnist` or `fashion-mnist`.
+    pub fn load(name: &str, device: Device) -> Result<Self> {
+        Ok(match name {
+            "inception" => Extractor::Inception(Inception::load_default(device)?),
+            "mnist" | "fashion-mnist" => {
+                Extractor::Classifier(name.to_string(), Box::new(Classifier::builtin(name, device)?))
+            }
+            other => bail!("unknown --features '{other}': expected inception, mnist or fashion-mnist"),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Extractor::Inception(_) => "inception",
+            Extractor::Classifier(n, _) => n,
+        }
+    }
+
+    /// `inception` from a given TorchScript file (e.g. pytorch-fid's full weights, converted).
+    pub fn inception_from(path: &Path, device: Device) -> Result<Self> {
+        Ok(Extractor::Inception(Inception::load(path, device)?))
+    }
+
+    /// Features `[N, d]` and, when the network has a classifier head, logits of u8 images.
+    pub fn run(&self, images: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        Ok(match self {
+            Extractor::Inception(net) => net.features_and_logits(images)?,
+            Extractor::Classifier(_, net) => {
+                let (f, l) = net.features_and_logits(images)?;
+                (f, Some(l))
+            }
+        })
+    }
+}
+
+/// Images per forward pass on `device`: 10 on a CPU (large Inception batches thrash the
+/// allocator), 200 on a GPU.
+pub fn default_batch(device: Device) -> i64 {
+    if device == Device::Cpu {
+        10
+    } else {
+        200
+    }
+}
