@@ -4,7 +4,7 @@
 use anyhow::Result;
 use gantry_data::{Fit, LastBatch, Split};
 
-use crate::config::{LoaderConfig, RunConfig};
+use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, RunConfig};
 use crate::registry::Registry;
 
 /// A named configuration.
@@ -19,6 +19,30 @@ impl Preset {
     pub fn config(&self) -> RunConfig {
         (self.build)()
     }
+}
+
+/// What every preset starts from: `family` trained on `data` for `steps` steps of `batch`, seed 0,
+/// every CPU thread, one process, no flips, the default logging ([`LogConfig::default`]) and no
+/// FID during training. A preset changes the rest with struct update syntax.
+pub fn base(name: &str, data: &str, (batch, steps): (usize, u64), family: FamilyConfig) -> RunConfig {
+    RunConfig {
+        preset: name.into(),
+        data: data.into(),
+        seed: 0,
+        steps,
+        batch_size: batch,
+        threads: 0,
+        family,
+        loader: loader(false),
+        log: LogConfig::default(),
+        eval: EvalConfig::default(),
+        dist: Default::default(),
+    }
+}
+
+/// FID during training off, measured in `features` when it is turned on.
+pub fn features(features: &str) -> EvalConfig {
+    EvalConfig { features: features.into(), ..Default::default() }
 }
 
 /// Training split, `auto` fit, no jitter; flips if `hflip`.

@@ -436,7 +436,9 @@ impl Session {
             }
             grid = Some(self.run.sample(step));
         }
-        if let Some(ev) = self.parts.eval.as_ref().filter(|_| step.is_multiple_of(cfg.eval.every) || step == to) {
+        if let Some(ev) =
+            self.parts.eval.as_ref().filter(|_| step.is_multiple_of(cfg.eval.every) || step == to)
+        {
             seed_torch(cfg.seed, "eval", step);
             let fid = ev.fid(self.parts.family.as_ref(), self.dist.as_ref())?.expect("rank 0 gets the value");
             if !tty {

@@ -28,10 +28,10 @@ use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{critic_update, validate_adam, Constraint, LossChoice, Penalties};
 use crate::capability::{check_range, Autoencoder, ClassSampler, Sampler};
-use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::config::{FamilyConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, OptId, Phase, Scalars};
-use crate::presets::{loader, Preset};
+use crate::presets::{base, features, Preset};
 
 /// The networks of an AAE (`[model]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,23 +396,9 @@ fn aae_mnist() -> RunConfig {
     let adam = AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999, ..Default::default() };
     (s.train.g_opt, s.train.d_opt) = (adam, adam);
     RunConfig {
-        preset: "aae-mnist".into(),
-        data: "mnist-5k".into(),
-        seed: 0,
-        steps: 5000,
-        batch_size: 100,
-        threads: 0,
-        family,
-        loader: loader(false),
-        log: LogConfig {
-            every: 100,
-            sample_every: 1000,
-            checkpoint_every: 1000,
-            grid: 100,
-            ..Default::default()
-        },
-        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
-        dist: Default::default(),
+        log: LogConfig { every: 100, sample_every: 1000, grid: 100, ..Default::default() },
+        eval: features("mnist"),
+        ..base("aae-mnist", "mnist-5k", (100, 5000), family)
     }
 }
 
@@ -441,7 +427,7 @@ fn aae_fashion() -> RunConfig {
     RunConfig {
         preset: "aae-fashion".into(),
         data: "fashion-mnist".into(),
-        eval: EvalConfig { features: "fashion-mnist".into(), ..Default::default() },
+        eval: features("fashion-mnist"),
         ..aae_mnist()
     }
 }

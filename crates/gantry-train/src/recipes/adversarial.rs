@@ -136,18 +136,14 @@ impl Default for Penalties {
 impl Penalties {
     /// Finite, non-negative weights; a clipping bound for `wgan-clip`.
     pub fn validate(&self, loss: LossChoice) -> Result<()> {
-        for (k, v) in [
+        validate_nonnegative(&[
             ("reg.gp", self.gp),
             ("reg.clip", self.clip),
             ("reg.r1", self.r1),
             ("reg.r2", self.r2),
             ("reg.dragan", self.dragan),
             ("reg.drift", self.drift),
-        ] {
-            if !(v >= 0.0 && v.is_finite()) {
-                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
-            }
-        }
+        ])?;
         if self.every == 0 {
             bail!("invalid reg.every: expected ≥ 1, found 0");
         }
@@ -219,16 +215,26 @@ impl TrainConfig {
         if self.d_steps == 0 {
             bail!("invalid train.d_steps: expected ≥ 1, found 0");
         }
-        for (k, v) in
-            [("train.ema.half_life_kimg", self.ema.half_life_kimg), ("train.ema.rampup", self.ema.rampup)]
-        {
-            if !(v >= 0.0 && v.is_finite()) {
-                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
-            }
-        }
-        validate_adam("train.g_opt", &self.g_opt)?;
-        validate_adam("train.d_opt", &self.d_opt)
+        validate_nonnegative(&[
+            ("train.ema.half_life_kimg", self.ema.half_life_kimg),
+            ("train.ema.rampup", self.ema.rampup),
+        ])?;
+        validate_adams(&self.g_opt, &self.d_opt)
     }
+}
+
+/// Each value finite and ≥ 0 (weights, strengths); the error names the first key that is not.
+pub fn validate_nonnegative(values: &[(&str, f64)]) -> Result<()> {
+    match values.iter().find(|(_, v)| !(*v >= 0.0 && v.is_finite())) {
+        Some((k, v)) => bail!("invalid {k}: expected a finite value ≥ 0, found {v}"),
+        None => Ok(()),
+    }
+}
+
+/// `train.g_opt` and `train.d_opt` of a G/D pair ([`validate_adam`]).
+pub fn validate_adams(g_opt: &AdamConfig, d_opt: &AdamConfig) -> Result<()> {
+    validate_adam("train.g_opt", g_opt)?;
+    validate_adam("train.d_opt", d_opt)
 }
 
 /// lr > 0, β's in [0, 1), ε > 0; the error names `key`.

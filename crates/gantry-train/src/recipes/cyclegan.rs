@@ -28,10 +28,12 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
-use super::adversarial::{authors_scale, critic_step, validate_adam, Critic, LossChoice, Penalties};
+use super::adversarial::{
+    authors_scale, critic_step, validate_adams, validate_nonnegative, Critic, LossChoice, Penalties,
+};
 use super::pix2pix::epoch_schedule;
 use crate::capability::Translator;
-use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
+use crate::config::{FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
 use crate::presets::Preset;
@@ -81,13 +83,11 @@ impl Recipe for CycleRun {
         self.model.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
         self.reg.validate(self.loss)?;
         let t = &self.train;
-        validate_adam("train.g_opt", &t.g_opt)?;
-        validate_adam("train.d_opt", &t.d_opt)?;
-        for (k, v) in [("train.cycle_weight", t.cycle_weight), ("train.identity_weight", t.identity_weight)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                bail!("invalid {k}: expected a finite weight ≥ 0, found {v}");
-            }
-        }
+        validate_adams(&t.g_opt, &t.d_opt)?;
+        validate_nonnegative(&[
+            ("train.cycle_weight", t.cycle_weight),
+            ("train.identity_weight", t.identity_weight),
+        ])?;
         if !(0..=10_000).contains(&t.pool_size) {
             bail!("invalid train.pool_size: expected 0 to 10000 images, found {}", t.pool_size);
         }
@@ -318,29 +318,13 @@ fn cyclegan(
     loader: LoaderConfig,
     features: &str,
 ) -> RunConfig {
+    let family =
+        FamilyConfig::new(CycleRun { loss: LossChoice::Lsgan, reg: Penalties::default(), model, train });
     RunConfig {
-        preset: name.into(),
-        data: data.into(),
-        seed: 0,
-        steps,
-        batch_size: batch,
-        threads: 0,
-        family: FamilyConfig::new(CycleRun {
-            loss: LossChoice::Lsgan,
-            reg: Penalties::default(),
-            model,
-            train,
-        }),
         loader,
-        log: LogConfig {
-            every: 50,
-            sample_every: 500,
-            checkpoint_every: 1000,
-            grid: 16,
-            ..Default::default()
-        },
-        eval: EvalConfig { features: features.into(), ..Default::default() },
-        dist: Default::default(),
+        log: LogConfig { grid: 16, ..Default::default() },
+        eval: crate::presets::features(features),
+        ..crate::presets::base(name, data, (batch, steps), family)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::capability::Sampler;
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
-use crate::presets::{loader, Preset};
+use crate::presets::{base, features, loader, Preset};
 
 /// An architecture this family trains: G and D as modules, a latent size, its data.
 pub trait GanModel: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static {
@@ -189,12 +189,7 @@ impl<M: GanModel> Recipe for GanRun<M> {
 
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
-        if !(self.train.instance_noise >= 0.0 && self.train.instance_noise.is_finite()) {
-            bail!(
-                "invalid train.instance_noise: expected a finite value ≥ 0, found {}",
-                self.train.instance_noise
-            );
-        }
+        super::adversarial::validate_nonnegative(&[("train.instance_noise", self.train.instance_noise)])?;
         self.reg.validate(self.loss)?;
         self.model.check()
     }
@@ -390,19 +385,8 @@ fn dcgan(loss: LossChoice, model: DcganConfig, train: GanTrain) -> FamilyConfig 
 
 /// DCGAN on MNIST padded to 32×32, by default the embedded 5k digits: the demo.
 pub fn dcgan_mnist() -> RunConfig {
-    RunConfig {
-        preset: "dcgan-mnist".into(),
-        data: "mnist-5k".into(),
-        seed: 0,
-        steps: 5000,
-        batch_size: 64,
-        threads: 0,
-        family: dcgan(LossChoice::NonSaturating, DcganConfig::mnist(), dcgan_train()),
-        loader: loader(false),
-        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
-        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
-        dist: Default::default(),
-    }
+    let family = dcgan(LossChoice::NonSaturating, DcganConfig::mnist(), dcgan_train());
+    RunConfig { eval: features("mnist"), ..base("dcgan-mnist", "mnist-5k", (64, 5000), family) }
 }
 
 /// SN-DCGAN on MNIST (Miyato et al. 2018): spectrally normalised D without BatchNorm, hinge loss,
@@ -471,29 +455,15 @@ fn dcgan_64() -> RunConfig {
 /// MLP GAN on the ring of 8 Gaussians (Metz et al. 2017's setting: Adam 1e-4, β1 = 0.5).
 fn toy_ring() -> RunConfig {
     let adam = AdamConfig { lr: 1e-4, beta1: 0.5, beta2: 0.999, ..Default::default() };
+    let family = FamilyConfig::new(MlpRun {
+        loss: LossChoice::NonSaturating,
+        reg: Penalties::default(),
+        model: MlpConfig::default(),
+        train: GanTrain::plain(adam, adam),
+    });
     RunConfig {
-        preset: "toy-ring".into(),
-        data: "ring".into(),
-        seed: 0,
-        steps: 5000,
-        batch_size: 256,
-        threads: 0,
-        family: FamilyConfig::new(MlpRun {
-            loss: LossChoice::NonSaturating,
-            reg: Penalties::default(),
-            model: MlpConfig::default(),
-            train: GanTrain::plain(adam, adam),
-        }),
-        loader: loader(false),
-        log: LogConfig {
-            every: 100,
-            sample_every: 1000,
-            checkpoint_every: 1000,
-            grid: 1024,
-            ..Default::default()
-        },
-        eval: EvalConfig::default(),
-        dist: Default::default(),
+        log: LogConfig { every: 100, sample_every: 1000, grid: 1024, ..Default::default() },
+        ..base("toy-ring", "ring", (256, 5000), family)
     }
 }
 

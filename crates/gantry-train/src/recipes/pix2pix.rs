@@ -26,9 +26,11 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
-use super::adversarial::{authors_scale, critic_update, validate_adam, LossChoice, Penalties};
+use super::adversarial::{
+    authors_scale, critic_update, validate_adams, validate_nonnegative, LossChoice, Penalties,
+};
 use crate::capability::Translator;
-use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
+use crate::config::{FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
 use crate::presets::Preset;
@@ -103,13 +105,8 @@ impl Recipe for Pix2pixRun {
         self.model.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
         self.reg.validate(self.loss)?;
         let t = &self.train;
-        validate_adam("train.g_opt", &t.g_opt)?;
-        validate_adam("train.d_opt", &t.d_opt)?;
-        for (k, v) in [("train.l1_weight", t.l1_weight), ("train.gan_weight", t.gan_weight)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                bail!("invalid {k}: expected a finite weight ≥ 0, found {v}");
-            }
-        }
+        validate_adams(&t.g_opt, &t.d_opt)?;
+        validate_nonnegative(&[("train.l1_weight", t.l1_weight), ("train.gan_weight", t.gan_weight)])?;
         if t.l1_weight == 0.0 && t.gan_weight == 0.0 {
             bail!("invalid train.l1_weight / train.gan_weight: both are 0, so G has no objective");
         }
@@ -290,29 +287,17 @@ fn pix2pix(
     loader: LoaderConfig,
     features: &str,
 ) -> RunConfig {
+    let family = FamilyConfig::new(Pix2pixRun {
+        loss: LossChoice::NonSaturating,
+        reg: Penalties::default(),
+        model,
+        train,
+    });
     RunConfig {
-        preset: name.into(),
-        data: data.into(),
-        seed: 0,
-        steps,
-        batch_size: batch,
-        threads: 0,
-        family: FamilyConfig::new(Pix2pixRun {
-            loss: LossChoice::NonSaturating,
-            reg: Penalties::default(),
-            model,
-            train,
-        }),
         loader,
-        log: LogConfig {
-            every: 50,
-            sample_every: 500,
-            checkpoint_every: 1000,
-            grid: 16,
-            ..Default::default()
-        },
-        eval: EvalConfig { features: features.into(), ..Default::default() },
-        dist: Default::default(),
+        log: LogConfig { grid: 16, ..Default::default() },
+        eval: crate::presets::features(features),
+        ..crate::presets::base(name, data, (batch, steps), family)
     }
 }
 

@@ -17,10 +17,10 @@ use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
 use crate::capability::Sampler;
-use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::config::{FamilyConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
-use crate::presets::{loader, Preset};
+use crate::presets::{self, base, loader, Preset};
 
 /// A ProGAN run's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,26 +185,19 @@ impl Sampler for ProganFamily {
 fn progan(name: &str, data: &str, model: ProganConfig, features: &str, hflip: bool) -> RunConfig {
     let adam = AdamConfig { lr: 0.001, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
     let steps = (model.schedule().images_to_full() + (model.stable_kimg * 1000.0) as u64) / 32;
+    let family = FamilyConfig::new(ProganRun {
+        loss: LossChoice::WganGp,
+        reg: Penalties { gp: 10.0, drift: 0.001, ..Penalties::default() },
+        model,
+        train: TrainConfig {
+            ema: EmaConfig { half_life_kimg: 10.0, rampup: 0.0 },
+            ..TrainConfig::plain(adam, adam)
+        },
+    });
     RunConfig {
-        preset: name.into(),
-        data: data.into(),
-        seed: 0,
-        steps,
-        batch_size: 32,
-        threads: 0,
-        family: FamilyConfig::new(ProganRun {
-            loss: LossChoice::WganGp,
-            reg: Penalties { gp: 10.0, drift: 0.001, ..Penalties::default() },
-            model,
-            train: TrainConfig {
-                ema: EmaConfig { half_life_kimg: 10.0, rampup: 0.0 },
-                ..TrainConfig::plain(adam, adam)
-            },
-        }),
         loader: loader(hflip),
-        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
-        eval: EvalConfig { features: features.into(), ..Default::default() },
-        dist: Default::default(),
+        eval: presets::features(features),
+        ..base(name, data, (32, steps), family)
     }
 }
 

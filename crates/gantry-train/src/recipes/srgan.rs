@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::adversarial::{critic_update, validate_adam, LossChoice, Penalties};
+use super::adversarial::{critic_update, validate_adams, validate_nonnegative, LossChoice, Penalties};
 use crate::capability::Translator;
-use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, Recipe, RunConfig};
+use crate::config::{FamilyConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
 use crate::presets::Preset;
@@ -140,17 +140,12 @@ impl Recipe for SrganRun {
                 }
             }
         }
-        validate_adam("train.g_opt", &t.g_opt)?;
-        validate_adam("train.d_opt", &t.d_opt)?;
-        for (k, v) in [
+        validate_adams(&t.g_opt, &t.d_opt)?;
+        validate_nonnegative(&[
             ("train.adv_weight", t.adv_weight),
             ("train.feature_scale", t.feature_scale),
             ("train.pixel_weight", t.pixel_weight),
-        ] {
-            if !(v >= 0.0 && v.is_finite()) {
-                bail!("invalid {k}: expected a finite value ≥ 0, found {v}");
-            }
-        }
+        ])?;
         if t.content.layer().is_some() && t.feature_scale == 0.0 {
             bail!("invalid train.feature_scale: 0 turns the {:?} content loss off", t.content);
         }
@@ -439,29 +434,16 @@ fn srgan(
     train: SrTrain,
     hflip: bool,
 ) -> RunConfig {
+    let family = FamilyConfig::new(SrganRun {
+        loss: LossChoice::NonSaturating,
+        reg: Penalties::default(),
+        model,
+        train,
+    });
     RunConfig {
-        preset: name.into(),
-        data: data.into(),
-        seed: 0,
-        steps,
-        batch_size: batch,
-        threads: 0,
-        family: FamilyConfig::new(SrganRun {
-            loss: LossChoice::NonSaturating,
-            reg: Penalties::default(),
-            model,
-            train,
-        }),
-        loader: LoaderConfig { ..crate::presets::loader(hflip) },
-        log: LogConfig {
-            every: 50,
-            sample_every: 500,
-            checkpoint_every: 1000,
-            grid: 16,
-            ..Default::default()
-        },
-        eval: EvalConfig { features: "inception".into(), ..Default::default() },
-        dist: Default::default(),
+        loader: crate::presets::loader(hflip),
+        log: LogConfig { grid: 16, ..Default::default() },
+        ..crate::presets::base(name, data, (batch, steps), family)
     }
 }
 

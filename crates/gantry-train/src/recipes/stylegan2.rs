@@ -26,7 +26,7 @@ use crate::capability::{Sampler, StyleBased, TruncateInW};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, Scalars};
-use crate::presets::{loader, Preset};
+use crate::presets::{base, features, loader, Preset};
 
 /// StyleGAN2's regularisers (`[reg]`): D's penalties plus path length and style mixing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,29 +310,18 @@ impl StyleBased for StyleFamily {
 /// `data`, `model` and γ vary by preset.
 fn stylegan2(name: &str, data: &str, model: StyleGan2Config, batch: usize, r1: f64) -> RunConfig {
     let adam = AdamConfig { lr: 0.0025, beta1: 0.0, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 };
-    RunConfig {
-        preset: name.into(),
-        data: data.into(),
-        seed: 0,
-        steps: 5000,
-        batch_size: batch,
-        threads: 0,
-        family: FamilyConfig::new(StyleRun {
-            loss: LossChoice::NonSaturating,
-            reg: StyleReg {
-                base: Penalties { r1, every: 16, ..Penalties::default() },
-                pl_weight: 2.0,
-                style_mixing: 0.9,
-                ..StyleReg::default()
-            },
-            model,
-            train: TrainConfig { ema: EmaConfig::stylegan2(batch), ..TrainConfig::plain(adam, adam) },
-        }),
-        loader: loader(false),
-        log: LogConfig { every: 50, sample_every: 500, checkpoint_every: 1000, ..Default::default() },
-        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
-        dist: Default::default(),
-    }
+    let family = FamilyConfig::new(StyleRun {
+        loss: LossChoice::NonSaturating,
+        reg: StyleReg {
+            base: Penalties { r1, every: 16, ..Penalties::default() },
+            pl_weight: 2.0,
+            style_mixing: 0.9,
+            ..StyleReg::default()
+        },
+        model,
+        train: TrainConfig { ema: EmaConfig::stylegan2(batch), ..TrainConfig::plain(adam, adam) },
+    });
+    RunConfig { eval: features("mnist"), ..base(name, data, (batch, 5000), family) }
 }
 
 /// A small StyleGAN2 on 32×32 digits (the embedded 5k), γ = 0.01 (StyleGAN2-ADA's CIFAR value).
@@ -343,7 +332,7 @@ fn stylegan2_mnist() -> RunConfig {
 /// stylegan2-mnist on Fashion-MNIST.
 fn stylegan2_fashion() -> RunConfig {
     RunConfig {
-        eval: EvalConfig { features: "fashion-mnist".into(), ..Default::default() },
+        eval: features("fashion-mnist"),
         ..stylegan2("stylegan2-fashion", "fashion-mnist", StyleGan2Config::small32(), 32, 0.01)
     }
 }

@@ -36,10 +36,10 @@ use tch::{Device, Kind, Tensor};
 
 use super::adversarial::{validate_adam, LossChoice};
 use crate::capability::{Autoencoder, Sampler};
-use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use crate::config::{FamilyConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
 use crate::family::{Batch, DataNeeds, Family, NetId, Networks, Phase, Scalars};
-use crate::presets::{loader, Preset};
+use crate::presets::{base, features, Preset};
 
 /// What the reconstruction error is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,22 +343,15 @@ fn vae_train(gan: bool) -> VaeganTrain {
 /// The plain VAE on the VAE-GAN's networks: MNIST padded to 32×32, a 16-D code, the
 /// pixel likelihood with s = 0.2 (in [−1, 1] units); width 8 (encoder 8, 16, 32 and FC 256) to train on a CPU.
 fn vae_mnist() -> RunConfig {
+    let family = FamilyConfig::new(VaeganRun {
+        loss: LossChoice::NonSaturating,
+        model: AutoencoderConfig::conv(1, 32, 16, 8),
+        train: vae_train(false),
+    });
     RunConfig {
-        preset: "vae-mnist".into(),
-        data: "mnist-5k".into(),
-        seed: 0,
-        steps: 4000,
-        batch_size: 64,
-        threads: 0,
-        family: FamilyConfig::new(VaeganRun {
-            loss: LossChoice::NonSaturating,
-            model: AutoencoderConfig::conv(1, 32, 16, 8),
-            train: vae_train(false),
-        }),
-        loader: loader(false),
-        log: LogConfig { every: 100, sample_every: 1000, checkpoint_every: 1000, ..Default::default() },
-        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
-        dist: Default::default(),
+        log: LogConfig { every: 100, sample_every: 1000, ..Default::default() },
+        eval: features("mnist"),
+        ..base("vae-mnist", "mnist-5k", (64, 4000), family)
     }
 }
 
