@@ -13,7 +13,9 @@ use crate::{CoreError, Result};
 /// How an animation is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnimationFormat {
+    /// GIF (256 colours a frame, written by the `gif` crate).
     Gif,
+    /// Animated PNG (lossless).
     Apng,
     /// H.264 in MP4 (yuv420p, CRF 18), encoded by the `ffmpeg` on PATH.
     Mp4,

@@ -16,7 +16,9 @@ use crate::{fs::write_atomic, CoreError, Result};
 /// Named tensors (kept on the CPU) and string metadata.
 #[derive(Debug, Default)]
 pub struct Checkpoint {
+    /// The tensors by name (`<network>.<variable>`, `opt_<network>.…`).
     pub tensors: BTreeMap<String, Tensor>,
+    /// safetensors' string metadata (`gantry.config`, `gantry.step`, …).
     pub metadata: BTreeMap<String, String>,
     /// The file it was read from (for error messages); empty for a new checkpoint.
     pub source: PathBuf,
@@ -72,6 +74,7 @@ fn kind_of(dtype: Dtype) -> Option<Kind> {
 }
 
 impl Checkpoint {
+    /// An empty checkpoint.
     pub fn new() -> Self {
         Self::default()
     }

@@ -12,6 +12,8 @@
 //! - [`mem`]: available memory and peak resident set, so large requests are refused up front.
 //! - [`latent`]: N(0, 1) latents from gantry's own seeded generator (sample grids, evaluation).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod animation;
 pub mod checkpoint;
 pub mod device;

@@ -61,6 +61,7 @@ impl AdamConfig {
 /// Adam over the trainable variables of a `VarStore`.
 #[derive(Debug)]
 pub struct Adam {
+    /// Its hyper-parameters.
     pub config: AdamConfig,
     names: Vec<String>,
     params: Vec<Tensor>,

@@ -6,6 +6,8 @@
 //! Both take an `nn::Path` (which carries device and dtype) and return modules; the discriminators
 //! output one *logit* per sample (the sigmoid lives in `gantry-losses`).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod dcgan;
 pub mod mlp;
 
@@ -16,7 +18,10 @@ pub use mlp::MlpConfig;
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {field}: expected {expected}, found {found}")]
 pub struct ConfigError {
+    /// The setting (`model.g_width`, …).
     pub field: &'static str,
+    /// What it may be.
     pub expected: String,
+    /// What it was.
     pub found: String,
 }

@@ -37,6 +37,8 @@
 //! assert!((d.double_value(&[]) - 0.75).abs() < 1e-6);
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod adversarial;
 pub mod content;
 pub mod divergence;

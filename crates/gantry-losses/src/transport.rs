@@ -26,7 +26,9 @@ use std::collections::VecDeque;
 /// A solved transport problem.
 #[derive(Debug, Clone)]
 pub struct Transport {
+    /// Points of the first distribution (rows).
     pub n: usize,
+    /// Points of the second (columns).
     pub m: usize,
     /// The optimal plan, row-major n×m.
     pub plan: Vec<f64>,
@@ -44,17 +46,24 @@ pub struct Transport {
 
 /// Input that does not describe a transport problem.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[allow(missing_docs)] // the fields: what each variant's message names
 pub enum TransportError {
+    /// The cost matrix is not n×m.
     #[error("cost matrix has {found} entries, expected {n}x{m} = {}", n * m)]
     CostShape { n: usize, m: usize, found: usize },
+    /// A negative or non-finite mass.
     #[error("masses must be finite and non-negative, found {0}")]
     BadMass(f64),
+    /// A non-finite cost.
     #[error("costs must be finite, found {0}")]
     BadCost(f64),
+    /// The two distributions' masses differ.
     #[error("total masses differ: Σp = {p}, Σq = {q}")]
     Unbalanced { p: f64, q: f64 },
+    /// A distribution without points.
     #[error("both distributions must have at least one point")]
     Empty,
+    /// The network simplex ran out of pivots.
     #[error("the simplex did not converge in {0} pivots")]
     NoConvergence(usize),
 }

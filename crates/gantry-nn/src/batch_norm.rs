@@ -103,10 +103,12 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// The running mean of each channel (eval mode's statistics).
     pub fn running_mean(&self) -> &Tensor {
         &self.inner.running_mean
     }
 
+    /// The running variance of each channel.
     pub fn running_var(&self) -> &Tensor {
         &self.inner.running_var
     }

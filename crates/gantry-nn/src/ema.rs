@@ -40,6 +40,7 @@ impl EmaConfig {
         Self { half_life_kimg: 10.0 * batch as f64 / 32.0, rampup: 0.05 }
     }
 
+    /// Whether it averages at all (a half-life > 0).
     pub fn enabled(&self) -> bool {
         self.half_life_kimg > 0.0
     }
@@ -58,6 +59,7 @@ impl EmaConfig {
 /// in a `VarStore` its owner keeps (and checkpoints); the binding holds them as tensors.
 #[derive(Debug)]
 pub struct Ema {
+    /// Its half-life and ramp-up.
     pub config: EmaConfig,
     /// (averaged variable, source variable, whether the source is trained), matched by name once
     /// here so that each update touches tensors only. Loading a checkpoint copies into variables

@@ -13,6 +13,8 @@
 //!
 //! Modules take an `nn::Path` (device and dtype come with it) and document their tensor shapes.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod activation;
 pub mod batch_norm;
 pub mod dropout;

@@ -20,7 +20,9 @@ use tch::{Kind, Tensor};
 pub struct MinibatchDiscrimination {
     /// T, stored as `[A, B·C]`.
     pub t: Tensor,
+    /// B, the number of kernels (features added).
     pub kernels: i64,
+    /// C, each kernel's dimension.
     pub kernel_dim: i64,
 }
 

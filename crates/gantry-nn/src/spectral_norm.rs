@@ -83,8 +83,11 @@ impl SpectralNorm {
 /// A linear layer with a spectrally normalised weight: `[N, in] → [N, out]`.
 #[derive(Debug)]
 pub struct SnLinear {
+    /// The unnormalised weight `[out, in]` (what the optimiser steps).
     pub weight: Tensor,
+    /// The bias `[out]`, if any.
     pub bias: Option<Tensor>,
+    /// The power iteration's state and σ.
     pub sn: SpectralNorm,
 }
 
@@ -114,8 +117,11 @@ impl ModuleT for SnLinear {
 /// σ is that of the kernel reshaped to `[out, in·k·k]` (Miyato et al.'s choice).
 #[derive(Debug)]
 pub struct SnConv2d {
+    /// The unnormalised kernel `[out, in, k, k]`.
     pub weight: Tensor,
+    /// The bias `[out]`, if any.
     pub bias: Option<Tensor>,
+    /// The power iteration's state and σ.
     pub sn: SpectralNorm,
     config: nn::ConvConfig,
 }
@@ -152,7 +158,9 @@ impl ModuleT for SnConv2d {
 /// A layer built plain or spectrally normalised, as a configuration chooses.
 #[derive(Debug)]
 pub enum MaybeSn<P, S> {
+    /// The plain layer.
     Plain(P),
+    /// The spectrally normalised one.
     Spectral(S),
 }
 
