@@ -16,6 +16,8 @@
 //! `nccl` feature adds [`ProcessGroup::nccl`] (`shim/c10d_nccl.cpp`), built against a CUDA
 //! libtorch and the CUDA runtime and NCCL wheels' headers (`GANTRY_CUDA_INCLUDE`).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 use std::ffi::{CStr, CString};
 use std::path::Path;
 use std::ptr::NonNull;
@@ -25,6 +27,7 @@ use tch::{Device, Kind, Tensor};
 
 /// A failed collective or group set-up.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the fields: what each variant's message names
 pub enum DistError {
     /// c10d refused or failed (the first line of its message).
     #[error("{what}: {message}")]
@@ -38,6 +41,7 @@ pub enum DistError {
     Unsupported { what: String, message: String },
 }
 
+/// Result with [`DistError`].
 pub type Result<T> = std::result::Result<T, DistError>;
 
 #[allow(unsafe_code)]
@@ -256,6 +260,7 @@ mod ffi {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rendezvous {
     /// A TCP store that rank 0 serves at (address, port): `MASTER_ADDR`, `MASTER_PORT`.
+    #[allow(missing_docs)] // the store's address and port
     Tcp { addr: String, port: u16 },
     /// A file store on a file system every rank sees (the file must not exist beforehand).
     File(std::path::PathBuf),
@@ -360,6 +365,7 @@ impl ProcessGroup {
         Ok(Self { ptr: NonNull::new(ptr).expect("checked non-null"), rank, world, backend: Backend::Nccl })
     }
 
+    /// Gloo's or NCCL's.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -369,10 +375,12 @@ impl ProcessGroup {
         Self::new(&Rendezvous::File(path.to_path_buf()), rank, world, timeout, Some("127.0.0.1"))
     }
 
+    /// This process's rank, 0..world.
     pub fn rank(&self) -> i64 {
         self.rank
     }
 
+    /// The number of ranks.
     pub fn world(&self) -> i64 {
         self.world
     }

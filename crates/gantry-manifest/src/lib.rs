@@ -11,17 +11,23 @@
 //! [`FileEntry::tree_sha256`]) or, where only the host's checksum is known, the `md5` of the
 //! downloaded archive and each member's size.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 /// Errors from reading manifests or locating datasets.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the fields: what each variant's message names
 pub enum ManifestError {
+    /// A manifest that does not parse.
     #[error("manifest {origin}: {message}")]
     Parse { origin: String, message: String },
+    /// No manifest of that name.
     #[error("unknown dataset '{name}': known datasets are {known}")]
     Unknown { name: String, known: String },
+    /// A known dataset whose files are nowhere gantry looks.
     #[error("dataset '{name}' not found (looked in {looked}); {how}")]
     Missing { name: String, looked: String, how: String },
 }
@@ -52,7 +58,9 @@ pub enum Format {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
+    /// Its path inside the archive.
     pub path: String,
+    /// Its size in bytes.
     pub size: u64,
 }
 
@@ -87,15 +95,21 @@ pub struct FileEntry {
     pub members: Vec<Member>,
 }
 
-/// A dataset manifest (`datasets/<name>.toml`).
+/// A dataset manifest (`manifests/<name>.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// What `data = NAME` names, and the folder it lives in.
     pub name: String,
+    /// Its name in words.
     pub title: String,
+    /// How its files are read.
     pub format: Format,
+    /// Its license.
     pub license: String,
+    /// Who made it, as they ask to be cited.
     pub credit: String,
+    /// Where it is described.
     #[serde(default)]
     pub homepage: Option<String>,
     /// Compiled into gantry (needs no files on disk).
@@ -105,6 +119,7 @@ pub struct Manifest {
     /// downloaded.
     #[serde(default)]
     pub derived_from: Vec<String>,
+    /// Its files, each with its size and hash.
     pub files: Vec<FileEntry>,
 }
 

@@ -29,6 +29,7 @@ pub struct EqLinear {
 }
 
 impl EqLinear {
+    /// `input → output` with N(0, 1) weights scaled at run time by `gain/√input` (He's constant).
     pub fn new(p: nn::Path, input: i64, output: i64, gain: f64) -> Self {
         Self {
             weight: p.var("weight", &[output, input], Init::Randn { mean: 0.0, stdev: 1.0 }),
@@ -42,6 +43,7 @@ impl EqLinear {
         &self.weight * self.scale
     }
 
+    /// `[N, input] → [N, output]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         x.linear(&self.effective_weight(), Some(&self.bias))
     }
@@ -60,6 +62,8 @@ pub struct EqConv2d {
 }
 
 impl EqConv2d {
+    /// A `kernel`×`kernel` convolution (same padding) scaled at run time by
+    /// `gain/√(input·kernel²)`.
     pub fn new(p: nn::Path, input: i64, output: i64, kernel: i64, gain: f64) -> Self {
         Self {
             weight: p.var("weight", &[output, input, kernel, kernel], Init::Randn { mean: 0.0, stdev: 1.0 }),
@@ -74,6 +78,7 @@ impl EqConv2d {
         &self.weight * self.scale
     }
 
+    /// `[N, input, H, W] → [N, output, H, W]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         x.conv2d(&self.effective_weight(), Some(&self.bias), [1, 1], [self.padding, self.padding], [1, 1], 1)
     }

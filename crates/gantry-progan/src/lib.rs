@@ -12,6 +12,8 @@
 //! `gantry_losses::penalty::drift_penalty`. The minibatch standard deviation layer is
 //! [`gantry_nn::MinibatchStdDev`] (§3).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod layers;
 pub mod networks;
 pub mod schedule;

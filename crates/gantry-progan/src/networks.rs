@@ -31,8 +31,11 @@ pub struct ProganConfig {
     pub resolution: i64,
     /// Image channels (1 or 3; 0 = from the data).
     pub channels: i64,
+    /// Latent size.
     pub z_dim: i64,
+    /// Feature maps at resolution r are `min(fmap_base / r, fmap_max)` (the authors' rule).
     pub fmap_base: i64,
+    /// The most feature maps of any layer.
     pub fmap_max: i64,
     /// Minibatch standard deviation group size in D's 4×4 block (4; 0 = off).
     pub mbstd_group: i64,
@@ -157,6 +160,7 @@ pub struct Generator {
     /// toRGB per stage (index s).
     to_rgb: Vec<EqConv2d>,
     nf4: i64,
+    /// What it was built from.
     pub cfg: ProganConfig,
 }
 
@@ -254,6 +258,7 @@ pub struct Discriminator {
     conv4: EqConv2d,
     dense0: EqLinear,
     dense1: EqLinear,
+    /// What it was built from.
     pub cfg: ProganConfig,
 }
 

@@ -11,7 +11,9 @@
 /// (1: the new layers alone).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Growth {
+    /// Growths so far (0: 4×4).
     pub stage: i64,
+    /// The new layers' weight in the fade-in.
     pub alpha: f64,
 }
 
@@ -25,8 +27,11 @@ impl Growth {
 /// Growth in images seen: `stages` growths (the final resolution is `4·2^stages`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
+    /// Growths in all.
     pub stages: i64,
+    /// Images over which each new resolution fades in.
     pub fade_images: u64,
+    /// Images each resolution then trains at full weight.
     pub stable_images: u64,
 }
 
