@@ -11,6 +11,8 @@
 //! The losses (KL to N(0, I), the reparameterisation) are in gantry-losses; the training loops in
 //! gantry-train (`recipes/aae.rs`, `recipes/vaegan.rs`).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod nets;
 pub mod prior;
 

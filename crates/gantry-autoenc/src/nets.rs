@@ -25,7 +25,9 @@ use tch::Tensor;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
+    /// Fully connected (the AAE paper's MNIST networks).
     Mlp,
+    /// Convolutional (the VAE-GAN's, for 32×32 and up).
     Conv,
 }
 
@@ -42,9 +44,11 @@ pub enum Posterior {
 /// Sizes of an autoencoder's networks (`[model]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoencoderConfig {
+    /// MLPs (the paper's MNIST networks) or convolutions.
     pub layout: Layout,
-    /// Image channels (0: the dataset's, resolved before building) and side.
+    /// Image channels (0: the dataset's, resolved before building).
     pub channels: i64,
+    /// Image side.
     pub image_size: i64,
     /// Code size (2 for the latent scatter; 8 in the paper's likelihood experiment).
     pub code_dim: i64,
@@ -52,6 +56,7 @@ pub struct AutoencoderConfig {
     pub hidden: i64,
     /// Conv: the base width w.
     pub width: i64,
+    /// What the encoder outputs: a code, or a Gaussian posterior's mean and log-variance.
     pub posterior: Posterior,
 }
 
@@ -147,6 +152,7 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// The encoder of `c`'s layout.
     pub fn new(p: nn::Path, c: &AutoencoderConfig) -> Self {
         let mut trunk = nn::seq_t();
         let features = match c.layout {
@@ -199,6 +205,7 @@ impl Encoder {
         }
     }
 
+    /// What it outputs.
     pub fn posterior(&self) -> Posterior {
         self.posterior
     }
@@ -211,6 +218,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// The decoder of `c`'s layout.
     pub fn new(p: nn::Path, c: &AutoencoderConfig) -> Self {
         let (ch, s) = (c.channels, c.image_size);
         let net = match c.layout {
@@ -241,6 +249,7 @@ impl Decoder {
         Self { net }
     }
 
+    /// Images of codes `z`.
     pub fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
         self.net.forward_t(z, train)
     }
@@ -286,6 +295,7 @@ impl LatentCritic {
         self.net.forward(&self.input(z, labels)).squeeze_dim(1)
     }
 
+    /// One-hot label inputs (the supervised AAE's K + 1; 0 without labels).
     pub fn label_slots(&self) -> i64 {
         self.label_slots
     }

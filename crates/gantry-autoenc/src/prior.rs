@@ -26,13 +26,18 @@ use tch::{Device, Kind, Tensor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PriorKind {
+    /// N(0, σ²I).
     Gaussian,
+    /// The 2-D mixture of 10 Gaussians on a circle.
     Mixture,
+    /// The 2-D swiss roll.
     SwissRoll,
+    /// Samples from a `.npy` file.
     Empirical,
 }
 
 impl PriorKind {
+    /// Its name in configs.
     pub fn name(self) -> &'static str {
         match self {
             PriorKind::Gaussian => "gaussian",
@@ -55,6 +60,7 @@ fn ten() -> i64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriorConfig {
+    /// Which distribution.
     pub kind: PriorKind,
     /// σ of the Gaussian prior.
     #[serde(default = "five")]
@@ -122,7 +128,9 @@ pub const MIXTURE_SHIFT: f64 = 1.4;
 /// A prior ready to draw from: its settings, the code size, and the empirical samples.
 #[derive(Debug)]
 pub struct Prior {
+    /// Its settings.
     pub cfg: PriorConfig,
+    /// The code size it draws.
     pub code_dim: i64,
     samples: Option<Tensor>,
 }

@@ -34,6 +34,8 @@ impl ConditionalBatchNorm2d {
         Self { bn, gamma, beta }
     }
 
+    /// `x` `[N, C, H, W]` normalised, then scaled and shifted by the γ and β of each sample's
+    /// class `y` `[N]`.
     pub fn forward(&self, x: &Tensor, y: &Tensor, train: bool) -> Tensor {
         let h = self.bn.forward_t(x, train);
         let g = self.gamma.index_select(0, y).unsqueeze(-1).unsqueeze(-1); // [N, C, 1, 1]

@@ -32,7 +32,9 @@ use crate::cbn::ConditionalBatchNorm2d;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GCond {
+    /// A label embedding concatenated to z (Mirza & Osindero 2014).
     Concat,
+    /// Conditional BatchNorm: per-class γ and β in every block (Miyato & Koyama 2018).
     Cbn,
 }
 
@@ -40,8 +42,11 @@ pub enum GCond {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DCond {
+    /// One-hot label maps as extra input channels.
     Concat,
+    /// The projection head ψ(φ(x)) + ⟨embed(y), φ(x)⟩ (Miyato & Koyama 2018).
     Projection,
+    /// A class head beside the realness logit (Odena et al. 2017).
     Acgan,
 }
 
@@ -53,14 +58,19 @@ pub struct CondConfig {
     pub image_size: i64,
     /// 1 or 3; 0 = from the data.
     pub channels: i64,
+    /// Latent size.
     pub z_dim: i64,
+    /// G's channels at its last hidden layer (DCGAN's `g_width`).
     pub g_width: i64,
+    /// D's channels at its first layer (DCGAN's `d_width`).
     pub d_width: i64,
     /// Number of classes K.
     pub classes: i64,
     /// Size of G's label embedding with `g_cond = concat`.
     pub embed_dim: i64,
+    /// How G takes the class.
     pub g_cond: GCond,
+    /// How D takes the class.
     pub d_cond: DCond,
     /// D's normalisation: `batch`, `spectral` or `none`.
     pub d_norm: DNorm,
@@ -221,6 +231,7 @@ impl CondGenerator {
         Self { embed, project, c0, norms, ups, to_image }
     }
 
+    /// Images `[N, C, S, S]` in [−1, 1] of latents `z` `[N, z_dim]` and classes `y` `[N]`.
     pub fn forward(&self, z: &Tensor, y: &Tensor, train: bool) -> Tensor {
         let input = match &self.embed {
             Some(e) => Tensor::cat(&[z.shallow_clone(), e.forward(y)], 1),

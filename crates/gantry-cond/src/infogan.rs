@@ -23,6 +23,7 @@ use tch::{Kind, Reduction, Tensor};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfoGanConfig {
+    /// Output resolution (power of two ≥ 8).
     pub image_size: i64,
     /// 1 or 3; 0 = from the data.
     pub channels: i64,
@@ -32,8 +33,11 @@ pub struct InfoGanConfig {
     pub categorical: i64,
     /// Number of continuous codes (MNIST: 2).
     pub continuous: i64,
+    /// G's width (DCGAN's `g_width`).
     pub g_width: i64,
+    /// D's width (DCGAN's `d_width`).
     pub d_width: i64,
+    /// D's normalisation.
     pub d_norm: DNorm,
     /// λ on the whole information term (the paper: 1).
     pub info_weight: f64,
@@ -75,6 +79,7 @@ impl InfoGanConfig {
         self.noise_dim + self.categorical + self.continuous
     }
 
+    /// The DCGAN networks underneath (G's input is [z; c]).
     pub fn dcgan(&self) -> DcganConfig {
         DcganConfig {
             image_size: self.image_size,
@@ -87,6 +92,7 @@ impl InfoGanConfig {
         }
     }
 
+    /// Checks the sizes; the error names the field.
     pub fn validate(&self) -> Result<(), gantry_dcgan::ConfigError> {
         self.dcgan().validate()?;
         for (field, v, min) in [
@@ -159,6 +165,7 @@ pub struct InfoDiscriminator {
 }
 
 impl InfoDiscriminator {
+    /// DCGAN's D body with a realness logit and the Q head.
     pub fn new(p: nn::Path, cfg: &InfoGanConfig) -> Self {
         let d = cfg.dcgan();
         let (conv, c) = discriminator_body(&p, &d, d.channels);
@@ -195,6 +202,7 @@ impl InfoDiscriminator {
         Self { body, logit, q_hidden, q_out, categorical: cfg.categorical }
     }
 
+    /// (realness logits `[N]`, categorical logits `[N, K]`, continuous codes' means `[N, C]`).
     pub fn forward(&self, x: &Tensor, train: bool) -> (Tensor, Tensor, Tensor) {
         let h = self.body.forward_t(x, train);
         let realness = self.logit.forward_t(&h, train).flatten(0, -1);

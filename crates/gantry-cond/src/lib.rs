@@ -9,6 +9,8 @@
 //! The networks are DCGAN's (`gantry-dcgan`) at any power-of-two resolution; the discriminators
 //! reuse its convolutional body and normalisation options (`d_norm`).
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod cbn;
 pub mod cgan;
 pub mod infogan;

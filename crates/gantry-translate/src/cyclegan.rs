@@ -14,16 +14,19 @@ use crate::resnet::ResnetConfig;
 pub struct CycleGanConfig {
     /// Image side S of both domains (a multiple of 4).
     pub size: i64,
-    /// Channels of domain A and of domain B.
+    /// Channels of domain A.
     pub channels_a: i64,
+    /// Channels of domain B.
     pub channels_b: i64,
-    /// G's and D's first-layer filters (64).
+    /// G's first-layer filters (64).
     pub ngf: i64,
+    /// D's first-layer filters (64).
     pub ndf: i64,
     /// Residual blocks of each generator (9 for 256×256, 6 for 128×128 and below).
     pub n_blocks: i64,
     /// PatchGAN strided layers (3: 70×70 patches).
     pub n_layers_d: i64,
+    /// Normalisation: the authors' `batch` or `instance`.
     pub norm: Norm,
     /// Dropout in the residual blocks (the authors' `--no_dropout` is CycleGAN's default: off).
     pub dropout: bool,

@@ -16,6 +16,8 @@
 //! | [`srgan`] | SRGAN's SRResNet generator and discriminator (Ledig et al. 2017) |
 //! | [`perceptual`] | frozen feature networks for content losses: torchvision's VGG19, the FID Inception's stem |
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod cyclegan;
 pub mod norm;
 pub mod patchgan;

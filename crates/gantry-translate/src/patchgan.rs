@@ -30,6 +30,7 @@ pub struct PatchGanConfig {
     pub ndf: i64,
     /// Strided layers (3: the 70×70 PatchGAN; 0 would be the 1×1 PixelGAN of another class).
     pub n_layers: i64,
+    /// Normalisation: the authors' `batch` or `instance`.
     pub norm: Norm,
 }
 
@@ -43,6 +44,7 @@ pub fn receptive_field(n_layers: i64) -> i64 {
 /// pix2pix's discriminator.
 #[derive(Debug)]
 pub struct PatchGan {
+    /// What it was built from.
     pub cfg: PatchGanConfig,
     convs: Vec<nn::Conv2D>,
     norms: Vec<Option<NormLayer>>,

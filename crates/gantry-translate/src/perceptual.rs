@@ -37,6 +37,7 @@ pub enum FeatureLayer {
 }
 
 impl FeatureLayer {
+    /// Whether the layer is VGG19's (not the Inception stem's).
     pub fn is_vgg(self) -> bool {
         matches!(self, FeatureLayer::Vgg22 | FeatureLayer::Vgg54)
     }
@@ -232,7 +233,9 @@ impl InceptionStem {
 /// A frozen feature network, either kind.
 #[derive(Debug)]
 pub enum FeatureNet {
+    /// torchvision's VGG19.
     Vgg(Vgg19),
+    /// The FID Inception network's stem.
     Inception(InceptionStem),
 }
 
@@ -247,6 +250,7 @@ impl FeatureNet {
         }
     }
 
+    /// The activations of `layer` for images `x` `[N, C, H, W]` in [−1, 1].
     pub fn features(&self, x: &Tensor, layer: FeatureLayer) -> Tensor {
         match self {
             FeatureNet::Vgg(v) => v.features(x, layer),

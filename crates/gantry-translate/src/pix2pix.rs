@@ -25,16 +25,19 @@ pub enum TestMode {
 pub struct Pix2pixConfig {
     /// Image side S (a multiple of 2^num_downs).
     pub size: i64,
-    /// Channels of the input A (`input_nc`) and of the output B (`output_nc`).
+    /// Channels of the input A (the authors' `input_nc`).
     pub input_channels: i64,
+    /// Channels of the output B (`output_nc`).
     pub output_channels: i64,
-    /// G's and D's first-layer filters (64).
+    /// G's first-layer filters (64).
     pub ngf: i64,
+    /// D's first-layer filters (64).
     pub ndf: i64,
     /// U-Net downsamplings (log₂ S: 8 for 256×256, the paper's unet_256).
     pub num_downs: i64,
     /// PatchGAN strided layers (3: 70×70 patches).
     pub n_layers_d: i64,
+    /// Normalisation: the authors' `batch` or `instance`.
     pub norm: Norm,
     /// Dropout in G's inner decoder blocks (the paper's noise z).
     pub dropout: bool,
@@ -73,6 +76,7 @@ impl Pix2pixConfig {
         }
     }
 
+    /// G's U-Net.
     pub fn generator(&self) -> UnetConfig {
         UnetConfig {
             input_nc: self.input_channels,

@@ -36,6 +36,7 @@ impl ImagePool {
         self.count.to_device(Device::Cpu).double_value(&[]) as i64
     }
 
+    /// Whether it holds no image yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -23,12 +23,15 @@ use crate::norm::{Mode, Norm, NormLayer};
 /// A ResNet generator's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResnetConfig {
+    /// Input channels.
     pub input_nc: i64,
+    /// Output channels.
     pub output_nc: i64,
     /// Filters of the first layer (64).
     pub ngf: i64,
     /// Residual blocks (6 for 128×128 images, 9 for 256×256).
     pub n_blocks: i64,
+    /// Normalisation: the authors' `batch` or `instance`.
     pub norm: Norm,
     /// Dropout(0.5) inside each residual block (CycleGAN: off).
     pub dropout: bool,
@@ -55,6 +58,7 @@ impl Block {
 /// CycleGAN's generator.
 #[derive(Debug)]
 pub struct ResnetGenerator {
+    /// What it was built from.
     pub cfg: ResnetConfig,
     first: (nn::Conv2D, NormLayer),
     downs: Vec<(nn::Conv2D, NormLayer)>,

@@ -32,8 +32,9 @@ pub struct SrganConfig {
     pub channels: i64,
     /// Upscaling factor: 2 or 4 (a power of two: one PixelShuffle ×2 stage each).
     pub scale: i64,
-    /// G's residual blocks (16) and filters (64).
+    /// G's residual blocks (16).
     pub n_blocks: i64,
+    /// G's filters (64).
     pub ngf: i64,
     /// D's first-layer filters (64; doubled three times to 512).
     pub ndf: i64,
@@ -131,6 +132,7 @@ pub struct SrResNet {
 }
 
 impl SrResNet {
+    /// The generator of `cfg` (Ledig et al.'s layer order and names).
     pub fn new(p: nn::Path, cfg: &SrganConfig) -> Self {
         let f = cfg.ngf;
         let bn = |q: nn::Path| gantry_nn::batch_norm2d(q, f, Default::default());
@@ -184,6 +186,7 @@ pub struct SrDiscriminator {
 }
 
 impl SrDiscriminator {
+    /// The discriminator of `cfg` (eight convolutions, then two dense layers).
     pub fn new(p: nn::Path, cfg: &SrganConfig) -> Self {
         let f = cfg.ndf;
         // (out width, stride) of the eight convolutions.

@@ -29,12 +29,15 @@ use crate::norm::{Mode, Norm, NormLayer};
 /// A U-Net's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnetConfig {
+    /// Input channels.
     pub input_nc: i64,
+    /// Output channels.
     pub output_nc: i64,
     /// Filters of the outermost layer (64 in the paper).
     pub ngf: i64,
     /// Downsamplings: the input size must be a multiple of 2^num_downs (≥ 5).
     pub num_downs: i64,
+    /// Normalisation: the authors' `batch` or `instance`.
     pub norm: Norm,
     /// Dropout(0.5) in the inner ngf·8 decoder blocks (pix2pix: on).
     pub dropout: bool,
@@ -142,6 +145,7 @@ impl Block {
 /// pix2pix's generator.
 #[derive(Debug)]
 pub struct UnetGenerator {
+    /// What it was built from.
     pub cfg: UnetConfig,
     outermost: Block,
 }
