@@ -2,7 +2,7 @@
 //! Figure 3) and noise (Figure 4), from a generator and latents. `gantry style-mix` and
 //! `gantry noise` draw these from a checkpoint's averaged generator.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result, StyleError};
 use tch::{Kind, Tensor};
 
 use crate::{Generator, NoiseMode, SynthesisOptions, Truncation};
@@ -21,7 +21,7 @@ pub enum Styles {
 }
 
 impl std::str::FromStr for Styles {
-    type Err = anyhow::Error;
+    type Err = StyleError;
 
     fn from_str(s: &str) -> Result<Self> {
         Ok(match s {

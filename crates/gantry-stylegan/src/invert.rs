@@ -21,7 +21,7 @@
 //! each class; the simplest of the linear latent directions of Shen et al. 2020), and G redraws
 //! them: `G(w + α·(w̄_B − w̄_A))`.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, BoxError, Result, StyleError};
 use gantry_core::optim::{Adam, AdamConfig};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -29,17 +29,17 @@ use tch::{Device, Kind, Tensor};
 use crate::{Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
 
 /// Features of images `[N, C, R, R]` in [−1, 1], differentiable (the feature distance).
-pub type FeatureFn<'a> = &'a dyn Fn(&Tensor) -> Result<Tensor>;
+pub type FeatureFn<'a> = &'a dyn Fn(&Tensor) -> std::result::Result<Tensor, BoxError>;
 
 /// Class predictions `[N]` (i64) of images `[N, C, R, R]` in [−1, 1] (class-mean edits).
-pub type ClassifyFn<'a> = &'a dyn Fn(&Tensor) -> Result<Tensor>;
+pub type ClassifyFn<'a> = &'a dyn Fn(&Tensor) -> std::result::Result<Tensor, BoxError>;
 
 /// An encoder image → w for a generator of this configuration, built on a path (its initial
 /// weights drawn from libtorch's generator).
 pub type EncoderFn<'a> = &'a dyn Fn(tch::nn::Path, &StyleGan2Config) -> Box<dyn ModuleT>;
 
 /// A fresh, untouched copy of the generator being inverted (pivotal tuning's locality reference).
-pub type FrozenFn<'a> = &'a dyn Fn() -> Result<Generator>;
+pub type FrozenFn<'a> = &'a dyn Fn() -> std::result::Result<Generator, BoxError>;
 
 /// What the caller brings to an inversion.
 #[derive(Clone, Copy, Default)]
@@ -61,7 +61,7 @@ pub enum Method {
 }
 
 impl std::str::FromStr for Method {
-    type Err = anyhow::Error;
+    type Err = StyleError;
     fn from_str(s: &str) -> Result<Self> {
         Ok(match s {
             "optim" => Method::Optim,
@@ -80,7 +80,7 @@ pub enum Space {
 }
 
 impl std::str::FromStr for Space {
-    type Err = anyhow::Error;
+    type Err = StyleError;
     fn from_str(s: &str) -> Result<Self> {
         Ok(match s {
             "w" => Space::W,
@@ -366,7 +366,7 @@ pub struct EditClasses {
 }
 
 impl std::str::FromStr for EditClasses {
-    type Err = anyhow::Error;
+    type Err = StyleError;
 
     fn from_str(s: &str) -> Result<Self> {
         let parse = |t: &str| t.trim().parse::<i64>().ok().filter(|k| (0..10).contains(k));
@@ -423,7 +423,7 @@ pub fn invert(
     match cfg.method {
         Method::Optim => optimise(g, &target, None, cfg, feat),
         Method::Encoder => {
-            let build = aids.encoder.context("the encoder method needs an encoder architecture")?;
+            let build = aids.encoder.ok_or_else(|| invalid("the encoder method needs an encoder architecture"))?;
             let (_vs, enc) = train_encoder(g, build, cfg.encoder_steps, device, seed)?;
             let w = tch::no_grad(|| enc.forward_t(&target, false));
             let init = w.unsqueeze(1).repeat([1, g.synthesis.num_ws, 1]);
@@ -437,11 +437,14 @@ pub fn invert(
             optimise(g, &target, Some(&init), cfg, feat)
         }
         Method::Pti => {
-            let frozen = aids.frozen.context("pivotal tuning needs a frozen copy of the generator")?()?;
+            let frozen = aids.frozen.ok_or_else(|| invalid("pivotal tuning needs a frozen copy of the generator"))?()?;
             let pivot = optimise(g, &target, None, cfg, feat)?;
             eprintln!("pivot: PSNR {:.2} dB; tuning G", pivot.psnr);
             pivotal_tuning((vs, g), &frozen, &target, &pivot.ws, cfg, feat)
         }
     }
-    .context("inversion failed")
+}
+
+fn invalid(what: &str) -> StyleError {
+    StyleError::Invalid(what.to_string())
 }

@@ -11,6 +11,7 @@
 //! | [`explore`] | style-mixing and noise grids (what styles and noise control) |
 //! | [`invert`] | GAN inversion: the projector (W, W⁺), encoder + optimisation, pivotal tuning; class-mean edits |
 
+pub mod error;
 pub mod explore;
 pub mod invert;
 pub mod layers;

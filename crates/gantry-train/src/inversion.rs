@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use gantry_metrics::classifier::Classifier;
+use gantry_stylegan::error::BoxError;
 use gantry_stylegan::invert::{Aids, Inversion, InvertConfig};
 use gantry_stylegan::StyleGan2Config;
 use tch::nn::ModuleT;
@@ -49,20 +50,20 @@ pub fn invert(
     seed: u64,
 ) -> Result<Inversion> {
     let classifier = if cfg.feature_weight > 0.0 { domain_classifier(loaded)? } else { None };
-    let features = |x: &tch::Tensor| -> Result<tch::Tensor> {
+    let features = |x: &tch::Tensor| -> Result<tch::Tensor, BoxError> {
         Ok(classifier.as_ref().expect("only passed with a classifier").features_of_float(x)?)
     };
     let device = loaded.vs.device();
-    let frozen = || Ok(load(path, device)?.g);
+    let frozen = || -> Result<_, BoxError> { Ok(load(path, device)?.g) };
     let aids = Aids {
         features: classifier.as_ref().map(|_| &features as _),
         encoder: Some(&encoder),
         frozen: Some(&frozen),
     };
-    gantry_stylegan::invert::invert((&loaded.vs, &mut loaded.g), target, cfg, seed, aids)
+    Ok(gantry_stylegan::invert::invert((&loaded.vs, &mut loaded.g), target, cfg, seed, aids)?)
 }
 
 /// `classifier`'s predictions of images in [−1, 1] (for class-mean edits).
-pub fn classify_with(classifier: &Classifier) -> impl Fn(&tch::Tensor) -> Result<tch::Tensor> + '_ {
+pub fn classify_with(classifier: &Classifier) -> impl Fn(&tch::Tensor) -> Result<tch::Tensor, BoxError> + '_ {
     move |x| Ok(classifier.predict(&gantry_core::image::to_u8(x))?)
 }
