@@ -17,6 +17,7 @@
 //! gantry's presets use smaller widths for 32×32 digits. A Gaussian posterior makes E output
 //! (μ, log σ²), 2·z values.
 
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
@@ -89,26 +90,29 @@ impl AutoencoderConfig {
     }
 
     /// Checks every size; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         if !(1..=4).contains(&self.channels) {
-            return Err(format!("model.channels: expected 1 to 4, found {}", self.channels));
+            return Err(InvalidConfig(format!("model.channels: expected 1 to 4, found {}", self.channels)));
         }
         if !(1..=4096).contains(&self.code_dim) {
-            return Err(format!("model.code_dim: expected 1 to 4096, found {}", self.code_dim));
+            return Err(InvalidConfig(format!(
+                "model.code_dim: expected 1 to 4096, found {}",
+                self.code_dim
+            )));
         }
         if self.hidden < 1 {
-            return Err(format!("model.hidden: expected ≥ 1, found {}", self.hidden));
+            return Err(InvalidConfig(format!("model.hidden: expected ≥ 1, found {}", self.hidden)));
         }
         match self.layout {
             Layout::Mlp if !(4..=256).contains(&self.image_size) => {
-                Err(format!("model.image_size: expected 4 to 256, found {}", self.image_size))
+                Err(InvalidConfig(format!("model.image_size: expected 4 to 256, found {}", self.image_size)))
             }
-            Layout::Conv if self.image_size < 8 || self.image_size % 8 != 0 => Err(format!(
+            Layout::Conv if self.image_size < 8 || self.image_size % 8 != 0 => Err(InvalidConfig(format!(
                 "model.image_size: the conv layout halves the image three times; expected a multiple of 8, found {}",
                 self.image_size
-            )),
+            ))),
             Layout::Conv if self.width < 2 || self.width % 2 != 0 => {
-                Err(format!("model.width: expected an even number ≥ 2, found {}", self.width))
+                Err(InvalidConfig(format!("model.width: expected an even number ≥ 2, found {}", self.width)))
             }
             _ => Ok(()),
         }
@@ -419,9 +423,9 @@ mod tests {
     #[test]
     fn bad_sizes_name_the_key() {
         let c = AutoencoderConfig { image_size: 28, ..AutoencoderConfig::conv(1, 32, 16, 8) };
-        assert!(c.validate().unwrap_err().contains("model.image_size"));
+        assert!(c.validate().unwrap_err().0.contains("model.image_size"));
         let c = AutoencoderConfig { code_dim: 0, ..AutoencoderConfig::mnist_mlp(2) };
-        assert!(c.validate().unwrap_err().contains("model.code_dim"));
+        assert!(c.validate().unwrap_err().0.contains("model.code_dim"));
         assert!(AutoencoderConfig::mnist_mlp(2).validate().is_ok());
     }
 }

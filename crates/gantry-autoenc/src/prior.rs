@@ -19,6 +19,7 @@
 //! The gantry latent of an AAE is this noise: `gantry sample` draws it from gantry's seeded
 //! generator and decodes the prior sample it makes.
 
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -95,20 +96,20 @@ impl PriorConfig {
     }
 
     /// Checks the settings against the code size; the error names the key.
-    pub fn validate(&self, code_dim: i64) -> Result<(), String> {
+    pub fn validate(&self, code_dim: i64) -> Result<(), InvalidConfig> {
         match self.kind {
             PriorKind::Gaussian if !(self.sigma > 0.0 && self.sigma.is_finite()) => {
-                Err(format!("prior.sigma: expected a finite value > 0, found {}", self.sigma))
+                Err(InvalidConfig(format!("prior.sigma: expected a finite value > 0, found {}", self.sigma)))
             }
-            PriorKind::Mixture | PriorKind::SwissRoll if code_dim != 2 => Err(format!(
+            PriorKind::Mixture | PriorKind::SwissRoll if code_dim != 2 => Err(InvalidConfig(format!(
                 "model.code_dim: the {} prior is 2-D, found code_dim = {code_dim}",
                 self.kind.name()
-            )),
+            ))),
             PriorKind::Mixture | PriorKind::SwissRoll if !(1..=1000).contains(&self.components) => {
-                Err(format!("prior.components: expected 1 to 1000, found {}", self.components))
+                Err(InvalidConfig(format!("prior.components: expected 1 to 1000, found {}", self.components)))
             }
             PriorKind::Empirical if self.file.is_empty() => {
-                Err("prior.file: the empirical prior needs a .npy file of samples".into())
+                Err(InvalidConfig("prior.file: the empirical prior needs a .npy file of samples".to_string()))
             }
             _ => Ok(()),
         }
@@ -142,20 +143,22 @@ pub fn normal_cdf(g: &Tensor) -> Tensor {
 
 impl Prior {
     /// A prior over `code_dim`-dimensional codes; `samples` `[N, code_dim]` for the empirical one.
-    pub fn new(cfg: PriorConfig, code_dim: i64, samples: Option<Tensor>) -> Result<Self, String> {
+    pub fn new(cfg: PriorConfig, code_dim: i64, samples: Option<Tensor>) -> Result<Self, InvalidConfig> {
         cfg.validate(code_dim)?;
         let samples = match (cfg.kind, samples) {
             (PriorKind::Empirical, Some(s)) => {
                 let sz = s.size();
                 if sz.len() != 2 || sz[1] != code_dim || sz[0] < 1 {
-                    return Err(format!(
+                    return Err(InvalidConfig(format!(
                         "{}: expected samples [N, {code_dim}] (model.code_dim), found {sz:?}",
                         cfg.file
-                    ));
+                    )));
                 }
                 Some(s.to_kind(Kind::Float))
             }
-            (PriorKind::Empirical, None) => return Err("the empirical prior needs its samples".into()),
+            (PriorKind::Empirical, None) => {
+                return Err(InvalidConfig("the empirical prior needs its samples".to_string()))
+            }
             _ => None,
         };
         Ok(Self { cfg, code_dim, samples })
@@ -331,13 +334,13 @@ mod tests {
         assert!((m[0] - 5.0).abs() < 0.1 && (m[1] - 5.0).abs() < 0.1, "{m:?}");
         let e =
             Prior::new(PriorConfig::empirical("x.npy"), 3, Some(Tensor::zeros([4, 2], tch::kind::FLOAT_CPU)));
-        assert!(e.unwrap_err().contains("[N, 3]"));
+        assert!(e.unwrap_err().0.contains("[N, 3]"));
     }
 
     #[test]
     fn bad_settings_name_the_key() {
-        assert!(PriorConfig::mixture(10).validate(8).unwrap_err().contains("model.code_dim"));
-        assert!(PriorConfig::gaussian(0.0).validate(8).unwrap_err().contains("prior.sigma"));
-        assert!(PriorConfig::empirical("").validate(8).unwrap_err().contains("prior.file"));
+        assert!(PriorConfig::mixture(10).validate(8).unwrap_err().0.contains("model.code_dim"));
+        assert!(PriorConfig::gaussian(0.0).validate(8).unwrap_err().0.contains("prior.sigma"));
+        assert!(PriorConfig::empirical("").validate(8).unwrap_err().0.contains("prior.file"));
     }
 }

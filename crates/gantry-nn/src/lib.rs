@@ -29,7 +29,7 @@ pub use batch_norm::{batch_norm1d, batch_norm2d, BatchNorm, BatchNormSync};
 pub use dropout::dropout;
 pub use ema::{Ema, EmaConfig};
 pub use minibatch::{MinibatchDiscrimination, MinibatchStdDev};
-pub use shape::validate_image;
+pub use shape::{validate_image, InvalidConfig};
 pub use spectral_norm::{sn_conv2d, sn_linear, MaybeSn, SnConv2d, SnLinear, SpectralNorm};
 pub use truncation::{shrink, truncated_normal};
 

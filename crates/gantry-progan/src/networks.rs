@@ -12,6 +12,7 @@
 //!
 //! Channels at resolution r: `min(fmap_base / r, fmap_max)` (the paper: 16384 / r capped at 512).
 
+use gantry_nn::InvalidConfig;
 use gantry_nn::{leaky_relu, MinibatchStdDev};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
@@ -97,19 +98,22 @@ impl ProganConfig {
     }
 
     /// One clear line for a configuration the networks cannot be built from.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         gantry_nn::validate_image(self.resolution, self.channels)?;
         for (name, v) in [("z_dim", self.z_dim), ("fmap_base", self.fmap_base), ("fmap_max", self.fmap_max)] {
             if v < 1 {
-                return Err(format!("model.{name}: expected ≥ 1, found {v}"));
+                return Err(InvalidConfig(format!("model.{name}: expected ≥ 1, found {v}")));
             }
         }
         if self.mbstd_group < 0 {
-            return Err(format!("model.mbstd_group: expected ≥ 0, found {}", self.mbstd_group));
+            return Err(InvalidConfig(format!(
+                "model.mbstd_group: expected ≥ 0, found {}",
+                self.mbstd_group
+            )));
         }
         for (name, v) in [("fade_kimg", self.fade_kimg), ("stable_kimg", self.stable_kimg)] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("model.{name}: expected a finite number ≥ 0, found {v}"));
+                return Err(InvalidConfig(format!("model.{name}: expected a finite number ≥ 0, found {v}")));
             }
         }
         Ok(())

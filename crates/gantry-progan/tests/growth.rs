@@ -122,9 +122,12 @@ fn equalised_layers_apply_hes_constant() {
 #[test]
 fn configuration_errors_are_one_line() {
     let bad = ProganConfig { resolution: 24, ..ProganConfig::small32() };
-    assert_eq!(bad.validate().unwrap_err(), "model.resolution: expected a power of two ≥ 8, found 24");
+    assert_eq!(
+        bad.validate().unwrap_err().to_string(),
+        "model.resolution: expected a power of two ≥ 8, found 24"
+    );
     let bad = ProganConfig { fade_kimg: -1.0, ..ProganConfig::small32() };
-    assert!(bad.validate().unwrap_err().starts_with("model.fade_kimg"));
+    assert!(bad.validate().unwrap_err().0.starts_with("model.fade_kimg"));
     assert_eq!(ProganConfig::paper().stages(), 8);
     assert_eq!(ProganConfig::paper().channels_at(4), 512);
     assert_eq!(ProganConfig::paper().channels_at(1024), 16);

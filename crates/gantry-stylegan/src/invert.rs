@@ -423,7 +423,8 @@ pub fn invert(
     match cfg.method {
         Method::Optim => optimise(g, &target, None, cfg, feat),
         Method::Encoder => {
-            let build = aids.encoder.ok_or_else(|| invalid("the encoder method needs an encoder architecture"))?;
+            let build =
+                aids.encoder.ok_or_else(|| invalid("the encoder method needs an encoder architecture"))?;
             let (_vs, enc) = train_encoder(g, build, cfg.encoder_steps, device, seed)?;
             let w = tch::no_grad(|| enc.forward_t(&target, false));
             let init = w.unsqueeze(1).repeat([1, g.synthesis.num_ws, 1]);
@@ -437,7 +438,8 @@ pub fn invert(
             optimise(g, &target, Some(&init), cfg, feat)
         }
         Method::Pti => {
-            let frozen = aids.frozen.ok_or_else(|| invalid("pivotal tuning needs a frozen copy of the generator"))?()?;
+            let frozen =
+                aids.frozen.ok_or_else(|| invalid("pivotal tuning needs a frozen copy of the generator"))?()?;
             let pivot = optimise(g, &target, None, cfg, feat)?;
             eprintln!("pivot: PSNR {:.2} dB; tuning G", pivot.psnr);
             pivotal_tuning((vs, g), &frozen, &target, &pivot.ws, cfg, feat)

@@ -1,6 +1,7 @@
 //! StyleGAN2's generator (mapping + skip synthesis network) and residual discriminator, as
 //! StyleGAN2-ADA's `Generator` and `Discriminator` (architectures `skip` and `resnet`, config F).
 
+use gantry_nn::InvalidConfig;
 use gantry_nn::MinibatchStdDev;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
@@ -87,37 +88,39 @@ impl StyleGan2Config {
     }
 
     /// One clear line for a configuration the networks cannot be built from.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         gantry_nn::validate_image(self.resolution, self.channels)?;
         let r = self.resolution;
         for (name, v) in
             [("z_dim", self.z_dim), ("w_dim", self.w_dim), ("mapping_layers", self.mapping_layers)]
         {
             if v < 1 {
-                return Err(format!("model.{name}: expected ≥ 1, found {v}"));
+                return Err(InvalidConfig(format!("model.{name}: expected ≥ 1, found {v}")));
             }
         }
         if self.c_dim < 0 {
-            return Err(format!("model.c_dim: expected ≥ 0, found {}", self.c_dim));
+            return Err(InvalidConfig(format!("model.c_dim: expected ≥ 0, found {}", self.c_dim)));
         }
         if self.channels_at(r) < 1 {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "model.channel_base: {} / resolution {r} leaves no channels; raise channel_base",
                 self.channel_base
-            ));
+            )));
         }
         if self.mbstd_channels > 0 && self.channels_at(4) % self.mbstd_channels != 0 {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "model.mbstd_channels: must divide the 4×4 channels ({}), found {}",
                 self.channels_at(4),
                 self.mbstd_channels
-            ));
+            )));
         }
         if self.mapping_lr_multiplier.is_nan()
             || self.mapping_lr_multiplier <= 0.0
             || !(0.0..1.0).contains(&self.w_avg_beta)
         {
-            return Err("model.mapping_lr_multiplier must be > 0 and model.w_avg_beta in [0, 1)".into());
+            return Err(InvalidConfig(
+                "model.mapping_lr_multiplier must be > 0 and model.w_avg_beta in [0, 1)".to_string(),
+            ));
         }
         Ok(())
     }

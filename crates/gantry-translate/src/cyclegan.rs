@@ -2,6 +2,7 @@
 //! `--model cycle_gan`: `resnet_9blocks` generators, the `basic` 70×70 PatchGAN, instance norm,
 //! no dropout, `ngf = ndf = 64`).
 
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::norm::Norm;
@@ -69,10 +70,10 @@ impl CycleGanConfig {
     }
 
     /// Checks every size; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         for (k, c) in [("channels_a", self.channels_a), ("channels_b", self.channels_b)] {
             if !(1..=4).contains(&c) {
-                return Err(format!("model.{k}: expected 1 to 4, found {c}"));
+                return Err(InvalidConfig(format!("model.{k}: expected 1 to 4, found {c}")));
             }
         }
         self.generators()[0].validate(self.size)?;

@@ -15,6 +15,7 @@
 //! `cat(A, B)` (channels `input_nc + output_nc`).
 
 use gantry_nn::leaky_relu;
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -103,19 +104,22 @@ impl PatchGan {
 
 impl PatchGanConfig {
     /// Checks the shape against an input size; the error names the key.
-    pub fn validate(&self, size: i64) -> Result<(), String> {
+    pub fn validate(&self, size: i64) -> Result<(), InvalidConfig> {
         if !(1..=6).contains(&self.n_layers) {
-            return Err(format!("model.n_layers_d: expected 1 to 6 strided layers, found {}", self.n_layers));
+            return Err(InvalidConfig(format!(
+                "model.n_layers_d: expected 1 to 6 strided layers, found {}",
+                self.n_layers
+            )));
         }
         if !(1..=4096).contains(&self.ndf) {
-            return Err(format!("model.ndf: expected 1 to 4096 filters, found {}", self.ndf));
+            return Err(InvalidConfig(format!("model.ndf: expected 1 to 4096 filters, found {}", self.ndf)));
         }
         // The two stride-1 convs shrink the map by 1 each: it must stay ≥ 1.
         if (size >> (self.n_layers - 1).max(0)) / 2 < 3 {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "model.n_layers_d: {} layers leave no patch of a {size}×{size} input (use fewer)",
                 self.n_layers
-            ));
+            )));
         }
         Ok(())
     }

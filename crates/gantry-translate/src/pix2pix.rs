@@ -1,6 +1,7 @@
 //! pix2pix's two networks as one configuration (Isola et al. 2017; the authors' defaults for
 //! `--model pix2pix`: `unet_256`, `basic` (70×70) D, BatchNorm, dropout, `ngf = ndf = 64`).
 
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::norm::Norm;
@@ -99,7 +100,7 @@ impl Pix2pixConfig {
     }
 
     /// Checks every size; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         self.generator().validate(self.size)?;
         self.discriminator().validate(self.size)
     }

@@ -14,6 +14,7 @@
 //! bias; with BatchNorm none but the last. Variable names follow the reference's state dict:
 //! `model.1.weight`, `model.10.conv_block.1.weight`, `model.19.weight` (n = 9), …
 
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -148,15 +149,18 @@ impl ResnetGenerator {
 
 impl ResnetConfig {
     /// Checks the shape against an image size; the error names the key.
-    pub fn validate(&self, size: i64) -> Result<(), String> {
+    pub fn validate(&self, size: i64) -> Result<(), InvalidConfig> {
         if size % 4 != 0 || size < 8 {
-            return Err(format!("model.size: the ResNet generator halves the image twice: expected a multiple of 4 ≥ 8, found {size}"));
+            return Err(InvalidConfig(format!("model.size: the ResNet generator halves the image twice: expected a multiple of 4 ≥ 8, found {size}")));
         }
         if !(0..=64).contains(&self.n_blocks) {
-            return Err(format!("model.n_blocks: expected 0 to 64 residual blocks, found {}", self.n_blocks));
+            return Err(InvalidConfig(format!(
+                "model.n_blocks: expected 0 to 64 residual blocks, found {}",
+                self.n_blocks
+            )));
         }
         if !(1..=4096).contains(&self.ngf) {
-            return Err(format!("model.ngf: expected 1 to 4096 filters, found {}", self.ngf));
+            return Err(InvalidConfig(format!("model.ngf: expected 1 to 4096 filters, found {}", self.ngf)));
         }
         Ok(())
     }

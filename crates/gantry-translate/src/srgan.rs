@@ -18,6 +18,7 @@
 //! last maps of its fixed input size (`size / 16` squared, × 512).
 
 use gantry_nn::leaky_relu;
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
@@ -63,22 +64,22 @@ impl SrganConfig {
     }
 
     /// Checks every size; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         if !(1..=4).contains(&self.channels) {
-            return Err(format!("model.channels: expected 1 to 4, found {}", self.channels));
+            return Err(InvalidConfig(format!("model.channels: expected 1 to 4, found {}", self.channels)));
         }
         if !matches!(self.scale, 2 | 4 | 8) {
-            return Err(format!("model.scale: expected 2, 4 or 8, found {}", self.scale));
+            return Err(InvalidConfig(format!("model.scale: expected 2, 4 or 8, found {}", self.scale)));
         }
         if self.size < 16 || self.size % 16 != 0 || self.size % self.scale != 0 {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "model.size: expected a multiple of 16 (D halves it four times) and of model.scale, found {}",
                 self.size
-            ));
+            )));
         }
         for (k, v) in [("n_blocks", self.n_blocks), ("ngf", self.ngf), ("ndf", self.ndf)] {
             if v < 1 {
-                return Err(format!("model.{k}: expected at least 1, found {v}"));
+                return Err(InvalidConfig(format!("model.{k}: expected at least 1, found {v}")));
             }
         }
         Ok(())
@@ -275,7 +276,7 @@ mod tests {
             let hr = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu));
             assert_eq!(d.forward(&hr, true).size(), [3]);
         }
-        let bad = |c: SrganConfig| c.validate().unwrap_err();
+        let bad = |c: SrganConfig| c.validate().unwrap_err().0;
         assert!(bad(SrganConfig { scale: 3, ..SrganConfig::paper(48, 3) }).contains("model.scale"));
         assert!(bad(SrganConfig::paper(40, 3)).contains("model.size"));
     }

@@ -20,6 +20,7 @@
 //! conv), `model.model.1.model.1.weight` (the next block's down conv), …
 
 use gantry_nn::leaky_relu;
+use gantry_nn::InvalidConfig;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -206,25 +207,25 @@ impl UnetGenerator {
 
 impl UnetConfig {
     /// Checks the shape against an image size; the error names the key.
-    pub fn validate(&self, size: i64) -> Result<(), String> {
+    pub fn validate(&self, size: i64) -> Result<(), InvalidConfig> {
         if self.num_downs < 5 {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "model.num_downs: the U-Net needs at least 5 downsamplings, found {}",
                 self.num_downs
-            ));
+            )));
         }
         if self.num_downs > 12 || size % (1 << self.num_downs) != 0 {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "model.size: {size} is not a multiple of 2^{} (the U-Net halves it {} times)",
                 self.num_downs, self.num_downs
-            ));
+            )));
         }
         if !(1..=4096).contains(&self.ngf) {
-            return Err(format!("model.ngf: expected 1 to 4096 filters, found {}", self.ngf));
+            return Err(InvalidConfig(format!("model.ngf: expected 1 to 4096 filters, found {}", self.ngf)));
         }
         for (k, c) in [("input", self.input_nc), ("output", self.output_nc)] {
             if !(1..=4).contains(&c) {
-                return Err(format!("model.{k}_channels: expected 1 to 4, found {c}"));
+                return Err(InvalidConfig(format!("model.{k}_channels: expected 1 to 4, found {c}")));
             }
         }
         Ok(())
