@@ -70,7 +70,7 @@ pub struct Ema {
 impl Ema {
     /// Binds `avg` (a network built like `src`'s) to `src` and copies `src`'s values into it.
     /// Fails, naming the first difference, if the two stores' variable names or shapes differ.
-    pub fn new(config: EmaConfig, avg: &VarStore, src: &VarStore) -> Result<Self, String> {
+    pub fn new(config: EmaConfig, avg: &VarStore, src: &VarStore) -> Result<Self, StoreMismatch> {
         copy(avg, src)?;
         let from = src.variables();
         let mut pairs: Vec<(String, (Tensor, Tensor, bool))> = avg
@@ -103,9 +103,22 @@ impl Ema {
     }
 }
 
+/// A network and its average that are not built alike: the first variable whose shape differs
+/// (None where one of them lacks it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("EMA copy: variable '{name}' is {network:?} in the network and {average:?} in its average")]
+pub struct StoreMismatch {
+    /// The variable's name.
+    pub name: String,
+    /// Its shape in the network.
+    pub network: Option<Vec<i64>>,
+    /// Its shape in the average.
+    pub average: Option<Vec<i64>>,
+}
+
 /// Sets every variable of `dst` to `src`'s; fails, naming the first difference, if the two stores
 /// do not hold the same names and shapes.
-pub fn copy(dst: &VarStore, src: &VarStore) -> Result<(), String> {
+pub fn copy(dst: &VarStore, src: &VarStore) -> Result<(), StoreMismatch> {
     let from = src.variables();
     let to = dst.variables();
     let mut names: Vec<&String> = from.keys().chain(to.keys()).collect();
@@ -115,11 +128,11 @@ pub fn copy(dst: &VarStore, src: &VarStore) -> Result<(), String> {
         match (from.get(name), to.get(name)) {
             (Some(a), Some(b)) if a.size() == b.size() => {}
             (a, b) => {
-                return Err(format!(
-                    "EMA copy: variable '{name}' is {:?} in the network and {:?} in its average",
-                    a.map(Tensor::size),
-                    b.map(Tensor::size)
-                ))
+                return Err(StoreMismatch {
+                    name: name.clone(),
+                    network: a.map(Tensor::size),
+                    average: b.map(Tensor::size),
+                })
             }
         }
     }

@@ -203,48 +203,35 @@ fn exercise(model: &Model) -> Result<Vec<&'static str>> {
         }
     };
     let images = |c: i64, s: i64| Tensor::rand([2, c, s, s], (Kind::Float, model.device)) * 2.0 - 1.0;
+    // The latents every sampling capability draws from (they all extend the sampler).
+    let z = f.sampler().map(|s| gantry_core::latent::latents(n as usize, s.z_dim(), 0, "harness"));
+    let latents = |what: &str| z.as_ref().with_context(|| format!("the model has a {what} but no sampler"));
     if let Some(s) = f.sampler() {
-        let z = gantry_core::latent::latents(n as usize, s.z_dim(), 0, "harness");
-        shaped("sampler", &s.generate(&z), &out(n))?;
+        shaped("sampler", &s.generate(latents("sampler")?), &out(n))?;
         done.push("sampler");
     }
     if let Some(c) = f.class_sampler() {
-        let z = gantry_core::latent::latents(
-            n as usize,
-            f.sampler().context("a class sampler samples")?.z_dim(),
-            0,
-            "harness",
-        );
+        let z = latents("class sampler")?;
         let classes = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(c.classes());
-        shaped("class sampler", &c.generate_class(&z, &classes)?, &out(n))?;
+        shaped("class sampler", &c.generate_class(z, &classes)?, &out(n))?;
         let beyond = Tensor::full([n], c.classes(), (Kind::Int64, Device::Cpu));
-        ensure!(c.generate_class(&z, &beyond).is_err(), "class sampler: class {} accepted", c.classes());
+        ensure!(c.generate_class(z, &beyond).is_err(), "class sampler: class {} accepted", c.classes());
         done.push("class sampler");
     }
     if let Some(c) = f.code_sampler() {
-        let z = gantry_core::latent::latents(
-            n as usize,
-            f.sampler().context("a code sampler samples")?.z_dim(),
-            0,
-            "harness",
-        );
+        let z = latents("code sampler")?;
         let (cat, cont) = c.codes();
         let codes = Tensor::zeros([n], (Kind::Int64, Device::Cpu)).remainder(cat.max(1));
         shaped(
             "code sampler",
-            &c.generate_codes(&z, &codes, &Tensor::zeros([n, cont], (Kind::Float, Device::Cpu)))?,
+            &c.generate_codes(z, &codes, &Tensor::zeros([n, cont], (Kind::Float, Device::Cpu)))?,
             &out(n),
         )?;
         done.push("code sampler");
     }
     if let Some(t) = f.w_truncation() {
-        let z = gantry_core::latent::latents(
-            n as usize,
-            f.sampler().context("W truncation samples")?.z_dim(),
-            0,
-            "harness",
-        );
-        shaped("truncation in W", &t.generate_psi(&z, 0.5, None)?, &out(n))?;
+        let z = latents("truncation in W")?;
+        shaped("truncation in W", &t.generate_psi(z, 0.5, None)?, &out(n))?;
         done.push("truncation in W");
     }
     if let Some(t) = f.translator() {

@@ -280,7 +280,7 @@ impl Game {
         let (ema, g_ema, vs_ema) = if train.ema.enabled() {
             let vs = VarStore::new(device);
             let net = build_g(vs.root())?;
-            (Some(Ema::new(train.ema, &vs, &vs_g).map_err(anyhow::Error::msg)?), Some(net), Some(vs))
+            (Some(Ema::new(train.ema, &vs, &vs_g)?), Some(net), Some(vs))
         } else {
             (None, None, None)
         };
