@@ -2,11 +2,13 @@
 //! families of its own gets the same command line for them with [`run_with`]:
 //!
 //! ```no_run
-//! # type MyRun = gantry_train::recipes::gan::DcganRun;
-//! # const MY_PRESETS: &[gantry_train::presets::Preset] = &[];
+//! use gantry_train::config::Recipe;
+//! use gantry_train::presets::Preset;
 //! use gantry_train::registry::Registry;
-//! fn main() {
-//!     let registry = Registry::builtin().register::<MyRun>(MY_PRESETS).expect("new names");
+//!
+//! /// `main` of a program whose family's settings are `MyRun`, with its presets.
+//! fn main_with<MyRun: Recipe>(my_presets: &'static [Preset]) -> ! {
+//!     let registry = Registry::builtin().register::<MyRun>(my_presets).expect("new names");
 //!     gantry_cli::run_with(registry)
 //! }
 //! ```

@@ -8,10 +8,14 @@
 //! it as one of gantry's:
 //!
 //! ```no_run
-//! # use gantry_train::registry::Registry;
-//! # fn presets() -> &'static [gantry_train::presets::Preset] { &[] }
-//! # type MyRun = gantry_train::recipes::gan::DcganRun;
-//! Registry::builtin().register::<MyRun>(presets()).unwrap().install();
+//! use gantry_train::config::Recipe;
+//! use gantry_train::presets::Preset;
+//! use gantry_train::registry::{Registry, RegistryError};
+//!
+//! fn install<MyRun: Recipe>(presets: &'static [Preset]) -> Result<(), RegistryError> {
+//!     Registry::builtin().register::<MyRun>(presets)?.install();
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Configs are parsed against the installed registry ([`Registry::current`]; gantry's own until
