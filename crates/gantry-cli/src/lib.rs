@@ -477,10 +477,9 @@ impl Ckpt {
         Ok((run_dir::resolve_checkpoint(&self.ckpt)?, gantry_core::device::parse_device(&self.device)?))
     }
 
-    /// The checkpoint's model.
+    /// The checkpoint's model (`Model::load` resolves a run folder itself).
     fn model(&self) -> Result<Model> {
-        let (path, device) = self.resolve()?;
-        Model::load(&path, device)
+        Model::load(&self.ckpt, gantry_core::device::parse_device(&self.device)?)
     }
 }
 
