@@ -36,11 +36,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use gantry::core::checkpoint::Checkpoint;
 use gantry::core::optim::AdamConfig;
 use gantry::train::capability::{Model, Sampler};
 use gantry::train::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use gantry::train::error::{bail, Context, Result};
 use gantry::train::family::{Batch, BuildContext, DataNeeds, Family, Networks, Phase, Scalars};
 use gantry::train::presets::{loader, Preset};
 use gantry::train::recipes::adversarial::{Critic, Game, LossChoice, Penalties, TrainConfig};

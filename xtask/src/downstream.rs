@@ -29,7 +29,6 @@ gantry-cli = {{ path = {:?} }}
 tch = "=0.24.0"
 # A binary depends on torch-sys itself, so that its build script learns where libtorch is.
 torch-sys = "=0.24.0"
-anyhow = "1"
 serde = {{ version = "1", features = ["derive"] }}
 
 [build-dependencies]

@@ -479,7 +479,7 @@ impl Ckpt {
 
     /// The checkpoint's model (`Model::load` resolves a run folder itself).
     fn model(&self) -> Result<Model> {
-        Model::load(&self.ckpt, gantry_core::device::parse_device(&self.device)?)
+        Ok(Model::load(&self.ckpt, gantry_core::device::parse_device(&self.device)?)?)
     }
 }
 

@@ -226,7 +226,7 @@ fn vaegan(o: &Options) -> Result<Value> {
             .split(500, 0)
             .iter()
             .map(|z| ae.decode(z).map(|r| r.to_device(Device::Cpu)))
-            .collect::<Result<_>>()?;
+            .collect::<gantry_train::Result<_>>()?;
         let rec = gantry_core::image::to_u8(&Tensor::cat(&rec, 0));
         let orig = gantry_core::image::to_u8(&x);
         let psnr = mean(&gantry_metrics::similarity::psnr(&rec, &orig, 255.0)?);

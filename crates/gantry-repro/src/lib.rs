@@ -78,7 +78,7 @@ pub fn train_fresh(cfg: RunConfig, dir: &Path, device: Device) -> Result<Model> 
     let steps = cfg.steps;
     clear(dir)?;
     gantry_train::train::start(cfg, dir, device)?;
-    Model::load(&dir.join(format!("checkpoints/step-{steps:07}.safetensors")), device)
+    Ok(Model::load(&dir.join(format!("checkpoints/step-{steps:07}.safetensors")), device)?)
 }
 
 /// Mean and covariance of features `[N, D]`.

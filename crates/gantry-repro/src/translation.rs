@@ -128,7 +128,7 @@ fn pix2pix(o: &Options) -> Result<Value> {
 }
 
 /// Translations of u8 images `x` by `f` (in batches), back to u8 on the CPU.
-fn translate_all(x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+fn translate_all(x: &Tensor, f: impl Fn(&Tensor) -> gantry_train::Result<Tensor>) -> Result<Tensor> {
     let parts: Result<Vec<Tensor>> = x
         .split(256, 0)
         .iter()

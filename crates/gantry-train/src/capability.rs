@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_core::checkpoint::Checkpoint;
 use tch::{Device, Tensor};
 
@@ -134,7 +134,7 @@ pub enum Direction {
 }
 
 impl std::str::FromStr for Direction {
-    type Err = anyhow::Error;
+    type Err = crate::error::Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "a2b" | "AtoB" => Ok(Direction::AtoB),
@@ -191,10 +191,10 @@ impl Model {
     }
 
     /// "`path` holds a `arch` model, which can: …".
-    fn lacks(&self, what: &str) -> anyhow::Error {
+    fn lacks(&self, what: &str) -> crate::error::Error {
         let can = self.family.abilities();
         let can = if can.is_empty() { "nothing a command asks for".to_string() } else { can.join("; ") };
-        anyhow::anyhow!(
+        crate::error::err!(
             "{what}; {} holds a {} model, which can: {can}",
             self.path.display(),
             self.cfg.family.arch()

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{anyhow, Result};
+use crate::error::{err, Result};
 use plotters::prelude::*;
 
 /// How a series is drawn.
@@ -86,14 +86,14 @@ pub fn render(panels: &[Panel], cols: usize, (w, h): (u32, u32)) -> Result<Vec<u
     let mut buf = vec![0u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        root.fill(&WHITE).map_err(|e| err!("plot: {e}"))?;
         let areas = root.split_evenly((rows, cols));
         for (panel, area) in panels.iter().zip(areas) {
-            draw_panel(panel, &area).map_err(|e| anyhow!("plot '{}': {e}", panel.title))?;
+            draw_panel(panel, &area).map_err(|e| err!("plot '{}': {e}", panel.title))?;
         }
-        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+        root.present().map_err(|e| err!("plot: {e}"))?;
     }
-    let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| anyhow!("plot buffer size"))?;
+    let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| err!("plot buffer size"))?;
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
     Ok(out)
@@ -105,9 +105,9 @@ pub fn render_svg(panel: &Panel, (w, h): (u32, u32)) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
-        draw_panel(panel, &root).map_err(|e| anyhow!("plot '{}': {e}", panel.title))?;
-        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+        root.fill(&WHITE).map_err(|e| err!("plot: {e}"))?;
+        draw_panel(panel, &root).map_err(|e| err!("plot '{}': {e}", panel.title))?;
+        root.present().map_err(|e| err!("plot: {e}"))?;
     }
     Ok(svg)
 }

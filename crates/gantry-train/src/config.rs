@@ -17,7 +17,7 @@ use std::any::Any;
 use std::fmt::Debug;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::error::{bail, err, Context, Error, Result};
 use gantry_data::{Fit, LastBatch, Split};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -91,7 +91,7 @@ pub trait Recipe: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Sen
     /// Rewrites a config file an older version of the family wrote (keys since renamed or
     /// dropped) before it is parsed; `table` is the whole file. Only files are migrated, not
     /// `--set` lines. The error is one line naming the key.
-    fn migrate(_table: &mut toml::Table) -> std::result::Result<(), String> {
+    fn migrate(_table: &mut toml::Table) -> Result<()> {
         Ok(())
     }
 }
@@ -142,13 +142,14 @@ impl<T: Recipe> FamilySettings for T {
 }
 
 /// Parses a family's table (without `model.arch`) as `T`, naming the first key `T` does not have.
-pub(crate) fn parse_settings<T: Recipe>(table: toml::Table) -> Result<Box<dyn FamilySettings>, String> {
-    let parsed: T = toml::Value::Table(table.clone()).try_into().map_err(|e| one_line(&e.to_string()))?;
+pub(crate) fn parse_settings<T: Recipe>(table: toml::Table) -> Result<Box<dyn FamilySettings>> {
+    let parsed: T =
+        toml::Value::Table(table.clone()).try_into().map_err(|e| Error::msg(one_line(&e.to_string())))?;
     // Keys the struct does not know are refused (serde's deny_unknown_fields does not see
     // through flattened sections, so compare with what the settings write back).
-    let back = FamilySettings::to_table(&parsed).map_err(|e| e.to_string())?;
+    let back = FamilySettings::to_table(&parsed)?;
     if let Some(key) = unknown_key(&table, &back, "") {
-        return Err(format!("unknown config key '{key}' for a {} run", T::ARCH));
+        bail!("unknown config key '{key}' for a {} run", T::ARCH);
     }
     Ok(Box::new(parsed))
 }
@@ -396,10 +397,10 @@ impl RunConfig {
     /// Parses TOML (migrating configs of older gantry versions); `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))?;
+            toml::from_str(text).map_err(|e| err!("{origin}: {}", one_line(&e.to_string())))?;
         // Only files are migrated: `--set` names today's keys.
-        Registry::current().migrate(&mut table).map_err(|e| anyhow!("{origin}: {e}"))?;
-        toml::Value::Table(table).try_into().map_err(|e| anyhow!("{origin}: {}", one_line(&e.to_string())))
+        Registry::current().migrate(&mut table).map_err(|e| err!("{origin}: {e}"))?;
+        toml::Value::Table(table).try_into().map_err(|e| err!("{origin}: {}", one_line(&e.to_string())))
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -412,26 +413,24 @@ impl RunConfig {
     pub fn settings<T: Recipe>(&self) -> Result<&T> {
         self.family
             .get::<T>()
-            .ok_or_else(|| anyhow!("expected a {} run config, found a {} one", T::ARCH, self.family.arch()))
+            .ok_or_else(|| err!("expected a {} run config, found a {} one", T::ARCH, self.family.arch()))
     }
 
     /// Applies `key=value` overrides (see the module docs).
     pub fn with_overrides(self, sets: &[String]) -> Result<Self> {
         let mut value = toml::Value::try_from(&self).context("cannot serialise the config")?;
         for set in sets {
-            let (key, raw) =
-                set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
+            let (key, raw) = set.split_once('=').ok_or_else(|| err!("--set {set:?}: expected key=value"))?;
             let key = key.trim();
             let raw = raw.trim();
             let arch = self.family.arch();
-            let name_key = |e: anyhow::Error| {
+            let name_key = |e: crate::error::Error| {
                 let others = Registry::current().archs_with_key(key);
                 match others.is_empty() {
-                    true => anyhow!("{e} (a {arch} run)"),
-                    false => anyhow!(
-                        "{e}: '{key}' is a setting of {} runs, this is a {arch} run",
-                        others.join(", ")
-                    ),
+                    true => err!("{e} (a {arch} run)"),
+                    false => {
+                        err!("{e}: '{key}' is a setting of {} runs, this is a {arch} run", others.join(", "))
+                    }
                 }
             };
             let edit = set_path(&mut value, key, raw).map_err(name_key)?;
@@ -445,12 +444,12 @@ impl RunConfig {
                         remove_path(&mut value, key);
                         continue;
                     }
-                    Edit::Removed => anyhow!("--set {key}=none: '{key}' is not optional ({e})"),
-                    _ => anyhow!("--set {key}={raw}: invalid value for '{key}': {e}"),
+                    Edit::Removed => err!("--set {key}=none: '{key}' is not optional ({e})"),
+                    _ => err!("--set {key}={raw}: invalid value for '{key}': {e}"),
                 });
             }
         }
-        value.try_into().map_err(|e| anyhow!("invalid config after --set: {}", one_line(&e.to_string())))
+        value.try_into().map_err(|e| err!("invalid config after --set: {}", one_line(&e.to_string())))
     }
 
     /// Checks values that types alone cannot; errors name the key.
@@ -475,7 +474,7 @@ impl RunConfig {
         }
         if !self.log.keep_best.is_empty() {
             crate::run_dir::KeepBest::parse(&self.log.keep_best)
-                .map_err(|e| anyhow!("invalid log.keep_best: {e}"))?;
+                .map_err(|e| err!("invalid log.keep_best: {e}"))?;
         }
         let data = self.family.data();
         if self.eval.every > 0 {
@@ -524,7 +523,7 @@ pub(crate) fn one_line(s: &str) -> String {
 enum Edit {
     Replaced,
     /// Added a key the config left out (an optional setting, or an unknown key: the error).
-    Added(anyhow::Error),
+    Added(crate::error::Error),
     /// Removed an optional setting (`none`).
     Removed,
 }
@@ -534,14 +533,14 @@ fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<Edit> {
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        let table = node.as_table_mut().ok_or_else(|| {
-            anyhow!("unknown config key '{key}': '{}' is not a table", parts[..i].join("."))
-        })?;
+        let table = node
+            .as_table_mut()
+            .ok_or_else(|| err!("unknown config key '{key}': '{}' is not a table", parts[..i].join(".")))?;
         if !table.contains_key(*part) {
             let here = if i == 0 { "top level".to_string() } else { format!("'{}'", parts[..i].join(".")) };
             let mut known: Vec<&str> = table.keys().map(String::as_str).collect();
             known.sort();
-            let unknown = anyhow!("unknown config key '{key}' (keys at {here}: {})", known.join(", "));
+            let unknown = err!("unknown config key '{key}' (keys at {here}: {})", known.join(", "));
             if !last {
                 return Err(unknown);
             }
@@ -557,8 +556,8 @@ fn set_path(root: &mut toml::Value, key: &str, raw: &str) -> Result<Edit> {
         }
         node = table.get_mut(*part).expect("checked");
     }
-    let new = parse_value(raw, node)
-        .map_err(|why| anyhow!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
+    let new =
+        parse_value(raw, node).map_err(|why| err!("--set {key}={raw}: invalid value for '{key}': {why}"))?;
     *node = new;
     Ok(Edit::Replaced)
 }

@@ -2,7 +2,7 @@
 //! family is conditional), toy points, or aligned pairs. Batch `k` of a run is always the same
 //! batch: the order comes from (run seed, epoch), flips and crops from (run seed, k).
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::device::derive_seed;
 use gantry_data::paired::PairedOptions;
 use gantry_data::toy::Toy;

@@ -23,7 +23,7 @@ use std::process::{Child, Command};
 use std::rc::Rc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_core::parallel::GradientSync;
 #[cfg(feature = "dist")]
 use gantry_dist::{ProcessGroup, Rendezvous};
@@ -240,8 +240,8 @@ impl Dist {
         self.launch.rank == 0
     }
 
-    fn lost(&self, e: impl std::fmt::Display) -> anyhow::Error {
-        anyhow::anyhow!(
+    fn lost(&self, e: impl std::fmt::Display) -> crate::error::Error {
+        crate::error::err!(
             "rank {} of {}: the data-parallel group failed ({e}); another rank has probably stopped — the last checkpoint is untouched",
             self.rank(),
             self.world()

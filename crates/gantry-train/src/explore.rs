@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::checkpoint::Checkpoint;
 use tch::{Device, Tensor};
 

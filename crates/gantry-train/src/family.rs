@@ -7,7 +7,7 @@
 //! on some loss) and the pix2pix/CycleGAN code's `BaseModel` (a model declares its networks and
 //! optimisers; the shared code saves, loads and logs by iterating them).
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::checkpoint::Checkpoint;
 use gantry_core::optim::{Adam, AdamConfig, AdamSnapshot};
 use tch::nn::VarStore;

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_core::device::derive_seed;
 use gantry_data::toy::Toy;
 use rand::SeedableRng;

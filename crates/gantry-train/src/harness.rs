@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context, Result};
+use crate::error::{bail, ensure, Context, Result};
 use gantry_core::checkpoint::Checkpoint;
 use tch::{Device, Kind, Tensor};
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 use gantry_metrics::classifier::Classifier;
 use gantry_stylegan::error::BoxError;
 use gantry_stylegan::invert::{Aids, Inversion, InvertConfig};

@@ -23,6 +23,8 @@ pub mod chart;
 pub mod config;
 pub mod data;
 pub mod dist;
+pub mod error;
+pub use error::{Error, Result};
 pub mod eval;
 pub mod explore;
 pub mod family;

@@ -1,7 +1,7 @@
 //! Named starting points, each a complete [`RunConfig`]; every family lists its own, and the
 //! installed [`Registry`] holds them all. `gantry presets` lists them.
 
-use anyhow::Result;
+use crate::error::Result;
 use gantry_data::{Fit, LastBatch, Split};
 
 use crate::config::{EvalConfig, FamilyConfig, LoaderConfig, LogConfig, RunConfig};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::latent::latents;
 use gantry_data::toy::Toy;
 use tch::Tensor;

@@ -53,8 +53,8 @@ pub enum RegistryError {
 pub struct Kind {
     /// Its `model.arch`.
     pub arch: &'static str,
-    parse: fn(toml::Table) -> Result<Box<dyn FamilySettings>, String>,
-    migrate: fn(&mut toml::Table) -> Result<(), String>,
+    parse: fn(toml::Table) -> crate::error::Result<Box<dyn FamilySettings>>,
+    migrate: fn(&mut toml::Table) -> crate::error::Result<()>,
     /// Its presets, in the order `gantry presets` lists them.
     pub presets: &'static [Preset],
 }
@@ -159,14 +159,14 @@ impl Registry {
 
     /// Parses the family sections (without `model.arch`) of a config whose `model.arch` is
     /// `arch`.
-    pub fn parse(&self, arch: &str, table: toml::Table) -> Result<Box<dyn FamilySettings>, String> {
-        (self.kind(arch).map_err(|e| e.to_string())?.parse)(table)
+    pub fn parse(&self, arch: &str, table: toml::Table) -> crate::error::Result<Box<dyn FamilySettings>> {
+        (self.kind(arch)?.parse)(table)
     }
 
     /// Rewrites a config file an older version of its family wrote (`table` is the whole file),
     /// as the family's [`Recipe::migrate`] says; a config of an unknown family is left for
     /// parsing to refuse.
-    pub fn migrate(&self, table: &mut toml::Table) -> Result<(), String> {
+    pub fn migrate(&self, table: &mut toml::Table) -> crate::error::Result<()> {
         let arch =
             table.get("model").and_then(|m| m.get("arch")).and_then(|a| a.as_str()).unwrap_or_default();
         match self.kind(arch) {
@@ -232,7 +232,7 @@ mod tests {
             "unknown preset 'dcgan-mnist': expected one of toy-ring"
         );
         assert_eq!(
-            r.parse("dcgan", toml::Table::new()).unwrap_err(),
+            r.parse("dcgan", toml::Table::new()).unwrap_err().to_string(),
             "unknown model.arch 'dcgan': expected one of mlp (a family another program registers is read by that program)"
         );
         assert_eq!(r.archs_with_key("train.unroll"), vec!["mlp"]);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 
 /// A run folder's writer lock ([`RunDir::lock`]), released when dropped.
 #[derive(Debug)]
@@ -96,7 +96,9 @@ impl RunDir {
         let text = match std::fs::read(&path) {
             Ok(t) => String::from_utf8_lossy(&t).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+            Err(e) => {
+                return Err(crate::error::Error::from(e).context(format!("cannot read {}", path.display())))
+            }
         };
         Ok(text
             .lines()
@@ -175,7 +177,9 @@ impl RunDir {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+            Err(e) => {
+                return Err(crate::error::Error::from(e).context(format!("cannot read {}", path.display())))
+            }
         };
         // A line torn inside a multi-byte character is dropped like any other unparsable line.
         let text = String::from_utf8_lossy(&bytes);

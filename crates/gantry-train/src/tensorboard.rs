@@ -17,7 +17,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use prost::Message;
 
 /// `tensorflow.Event`.
@@ -119,14 +119,14 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
         let len_bytes = &bytes[at..at + 8];
         let len = u64::from_le_bytes(len_bytes.try_into().expect("8 bytes")) as usize;
         let len_crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
-        anyhow::ensure!(masked_crc(len_bytes) == len_crc, "record at byte {at}: bad length checksum");
+        crate::error::ensure!(masked_crc(len_bytes) == len_crc, "record at byte {at}: bad length checksum");
         let (start, end) = (at + 12, at + 12 + len);
         if end + 4 > bytes.len() {
             break;
         }
         let data = &bytes[start..end];
         let crc = u32::from_le_bytes(bytes[end..end + 4].try_into().expect("4 bytes"));
-        anyhow::ensure!(masked_crc(data) == crc, "record at byte {at}: bad data checksum");
+        crate::error::ensure!(masked_crc(data) == crc, "record at byte {at}: bad data checksum");
         out.push(data);
         at = end + 4;
     }

@@ -5,7 +5,7 @@
 //! inputs it would see in the whole image, so the result equals untiled inference up to float
 //! rounding, and there are no seams.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use tch::{Device, Kind, Tensor};
 
 /// Input pixels per tile side used where the working set cannot be measured (not Linux, or a
@@ -121,7 +121,7 @@ pub fn apply_as(
             out.narrow(1, y0 * scale, th * scale).narrow(2, x0 * scale, tw * scale).copy_(&part);
         }
     }
-    out.ok_or_else(|| anyhow::anyhow!("tiled inference of an empty image {size:?}"))
+    out.ok_or_else(|| crate::error::err!("tiled inference of an empty image {size:?}"))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_core::checkpoint::Checkpoint;
 use gantry_core::device::{device_name, seed_torch};
 use gantry_data::toy::coverage;

@@ -31,7 +31,7 @@ pub mod unet;
 pub use cyclegan::CycleGanConfig;
 pub use norm::{Mode, Norm};
 pub use patchgan::{receptive_field, PatchGan, PatchGanConfig};
-pub use perceptual::{FeatureLayer, FeatureNet, InceptionStem, Vgg19};
+pub use perceptual::{FeatureLayer, FeatureNet, InceptionStem, Vgg19, WeightsError};
 pub use pix2pix::{Pix2pixConfig, TestMode};
 pub use pool::ImagePool;
 pub use resnet::{ResnetConfig, ResnetGenerator};

@@ -16,7 +16,7 @@
 //!
 //! Inputs are images in [−1, 1] (`[N, 1|3, H, W]`; grey is repeated to RGB).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
@@ -54,8 +54,39 @@ impl FeatureLayer {
 }
 
 /// Errors loading a feature network.
-fn bad(path: &Path, what: impl std::fmt::Display) -> String {
-    format!("{}: {what}", path.display())
+/// Why a feature network's weights could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The file at `path` does not hold the network's weights (the message says what is wrong).
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A tensor the network needs is not among the weights.
+    #[error("missing tensor '{name}' ({network})")]
+    Missing {
+        /// Its name.
+        name: String,
+        /// Whose weights were expected.
+        network: &'static str,
+    },
+    /// A tensor whose shape is not the network's.
+    #[error("'{name}': expected shape {expected:?}, found {found:?}")]
+    Shape {
+        /// Its name.
+        name: String,
+        /// The network's shape.
+        expected: Vec<i64>,
+        /// The weights' shape.
+        found: Vec<i64>,
+    },
+}
+
+fn bad(path: &Path, what: impl std::fmt::Display) -> WeightsError {
+    WeightsError::File { path: path.to_path_buf(), message: what.to_string() }
 }
 
 /// Grey → RGB.
@@ -100,7 +131,7 @@ impl Vgg19 {
 
     /// Loads `features.*` from a safetensors file (`scripts/convert_vgg19.py` makes one from
     /// torchvision's `vgg19-dcbb9e9d.pth`); every variable must be there with its shape.
-    pub fn load(path: &Path, device: Device) -> Result<Self, String> {
+    pub fn load(path: &Path, device: Device) -> Result<Self, WeightsError> {
         let mut net = Self::new(device);
         let tensors = Tensor::read_safetensors(path).map_err(|e| bad(path, e))?;
         let tensors: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
@@ -110,17 +141,19 @@ impl Vgg19 {
     }
 
     /// Sets every variable from `get(name)`; an error names the first missing or mis-shaped one.
-    pub fn set_from(&mut self, get: impl Fn(&str) -> Option<Tensor>) -> Result<(), String> {
+    pub fn set_from(&mut self, get: impl Fn(&str) -> Option<Tensor>) -> Result<(), WeightsError> {
         let mut vars = self.vs.variables();
         let mut names: Vec<String> = vars.keys().cloned().collect();
         names.sort();
         tch::no_grad(|| {
             for name in names {
                 let var = vars.get_mut(&name).expect("listed");
-                let t = get(&name)
-                    .ok_or_else(|| format!("missing tensor '{name}' (torchvision vgg19 features)"))?;
+                let t = get(&name).ok_or_else(|| WeightsError::Missing {
+                    name: name.clone(),
+                    network: "torchvision vgg19 features",
+                })?;
                 if t.size() != var.size() {
-                    return Err(format!("'{name}': expected shape {:?}, found {:?}", var.size(), t.size()));
+                    return Err(WeightsError::Shape { name, expected: var.size(), found: t.size() });
                 }
                 var.copy_(&t.to_kind(Kind::Float));
             }
@@ -191,11 +224,11 @@ const STEM: [(&str, i64, i64); 5] =
 impl InceptionStem {
     /// Reads the stem's parameters (`net.layers.conv*.{weight,beta,mean,var}`) from the FID
     /// Inception TorchScript file at `path`.
-    pub fn load(path: &Path, device: Device) -> Result<Self, String> {
+    pub fn load(path: &Path, device: Device) -> Result<Self, WeightsError> {
         let module = tch::CModule::load_on_device(path, device).map_err(|e| bad(path, e))?;
         let params: std::collections::HashMap<String, Tensor> =
             module.named_parameters().map_err(|e| bad(path, e))?.into_iter().collect();
-        let get = |name: &str| -> Result<Tensor, String> {
+        let get = |name: &str| -> Result<Tensor, WeightsError> {
             params
                 .get(name)
                 .map(|t| t.detach().to_kind(Kind::Float).to_device(device))
@@ -242,7 +275,7 @@ pub enum FeatureNet {
 impl FeatureNet {
     /// Loads the network `layer` belongs to from `path` (a VGG19 safetensors file, or the FID
     /// Inception TorchScript file).
-    pub fn load(layer: FeatureLayer, path: &Path, device: Device) -> Result<Self, String> {
+    pub fn load(layer: FeatureLayer, path: &Path, device: Device) -> Result<Self, WeightsError> {
         if layer.is_vgg() {
             Vgg19::load(path, device).map(FeatureNet::Vgg)
         } else {

@@ -1,7 +1,7 @@
 //! Class accuracy of a conditional model's samples, and the matching that scores an
 //! unsupervised one (InfoGAN's categories) by its best assignment of codes to classes.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use tch::Tensor;
 
 use crate::capability::Model;

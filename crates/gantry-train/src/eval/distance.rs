@@ -1,6 +1,6 @@
 //! The distances and scores between two sides (FID, KID, IS, PRDC), as JSON with their protocol.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_metrics::{KidConfig, PrdcConfig};
 use serde_json::{json, Value};
 use tch::{Kind, Tensor};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_metrics::classifier::Classifier;
 use gantry_metrics::inception::Inception;
 use tch::{Device, Tensor};

@@ -1,6 +1,6 @@
 //! PSNR and SSIM of translations against their targets, and a translation model's held-out data.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_data::{LoadOptions, Split};
 use tch::{Device, Tensor};
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_data::{LoadOptions, Split};
 use gantry_metrics::FeatureStats;
 use rand::SeedableRng;
@@ -238,7 +238,7 @@ pub fn side(
             let mut lo = data_options(other_model);
             let spec = match spec.rsplit_once('@') {
                 Some((name, split)) => {
-                    lo.split = split.parse().map_err(|e| anyhow::anyhow!("'{spec}': {e}"))?;
+                    lo.split = split.parse().map_err(|e| crate::error::err!("'{spec}': {e}"))?;
                     name.to_string()
                 }
                 None => spec,

@@ -1,6 +1,6 @@
 //! FID during training.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_metrics::FeatureStats;
 use tch::{Device, Tensor};
 

@@ -18,7 +18,7 @@
 //! The latent of the trained model (`gantry sample`) is the noise the prior draws from
 //! ([`gantry_autoenc::prior`]); `gantry encode` and `gantry interpolate --input` use the encoder.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_autoenc::{AutoencoderConfig, Decoder, Encoder, LatentCritic, Prior, PriorConfig};
 use gantry_core::optim::AdamConfig;
 use gantry_losses::AdversarialLoss;
@@ -84,8 +84,8 @@ impl Recipe for AaeRun {
 
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         let net = AutoencoderConfig { channels: self.model.net.channels.max(1), ..self.model.net.clone() };
-        net.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
-        self.prior.validate(net.code_dim).map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+        net.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
+        self.prior.validate(net.code_dim).map_err(|e| crate::error::err!("invalid {e}"))?;
         if self.model.d_hidden < 1 {
             bail!("invalid model.d_hidden: expected ≥ 1, found {}", self.model.d_hidden);
         }
@@ -118,7 +118,7 @@ pub fn prior_of(cfg: &PriorConfig, code_dim: i64) -> Result<Prior> {
         ),
         _ => None,
     };
-    Prior::new(cfg.clone(), code_dim, samples).map_err(|e| anyhow::anyhow!("invalid {e}"))
+    Prior::new(cfg.clone(), code_dim, samples).map_err(|e| crate::error::err!("invalid {e}"))
 }
 
 /// The Gaussian-kernel bandwidth gantry measures MMD(q(z), p(z)) with: the median distance

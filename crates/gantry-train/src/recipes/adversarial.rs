@@ -3,7 +3,7 @@
 //! optimisation settings ([`TrainConfig`]), and the G/D pair itself ([`Game`]: both networks on
 //! stores of their own with their Adams, G's EMA, D's update with penalties and clipping).
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_losses::{penalty, AdversarialLoss, GpSide};
 use gantry_nn::{Ema, EmaConfig};
@@ -428,7 +428,7 @@ macro_rules! game_phases {
             phase: usize,
             batch: &$crate::family::Batch,
             k: u64,
-        ) -> anyhow::Result<$crate::family::Scalars> {
+        ) -> $crate::error::Result<$crate::family::Scalars> {
             Ok(match phase {
                 0 => self.d_step(batch, k),
                 _ => self.g_step(batch),
@@ -465,15 +465,15 @@ pub const STABILISER_LEGACY: &[LegacyKey] =
 
 /// Drops `keys` from an older config of an `arch` run when they hold their unused values; any
 /// other value is refused with a line saying what to remove ([`crate::config::Recipe::migrate`]).
-pub fn drop_legacy(table: &mut toml::Table, arch: &str, keys: &[LegacyKey]) -> Result<(), String> {
+pub fn drop_legacy(table: &mut toml::Table, arch: &str, keys: &[LegacyKey]) -> Result<()> {
     for &(section, key, unused) in keys {
         let Some(sec) = table.get_mut(section).and_then(|s| s.as_table_mut()) else { continue };
         let Some(v) = sec.get(key) else { continue };
         let value = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
         if value != Some(unused) {
-            return Err(format!(
+            bail!(
                 "{section}.{key} = {v} is not a setting of a {arch} run (written by an older gantry, which ignored it); remove the line to load this config"
-            ));
+            );
         }
         sec.remove(key);
     }

@@ -5,7 +5,7 @@
 //! Fake classes are drawn from libtorch's generator, which the loop seeds per step, so runs replay
 //! and resume exactly. Phases: `D` (× `train.d_steps`), `G`.
 
-use anyhow::Result;
+use crate::error::Result;
 use gantry_cond::{CondConfig, CondDiscriminator, CondGenerator, DCond, GCond};
 use gantry_core::optim::AdamConfig;
 use gantry_dcgan::DNorm;
@@ -68,7 +68,7 @@ impl Recipe for CondRun {
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
-    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+    fn migrate(table: &mut toml::Table) -> crate::error::Result<()> {
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)?;
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }

@@ -20,7 +20,7 @@
 //! Phases: `G` on a fresh (a, b) batch, then `D` on the same batch with the generated images of
 //! G's phase, as `optimize_parameters`.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_losses::content::l1;
 use gantry_translate::{CycleGanConfig, ImagePool, Mode, PatchGan, ResnetGenerator};
@@ -80,7 +80,7 @@ impl Recipe for CycleRun {
     fn set_channels(&mut self, _channels: i64) {}
 
     fn validate(&self, _run: &RunConfig) -> Result<()> {
-        self.model.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+        self.model.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
         self.reg.validate(self.loss)?;
         let t = &self.train;
         validate_adams(&t.g_opt, &t.d_opt)?;
@@ -127,7 +127,7 @@ pub struct CycleFamily {
 
 impl CycleFamily {
     pub fn new(s: &CycleRun, cx: &BuildContext) -> Result<Self> {
-        s.model.validate().map_err(anyhow::Error::msg)?;
+        s.model.validate().map_err(crate::error::Error::msg)?;
         let [ab, ba] = s.model.generators();
         let [da, db] = s.model.discriminators();
         let (vs_g, vs_d, aux) =

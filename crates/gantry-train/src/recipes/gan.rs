@@ -7,7 +7,7 @@
 
 use std::fmt::Debug;
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::optim::{Adam, AdamConfig};
 use gantry_dcgan::{DNorm, DcganConfig, MlpConfig};
 use gantry_nn::EmaConfig;
@@ -199,7 +199,7 @@ impl<M: GanModel> Recipe for GanRun<M> {
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers.
-    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+    fn migrate(table: &mut toml::Table) -> crate::error::Result<()> {
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)
     }
 }

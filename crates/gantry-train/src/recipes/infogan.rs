@@ -3,7 +3,7 @@
 //! term λ·(CE + Gaussian NLL) is added to both players' losses. Codes are drawn from libtorch's
 //! generator, seeded per step by the loop. Phases: `D` (× `train.d_steps`), `G`.
 
-use anyhow::Result;
+use crate::error::Result;
 use gantry_cond::{info_generator, info_loss, InfoDiscriminator, InfoGanConfig};
 use gantry_core::optim::AdamConfig;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ impl Recipe for InfoganRun {
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
-    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+    fn migrate(table: &mut toml::Table) -> crate::error::Result<()> {
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)?;
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
@@ -171,7 +171,7 @@ impl CodeSampler for InfoFamily {
         let dev = self.game.device;
         let cat = cat.to_device(dev).to_kind(Kind::Int64);
         check_range(&cat, self.cfg.categorical, "categorical code")?;
-        anyhow::ensure!(
+        crate::error::ensure!(
             cont.size() == [z.size()[0], self.cfg.continuous],
             "continuous codes: expected [{}, {}], found {:?}",
             z.size()[0],

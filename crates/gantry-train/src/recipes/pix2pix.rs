@@ -19,7 +19,7 @@
 //! G as the paper does (`model.test_mode = paper`: dropout on, BatchNorm on the statistics of the
 //! test image itself, one image at a time as the authors' `test.py`) or in eval mode (`eval`).
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_translate::{Mode, PatchGan, Pix2pixConfig, TestMode, UnetGenerator};
 use serde::{Deserialize, Serialize};
@@ -102,7 +102,7 @@ impl Recipe for Pix2pixRun {
     fn set_channels(&mut self, _channels: i64) {}
 
     fn validate(&self, _run: &RunConfig) -> Result<()> {
-        self.model.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+        self.model.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
         self.reg.validate(self.loss)?;
         let t = &self.train;
         validate_adams(&t.g_opt, &t.d_opt)?;
@@ -135,7 +135,7 @@ pub struct Pix2pixFamily {
 
 impl Pix2pixFamily {
     pub fn new(s: &Pix2pixRun, cx: &BuildContext) -> Result<Self> {
-        s.model.validate().map_err(anyhow::Error::msg)?;
+        s.model.validate().map_err(crate::error::Error::msg)?;
         let (vs_g, vs_d) = (VarStore::new(cx.device), VarStore::new(cx.device));
         let g = UnetGenerator::new(vs_g.root(), &s.model.generator());
         let d = PatchGan::new(vs_d.root(), &s.model.discriminator());

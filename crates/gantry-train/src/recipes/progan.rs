@@ -6,7 +6,7 @@
 //! paper: WGAN-GP with λ = 10, ε = 0.001). Samples are drawn by the EMA generator at the current
 //! stage (`aux.growth`), upsampled (nearest) to the final resolution. Phases: `D`, `G`.
 
-use anyhow::Result;
+use crate::error::Result;
 use gantry_core::optim::AdamConfig;
 use gantry_nn::EmaConfig;
 use gantry_progan::networks::reals_at;
@@ -48,7 +48,7 @@ impl Recipe for ProganRun {
         self.reg.validate(self.loss)?;
         ProganConfig { channels: self.model.channels.max(1), ..self.model.clone() }
             .validate()
-            .map_err(|e| anyhow::anyhow!("invalid {e}"))
+            .map_err(|e| crate::error::err!("invalid {e}"))
     }
 
     fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
@@ -56,7 +56,7 @@ impl Recipe for ProganRun {
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
-    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+    fn migrate(table: &mut toml::Table) -> crate::error::Result<()> {
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STYLEGAN2_LEGACY)?;
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
@@ -79,7 +79,7 @@ impl ProganFamily {
     /// `s.model.channels` must be resolved (≥ 1). Seed libtorch's generator first.
     pub fn new(s: &ProganRun, cx: &BuildContext) -> Result<Self> {
         let cfg = &s.model;
-        cfg.validate().map_err(anyhow::Error::msg)?;
+        cfg.validate().map_err(crate::error::Error::msg)?;
         let (mut game, g, d, g_ema) = Game::build(
             s.loss,
             &s.reg,

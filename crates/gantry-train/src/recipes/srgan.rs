@@ -23,7 +23,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use gantry_core::checkpoint::Checkpoint;
 use gantry_core::optim::AdamConfig;
 use gantry_translate::{FeatureLayer, FeatureNet, SrDiscriminator, SrResNet, SrganConfig};
@@ -126,7 +126,7 @@ impl Recipe for SrganRun {
 
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         if self.model.channels != 0 {
-            self.model.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+            self.model.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
         }
         self.reg.validate(self.loss)?;
         let t = &self.train;
@@ -196,7 +196,7 @@ pub struct SrganFamily {
 
 impl SrganFamily {
     pub fn new(s: &SrganRun, cx: &BuildContext) -> Result<Self> {
-        s.model.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+        s.model.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
         let (vs_g, vs_d) = (VarStore::new(cx.device), VarStore::new(cx.device));
         let g = SrResNet::new(vs_g.root(), &s.model);
         let d = SrDiscriminator::new(vs_d.root(), &s.model);
@@ -338,7 +338,7 @@ fn load_features(layer: FeatureLayer, weights: &str, device: Device) -> Result<F
         weights.into()
     };
     FeatureNet::load(layer, &path, device)
-        .map_err(|e| anyhow::anyhow!("train.content_weights ({}): {e}", layer.label()))
+        .map_err(|e| crate::error::err!("train.content_weights ({}): {e}", layer.label()))
 }
 
 impl Family for SrganFamily {

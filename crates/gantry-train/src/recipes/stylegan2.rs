@@ -13,7 +13,7 @@
 //! const`, as StyleGAN2-ADA's snapshots), so a latent always draws the same image; training uses
 //! fresh noise.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_core::optim::AdamConfig;
 use gantry_nn::EmaConfig;
 use gantry_stylegan::{Discriminator, Generator, NoiseMode, StyleGan2Config, SynthesisOptions, Truncation};
@@ -122,7 +122,7 @@ impl Recipe for StyleRun {
         }
         StyleGan2Config { channels: self.model.channels.max(1), ..self.model.clone() }
             .validate()
-            .map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+            .map_err(|e| crate::error::err!("invalid {e}"))?;
         if self.model.c_dim != 0 {
             bail!(
                 "invalid model.c_dim: gantry trains unconditional StyleGAN2 for now, found {}",
@@ -137,7 +137,7 @@ impl Recipe for StyleRun {
     }
 
     /// Configs of the single schema carried the GAN stabilisers.
-    fn migrate(table: &mut toml::Table) -> std::result::Result<(), String> {
+    fn migrate(table: &mut toml::Table) -> crate::error::Result<()> {
         super::adversarial::drop_legacy(table, Self::ARCH, super::adversarial::STABILISER_LEGACY)
     }
 }
@@ -159,8 +159,8 @@ impl StyleFamily {
     /// `s.model.channels` must be resolved (≥ 1). Seed libtorch's generator first.
     pub fn new(s: &StyleRun, cx: &BuildContext) -> Result<Self> {
         let cfg = &s.model;
-        cfg.validate().map_err(anyhow::Error::msg)?;
-        anyhow::ensure!(
+        cfg.validate().map_err(crate::error::Error::msg)?;
+        crate::error::ensure!(
             cfg.c_dim == 0,
             "model.c_dim: the training recipe is unconditional for now, found c_dim = {} (the networks take labels)",
             cfg.c_dim

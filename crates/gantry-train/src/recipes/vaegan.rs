@@ -25,7 +25,7 @@
 //! the non-saturating objective by default (`loss = "minimax"` is the authors' saturating one);
 //! the decoder's term weighted w and 1 − w on the losses rather than on the gradients (the same).
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use gantry_autoenc::{AutoencoderConfig, Decoder, Encoder, FeatureCritic, Posterior};
 use gantry_core::optim::AdamConfig;
 use gantry_losses::vae::{gaussian_nll, kl_standard_normal, reparameterise_with};
@@ -98,7 +98,7 @@ impl Recipe for VaeganRun {
 
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         let m = AutoencoderConfig { channels: self.model.channels.max(1), ..self.model.clone() };
-        m.validate().map_err(|e| anyhow::anyhow!("invalid {e}"))?;
+        m.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
         if m.layout != gantry_autoenc::Layout::Conv || m.posterior != Posterior::Gaussian {
             bail!(
                 "invalid model: the VAE-GAN's networks are layout = \"conv\" with posterior = \"gaussian\""
