@@ -5,6 +5,7 @@
 //!
 //! | module | crate | holds |
 //! |---|---|---|
+//! | [`augment`] | gantry-augment | DiffAugment's policies, as the authors' PyTorch code draws them |
 //! | [`autoenc`] | gantry-autoenc | the adversarial autoencoder (priors, latent D) and the VAE-GAN's networks |
 //! | [`core`] | gantry-core | tensors ↔ images, devices and seeds, checkpoints, Adam with exportable state |
 //! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
@@ -21,6 +22,7 @@
 //!
 //! The `gantry` binary is the gantry-cli package; the figures are gantry-repro.
 
+pub use gantry_augment as augment;
 pub use gantry_autoenc as autoenc;
 pub use gantry_cond as cond;
 pub use gantry_core as core;
