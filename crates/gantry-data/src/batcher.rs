@@ -28,6 +28,8 @@ pub struct Batch {
     pub images: Tensor,
     /// i64 `[B]`, when the dataset is labelled.
     pub labels: Option<Tensor>,
+    /// The epoch this batch belongs to (0-based): global batch `k` lies in epoch
+    /// `k / batches_per_epoch`.
     pub epoch: u64,
     /// Position of this batch within its epoch.
     pub index: u64,

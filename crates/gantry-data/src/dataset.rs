@@ -9,8 +9,10 @@ use crate::{DataError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Split {
+    /// The training part (the default).
     #[default]
     Train,
+    /// The held-out test part.
     Test,
     /// Train and test together.
     All,
@@ -29,6 +31,7 @@ impl std::str::FromStr for Split {
 }
 
 impl Split {
+    /// The split's name in configs and on the command line: `train`, `test` or `all`.
     pub fn name(self) -> &'static str {
         match self {
             Split::Train => "train",
@@ -97,10 +100,12 @@ impl ImageDataset {
         Ok(Self { name, images, labels, classes, skipped: 0 })
     }
 
+    /// The number of images, N.
     pub fn len(&self) -> usize {
         self.images.size()[0] as usize
     }
 
+    /// Whether the dataset holds no images ([`ImageDataset::from_pixels`] refuses to build one).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -2,37 +2,59 @@
 
 use std::path::PathBuf;
 
+/// Why a dataset could not be read, fitted or batched; its `Display` is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// A file or folder that could not be opened, read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A file whose bytes are not what its format requires.
     #[error("{path}: {message}")]
-    Format { path: String, message: String },
+    Format {
+        /// The file (or dataset name) concerned, as shown to the user.
+        path: String,
+        /// What was expected and what was found.
+        message: String,
+    },
     /// A file with an image extension that does not decode.
     #[error("{path}: undecodable image ({message})")]
-    Decode { path: String, message: String },
+    Decode {
+        /// The image file, as shown to the user.
+        path: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A dataset, folder or split with no images (the whole line is the message).
     #[error("{0}")]
     Empty(String),
+    /// A request the data cannot satisfy: an unknown split or class, an unsupported channel
+    /// count or fit, a batch size of 0 (the whole line is the message).
     #[error("{0}")]
     Spec(String),
+    /// An error from reading a dataset manifest or locating a named dataset's files.
     #[error(transparent)]
     Manifest(#[from] gantry_manifest::ManifestError),
+    /// An error from libtorch (through `tch`).
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }
 
+/// `std::result::Result` with [`DataError`] as the error.
 pub type Result<T> = std::result::Result<T, DataError>;
 
 impl DataError {
+    /// A [`DataError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io { path: path.into(), source }
     }
 
+    /// A [`DataError::Format`] for `path` (anything displayable: a path or a dataset name).
     pub fn format(path: impl std::fmt::Display, message: impl Into<String>) -> Self {
         DataError::Format { path: path.to_string(), message: message.into() }
     }

@@ -18,8 +18,11 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "pgm", "ppm", "pbm
 /// image must have the same size).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Target {
+    /// Side S of the square S×S output in pixels (`None`: keep each image's H × W).
     pub size: Option<i64>,
+    /// 1 (grey) or 3 (RGB) (`None`: 1 when every image is grey, else 3).
     pub channels: Option<i64>,
+    /// How images of another size are brought to S×S (ignored when `size` is `None`).
     pub fit: Fit,
 }
 

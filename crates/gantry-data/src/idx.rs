@@ -15,7 +15,9 @@ use crate::{DataError, Result};
 /// A parsed IDX file of unsigned bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idx {
+    /// The dimensions from the header, outermost first: `[N, rows, cols]` for images, `[N]` for labels.
     pub dims: Vec<usize>,
+    /// The payload, row-major: exactly the product of `dims` bytes.
     pub data: Vec<u8>,
 }
 

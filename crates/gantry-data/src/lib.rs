@@ -13,6 +13,8 @@
 //! - [`unpaired`]: two unpaired image domains in the CycleGAN authors' layout (`trainA/`, `trainB/`, …).
 //! - [`toy`]: the ring of 8 Gaussians, the 5×5 grid, the 1-D Gaussian, and mode-coverage scores.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod batcher;
 pub mod cifar;
 pub mod csv;

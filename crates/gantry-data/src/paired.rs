@@ -12,6 +12,7 @@ use crate::{DataError, Result};
 /// How the halves are brought to the model.
 #[derive(Debug, Clone, Copy)]
 pub struct PairedOptions {
+    /// Which split folders to read (see [`load`]).
     pub split: Split,
     /// Each half is brought to `size`×`size` ...
     pub size: i64,

@@ -25,11 +25,13 @@ static EMBEDDED_MNIST_5K: &[u8] = include_bytes!("../data/mnist-5k/mnist_5k.csv.
 /// What to load and how to shape it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
+    /// Which part of the dataset to load.
     pub split: Split,
     /// Bring images to `size`×`size` (None: keep).
     pub size: Option<i64>,
     /// Bring images to 1 or 3 channels (None: keep).
     pub channels: Option<i64>,
+    /// How images of another size are brought to `size`×`size` (ignored when `size` is `None`).
     pub fit: Fit,
 }
 

@@ -17,11 +17,30 @@ use tch::Tensor;
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Toy {
     /// `modes` Gaussians evenly spaced on a circle.
-    Ring { modes: usize, radius: f64, std: f64 },
+    Ring {
+        /// Number of Gaussians on the circle (the first at angle 0).
+        modes: usize,
+        /// Radius of the circle the means lie on.
+        radius: f64,
+        /// Standard deviation σ of each Gaussian, in every coordinate.
+        std: f64,
+    },
     /// `side`×`side` Gaussians on a square lattice centred at the origin.
-    Grid { side: usize, spacing: f64, std: f64 },
+    Grid {
+        /// Number of Gaussians along each axis.
+        side: usize,
+        /// Distance between neighbouring means along an axis.
+        spacing: f64,
+        /// Standard deviation σ of each Gaussian, in every coordinate.
+        std: f64,
+    },
     /// One Gaussian on the line.
-    Gaussian1d { mean: f64, std: f64 },
+    Gaussian1d {
+        /// The mean.
+        mean: f64,
+        /// The standard deviation σ.
+        std: f64,
+    },
 }
 
 impl Toy {

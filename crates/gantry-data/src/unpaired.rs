@@ -13,6 +13,7 @@ use crate::{DataError, Result};
 /// How each domain is brought to the model.
 #[derive(Debug, Clone, Copy)]
 pub struct UnpairedOptions {
+    /// Which folders to read: `trainA/` and `trainB/`, `testA/` and `testB/`, or both pairs.
     pub split: Split,
     /// Both domains are brought to `size`×`size` ...
     pub size: i64,

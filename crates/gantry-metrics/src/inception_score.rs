@@ -16,8 +16,11 @@ use crate::{MetricError, Result};
 /// The Inception Score's mean and standard deviation over splits.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct InceptionScore {
+    /// Mean of the per-split scores; 1 (uniform or collapsed predictions) up to the number of classes.
     pub mean: f64,
+    /// Population standard deviation of the per-split scores.
     pub std: f64,
+    /// The number of consecutive splits the samples were divided into.
     pub splits: usize,
 }
 

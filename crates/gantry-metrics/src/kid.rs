@@ -21,8 +21,11 @@ use crate::{MetricError, Result};
 /// KID's protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KidConfig {
+    /// The number of random subsets to average over (default 100).
     pub subsets: usize,
+    /// Samples drawn from each set per subset (default 1000), capped at the smaller set's size.
     pub subset_size: usize,
+    /// Seed of the generator that draws the subsets (default 0).
     pub seed: u64,
 }
 
@@ -35,10 +38,13 @@ impl Default for KidConfig {
 /// KID's mean and standard deviation over subsets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Kid {
+    /// Mean of the per-subset unbiased MMD² estimates; can be slightly negative for close sets.
     pub mean: f64,
+    /// Population standard deviation of the per-subset estimates.
     pub std: f64,
     /// The subset size used (m).
     pub subset_size: usize,
+    /// The number of subsets averaged over.
     pub subsets: usize,
 }
 

@@ -13,6 +13,8 @@
 //!   [`weights`] finds its file offline.
 //! - [`classifier`]: a small MNIST / Fashion-MNIST classifier for domain FID, IS and class accuracy.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod classifier;
 pub mod error;
 pub mod frechet;

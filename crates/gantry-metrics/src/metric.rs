@@ -10,12 +10,15 @@ use crate::{FeatureStats, InceptionScore, Kid, KidConfig, MetricError, Prdc, Prd
 /// Which distribution a batch comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// Training (or reference) data.
     Real,
+    /// Generator output.
     Fake,
 }
 
 /// A metric accumulated from batches of features (or, for IS, logits).
 pub trait Metric {
+    /// What `compute` returns: a number for FID, a summary struct for the others.
     type Output;
     /// Adds a batch `[B, d]` from one side.
     fn update(&mut self, side: Side, batch: &Tensor) -> Result<()>;
@@ -77,6 +80,7 @@ impl Both {
 /// KID over every sample seen.
 #[derive(Debug, Default)]
 pub struct KidMetric {
+    /// KID's subset protocol.
     pub config: KidConfig,
     seen: Both,
 }
@@ -98,6 +102,7 @@ impl Metric for KidMetric {
 /// Precision, recall, density and coverage over every sample seen.
 #[derive(Debug, Default)]
 pub struct PrdcMetric {
+    /// The neighbourhood sizes and block size of the k-NN computations.
     pub config: PrdcConfig,
     seen: Both,
 }
@@ -119,6 +124,7 @@ impl Metric for PrdcMetric {
 /// The Inception Score of the fakes' logits (real batches are ignored).
 #[derive(Debug)]
 pub struct IsMetric {
+    /// The number of consecutive splits of the logits (default 10).
     pub splits: usize,
     logits: Vec<Tensor>,
 }

@@ -32,7 +32,9 @@ fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
 /// `mu` and `sigma` of a statistics file, and the sample count when the file carries one.
 #[derive(Debug)]
 pub struct StatsFile {
+    /// The feature mean `[d]`, float64.
     pub mu: Tensor,
+    /// The feature covariance `[d, d]`, float64.
     pub sigma: Tensor,
     /// `n` (files gantry wrote); None for pytorch-fid's, clean-fid's and most others.
     pub count: Option<usize>,

@@ -44,9 +44,14 @@ impl Default for PrdcConfig {
 /// The four numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Prdc {
+    /// Share of fakes inside some real sample's k-NN ball, in [0, 1].
     pub precision: f64,
+    /// Share of reals inside some fake sample's k-NN ball, in [0, 1].
     pub recall: f64,
+    /// Mean count of real balls containing each fake, divided by k: about 1 when the sets match, and
+    /// may exceed 1.
     pub density: f64,
+    /// Share of reals whose k-NN ball contains some fake, in [0, 1].
     pub coverage: f64,
 }
 

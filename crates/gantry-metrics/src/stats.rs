@@ -28,6 +28,7 @@ impl Default for FeatureStats {
 }
 
 impl FeatureStats {
+    /// Empty statistics: no samples, dimension unset until the first batch.
     pub fn new() -> Self {
         Self { n: 0, mean: Tensor::new(), m2: Tensor::new() }
     }

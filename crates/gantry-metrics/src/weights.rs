@@ -10,6 +10,7 @@ use crate::{MetricError, Result};
 pub const INCEPTION_FILE: &str = "fid-inception-2015-12-05.torchscript.pt";
 /// Its size in bytes and sha256 (checked by `cargo xtask weights verify inception`).
 pub const INCEPTION_SIZE: u64 = 87_335_461;
+/// Its sha256, lowercase hex.
 pub const INCEPTION_SHA256: &str = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34";
 
 /// The folders searched for weight files, in order.

@@ -52,11 +52,24 @@ pub struct Aids<'a> {
     pub frozen: Option<FrozenFn<'a>>,
 }
 
+impl std::fmt::Debug for Aids<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aids")
+            .field("features", &self.features.map(|_| "<fn>"))
+            .field("encoder", &self.encoder.map(|_| "<fn>"))
+            .field("frozen", &self.frozen.map(|_| "<fn>"))
+            .finish_non_exhaustive()
+    }
+}
+
 /// How to invert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// StyleGAN2's projector from w̄ (`--method optim`).
     Optim,
+    /// A trained encoder's w, refined by the projector (`--method encoder`).
     Encoder,
+    /// Pivotal tuning: the projector's w, then G's synthesis weights tuned (`--method pti`).
     Pti,
 }
 
@@ -75,7 +88,9 @@ impl std::str::FromStr for Method {
 /// Where the latent lives: one w for every layer, or one per layer (w⁺).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Space {
+    /// One w shared by every layer (`--space w`).
     W,
+    /// One w per layer, `[1, num_ws, w_dim]` (`--space w+`).
     WPlus,
 }
 
@@ -93,10 +108,14 @@ impl std::str::FromStr for Space {
 /// Inversion settings (defaults: the StyleGAN2 projector's, fewer steps for a CPU).
 #[derive(Debug, Clone)]
 pub struct InvertConfig {
+    /// How to invert (default [`Method::Optim`]).
     pub method: Method,
+    /// Where the latent lives (default [`Space::W`]).
     pub space: Space,
     /// Optimiser steps (the projector: 1,000).
     pub steps: usize,
+    /// The optimiser's peak learning rate (the projector: 0.1): linear warm-up over the first 5%
+    /// of steps, cosine ramp-down over the last 25%.
     pub lr: f64,
     /// Weight of the squared feature distance (0: pixels only).
     pub feature_weight: f64,
@@ -106,7 +125,9 @@ pub struct InvertConfig {
     pub encoder_steps: usize,
     /// Fine-tuning steps for `pti` (lr 3e-4) and the locality regulariser's weight and radius.
     pub pti_steps: usize,
+    /// Weight of the locality regulariser (0: off).
     pub pti_locality: f64,
+    /// Radius α of the locality regulariser: w_r lies α from the pivot, towards a random w_z.
     pub pti_alpha: f64,
 }
 
@@ -140,6 +161,7 @@ pub struct Inversion {
     pub ws: Tensor,
     /// G(ws) with the optimised noise, `[1, C, R, R]`.
     pub image: Tensor,
+    /// PSNR (dB) of `image` against the target.
     pub psnr: f64,
     /// PSNR where the search started (w̄, the encoder's w, or the pivot before tuning).
     pub start_psnr: f64,
@@ -361,7 +383,9 @@ pub fn class_means(g: &Generator, classify: ClassifyFn, n: usize, seed: u64) -> 
 /// Which classes an edit moves between: `--edit A:B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EditClasses {
+    /// The class the edit moves away from, 0–9.
     pub from: i64,
+    /// The class it moves towards, 0–9 (another than `from`).
     pub to: i64,
 }
 

@@ -19,7 +19,9 @@ pub fn normalize_2nd_moment(x: &Tensor) -> Tensor {
 /// A fully connected layer with equalised learning rate: `act(x·(λ/√in)·Wᵀ + λ·b)`.
 #[derive(Debug)]
 pub struct FullyConnected {
+    /// `[out, in]`, stored N(0, 1/λ²).
     pub weight: Tensor,
+    /// `[out]`, stored as `bias_init` and scaled by λ at run time.
     pub bias: Tensor,
     act: Act,
     weight_gain: f64,
@@ -55,7 +57,9 @@ impl FullyConnected {
 /// [1, 3, 3, 1] filter (the discriminator's layers and the residual skips).
 #[derive(Debug)]
 pub struct Conv2dLayer {
+    /// `[out, in, k, k]`, stored N(0, 1), scaled by `1/√(in·k²)` at run time.
     pub weight: Tensor,
+    /// `[out]`, initialised to 0 (None: no bias, as the residual skips).
     pub bias: Option<Tensor>,
     filter: Tensor,
     act: Act,
@@ -67,6 +71,9 @@ pub struct Conv2dLayer {
 }
 
 impl Conv2dLayer {
+    /// A `kernel`×`kernel` convolution `in_c → out_c` (padding `kernel / 2`), with a bias when
+    /// `bias`, then `act`; `up` or `down` 2 resamples ×2 or ×½ (1: neither), and `conv_clamp`
+    /// clamps the outputs to ±it times `forward`'s `gain` (None: no clamp).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: nn::Path,
@@ -194,11 +201,18 @@ pub enum StyleOp {
 /// [`StyleOp::Adain`], StyleGAN's convolution, noise (per-channel strength), bias, LReLU, AdaIN.
 #[derive(Debug)]
 pub struct SynthesisLayer {
+    /// The affine map A: w → styles, `[N, in]` for modulation (bias initialised to 1) or
+    /// `[N, 2·out]` = `[y_s, y_b]` for AdaIN (bias 0).
     pub affine: FullyConnected,
+    /// `[out, in, 3, 3]`, stored N(0, 1).
     pub weight: Tensor,
+    /// `[out]`, initialised to 0.
     pub bias: Tensor,
+    /// A fixed N(0, 1) noise map `[R, R]` (a buffer, not trained; [`NoiseMode::Const`]).
     pub noise_const: Tensor,
+    /// The learned noise strength, initialised to 0: a scalar, or `[out]` with AdaIN.
     pub noise_strength: Tensor,
+    /// How the style is applied.
     pub op: StyleOp,
     filter: Tensor,
     resolution: i64,
@@ -208,6 +222,9 @@ pub struct SynthesisLayer {
 }
 
 impl SynthesisLayer {
+    /// `in_c → out_c` at output resolution `resolution` (R), styled by w `[N, w_dim]`; `up` is 2
+    /// for a block's first, upsampling layer and 1 otherwise; `conv_clamp` clamps the outputs to
+    /// ±it times `forward`'s `gain` (None: no clamp).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: nn::Path,
@@ -308,8 +325,11 @@ pub fn adain(x: &Tensor, styles: &Tensor) -> Tensor {
 /// toRGB: a modulated 1×1 convolution without demodulation, and a bias.
 #[derive(Debug)]
 pub struct ToRgb {
+    /// The affine map A: w → styles `[N, in]` (bias initialised to 1).
     pub affine: FullyConnected,
+    /// `[out, in, 1, 1]`, stored N(0, 1), scaled by `1/√in` at run time through the styles.
     pub weight: Tensor,
+    /// `[out]`, initialised to 0.
     pub bias: Tensor,
     weight_gain: f64,
     conv_clamp: Option<f64>,
@@ -317,6 +337,7 @@ pub struct ToRgb {
 }
 
 impl ToRgb {
+    /// `in_c` feature channels → `out_c` image channels, with styles from w `[N, w_dim]`.
     pub fn new(p: nn::Path, in_c: i64, out_c: i64, w_dim: i64, conv_clamp: Option<f64>) -> Self {
         Self {
             affine: FullyConnected::new(&p / "affine", w_dim, in_c, Act::Linear, 1.0, 1.0),
@@ -341,13 +362,18 @@ impl ToRgb {
 /// multiplier 0.01; tracks the running mean w̄ for truncation.
 #[derive(Debug)]
 pub struct MappingNetwork {
+    /// The label embedding `c_dim → w_dim` (`embed`; conditional networks only).
     pub embed: Option<FullyConnected>,
+    /// The fully connected LReLU layers `fc0`, `fc1`, ….
     pub fcs: Vec<FullyConnected>,
     /// Running mean of w̄ (a buffer, saved with the weights; tracked when the network broadcasts
     /// ws and has a decay, as the reference).
     pub w_avg: Option<Tensor>,
+    /// Dimension of z (0: the network maps labels alone).
     pub z_dim: i64,
+    /// Dimension of the labels c (0: unconditional).
     pub c_dim: i64,
+    /// Dimension of w, the output.
     pub w_dim: i64,
     /// How many copies of w the synthesis network takes (None: return `[N, w_dim]`).
     pub num_ws: Option<i64>,
@@ -357,7 +383,9 @@ pub struct MappingNetwork {
 /// Truncation in W: `w̄ + ψ·(w − w̄)` for the first `cutoff` layers' ws (all when None).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Truncation {
+    /// ψ: 1 leaves w as it is (the default), 0 replaces it with w̄.
     pub psi: f64,
+    /// How many of the leading ws are truncated (None: all).
     pub cutoff: Option<i64>,
 }
 
@@ -368,6 +396,11 @@ impl Default for Truncation {
 }
 
 impl MappingNetwork {
+    /// `layers` LReLU layers `z_dim (+ w_dim of label embedding) → w_dim → … → w_dim` with lr
+    /// multiplier `lr_multiplier` (StyleGAN2: 0.01), under `p` as `embed`, `fc0`, `fc1`, …,
+    /// `w_avg`. `c_dim` 0 builds no label embedding; `z_dim` 0 maps labels alone (the
+    /// discriminator's projection). `num_ws`: copies of w to return (None: `[N, w_dim]`);
+    /// `w_avg_beta`: decay of the running mean w̄ (0.995), kept only when both are given.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: nn::Path,

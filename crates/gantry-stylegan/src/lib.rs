@@ -11,6 +11,8 @@
 //! | [`explore`] | style-mixing and noise grids (what styles and noise control) |
 //! | [`invert`] | GAN inversion: the projector (W, W⁺), encoder + optimisation, pivotal tuning; class-mean edits |
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod error;
 pub mod explore;
 pub mod invert;

@@ -20,7 +20,9 @@ pub struct StyleGan2Config {
     pub resolution: i64,
     /// Image channels (1 or 3; 0 = from the data).
     pub channels: i64,
+    /// Dimension of the latent z (512 in the paper).
     pub z_dim: i64,
+    /// Dimension of w, the mapping network's output and every layer's style input (512).
     pub w_dim: i64,
     /// Classes of a conditional model (labels one-hot into both mapping networks); 0 = none.
     #[serde(default)]
@@ -31,7 +33,9 @@ pub struct StyleGan2Config {
     pub mapping_lr_multiplier: f64,
     /// Decay of the running mean w̄ (0.995).
     pub w_avg_beta: f64,
+    /// Numerator of the channel count above (StyleGAN2-ADA's `channel_base`; 16384 in `paper256`).
     pub channel_base: i64,
+    /// The most channels at any resolution (512).
     pub channel_max: i64,
     /// Minibatch standard deviation group size in D's epilogue (4).
     pub mbstd_group: i64,
@@ -136,19 +140,25 @@ impl StyleGan2Config {
 /// image of the previous blocks (the skip architecture).
 #[derive(Debug)]
 pub struct SynthesisBlock {
+    /// The learned constant input `[out_c, r, r]` (`const`, drawn N(0, 1); first block only).
     pub constant: Option<Tensor>,
+    /// The ×2 upsampling layer `in_c → out_c` (absent in the first block).
     pub conv0: Option<SynthesisLayer>,
+    /// The layer `out_c → out_c` at this resolution.
     pub conv1: SynthesisLayer,
+    /// toRGB: the features to an image `[N, img_channels, r, r]`, added to the upsampled image.
     pub torgb: ToRgb,
     filter: Tensor,
     /// ws this block reads: its convolutions plus toRGB.
     pub num_ws: i64,
+    /// Synthesis layers in this block: 1 in the first, 2 in the others.
     pub num_conv: i64,
 }
 
 /// How a synthesis pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SynthesisOptions {
+    /// Where the layers' noise comes from.
     pub noise: NoiseMode,
     /// Modulated convolutions as grouped convolutions (inference) or as scaled activations
     /// (training); equal up to rounding.
@@ -163,6 +173,9 @@ impl SynthesisOptions {
 }
 
 impl SynthesisBlock {
+    /// The block at `resolution` taking `in_c` channels (0: the first block, which starts from the
+    /// learned constant) to `out_c`, and toRGB to `img_channels`; the layer arguments are as
+    /// [`SynthesisLayer::new`]'s.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: nn::Path,
@@ -227,14 +240,17 @@ impl SynthesisBlock {
 /// The synthesis network g: W⁺ → images, blocks 4×4 … resolution.
 #[derive(Debug)]
 pub struct SynthesisNetwork {
+    /// (resolution, block) from 4×4 up, under `b4`, `b8`, ….
     pub blocks: Vec<(i64, SynthesisBlock)>,
     /// Total ws: each block's convolutions, plus the last block's toRGB (block i's toRGB shares
     /// the w of block i+1's first layer).
     pub num_ws: i64,
+    /// Dimension of each w.
     pub w_dim: i64,
 }
 
 impl SynthesisNetwork {
+    /// The blocks of `cfg` under `p` (`channels` 0 builds one image channel).
     pub fn new(p: nn::Path, cfg: &StyleGan2Config) -> Self {
         let img_channels = cfg.channels.max(1);
         let mut num_ws = 0;
@@ -286,12 +302,17 @@ impl SynthesisNetwork {
 /// StyleGAN2's generator: mapping f then synthesis g.
 #[derive(Debug)]
 pub struct Generator {
+    /// f: z (and labels) → ws `[N, num_ws, w_dim]`, tracking w̄ (`mapping`).
     pub mapping: MappingNetwork,
+    /// g: ws → images (`synthesis`).
     pub synthesis: SynthesisNetwork,
+    /// The configuration it was built from.
     pub cfg: StyleGan2Config,
 }
 
 impl Generator {
+    /// G of `cfg` under `p`, its variables named as the reference's state dict (`mapping.*`,
+    /// `synthesis.*`). `cfg` should have passed [`StyleGan2Config::validate`].
     pub fn new(p: nn::Path, cfg: &StyleGan2Config) -> Self {
         let synthesis = SynthesisNetwork::new(&p / "synthesis", cfg);
         let mapping = MappingNetwork::new(
@@ -319,13 +340,20 @@ impl Generator {
 /// the second ×½, plus a ×½ 1×1 skip; both branches scaled by √½.
 #[derive(Debug)]
 pub struct DiscriminatorBlock {
+    /// fromRGB: a 1×1 LReLU convolution of the image to `tmp_c` channels (first block only).
     pub fromrgb: Option<Conv2dLayer>,
+    /// 3×3 LReLU convolution `tmp_c → tmp_c`.
     pub conv0: Conv2dLayer,
+    /// 3×3 LReLU convolution `tmp_c → out_c`, ×½.
     pub conv1: Conv2dLayer,
+    /// The residual skip: 1×1 linear convolution `tmp_c → out_c`, ×½, no bias, no clamp.
     pub skip: Conv2dLayer,
 }
 
 impl DiscriminatorBlock {
+    /// A block to `out_c` channels at half the resolution, `tmp_c` inside: `in_c` 0 makes it the
+    /// first block, which reads the image (`img_channels`) through fromRGB; the others take
+    /// `tmp_c` channels. `clamp` is the convolutions' `conv_clamp` (the skip has none).
     pub fn new(
         p: nn::Path,
         in_c: i64,
@@ -344,6 +372,9 @@ impl DiscriminatorBlock {
         }
     }
 
+    /// Features `x` `[N, tmp_c, r, r]`, or in the first block the image `img` `[N, C, r, r]`
+    /// (`x` None) → `[N, out_c, r/2, r/2]`. Panics when the first block gets features or
+    /// another block gets none.
     pub fn forward(&self, x: Option<&Tensor>, img: &Tensor) -> Tensor {
         let x = match (&self.fromrgb, x) {
             (Some(f), None) => f.forward(img, 1.0),
@@ -362,16 +393,26 @@ impl DiscriminatorBlock {
 /// (minibatch stddev, 3×3 conv, FC, output; with labels, the projection ⟨out, cmap⟩/√cmap_dim).
 #[derive(Debug)]
 pub struct Discriminator {
+    /// (resolution, block) from the output resolution down to 8×8, under `b{r}`.
     pub blocks: Vec<(i64, DiscriminatorBlock)>,
+    /// The label mapping c → cmap `[N, cmap_dim]` of the projection (conditional models only).
     pub mapping: Option<MappingNetwork>,
+    /// The epilogue's minibatch standard deviation layer (None when `mbstd_channels` is 0).
     pub mbstd: Option<MinibatchStdDev>,
+    /// The epilogue's 3×3 LReLU convolution (`b4.conv`): `channels_at(4)` plus the mbstd
+    /// channels → `channels_at(4)`.
     pub conv: Conv2dLayer,
+    /// The epilogue's fully connected LReLU layer (`b4.fc`): the flattened 4×4 features
+    /// `[N, 16·channels_at(4)]` → `[N, channels_at(4)]`.
     pub fc: FullyConnected,
+    /// The output layer (`b4.out`): one logit, or `cmap_dim` features to project on cmap.
     pub out: FullyConnected,
     cmap_dim: i64,
 }
 
 impl Discriminator {
+    /// D of `cfg` under `p`, its variables named as the reference's state dict (`b{r}.*`, `b4.*`,
+    /// `mapping.*` when conditional). `cfg` should have passed [`StyleGan2Config::validate`].
     pub fn new(p: nn::Path, cfg: &StyleGan2Config) -> Self {
         let img_channels = cfg.channels.max(1);
         let log2 = cfg.resolution.trailing_zeros() as i64;

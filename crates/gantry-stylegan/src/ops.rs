@@ -166,6 +166,7 @@ pub fn conv2d_resample(
 /// The activation of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Act {
+    /// The identity (gain 1), as the reference's `'linear'`.
     Linear,
     /// LeakyReLU with slope 0.2 and gain √2.
     Lrelu,

@@ -118,9 +118,13 @@ pub trait StyleBased {
 
 /// A [`StyleBased`] model's sampling generator on a store of its own (see
 /// [`Model::style_generator`]), its configuration and the run's evaluation domain.
+#[derive(Debug)]
 pub struct StyleGenerator {
+    /// The store holding the copy's variables (the model's own are untouched).
     pub vs: tch::nn::VarStore,
+    /// The copied generator (the EMA one when the run keeps one).
     pub g: gantry_stylegan::Generator,
+    /// Its network configuration.
     pub cfg: gantry_stylegan::StyleGan2Config,
     /// `eval.features` of the run (the domain classifier inversion can use).
     pub domain: String,
@@ -129,7 +133,9 @@ pub struct StyleGenerator {
 /// Which way a translation goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// Domain A to domain B (`a2b`), the model's forward direction.
     AtoB,
+    /// Domain B back to domain A (`b2a`); only reversible models (CycleGAN) go this way.
     BtoA,
 }
 
@@ -171,8 +177,11 @@ impl dyn Translator + '_ {
 /// A checkpoint's model, loaded for inference: its run config and its family (inference networks
 /// only).
 pub struct Model {
+    /// The checkpoint file it was loaded from (a run folder resolved to its newest checkpoint).
     pub path: PathBuf,
+    /// The run config stored in the checkpoint (see [`config_of`]).
     pub cfg: RunConfig,
+    /// The family, built for inference, with the checkpoint's inference networks loaded.
     pub family: Box<dyn Family>,
     /// The device its networks are on.
     pub device: Device,
@@ -201,18 +210,23 @@ impl Model {
         )
     }
 
+    /// Its [`Sampler`]; an error naming what it can do instead when it does not draw from latents.
     pub fn sampler(&self) -> Result<&dyn Sampler> {
         self.family.sampler().ok_or_else(|| self.lacks("this command draws from latents"))
     }
 
+    /// Its [`ClassSampler`]; an error naming what it can do instead when it is not
+    /// class-conditional.
     pub fn class_sampler(&self) -> Result<&dyn ClassSampler> {
         self.family.class_sampler().ok_or_else(|| self.lacks("this needs a class-conditional model"))
     }
 
+    /// Its [`CodeSampler`] (InfoGAN); an error naming what it can do instead for other models.
     pub fn code_sampler(&self) -> Result<&dyn CodeSampler> {
         self.family.code_sampler().ok_or_else(|| self.lacks("this sweeps InfoGAN's latent codes"))
     }
 
+    /// Its [`TruncateInW`] (StyleGAN); an error naming what it can do instead for other models.
     pub fn w_truncation(&self) -> Result<&dyn TruncateInW> {
         self.family.w_truncation().ok_or_else(|| self.lacks("this truncates in StyleGAN's W"))
     }
@@ -224,12 +238,25 @@ impl Model {
         Ok(StyleGenerator { vs, g, cfg, domain: self.cfg.eval.features.clone() })
     }
 
+    /// Its [`Autoencoder`]; an error naming what it can do instead when it encodes no images.
     pub fn autoencoder(&self) -> Result<&dyn Autoencoder> {
         self.family.autoencoder().ok_or_else(|| self.lacks("this command encodes images (an autoencoder)"))
     }
 
+    /// Its [`Translator`]; an error naming what it can do instead when it translates no images.
     pub fn translator(&self) -> Result<&dyn Translator> {
         self.family.translator().ok_or_else(|| self.lacks("this command translates images"))
+    }
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("path", &self.path)
+            .field("arch", &self.cfg.family.arch())
+            .field("abilities", &self.family.abilities())
+            .field("device", &self.device)
+            .finish_non_exhaustive()
     }
 }
 

@@ -11,24 +11,32 @@ use plotters::prelude::*;
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mark {
+    /// A polyline through the points, 2 px wide.
     Line,
+    /// A filled dot of radius 2 px at each point.
     Dots,
 }
 
 /// One named series of (x, y) points.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// Its legend entry; empty for none.
     pub label: String,
+    /// The (x, y) points in data units; points with a non-finite coordinate are skipped.
     pub points: Vec<(f64, f64)>,
+    /// Its colour.
     pub color: RGBColor,
+    /// How it is drawn.
     pub mark: Mark,
 }
 
 impl Series {
+    /// A series drawn as a line.
     pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
         Self { label: label.into(), points, color, mark: Mark::Line }
     }
 
+    /// A series drawn as dots (a scatter).
     pub fn dots(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
         Self { label: label.into(), points, color, mark: Mark::Dots }
     }
@@ -37,11 +45,17 @@ impl Series {
 /// One panel: axes, labels and series. Ranges default to the data's extent.
 #[derive(Debug, Clone, Default)]
 pub struct Panel {
+    /// The caption above the plot.
     pub title: String,
+    /// The x axis's description.
     pub x_label: String,
+    /// The y axis's description.
     pub y_label: String,
+    /// The x axis's (min, max); None for the data's finite extent plus 5 % on each side.
     pub x_range: Option<(f64, f64)>,
+    /// The y axis's (min, max); None for the data's finite extent plus 5 % on each side.
     pub y_range: Option<(f64, f64)>,
+    /// The series drawn, in order (later ones on top); a legend is drawn when any has a label.
     pub series: Vec<Series>,
 }
 

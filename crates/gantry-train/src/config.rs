@@ -47,7 +47,9 @@ pub struct RunConfig {
     /// The family's own sections (`model` with its `arch`, and `loss`, `reg`, `train` as it has them).
     #[serde(flatten)]
     pub family: FamilyConfig,
+    /// `[loader]`: how the dataset is read and batched.
     pub loader: LoaderConfig,
+    /// `[log]`: logging, sampling and checkpointing cadence.
     pub log: LogConfig,
     /// FID during training (off unless `eval.every` > 0).
     #[serde(default)]
@@ -64,9 +66,13 @@ pub trait FamilySettings: Debug + Send + Sync + 'static {
     fn arch(&self) -> &'static str;
     /// The family's sections as a TOML table (without `model.arch`).
     fn to_table(&self) -> Result<toml::Table>;
+    /// A boxed copy (what `Clone` of a [`FamilyConfig`] uses).
     fn clone_box(&self) -> Box<dyn FamilySettings>;
+    /// Whether `other` holds the same family's settings with equal values.
     fn eq_box(&self, other: &dyn FamilySettings) -> bool;
+    /// The settings as `Any`, for downcasting to the family's own type.
     fn as_any(&self) -> &dyn Any;
+    /// [`Self::as_any`], mutably.
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// What it trains on.
     fn data(&self) -> DataNeeds;
@@ -84,9 +90,14 @@ pub trait FamilySettings: Debug + Send + Sync + 'static {
 pub trait Recipe: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static {
     /// `model.arch` of this family's runs.
     const ARCH: &'static str;
+    /// What it trains on.
     fn data(&self) -> DataNeeds;
+    /// Resolves a channel count of 0 ("from the data") once the data is loaded.
     fn set_channels(&mut self, channels: i64);
+    /// Checks values that types alone cannot; errors name the key.
     fn validate(&self, run: &RunConfig) -> Result<()>;
+    /// Builds the family's networks (their initial weights come from libtorch's generator: seed
+    /// it first). `run`'s channels are resolved.
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
     /// Rewrites a config file an older version of the family wrote (keys since renamed or
     /// dropped) before it is parsed; `table` is the whole file. Only files are migrated, not
@@ -199,6 +210,7 @@ pub enum OnNonFinite {
 pub const MAX_CONSECUTIVE_SKIPS: u64 = 10;
 
 impl FamilyConfig {
+    /// The family part for `settings`, with `train.on_nonfinite` at its default (`stop`).
     pub fn new(settings: impl FamilySettings) -> Self {
         Self { settings: Box::new(settings), on_nonfinite: OnNonFinite::default() }
     }
@@ -208,6 +220,7 @@ impl FamilyConfig {
         self.settings.as_any().downcast_ref()
     }
 
+    /// The settings as the family's own type, mutably (None for another family).
     pub fn get_mut<T: Recipe>(&mut self) -> Option<&mut T> {
         self.settings.as_any_mut().downcast_mut()
     }
@@ -331,6 +344,8 @@ pub struct DistConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoaderConfig {
+    /// `loader.split`: which part of the dataset to train on, `train` (the presets'), `test` or
+    /// `all`.
     pub split: Split,
     /// How images of another size reach the model's: `auto`, `pad`, `resize`.
     pub fit: Fit,
@@ -403,6 +418,7 @@ impl RunConfig {
         toml::Value::Table(table).try_into().map_err(|e| err!("{origin}: {}", one_line(&e.to_string())))
     }
 
+    /// Reads and parses the config file at `path` (see [`Self::from_toml`]); errors name the file.
     pub fn load(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

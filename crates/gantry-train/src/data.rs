@@ -13,28 +13,43 @@ use crate::config::RunConfig;
 use crate::family::{Batch, DataNeeds, Family};
 
 /// Where real examples come from.
+#[derive(Debug)]
 pub enum Source {
+    /// An image dataset (with labels when the family is conditional).
     Images {
+        /// The images, u8 `[N, C, H, W]` on the CPU.
         ds: ImageDataset,
+        /// Its batch order, flips and crops.
         batcher: Batcher,
     },
+    /// Points drawn fresh for every batch from a toy distribution.
     Toy {
+        /// The distribution.
         toy: Toy,
+        /// The run seed; batch `k`'s points come from a seed derived from it and `k`.
         seed: u64,
+        /// Points per batch.
         batch_size: usize,
     },
     /// Aligned inputs (A) and targets (B).
     Paired {
+        /// The input images (domain A), u8 `[N, C_A, H, W]`.
         inputs: ImageDataset,
+        /// The target images (domain B), u8 `[N, C_B, H, W]`, aligned with `inputs`.
         targets: ImageDataset,
+        /// One batch order for both, so that pairs stay together (with the same flips and crops).
         batcher: Batcher,
     },
     /// Two unpaired domains, each with its own data order (B's from a seed derived from the
     /// run's).
     Unpaired {
+        /// Domain A's images (the inputs).
         a: ImageDataset,
+        /// Domain B's images (what D sees as real).
         b: ImageDataset,
+        /// Domain A's batch order, from the run seed.
         batcher_a: Batcher,
+        /// Domain B's batch order, from a seed derived from the run's.
         batcher_b: Batcher,
     },
 }

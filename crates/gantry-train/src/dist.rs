@@ -36,11 +36,15 @@ use crate::family::Networks;
 /// Where this process sits in a data-parallel run, from the launcher's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
+    /// This process's rank, 0..`world` (`RANK` or `SLURM_PROCID`).
     pub rank: i64,
+    /// The number of processes in the run, at least 2 (`WORLD_SIZE` or `SLURM_NTASKS`).
     pub world: i64,
     /// Rank on this machine (its GPU: `cuda:LOCAL_RANK`).
     pub local_rank: i64,
+    /// Rank 0's host name or address, where the TCP store listens (`MASTER_ADDR`).
     pub addr: String,
+    /// The TCP store's port on `addr` (`MASTER_PORT`).
     pub port: u16,
 }
 
@@ -181,7 +185,17 @@ impl gantry_nn::BatchNormSync for GroupSync {
 /// single process.
 pub struct Dist {
     sync: Rc<GroupSync>,
+    /// The rank, world size and rendezvous address this process joined with.
     pub launch: Launch,
+}
+
+impl std::fmt::Debug for Dist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dist")
+            .field("launch", &self.launch)
+            .field("device", &self.sync.device)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Dist {
@@ -227,10 +241,12 @@ impl Dist {
         Self { sync, launch: launch.clone() }
     }
 
+    /// This process's rank, 0..[`Dist::world`] (rank 0 writes the run folder).
     pub fn rank(&self) -> i64 {
         self.launch.rank
     }
 
+    /// The number of ranks in the run.
     pub fn world(&self) -> i64 {
         self.launch.world
     }

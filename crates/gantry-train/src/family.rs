@@ -77,15 +77,41 @@ impl Phase {
 pub enum DataNeeds {
     /// Images of `channels` (0: the dataset's) at `size`×`size`; with `classes`, labelled ones
     /// whose labels lie in `0..classes`.
-    Images { channels: i64, size: i64, classes: Option<i64> },
+    Images {
+        /// Image channels (1 or 3); 0 takes the dataset's.
+        channels: i64,
+        /// Image height and width in pixels.
+        size: i64,
+        /// The number of classes of a conditional family; None for unlabelled training.
+        classes: Option<i64>,
+    },
     /// Points of a toy distribution in `dim` dimensions (`data = ring | grid | gaussian1d`).
-    Toy { dim: i64 },
+    Toy {
+        /// The points' dimension (1 or 2).
+        dim: i64,
+    },
     /// Aligned pairs (input A, target B) at `size`×`size`: an `A|B` folder in the pix2pix
     /// authors' layout or a gantry-made paired set. `a_to_b = false` swaps the halves.
-    Paired { input_channels: i64, output_channels: i64, size: i64, a_to_b: bool },
+    Paired {
+        /// Channels of the inputs (A).
+        input_channels: i64,
+        /// Channels of the targets (B), the images D sees.
+        output_channels: i64,
+        /// Height and width of both images in pixels.
+        size: i64,
+        /// Whether the left half of an `A|B` image is the input (the authors' `--direction AtoB`).
+        a_to_b: bool,
+    },
     /// Two unpaired domains A and B at `size`×`size`: a folder in the CycleGAN authors' layout
     /// (`trainA/`, `trainB/`, …) or a gantry-made unpaired set. Batches pair them at random.
-    Unpaired { channels_a: i64, channels_b: i64, size: i64 },
+    Unpaired {
+        /// Channels of domain A's images (the inputs).
+        channels_a: i64,
+        /// Channels of domain B's images (the images D sees).
+        channels_b: i64,
+        /// Height and width of both domains' images in pixels.
+        size: i64,
+    },
 }
 
 impl DataNeeds {
@@ -116,7 +142,9 @@ pub enum NetKind {
 pub struct Network {
     /// Its checkpoint prefix (`g`, `d`, `g_ema`, `aux`, …).
     pub name: &'static str,
+    /// Its variables (and buffers).
     pub vs: VarStore,
+    /// What it is to the loop: trained, averaged or state.
     pub kind: NetKind,
     /// Its optimiser, for [`NetKind::Trained`] networks.
     pub opt: Option<Adam>,
@@ -150,6 +178,7 @@ pub struct Networks {
 }
 
 impl Networks {
+    /// No networks yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -201,10 +230,12 @@ impl Networks {
         NetId(self.nets.len() - 1)
     }
 
+    /// Network `id`.
     pub fn get(&self, id: NetId) -> &Network {
         &self.nets[id.0]
     }
 
+    /// The variables of network `id`.
     pub fn vs(&self, id: NetId) -> &VarStore {
         &self.nets[id.0].vs
     }
@@ -214,6 +245,7 @@ impl Networks {
         self.nets[id.0].opt.as_ref().expect("a trained network has an optimiser")
     }
 
+    /// The optimiser of a trained network, mutably; panics for a network without one of its own.
     pub fn opt_mut(&mut self, id: NetId) -> &mut Adam {
         self.nets[id.0].opt.as_mut().expect("a trained network has an optimiser")
     }
@@ -378,8 +410,10 @@ pub trait Family {
     /// (counted from 0; lazy regularisation schedules on it) on `batch`.
     fn run_phase(&mut self, phase: usize, batch: &Batch, k: u64) -> Result<Scalars>;
 
+    /// Its networks (the loop saves, loads and logs them).
     fn networks(&self) -> &Networks;
 
+    /// Its networks, mutably (loading a checkpoint, undoing a skipped step).
     fn networks_mut(&mut self) -> &mut Networks;
 
     /// Called once when a run starts from scratch (not on resume, not for inference), after the

@@ -65,12 +65,15 @@ pub fn latents_truncated(n: usize, dim: i64, seed: u64, stream: &str, t: &Trunca
 
 /// [`latents_truncated`] drawn a batch at a time: the batches of one stream, concatenated, are
 /// its latents for their total count, so a large `gantry sample` need not hold them all.
+#[derive(Debug)]
 pub struct LatentStream {
     rng: ChaCha8Rng,
     trunc: Truncation,
 }
 
 impl LatentStream {
+    /// The stream named `stream` of run seed `seed`, truncated as `t` says: its first `n` latents
+    /// are those [`latents_truncated`] draws with the same arguments.
     pub fn new(seed: u64, stream: &str, t: &Truncation) -> Self {
         Self { rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, 0)), trunc: *t }
     }
@@ -329,7 +332,12 @@ pub enum Walks {
     Grid,
     /// An animation whose frame t is every walk's step t (tiled in a square), played forth and
     /// back so that it loops without a jump, as StyleGAN's `gen_video.py` users know them.
-    Animation { format: gantry_core::animation::AnimationFormat, fps: u32 },
+    Animation {
+        /// How the animation is encoded (GIF, APNG or MP4).
+        format: gantry_core::animation::AnimationFormat,
+        /// Frames per second (`--fps`, default 12).
+        fps: u32,
+    },
 }
 
 /// Writes walks `[rows, F, C, H, W]` in [−1, 1] as `how` says.
@@ -390,7 +398,9 @@ pub fn encode_all(m: &Model, images: &Tensor) -> Result<Tensor> {
 /// What `gantry encode` wrote.
 #[derive(Debug)]
 pub struct Encoded {
+    /// The number of images encoded (rows of the `.npy`).
     pub count: i64,
+    /// The width of each code (columns of the `.npy`).
     pub code_dim: i64,
     /// The labels file, when the data has labels.
     pub labels: Option<PathBuf>,
@@ -469,7 +479,9 @@ pub fn interpolate_encoded(
 /// target (shown beside the translation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inputs {
+    /// Each image is an input to translate.
     Plain,
+    /// Each image is an `A|B` pair side by side; one half is the input, the other the target.
     Paired,
 }
 

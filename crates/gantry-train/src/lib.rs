@@ -18,6 +18,8 @@
 //!   precision/recall/density/coverage between sources; [`inversion`]: StyleGAN2 inversion with
 //!   gantry's domain classifiers.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod capability;
 pub mod chart;
 pub mod config;

@@ -10,12 +10,16 @@ use crate::registry::Registry;
 /// A named configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Preset {
+    /// What `--preset` and `gantry presets` call it, e.g. `srgan-cifar`.
     pub name: &'static str,
+    /// One line for `gantry presets`: the model, the data and what stands out.
     pub summary: &'static str,
+    /// Builds the configuration.
     pub build: fn() -> RunConfig,
 }
 
 impl Preset {
+    /// The preset's configuration, built afresh.
     pub fn config(&self) -> RunConfig {
         (self.build)()
     }

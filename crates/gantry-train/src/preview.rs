@@ -15,12 +15,25 @@ use crate::family::Family;
 use crate::generate::{save_samples, save_translations};
 
 /// What a run's grids show.
+#[derive(Debug)]
 pub enum Preview {
     /// G's output for fixed latents, `nrow` per row (toys: a scatter over the modes).
-    Latents { z: Tensor, nrow: usize, toy: Option<Toy> },
+    Latents {
+        /// The fixed latents `[log.grid, z_dim]`, drawn from the run's seed.
+        z: Tensor,
+        /// Images per row: ⌈√`log.grid`⌉.
+        nrow: usize,
+        /// The toy distribution whose modes the scatter shows; None for image data.
+        toy: Option<Toy>,
+    },
     /// Translations of fixed inputs (u8), beside their targets (paired data) or their
     /// translations back (a reversible model on unpaired data: the cycle).
-    Pairs { inputs: Tensor, targets: Option<Tensor> },
+    Pairs {
+        /// The fixed inputs, u8 `[N, C, H, W]` (up to `log.grid` of them).
+        inputs: Tensor,
+        /// Their targets, u8 `[N, C, H, W]`; None on unpaired data.
+        targets: Option<Tensor>,
+    },
 }
 
 impl Preview {

@@ -36,16 +36,40 @@ pub enum RegistryError {
     DuplicateArch(&'static str),
     /// Two presets share a name.
     #[error("preset '{name}' of the {arch} family is named like a preset of the {other} family")]
-    DuplicatePreset { name: &'static str, arch: &'static str, other: &'static str },
+    DuplicatePreset {
+        /// The preset's name.
+        name: &'static str,
+        /// The `model.arch` of the family being registered.
+        arch: &'static str,
+        /// The `model.arch` of the family already holding a preset of that name.
+        other: &'static str,
+    },
     /// A preset builds another family's config.
     #[error("preset '{name}' is listed with the {arch} family but builds a {builds} config")]
-    ForeignPreset { name: &'static str, arch: &'static str, builds: &'static str },
+    ForeignPreset {
+        /// The preset's name.
+        name: &'static str,
+        /// The `model.arch` of the family it is listed with.
+        arch: &'static str,
+        /// The `model.arch` of the config it builds.
+        builds: &'static str,
+    },
     /// No family of that `model.arch`.
     #[error("unknown model.arch '{name}': expected one of {known} (a family another program registers is read by that program)")]
-    UnknownArch { name: String, known: String },
+    UnknownArch {
+        /// The `model.arch` asked for.
+        name: String,
+        /// The registered `model.arch` values, comma-separated.
+        known: String,
+    },
     /// No preset of that name.
     #[error("unknown preset '{name}': expected one of {known}")]
-    UnknownPreset { name: String, known: String },
+    UnknownPreset {
+        /// The preset name asked for.
+        name: String,
+        /// The registered presets' names, comma-separated.
+        known: String,
+    },
 }
 
 /// One family as the registry knows it.

@@ -16,26 +16,32 @@ pub struct RunLock {
 /// Paths inside one run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
+    /// The run folder itself.
     pub root: PathBuf,
 }
 
 impl RunDir {
+    /// The run folder at `root` (nothing is created or read).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
+    /// `config.toml`: the run's full configuration.
     pub fn config(&self) -> PathBuf {
         self.root.join("config.toml")
     }
 
+    /// `metrics.jsonl`: the run's losses and metrics, one JSON object per line.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
     }
 
+    /// `checkpoints/step-NNNNNNN.safetensors`: the checkpoint after `step` steps.
     pub fn checkpoint(&self, step: u64) -> PathBuf {
         self.root.join("checkpoints").join(format!("step-{step:07}.safetensors"))
     }
 
+    /// `samples/step-NNNNNNN.png`: the sample grid after `step` steps.
     pub fn sample(&self, step: u64) -> PathBuf {
         self.root.join("samples").join(format!("step-{step:07}.png"))
     }
@@ -201,7 +207,9 @@ impl RunDir {
 /// `log.keep_best`: a `metrics.jsonl` key and which way is better.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeepBest {
+    /// The `metrics.jsonl` key compared, e.g. `fid_inception`.
     pub metric: String,
+    /// Whether a larger value is better (`name:max`, or a name such as `psnr`); false: smaller.
     pub higher_is_better: bool,
 }
 

@@ -23,10 +23,13 @@ use prost::Message;
 /// `tensorflow.Event`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Event {
+    /// When it was written, in seconds since the Unix epoch.
     #[prost(double, tag = "1")]
     pub wall_time: f64,
+    /// The training step it belongs to.
     #[prost(int64, tag = "2")]
     pub step: i64,
+    /// What it carries.
     #[prost(oneof = "What", tags = "3, 5, 7")]
     pub what: Option<What>,
 }
@@ -34,10 +37,13 @@ pub struct Event {
 /// `Event.what`.
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum What {
+    /// `file_version`: the event format, `brain.Event:2` in a file's first event.
     #[prost(string, tag = "3")]
     FileVersion(String),
+    /// `summary`: scalars or images at the event's step.
     #[prost(message, tag = "5")]
     Summary(Summary),
+    /// `session_log`: a session's start (a resumed run's first event after the version).
     #[prost(message, tag = "7")]
     SessionLog(SessionLog),
 }
@@ -45,6 +51,7 @@ pub enum What {
 /// `tensorflow.Summary`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Summary {
+    /// The tagged values.
     #[prost(message, repeated, tag = "1")]
     pub value: Vec<Value>,
 }
@@ -52,8 +59,10 @@ pub struct Summary {
 /// `tensorflow.Summary.Value` (the `simple_value` and `image` cases).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Value {
+    /// The name TensorBoard shows it under (a `metrics.jsonl` key, or `samples`).
     #[prost(string, tag = "1")]
     pub tag: String,
+    /// The value itself.
     #[prost(oneof = "Kind", tags = "2, 4")]
     pub kind: Option<Kind>,
 }
@@ -61,8 +70,10 @@ pub struct Value {
 /// `Summary.Value.value`.
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Kind {
+    /// `simple_value`: a scalar.
     #[prost(float, tag = "2")]
     SimpleValue(f32),
+    /// `image`: an encoded image.
     #[prost(message, tag = "4")]
     Image(Image),
 }
@@ -70,13 +81,16 @@ pub enum Kind {
 /// `tensorflow.Summary.Image`: an encoded PNG and its size.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Image {
+    /// Height in pixels.
     #[prost(int32, tag = "1")]
     pub height: i32,
+    /// Width in pixels.
     #[prost(int32, tag = "2")]
     pub width: i32,
     /// 1 grey, 3 RGB, 4 RGBA.
     #[prost(int32, tag = "3")]
     pub colorspace: i32,
+    /// The PNG file's bytes.
     #[prost(bytes = "vec", tag = "4")]
     pub encoded_image_string: Vec<u8>,
 }
@@ -87,8 +101,10 @@ pub struct SessionLog {
     /// 1 = START.
     #[prost(int32, tag = "1")]
     pub status: i32,
+    /// The checkpoint the session started from (gantry leaves it empty).
     #[prost(string, tag = "2")]
     pub checkpoint_path: String,
+    /// A free-form message (gantry leaves it empty).
     #[prost(string, tag = "3")]
     pub msg: String,
 }
@@ -180,6 +196,7 @@ impl EventWriter {
         Ok(w)
     }
 
+    /// The event file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

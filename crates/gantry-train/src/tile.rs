@@ -23,7 +23,10 @@ fn budget() -> u64 {
 /// read with `overlap` more pixels on every side where the image has them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tiling {
+    /// Input pixels per tile side; 0 or less runs the whole image at once.
     pub tile: i64,
+    /// Input pixels read beyond each side of a tile and discarded from its output (at least the
+    /// model's receptive field radius for a seamless result).
     pub overlap: i64,
 }
 

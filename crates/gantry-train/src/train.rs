@@ -78,11 +78,18 @@ fn join_run(device: Device) -> Result<Option<Dist>> {
 /// What a finished run reports.
 #[derive(Debug)]
 pub struct Summary {
+    /// The run folder.
     pub run: PathBuf,
+    /// The step the run reached: its target, or where a stop request ended it.
     pub steps: u64,
+    /// The last checkpoint written (`checkpoints/step-NNNNNNN.safetensors`).
     pub checkpoint: PathBuf,
+    /// The last sample grid written (`samples/step-NNNNNNN.png`).
     pub samples: PathBuf,
+    /// The run's `metrics.jsonl`.
     pub metrics: PathBuf,
+    /// Wall-clock seconds of this session's training loop (not of earlier sessions of a resumed
+    /// run).
     pub seconds: f64,
     /// What the trained model can do (see [`Family::abilities`]).
     pub translates: bool,

@@ -9,8 +9,11 @@ use gantry_metrics::inception::Inception;
 use tch::{Device, Tensor};
 
 /// Which network turns images into features.
+#[derive(Debug)]
 pub enum Extractor {
+    /// The FID Inception-v3 network: 2048-wide pool features, and logits when its weights have them.
     Inception(Inception),
+    /// A built-in domain classifier, by name (`mnist` or `fashion-mnist`).
     Classifier(String, Box<Classifier>),
 }
 
@@ -26,6 +29,7 @@ impl Extractor {
         })
     }
 
+    /// The name [`Extractor::load`] takes: `inception`, or the classifier's name.
     pub fn name(&self) -> &str {
         match self {
             Extractor::Inception(_) => "inception",

@@ -16,6 +16,7 @@ pub struct Similarity {
     pub scores: Vec<f64>,
     /// What was compared, for the report.
     pub real: String,
+    /// The side scored against `real`: a checkpoint's translations or the `--fake` folder.
     pub fake: String,
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn classify(src: &str) -> Result<Kind2> {
 }
 
 /// What a model is evaluated on: fixed latents, or fixed inputs to translate.
+#[derive(Debug)]
 pub(crate) enum EvalInputs {
     Latents(Tensor),
     /// u8 inputs.
@@ -76,20 +77,33 @@ pub(crate) fn draw(family: &dyn Family, inputs: &EvalInputs, batch: i64) -> Resu
 }
 
 /// Everything computed from one side.
+#[derive(Debug)]
 pub struct Side {
+    /// What the side is (a path or dataset name, with how many images), for the report.
     pub label: String,
     /// Samples behind it; None for a statistics file that does not say.
     pub count: Option<usize>,
+    /// Feature mean `[d]` and covariance `[d, d]` (f64); None with fewer than 2 samples.
     pub stats: Option<(Tensor, Tensor)>,
+    /// Feature matrix `[N, d]`, kept only when [`EvalOptions::keep_features`] is set (or read
+    /// from a `.npy` file).
     pub features: Option<Tensor>,
+    /// Classifier logits `[N, classes]`, when the feature network has a classifier head.
     pub logits: Option<Tensor>,
 }
 
 /// Options shared by both sides.
+#[derive(Debug)]
 pub struct EvalOptions {
+    /// Samples per side: a seeded random subset of a dataset or features file (all for None),
+    /// or how many a checkpoint generates (10,000 for None).
     pub n: Option<usize>,
+    /// Images per forward pass (of the feature network and of a generator).
     pub batch: i64,
+    /// Seed of the subsets drawn from data, of a checkpoint's latents and of libtorch before
+    /// translating.
     pub seed: u64,
+    /// Where checkpoints are loaded and networks run.
     pub device: Device,
     /// Whether full feature matrices are needed (KID, PRDC) or streaming stats suffice (FID).
     pub keep_features: bool,

@@ -13,6 +13,7 @@ use super::{default_batch, draw, subset, EvalInputs, Extractor};
 
 /// FID during training: the real statistics once, then samples from fixed latents (or
 /// translations of fixed inputs).
+#[derive(Debug)]
 pub struct TrainingEval {
     ex: Extractor,
     mu: Tensor,

@@ -36,6 +36,8 @@ use crate::presets::{base, features, Preset};
 /// The networks of an AAE (`[model]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AaeModel {
+    /// The encoder and decoder (`model.layout`, `model.code_dim`, `model.posterior`, …), at the
+    /// top level of `[model]`.
     #[serde(flatten)]
     pub net: AutoencoderConfig,
     /// Units in each of the latent discriminator's two hidden layers (the paper: 1000).
@@ -63,10 +65,15 @@ pub struct AaeTrain {
 pub struct AaeRun {
     /// The latent game's objective (any of gantry's).
     pub loss: LossChoice,
+    /// The latent D's penalties, on the codes (`[reg]`); configs without it get the defaults.
     #[serde(default)]
     pub reg: Penalties,
+    /// The autoencoder and the latent discriminator (`[model]`).
     pub model: AaeModel,
+    /// The prior p(z) the codes are matched to (`[prior]`: Gaussian, mixture, swiss roll or
+    /// empirical).
     pub prior: PriorConfig,
+    /// The three phases' optimisers and the labelled share (`[train]`).
     pub train: AaeTrain,
 }
 
@@ -133,6 +140,7 @@ pub fn mmd_bandwidth(z: &Tensor) -> f64 {
 }
 
 /// An adversarial autoencoder in training.
+#[derive(Debug)]
 pub struct AaeFamily {
     nets: Networks,
     enc: NetId,

@@ -17,10 +17,15 @@ use crate::family::{NetId, Networks, Phase, Scalars};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LossChoice {
+    /// The original minimax game (Goodfellow et al. 2014): G minimises E log(1 − D(G(z))).
     Minimax,
+    /// The non-saturating GAN loss (Goodfellow et al. 2014, §3): G maximises E log D(G(z)).
     NonSaturating,
+    /// Least-squares GAN (Mao et al. 2017): targets 1 for real and 0 for fake.
     Lsgan,
+    /// Hinge loss with margin 1 (Lim & Ye 2017; SNGAN, BigGAN).
     Hinge,
+    /// Relativistic average standard GAN (Jolicoeur-Martineau 2018).
     Ragan,
     /// Wasserstein loss without a built-in constraint.
     Wgan,
@@ -35,8 +40,11 @@ pub enum LossChoice {
 /// The constraint a [`LossChoice`] brings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Constraint {
+    /// No constraint from the objective (a network may still bring its own, e.g. spectral norm).
     None,
+    /// Weight clipping of D's parameters to [−reg.clip, reg.clip] after each D update.
     Clip,
+    /// A gradient penalty, two- or one-sided, weighted by reg.gp.
     GradientPenalty(GpSide),
 }
 
@@ -197,7 +205,9 @@ impl Penalties {
 pub struct TrainConfig {
     /// Discriminator steps per generator step (WGAN's n_critic).
     pub d_steps: u32,
+    /// The generator's Adam (`train.g_opt`: lr, beta1, beta2, eps).
     pub g_opt: AdamConfig,
+    /// The discriminator's Adam (`train.d_opt`).
     pub d_opt: AdamConfig,
     /// Moving average of G's weights, used for samples, evaluation and `gantry sample`
     /// (`half_life_kimg` = 0: off). See `gantry_nn::ema`.
@@ -211,6 +221,8 @@ impl TrainConfig {
         Self { d_steps: 1, g_opt, d_opt, ema: EmaConfig::default() }
     }
 
+    /// At least one D step, non-negative EMA settings and valid Adam settings; the error names
+    /// the key.
     pub fn validate(&self) -> Result<()> {
         if self.d_steps == 0 {
             bail!("invalid train.d_steps: expected ≥ 1, found 0");
@@ -247,15 +259,23 @@ pub fn validate_adam(key: &str, o: &AdamConfig) -> Result<()> {
 
 /// A G/D pair in training: `g`, `d` and (with `train.ema`) `g_ema` in [`Networks`], the
 /// objective and D's penalties. The GAN families hold one and add their own networks to it.
+#[derive(Debug)]
 pub struct Game {
+    /// The family's networks and optimisers: `g`, `d`, `g_ema` and any the family adds.
     pub nets: Networks,
+    /// The generator, trained with `train.g_opt`.
     pub g: NetId,
+    /// The discriminator (critic), trained with `train.d_opt`.
     pub d: NetId,
     /// G's moving average (`train.ema`), bound to `g`; saved as `g_ema`.
     pub ema: Option<Ema>,
+    /// The adversarial loss of the run's objective (its `loss` key).
     pub loss: AdversarialLoss,
+    /// The constraint on D that comes with the objective.
     pub constraint: Constraint,
+    /// D's penalties (`[reg]`).
     pub reg: Penalties,
+    /// Where the networks live.
     pub device: Device,
     /// `D` (× `train.d_steps`, each on a fresh batch), then `G` on D's last batch.
     pub phases: [Phase; 2],
@@ -372,11 +392,17 @@ pub fn critic_update(
 /// One critic's share of a critic step: its adversarial loss (with the family's scale, e.g. the
 /// authors' ½), its penalties ([`Penalties::total`]), its scores of the real and the fake batch,
 /// and the names its mean scores are logged under.
+#[derive(Debug)]
 pub struct Critic<'a> {
+    /// The critic's adversarial loss (a scalar), with any scale the family applies.
     pub adv: Tensor,
+    /// Its penalties (a scalar), without the drift term, which [`critic_step`] adds.
     pub extra: Tensor,
+    /// Its raw outputs on the real batch.
     pub real_out: &'a Tensor,
+    /// Its raw outputs on the fake batch.
     pub fake_out: &'a Tensor,
+    /// The scalar names of its mean real and fake scores, e.g. `["d_real", "d_fake"]`.
     pub names: [&'static str; 2],
 }
 

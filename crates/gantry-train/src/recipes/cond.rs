@@ -35,10 +35,15 @@ pub(crate) fn accuracy(logits: &Tensor, y: &Tensor) -> f64 {
 /// A conditional run's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CondRun {
+    /// The adversarial objective (the presets: `non-saturating` for cGAN and ACGAN, `hinge` for
+    /// the projection discriminator).
     pub loss: LossChoice,
+    /// D's penalties (`[reg]`); configs without it get the defaults.
     #[serde(default)]
     pub reg: Penalties,
+    /// The networks and how each takes the class (`[model]`: `model.g_cond`, `model.d_cond`, …).
     pub model: CondConfig,
+    /// Optimisation (`[train]`; the presets: Adam(2e-4, 0.5, 0.999) for both, one D step, no EMA).
     pub train: TrainConfig,
 }
 
@@ -75,6 +80,7 @@ impl Recipe for CondRun {
 }
 
 /// cGAN, conditional-BN G, projection D and ACGAN in training.
+#[derive(Debug)]
 pub struct CondFamily {
     cfg: CondConfig,
     game: Game,

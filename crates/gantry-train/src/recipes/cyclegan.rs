@@ -41,7 +41,10 @@ use crate::presets::Preset;
 /// CycleGAN's optimisation (`[train]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CycleTrain {
+    /// The Adam over both generators (`train.g_opt`; the paper: lr 2e-4, β = (0.5, 0.999)); its lr
+    /// is the schedule's base.
     pub g_opt: AdamConfig,
+    /// The Adam over both discriminators (`train.d_opt`; the paper: as G's).
     pub d_opt: AdamConfig,
     /// λ of each cycle-consistency term (the paper: 10; 0: no cycle loss, the ablation).
     pub cycle_weight: f64,
@@ -51,6 +54,7 @@ pub struct CycleTrain {
     pub pool_size: i64,
     /// Epochs at the initial learning rate, then epochs of linear decay (the authors' 100 + 100).
     pub epochs: u64,
+    /// Epochs of linear decay after `train.epochs` (the authors' `n_epochs_decay`).
     pub epochs_decay: u64,
 }
 
@@ -62,7 +66,11 @@ pub struct CycleRun {
     /// Each D's penalties.
     #[serde(default)]
     pub reg: Penalties,
+    /// Both ResNet generators and both PatchGANs, image size and each domain's channels
+    /// (`[model]`).
     pub model: CycleGanConfig,
+    /// Optimisation, cycle and identity weights, the image pool and the epoch schedule
+    /// (`[train]`).
     pub train: CycleTrain,
 }
 
@@ -100,12 +108,14 @@ impl Recipe for CycleRun {
 }
 
 /// The generated images of the `G` phase, for the `D` phase.
+#[derive(Debug)]
 struct Generated {
     fake_a: Tensor,
     fake_b: Tensor,
 }
 
 /// CycleGAN in training.
+#[derive(Debug)]
 pub struct CycleFamily {
     s: CycleRun,
     nets: Networks,
@@ -126,6 +136,9 @@ pub struct CycleFamily {
 }
 
 impl CycleFamily {
+    /// Builds both generators, both discriminators and both image pools on `cx.device` (initial
+    /// weights from libtorch's generator: seed it first); the learning-rate schedule needs
+    /// `cx.batches_per_epoch`.
     pub fn new(s: &CycleRun, cx: &BuildContext) -> Result<Self> {
         s.model.validate().map_err(crate::error::Error::msg)?;
         let [ab, ba] = s.model.generators();

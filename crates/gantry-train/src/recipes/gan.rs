@@ -25,12 +25,19 @@ use crate::presets::{base, features, loader, Preset};
 
 /// An architecture this family trains: G and D as modules, a latent size, its data.
 pub trait GanModel: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static {
+    /// `model.arch` of its runs (`dcgan`, `mlp`).
     const ARCH: &'static str;
+    /// Checks the `model` settings; errors name the key.
     fn check(&self) -> Result<()>;
+    /// G under `p`: latents `[N, z_dim]` → samples (images `[N, C, S, S]` in (−1, 1), or points).
     fn generator(&self, p: tch::nn::Path) -> Box<dyn ModuleT>;
+    /// D under `p`: samples → logits `[N]`.
     fn discriminator(&self, p: tch::nn::Path) -> Box<dyn ModuleT>;
+    /// The latent size (`model.z_dim`).
     fn z_dim(&self) -> i64;
+    /// What it trains on: images of its size and channels, or points of a toy distribution.
     fn data(&self) -> DataNeeds;
+    /// Sets the image channels once the data is loaded (a no-op for toy models).
     fn set_channels(&mut self, channels: i64);
 }
 
@@ -96,6 +103,8 @@ impl GanModel for MlpConfig {
 /// Optimisation and the stabilisers of the unconditional GANs (`[train]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GanTrain {
+    /// The settings every G/D pair has (`train.d_steps`, `train.g_opt`, `train.d_opt`,
+    /// `train.ema`), at the top level of `[train]`.
     #[serde(flatten)]
     pub base: TrainConfig,
     /// Unrolled GAN (Metz et al. 2017): G's loss is taken against a copy of D advanced this many
@@ -167,7 +176,9 @@ pub struct GanRun<M> {
     /// D's penalties. Absent in configs written before it existed, which then get the defaults.
     #[serde(default)]
     pub reg: Penalties,
+    /// The architecture (`[model]`): [`DcganConfig`] or [`MlpConfig`].
     pub model: M,
+    /// Optimisation and stabilisers (`[train]`).
     pub train: GanTrain,
 }
 
@@ -224,6 +235,17 @@ pub struct GanFamily {
     g_ema: Option<Box<dyn ModuleT>>,
     unrolled: Option<Unrolled>,
     z_dim: i64,
+}
+
+impl std::fmt::Debug for GanFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GanFamily")
+            .field("game", &self.game)
+            .field("train", &self.train)
+            .field("z_dim", &self.z_dim)
+            .field("unrolled", &self.unrolled.as_ref().map(|u| u.steps))
+            .finish_non_exhaustive()
+    }
 }
 
 impl GanFamily {

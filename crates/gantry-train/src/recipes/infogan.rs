@@ -21,10 +21,14 @@ use crate::presets::Preset;
 /// An InfoGAN run's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InfoganRun {
+    /// The adversarial objective (the presets: `non-saturating`).
     pub loss: LossChoice,
+    /// D's penalties (`[reg]`); configs without it get the defaults.
     #[serde(default)]
     pub reg: Penalties,
+    /// The networks and latent codes (`[model]`: noise size, categorical and continuous codes, λ).
     pub model: InfoGanConfig,
+    /// Optimisation (`[train]`; the presets: Adam lr 1e-3 for G and 2e-4 for D, β1 = 0.5).
     pub train: TrainConfig,
 }
 
@@ -63,6 +67,16 @@ pub struct InfoFamily {
     g: Box<dyn ModuleT>,
     d: InfoDiscriminator,
     g_ema: Option<Box<dyn ModuleT>>,
+}
+
+impl std::fmt::Debug for InfoFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoFamily")
+            .field("cfg", &self.cfg)
+            .field("game", &self.game)
+            .field("d", &self.d)
+            .finish_non_exhaustive()
+    }
 }
 
 impl InfoFamily {

@@ -38,7 +38,9 @@ use crate::presets::Preset;
 /// pix2pix's optimisation (`[train]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pix2pixTrain {
+    /// G's Adam (`train.g_opt`; the paper: lr 2e-4, β = (0.5, 0.999)); its lr is the schedule's base.
     pub g_opt: AdamConfig,
+    /// D's Adam (`train.d_opt`; the paper: as G's).
     pub d_opt: AdamConfig,
     /// λ of the L1 term (the paper: 100; 0: cGAN only).
     pub l1_weight: f64,
@@ -83,7 +85,9 @@ pub struct Pix2pixRun {
     /// D's penalties (the gradient penalty of `wgan-gp`, R1, …), on D(A, ·).
     #[serde(default)]
     pub reg: Penalties,
+    /// The U-Net G and PatchGAN D, image size, channels, direction and test mode (`[model]`).
     pub model: Pix2pixConfig,
+    /// Optimisation, loss weights and the epoch schedule (`[train]`).
     pub train: Pix2pixTrain,
 }
 
@@ -119,6 +123,7 @@ impl Recipe for Pix2pixRun {
 }
 
 /// pix2pix in training.
+#[derive(Debug)]
 pub struct Pix2pixFamily {
     s: Pix2pixRun,
     nets: Networks,
@@ -134,6 +139,8 @@ pub struct Pix2pixFamily {
 }
 
 impl Pix2pixFamily {
+    /// Builds G and D on `cx.device` (their initial weights come from libtorch's generator: seed
+    /// it first); the learning-rate schedule needs `cx.batches_per_epoch`.
     pub fn new(s: &Pix2pixRun, cx: &BuildContext) -> Result<Self> {
         s.model.validate().map_err(crate::error::Error::msg)?;
         let (vs_g, vs_d) = (VarStore::new(cx.device), VarStore::new(cx.device));

@@ -25,10 +25,16 @@ use crate::presets::{self, base, loader, Preset};
 /// A ProGAN run's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProganRun {
+    /// The adversarial objective (the paper and the presets: `wgan-gp`).
     pub loss: LossChoice,
+    /// D's penalties (`[reg]`; the presets: `reg.gp` = 10, `reg.drift` = 0.001); configs without
+    /// it get the defaults.
     #[serde(default)]
     pub reg: Penalties,
+    /// The growing networks and their schedule (`[model]`: resolution, `fade_kimg`, `stable_kimg`).
     pub model: ProganConfig,
+    /// Optimisation (`[train]`; the presets: Adam(0.001, β = (0, 0.99)) for both, G's EMA with a
+    /// half-life of 10k images).
     pub train: TrainConfig,
 }
 
@@ -63,6 +69,7 @@ impl Recipe for ProganRun {
 }
 
 /// ProGAN in training: growing G and D.
+#[derive(Debug)]
 pub struct ProganFamily {
     cfg: ProganConfig,
     schedule: Schedule,

@@ -74,8 +74,12 @@ impl Content {
 /// SRGAN's optimisation (`[train]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SrTrain {
+    /// G's Adam (`train.g_opt`; the paper: lr 10⁻⁴, β1 = 0.9); its lr is the base `lr_drop_at`
+    /// scales.
     pub g_opt: AdamConfig,
+    /// D's Adam (`train.d_opt`; the paper: as G's).
     pub d_opt: AdamConfig,
+    /// The content loss (`train.content`: `mse`, `vgg22`, `vgg54`, `inception-2b`, `inception-4a`).
     pub content: Content,
     /// The feature network's weights: a VGG19 safetensors file (`scripts/convert_vgg19.py`) for
     /// `vgg22`/`vgg54`; for the Inception layers a TorchScript file, "" to find the FID Inception
@@ -107,9 +111,13 @@ pub struct SrTrain {
 pub struct SrganRun {
     /// The adversarial objective (the paper: `non-saturating`).
     pub loss: LossChoice,
+    /// D's penalties (`[reg]`; R1, R2, DRAGAN and drift must be 0 when `train.adv_weight` = 0);
+    /// configs without it get the defaults.
     #[serde(default)]
     pub reg: Penalties,
+    /// The SRResNet G and SRGAN D, the scale factor and image size (`[model]`).
     pub model: SrganConfig,
+    /// Optimisation and the content and adversarial terms (`[train]`).
     pub train: SrTrain,
 }
 
@@ -179,6 +187,7 @@ pub fn bicubic_upscale(lr: &Tensor, scale: i64) -> Tensor {
 }
 
 /// SRGAN in training.
+#[derive(Debug)]
 pub struct SrganFamily {
     s: SrganRun,
     nets: Networks,
@@ -195,6 +204,9 @@ pub struct SrganFamily {
 }
 
 impl SrganFamily {
+    /// Builds G and D on `cx.device` (their initial weights come from libtorch's generator: seed
+    /// it first) and, when training (`cx.batches_per_epoch` is set), loads the content network
+    /// `train.content` needs; fails when its weights cannot be found.
     pub fn new(s: &SrganRun, cx: &BuildContext) -> Result<Self> {
         s.model.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
         let (vs_g, vs_d) = (VarStore::new(cx.device), VarStore::new(cx.device));

@@ -31,6 +31,7 @@ use crate::presets::{base, features, loader, Preset};
 /// StyleGAN2's regularisers (`[reg]`): D's penalties plus path length and style mixing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StyleReg {
+    /// D's penalties (`reg.r1`, `reg.every`, …), at the top level of `[reg]`.
     #[serde(flatten)]
     pub base: Penalties,
     /// Weight of the path length regulariser on G (the paper: 2; 0 = off).
@@ -85,10 +86,15 @@ impl std::ops::Deref for StyleReg {
 /// A StyleGAN2 run's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StyleRun {
+    /// The adversarial objective (the paper and the presets: `non-saturating`).
     pub loss: LossChoice,
+    /// D's penalties, path length and style mixing (`[reg]`; the presets: lazy R1 every 16 D
+    /// steps, `reg.pl_weight` = 2, `reg.style_mixing` = 0.9); configs without it get the defaults.
     #[serde(default)]
     pub reg: StyleReg,
+    /// The mapping and synthesis networks and D (`[model]`; `model.c_dim` must be 0).
     pub model: StyleGan2Config,
+    /// Optimisation (`[train]`; the presets: Adam(0.0025, β = (0, 0.99)) for both and G's EMA).
     pub train: TrainConfig,
 }
 
@@ -143,6 +149,7 @@ impl Recipe for StyleRun {
 }
 
 /// StyleGAN2 in training: mapping + synthesis G, residual D.
+#[derive(Debug)]
 pub struct StyleFamily {
     cfg: StyleGan2Config,
     reg: StyleReg,

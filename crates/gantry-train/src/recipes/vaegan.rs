@@ -56,9 +56,11 @@ pub enum Recon {
 pub struct VaeganTrain {
     /// The encoder's and the decoder's Adam (one each, same settings).
     pub opt: AdamConfig,
+    /// D's Adam (`train.d_opt`; the presets: Adam(2e-4, 0.5, 0.999), as `train.opt`).
     pub d_opt: AdamConfig,
     /// Train D and the decoder's GAN term (false: a plain VAE).
     pub gan: bool,
+    /// What L_llike measures (`train.recon`: `pixels` for the VAE, `features` for the VAE-GAN).
     pub recon: Recon,
     /// s of the pixel likelihood, in [−1, 1] image units.
     pub pixel_sigma: f64,
@@ -71,6 +73,7 @@ pub struct VaeganTrain {
     pub discriminate_recon: bool,
     /// The equilibrium rule's margin (0: off) and equilibrium (the authors: 0.35, 0.68).
     pub margin: f64,
+    /// The equilibrium rule's target for D's real and fake costs (the authors: 0.68).
     pub equilibrium: f64,
     /// l: the conv layer of D whose output (before BN) is the learned similarity: 3 or 4 (the
     /// authors: 4 for 64×64 faces, 3 for 32×32 CIFAR).
@@ -80,8 +83,13 @@ pub struct VaeganTrain {
 /// A VAE-GAN (or VAE) run's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VaeganRun {
+    /// The adversarial objective, unconstrained (the presets: `non-saturating`; the authors'
+    /// saturating one is `minimax`).
     pub loss: LossChoice,
+    /// The encoder, decoder and D (`[model]`; must be `layout = "conv"` with
+    /// `posterior = "gaussian"`, Larsen et al.'s networks).
     pub model: AutoencoderConfig,
+    /// Optimisation and the loss routing (`[train]`).
     pub train: VaeganTrain,
 }
 
@@ -141,6 +149,7 @@ impl Recipe for VaeganRun {
 }
 
 /// A VAE-GAN (or VAE) in training.
+#[derive(Debug)]
 pub struct VaeganFamily {
     nets: Networks,
     enc: NetId,
