@@ -39,10 +39,10 @@ use std::path::{Path, PathBuf};
 use gantry::core::checkpoint::Checkpoint;
 use gantry::core::optim::AdamConfig;
 use gantry::train::capability::{Model, Sampler};
-use gantry::train::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
+use gantry::train::config::{FamilyConfig, LogConfig, Recipe, RunConfig};
 use gantry::train::error::{bail, Context, Result};
 use gantry::train::family::{Batch, BuildContext, DataNeeds, Family, Networks, Phase, Scalars};
-use gantry::train::presets::{loader, Preset};
+use gantry::train::presets::{base, features, Preset};
 use gantry::train::recipes::adversarial::{Critic, Game, LossChoice, Penalties, TrainConfig};
 use gantry::train::registry::Registry;
 use gantry::train::{eval, generate, train};
@@ -87,6 +87,12 @@ impl Recipe for SelfModRun {
         self.model.channels = channels;
     }
 
+    /// Its D sees images, through `Game::seen`: `--set augment.diffaug=color,translation,cutout`
+    /// works for it as for gantry's families.
+    fn augments(&self) -> bool {
+        true
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         for (key, v) in [
             ("model.z_dim", self.model.z_dim),
@@ -104,8 +110,10 @@ impl Recipe for SelfModRun {
         self.reg.validate(self.loss)
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(SelfModFamily::new(self, cx.device)?))
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = SelfModFamily::new(self, cx.device)?;
+        family.game.augment_with(&run.augment);
+        Ok(Box::new(family))
     }
 }
 
@@ -248,6 +256,8 @@ impl SelfModFamily {
     fn d_step(&mut self, batch: &Batch, k: u64) -> Scalars {
         let real = &batch.images;
         let fake = tch::no_grad(|| self.g.forward_t(&self.noise(real.size()[0]), true));
+        // What D sees: augmented when `augment.diffaug` asks (the penalties take the same).
+        let (real, fake) = (&self.game.seen(real), self.game.seen(&fake));
         let real_out = self.d.forward_t(real, true);
         let fake_out = self.d.forward_t(&fake, true);
         let d = &self.d;
@@ -271,8 +281,10 @@ impl SelfModFamily {
     /// G's phase, then its EMA.
     fn g_step(&mut self, batch: &Batch) -> Scalars {
         let b = batch.images.size()[0];
-        let fake_out = self.d.forward_t(&self.g.forward_t(&self.noise(b), true), true);
-        let real_out = self.game.loss.g_needs_real().then(|| self.d.forward_t(&batch.images, true));
+        let fake = self.game.seen(&self.g.forward_t(&self.noise(b), true));
+        let fake_out = self.d.forward_t(&fake, true);
+        let real_out =
+            self.game.loss.g_needs_real().then(|| self.d.forward_t(&self.game.seen(&batch.images), true));
         let loss = self.game.loss.g_loss(&fake_out, real_out.as_ref());
         self.game.g_update(&loss);
         let mut out = vec![("g_loss", loss.double_value(&[]))];
@@ -327,23 +339,16 @@ impl Sampler for SelfModFamily {
 /// LSGAN with a self-modulated G on the embedded MNIST digits, Adam(2e-4, 0.5, 0.999).
 fn selfmod_lsgan_mnist() -> RunConfig {
     let adam = AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999, ..Default::default() };
+    let family = FamilyConfig::new(SelfModRun {
+        loss: LossChoice::Lsgan,
+        reg: Penalties::default(),
+        model: SelfModModel { z_dim: 64, width: 128, hidden: 32, channels: 0 },
+        train: TrainConfig::plain(adam, adam),
+    });
     RunConfig {
-        preset: "selfmod-lsgan-mnist".into(),
-        data: "mnist-5k".into(),
-        seed: 0,
-        steps: 2000,
-        batch_size: 64,
-        threads: 0,
-        family: FamilyConfig::new(SelfModRun {
-            loss: LossChoice::Lsgan,
-            reg: Penalties::default(),
-            model: SelfModModel { z_dim: 64, width: 128, hidden: 32, channels: 0 },
-            train: TrainConfig::plain(adam, adam),
-        }),
-        loader: loader(false),
         log: LogConfig { every: 25, sample_every: 500, checkpoint_every: 500, ..Default::default() },
-        eval: EvalConfig { features: "mnist".into(), ..Default::default() },
-        dist: Default::default(),
+        eval: features("mnist"),
+        ..base("selfmod-lsgan-mnist", "mnist-5k", (64, 2000), family)
     }
 }
 

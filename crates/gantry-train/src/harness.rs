@@ -11,9 +11,9 @@
 //! 3. **capabilities**: the step-2 checkpoint loaded for inference ([`Model::load`]) and each
 //!    capability the family declares exercised once, its outputs checked for shape and finiteness;
 //! 4. **every switch takes effect**: each `reg.*` setting that is off in the preset (a number 0 or
-//!    `false`), switched on, changes the step-1 checkpoint or is refused in a line naming it — a
-//!    setting accepted and validated but never applied (as `reg.drift` once was in three
-//!    families) fails here.
+//!    `false`), and `augment.diffaug`, switched on, changes the step-1 checkpoint or is refused
+//!    in a line naming it — a setting accepted and validated but never applied (as `reg.drift`
+//!    once was in three families) fails here.
 
 use std::path::{Path, PathBuf};
 
@@ -37,9 +37,9 @@ pub struct Report {
     pub tensors: usize,
     /// The capabilities exercised.
     pub capabilities: Vec<&'static str>,
-    /// The `reg.*` settings switched on, each with the value it took.
+    /// The `reg.*` settings (and `augment.diffaug`) switched on, each with the value it took.
     pub switches: Vec<(String, toml::Value)>,
-    /// The `reg.*` settings the preset refuses to switch on, with the line it says why.
+    /// The settings the preset refuses to switch on, with the line it says why.
     pub refused: Vec<(String, String)>,
 }
 
@@ -162,22 +162,29 @@ fn same_tensors(a: &Path, b: &Path) -> Result<usize> {
     Ok(names.len())
 }
 
-/// The `reg.*` settings of `cfg` that are off (0 or false), each with a value that turns it on.
+/// The `reg.*` settings of `cfg` that are off (0 or false), then `augment.diffaug` when it is
+/// off, each with a value that turns it on.
 fn switches_off(cfg: &RunConfig) -> Result<Vec<(String, toml::Value)>> {
     let value = toml::Value::try_from(cfg)?;
-    let Some(reg) = value.get("reg").and_then(|r| r.as_table()) else { return Ok(Vec::new()) };
-    Ok(reg
-        .iter()
-        .filter_map(|(k, v)| {
-            let on = match v {
-                toml::Value::Float(f) if *f == 0.0 => toml::Value::Float(0.5),
-                toml::Value::Integer(0) => toml::Value::Integer(1),
-                toml::Value::Boolean(false) => toml::Value::Boolean(true),
-                _ => return None,
-            };
-            Some((format!("reg.{k}"), on))
-        })
-        .collect())
+    let mut off: Vec<(String, toml::Value)> = match value.get("reg").and_then(|r| r.as_table()) {
+        Some(reg) => reg
+            .iter()
+            .filter_map(|(k, v)| {
+                let on = match v {
+                    toml::Value::Float(f) if *f == 0.0 => toml::Value::Float(0.5),
+                    toml::Value::Integer(0) => toml::Value::Integer(1),
+                    toml::Value::Boolean(false) => toml::Value::Boolean(true),
+                    _ => return None,
+                };
+                Some((format!("reg.{k}"), on))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if cfg.augment.is_off() {
+        off.push(("augment.diffaug".into(), toml::Value::String("color,translation,cutout".into())));
+    }
+    Ok(off)
 }
 
 /// `t` has `shape` and only finite values.

@@ -26,8 +26,8 @@ impl Preset {
 }
 
 /// What every preset starts from: `family` trained on `data` for `steps` steps of `batch`, seed 0,
-/// every CPU thread, one process, no flips, the default logging ([`LogConfig::default`]) and no
-/// FID during training. A preset changes the rest with struct update syntax.
+/// every CPU thread, one process, no flips, no augmentation, the default logging
+/// ([`LogConfig::default`]) and no FID during training. A preset changes the rest with struct update syntax.
 pub fn base(name: &str, data: &str, (batch, steps): (usize, u64), family: FamilyConfig) -> RunConfig {
     RunConfig {
         preset: name.into(),
@@ -41,6 +41,7 @@ pub fn base(name: &str, data: &str, (batch, steps): (usize, u64), family: Family
         log: LogConfig::default(),
         eval: EvalConfig::default(),
         dist: Default::default(),
+        augment: Default::default(),
     }
 }
 

@@ -211,6 +211,16 @@ impl Registry {
             .map(|k| k.arch)
             .collect()
     }
+
+    /// The families whose first preset's settings satisfy `has` (e.g.
+    /// [`FamilySettings::augments`]).
+    pub fn archs_where(&self, has: impl Fn(&dyn FamilySettings) -> bool) -> Vec<&'static str> {
+        self.kinds
+            .iter()
+            .filter(|k| k.presets.first().is_some_and(|p| has(&*p.config().family)))
+            .map(|k| k.arch)
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Every family gantry registers through the same checks (`gantry_train::harness`): two steps,
-//! a bit-identical resume, each declared capability, and every `reg.*` switch taking effect. A
-//! family added to `Registry::builtin` is checked here without a line of this file changing.
+//! a bit-identical resume, each declared capability, and every `reg.*` switch and
+//! `augment.diffaug` taking effect or refused by name. A family added to `Registry::builtin` is
+//! checked here without a line of this file changing.
 //!
 //! One test, the families in turn: training seeds libtorch's one global generator, which two
 //! threads would share.
@@ -14,7 +15,7 @@ fn every_registered_family_trains_resumes_exactly_and_does_what_it_declares() {
     for kind in Registry::builtin().kinds() {
         match gantry_train::harness::check(kind, tmp.path()) {
             Ok(report) => eprintln!("{report}"),
-            Err(e) => failures.push(format!("{}: {e:#}", kind.arch)),
+            Err(e) => failures.push(format!("{}: {e:?}", kind.arch)),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

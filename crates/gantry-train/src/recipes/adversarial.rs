@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use crate::config::AugmentConfig;
 use crate::family::{NetId, Networks, Phase, Scalars};
 
 /// A named objective: an adversarial loss and the Lipschitz constraint it comes with.
@@ -279,6 +280,8 @@ pub struct Game {
     pub device: Device,
     /// `D` (× `train.d_steps`, each on a fresh batch), then `G` on D's last batch.
     pub phases: [Phase; 2],
+    /// What D sees of every image (`augment.diffaug`; none unless [`Game::augment_with`]).
+    pub augment: gantry_augment::DiffAugment,
 }
 
 impl Game {
@@ -319,8 +322,23 @@ impl Game {
             reg: reg.clone(),
             device,
             phases: [Phase { name: "D", repeat: train.d_steps, fresh_batch: true }, Phase::same_batch("G")],
+            augment: Default::default(),
         };
         Ok((game, g, d, g_ema))
+    }
+
+    /// Applies `augment` to what D sees from now on ([`Game::seen`]); a family that calls this
+    /// says so in [`crate::config::Recipe::augments`].
+    pub fn augment_with(&mut self, augment: &AugmentConfig) {
+        self.augment = augment.diffaug.clone();
+    }
+
+    /// Images `x` as D sees them: through DiffAugment's policies, differentiably, with fresh
+    /// draws per call (so reals and fakes are augmented independently, as the authors do); `x`
+    /// itself when augmentation is off. Every D input of a step goes through it, and the
+    /// penalties take its output (R1 on augmented reals, as the authors do).
+    pub fn seen(&self, x: &Tensor) -> Tensor {
+        self.augment.apply(x)
     }
 
     /// The gradient penalty and lazy R1/R2/DRAGAN terms for a critic `d`.

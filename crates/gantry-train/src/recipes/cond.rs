@@ -62,14 +62,20 @@ impl Recipe for CondRun {
         self.model.channels = channels;
     }
 
+    fn augments(&self) -> bool {
+        true
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
         self.reg.validate(self.loss)?;
         Ok(CondConfig { channels: self.model.channels.max(1), ..self.model.clone() }.validate()?)
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(CondFamily::new(self, cx)?))
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = CondFamily::new(self, cx)?;
+        family.game.augment_with(&run.augment);
+        Ok(Box::new(family))
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
@@ -122,6 +128,7 @@ impl CondFamily {
         let z = gantry_core::parallel::randn(&[b, self.cfg.z_dim], (Kind::Float, self.game.device));
         let y_fake = self.fake_labels(b);
         let fake = tch::no_grad(|| self.g.forward(&z, &y_fake, true));
+        let (x, fake) = (&self.game.seen(x), self.game.seen(&fake));
         let (real_out, real_cls) = self.d.forward(x, &y, true);
         let (fake_out, fake_cls) = self.d.forward(&fake, &y_fake, true);
         let adv = self.game.loss.d_loss(&real_out, &fake_out);
@@ -149,10 +156,13 @@ impl CondFamily {
         let b = real.images.size()[0];
         let z = gantry_core::parallel::randn(&[b, self.cfg.z_dim], (Kind::Float, self.game.device));
         let y_fake = self.fake_labels(b);
-        let fake = self.g.forward(&z, &y_fake, true);
+        let fake = self.game.seen(&self.g.forward(&z, &y_fake, true));
         let (fake_out, fake_cls) = self.d.forward(&fake, &y_fake, true);
-        let real_out =
-            self.game.loss.g_needs_real().then(|| self.d.forward(&real.images, &self.labels(real), true).0);
+        let real_out = self
+            .game
+            .loss
+            .g_needs_real()
+            .then(|| self.d.forward(&self.game.seen(&real.images), &self.labels(real), true).0);
         let mut loss = self.game.loss.g_loss(&fake_out, real_out.as_ref());
         let mut out = Vec::new();
         if let Some(fc) = &fake_cls {

@@ -198,6 +198,11 @@ impl<M: GanModel> Recipe for GanRun<M> {
         self.model.set_channels(channels);
     }
 
+    /// DCGAN's D sees images; the toy MLPs' sees points.
+    fn augments(&self) -> bool {
+        self.model.data().image().is_some()
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
         super::adversarial::validate_nonnegative(&[("train.instance_noise", self.train.instance_noise)])?;
@@ -205,8 +210,10 @@ impl<M: GanModel> Recipe for GanRun<M> {
         self.model.check()
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(GanFamily::new(self, cx)?))
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = GanFamily::new(self, cx)?;
+        family.game.augment_with(&run.augment);
+        Ok(Box::new(family))
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers.
@@ -281,13 +288,15 @@ impl GanFamily {
         gantry_core::parallel::randn(&[n, self.z_dim], (Kind::Float, self.game.device))
     }
 
-    /// `x` with this step's instance noise added (unchanged when it is off or annealed away).
+    /// `x` as D sees it: augmented ([`Game::seen`]), then with this step's instance noise added
+    /// (none when it is off or annealed away).
     fn perturb(&self, x: &Tensor) -> Tensor {
+        let x = self.game.seen(x);
         let sigma = self.train.instance_noise_at(self.game.g_steps());
         if sigma > 0.0 {
-            x + gantry_core::parallel::randn_like(x) * sigma
+            &x + gantry_core::parallel::randn_like(&x) * sigma
         } else {
-            x.shallow_clone()
+            x
         }
     }
 
@@ -306,11 +315,13 @@ impl GanFamily {
             let z = gantry_core::parallel::randn(&[b, self.z_dim], (Kind::Float, self.game.device));
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
             let sigma = self.train.instance_noise_at(self.game.g_steps());
+            let game = &self.game;
             let noisy = |x: &Tensor| {
+                let x = game.seen(x);
                 if sigma > 0.0 {
-                    x + gantry_core::parallel::randn_like(x) * sigma
+                    &x + gantry_core::parallel::randn_like(&x) * sigma
                 } else {
-                    x.shallow_clone()
+                    x
                 }
             };
             let loss = self

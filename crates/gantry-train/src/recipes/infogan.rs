@@ -43,14 +43,21 @@ impl Recipe for InfoganRun {
         self.model.channels = channels;
     }
 
+    /// Q, which shares D's body, reads the codes from augmented fakes too.
+    fn augments(&self) -> bool {
+        true
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
         self.reg.validate(self.loss)?;
         Ok(InfoGanConfig { channels: self.model.channels.max(1), ..self.model.clone() }.validate()?)
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(InfoFamily::new(self, cx)?))
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = InfoFamily::new(self, cx)?;
+        family.game.augment_with(&run.augment);
+        Ok(Box::new(family))
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
@@ -108,6 +115,7 @@ impl InfoFamily {
         let x = &real.images;
         let (z, cat, cont) = self.draw(x.size()[0]);
         let fake = tch::no_grad(|| self.g.forward_t(&self.cfg.latent(&z, &cat, &cont), true));
+        let (x, fake) = (&self.game.seen(x), self.game.seen(&fake));
         let (real_out, _, _) = self.d.forward(x, true);
         let (fake_out, cat_logits, cont_mean) = self.d.forward(&fake, true);
         let adv = self.game.loss.d_loss(&real_out, &fake_out);
@@ -126,9 +134,10 @@ impl InfoFamily {
     fn g_step(&mut self, real: &Batch) -> Scalars {
         let b = real.images.size()[0];
         let (z, cat, cont) = self.draw(b);
-        let fake = self.g.forward_t(&self.cfg.latent(&z, &cat, &cont), true);
+        let fake = self.game.seen(&self.g.forward_t(&self.cfg.latent(&z, &cat, &cont), true));
         let (fake_out, cat_logits, cont_mean) = self.d.forward(&fake, true);
-        let real_out = self.game.loss.g_needs_real().then(|| self.d.forward(&real.images, true).0);
+        let real_out =
+            self.game.loss.g_needs_real().then(|| self.d.forward(&self.game.seen(&real.images), true).0);
         let (info, _, _) = info_loss(&self.cfg, &cat_logits, &cont_mean, &cat, &cont);
         let loss = self.game.loss.g_loss(&fake_out, real_out.as_ref()) + info;
         self.game.g_update(&loss);

@@ -49,6 +49,11 @@ impl Recipe for ProganRun {
         self.model.channels = channels;
     }
 
+    /// Translation and cutout scale with the resolution of the moment (no shift at 4×4).
+    fn augments(&self) -> bool {
+        true
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
         self.reg.validate(self.loss)?;
@@ -57,8 +62,10 @@ impl Recipe for ProganRun {
             .map_err(|e| crate::error::err!("invalid {e}"))
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(ProganFamily::new(self, cx)?))
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = ProganFamily::new(self, cx)?;
+        family.game.augment_with(&run.augment);
+        Ok(Box::new(family))
     }
 
     /// Configs of the single schema carried StyleGAN2's regularisers and the GAN stabilisers.
@@ -136,6 +143,7 @@ impl ProganFamily {
         let growth = self.now(b);
         let x = reals_at(&real.images, growth, self.cfg.resolution);
         let fake = tch::no_grad(|| self.g.forward(&self.z(b), growth));
+        let (x, fake) = (self.game.seen(&x), self.game.seen(&fake));
         let real_out = self.d.forward(&x, growth);
         let fake_out = self.d.forward(&fake, growth);
         let adv = self.game.loss.d_loss(&real_out, &fake_out);
@@ -150,11 +158,11 @@ impl ProganFamily {
     fn g_step(&mut self, real: &Batch) -> Scalars {
         let b = real.images.size()[0];
         let growth = self.now(b);
-        let fake = self.g.forward(&self.z(b), growth);
+        let fake = self.game.seen(&self.g.forward(&self.z(b), growth));
         let fake_out = self.d.forward(&fake, growth);
         let real_out = self.game.loss.g_needs_real().then(|| {
             let x = reals_at(&real.images, growth, self.cfg.resolution);
-            self.d.forward(&x, growth)
+            self.d.forward(&self.game.seen(&x), growth)
         });
         let loss = self.game.loss.g_loss(&fake_out, real_out.as_ref());
         self.game.g_update(&loss);

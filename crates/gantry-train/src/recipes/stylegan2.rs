@@ -109,6 +109,10 @@ impl Recipe for StyleRun {
         self.model.channels = channels;
     }
 
+    fn augments(&self) -> bool {
+        true
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
         let r = &self.reg;
@@ -138,8 +142,10 @@ impl Recipe for StyleRun {
         Ok(())
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(StyleFamily::new(self, cx)?))
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = StyleFamily::new(self, cx)?;
+        family.game.augment_with(&run.augment);
+        Ok(Box::new(family))
     }
 
     /// Configs of the single schema carried the GAN stabilisers.
@@ -222,6 +228,7 @@ impl StyleFamily {
             let ws = self.ws(b);
             self.synth(&ws)
         });
+        let (x, fake) = (&self.game.seen(x), self.game.seen(&fake));
         let real_out = self.d.forward(x, None);
         let fake_out = self.d.forward(&fake, None);
         let adv = self.game.loss.d_loss(&real_out, &fake_out);
@@ -234,9 +241,10 @@ impl StyleFamily {
     fn g_step(&mut self, real: &Batch) -> Scalars {
         let b = real.images.size()[0];
         let ws = self.ws(b);
-        let fake = self.synth(&ws);
+        let fake = self.game.seen(&self.synth(&ws));
         let fake_out = self.d.forward(&fake, None);
-        let real_out = self.game.loss.g_needs_real().then(|| self.d.forward(&real.images, None));
+        let real_out =
+            self.game.loss.g_needs_real().then(|| self.d.forward(&self.game.seen(&real.images), None));
         let adv = self.game.loss.g_loss(&fake_out, real_out.as_ref());
         let reg = &self.reg;
         let mut out = vec![("g_loss", adv.double_value(&[]))];
