@@ -410,12 +410,30 @@ fn bad_image_folders_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("faces");
     std::fs::create_dir_all(dir.join("s1")).unwrap();
-    image::GrayImage::from_pixel(8, 8, image::Luma([9])).save(dir.join("s1/1.png")).unwrap();
     std::fs::write(dir.join("s1/2.pgm"), b"P5\n8 8\n255\nshort").unwrap();
     let out = tmp.path().join("run");
     let e = train_on(&dir, &out);
-    assert!(e.contains("2.pgm") && e.contains("undecodable"), "{e}");
+    assert!(e.contains("no image decodes") && e.contains("2.pgm"), "{e}");
     assert!(!out.exists());
+
+    // Beside images that decode, the corrupt file, WebP and BMP files and a README are a
+    // summary line and a list in the run folder, not an error.
+    let grey = image::GrayImage::from_pixel(8, 8, image::Luma([9]));
+    for name in ["1.png", "3.webp", "4.bmp"] {
+        grey.save(dir.join("s1").join(name)).unwrap();
+    }
+    std::fs::write(dir.join("README"), "faces").unwrap();
+    let run = tmp.path().join("run-faces");
+    let data = format!("data={}", dir.display());
+    let stderr = train_tiny(&run, 1, &["--set", &data, "--set", "batch_size=2"]).stderr;
+    let stderr = String::from_utf8(stderr).unwrap();
+    assert!(stderr.contains(": 3 images 1x32x32 (skipped 2 files: 1 undecodable ("), "{stderr}");
+    assert!(stderr.contains("2.pgm: ") && stderr.contains("1 not an image; every one in"), "{stderr}");
+    let listed = std::fs::read_to_string(run.join("skipped-files.txt")).unwrap();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(lines[0].ends_with("README\tnot an image"), "{listed}");
+    assert!(lines[1].contains("2.pgm\tundecodable: "), "{listed}");
 
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

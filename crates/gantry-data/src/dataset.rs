@@ -65,8 +65,50 @@ pub struct ImageDataset {
     pub labels: Option<Tensor>,
     /// Class names (empty when unlabelled).
     pub classes: Vec<String>,
-    /// Files skipped because they are not images (README, LICENSE, …).
-    pub skipped: usize,
+    /// Files of the folder or archive that were not loaded, each with why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file of a folder or archive that was not loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file, as errors name it.
+    pub file: String,
+    /// Why it was left out.
+    pub why: SkipReason,
+}
+
+/// Why a file was left out of a dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Its extension is not an image's (README, LICENSE, a `.txt` of captions, …).
+    NotAnImage,
+    /// An image file whose bytes do not decode (the decoder's words: truncated, corrupt, over
+    /// the pixel limit).
+    Undecodable(String),
+}
+
+/// One line on `skipped` (None when it is empty): how many files, by reason, naming the first
+/// undecodable one.
+pub fn skipped_summary(skipped: &[Skipped]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let bad: Vec<&Skipped> = skipped.iter().filter(|s| s.why != SkipReason::NotAnImage).collect();
+    let others = skipped.len() - bad.len();
+    let mut parts = Vec::new();
+    if let Some(first) = bad.first() {
+        let SkipReason::Undecodable(why) = &first.why else { unreachable!("filtered") };
+        let more = match bad.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        parts.push(format!("{} undecodable ({}: {why}{more})", bad.len(), first.file));
+    }
+    if others > 0 {
+        parts.push(format!("{others} not {}", if others == 1 { "an image" } else { "images" }));
+    }
+    Some(format!("skipped {} files: {}", skipped.len(), parts.join(", ")))
 }
 
 impl ImageDataset {
@@ -97,7 +139,7 @@ impl ImageDataset {
             Some(l) => Some(Tensor::from_slice(&l)),
             None => None,
         };
-        Ok(Self { name, images, labels, classes, skipped: 0 })
+        Ok(Self { name, images, labels, classes, skipped: Vec::new() })
     }
 
     /// The number of images, N.
@@ -249,7 +291,7 @@ pub fn concat(parts: Vec<ImageDataset>, name: impl Into<String>) -> Result<Image
     } else {
         None
     };
-    let skipped = parts.iter().map(|p| p.skipped).sum();
+    let skipped = parts.iter().flat_map(|p| p.skipped.iter().cloned()).collect();
     Ok(ImageDataset { name, images, labels, classes, skipped })
 }
 

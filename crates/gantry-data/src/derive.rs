@@ -144,7 +144,7 @@ pub fn mnist_framed(uci: &ImageDataset) -> Result<ImageDataset> {
         labels: None,
         name: uci.name.clone(),
         classes: vec![],
-        skipped: 0,
+        skipped: Vec::new(),
     }
     .fit(Some(20), Some(1), crate::Fit::Resize)?;
     let framed = mid.fit(Some(28), Some(1), crate::Fit::Pad)?;
@@ -168,7 +168,7 @@ fn of_class(ds: &ImageDataset, class: &str) -> Result<ImageDataset> {
         images: ds.images.index_select(0, &idx),
         labels: None,
         classes: vec![],
-        skipped: 0,
+        skipped: Vec::new(),
     })
 }
 
@@ -179,7 +179,7 @@ fn part(ds: &ImageDataset, from: i64, n: i64) -> ImageDataset {
         images: ds.images.narrow(0, from, n),
         labels: ds.labels.as_ref().map(|l| l.narrow(0, from, n)),
         classes: ds.classes.clone(),
-        skipped: 0,
+        skipped: Vec::new(),
     }
 }
 
@@ -218,7 +218,7 @@ pub fn edges_of_digits(root: &Path, train: i64, test: i64) -> Result<()> {
             labels: None,
             name: format!("{} ({split})", ds.name),
             classes: vec![],
-            skipped: 0,
+            skipped: Vec::new(),
         };
         write_edges(&part, &root.join(split))?;
     }

@@ -1,18 +1,21 @@
-//! Image folders and `.tar.gz` archives of PNG, JPEG and PGM/PPM files.
+//! Image folders and `.tar.gz` archives of PNG, JPEG, WebP, BMP, TIFF and PGM/PPM files.
 //!
 //! Labels come from class folders: `<class>/<file>`, optionally under split folders
-//! (`train/<class>/<file>`, `test/<class>/<file>`). Files with an image extension must decode (else
-//! an error names the file); other files (README, LICENSE, …) are skipped and counted. Classes and
-//! files are ordered naturally (`s2` before `s10`), so a folder always loads in the same order.
+//! (`train/<class>/<file>`, `test/<class>/<file>`). An image file that does not decode (truncated,
+//! corrupt, over the pixel limit) is left out, as is any other file (README, LICENSE, …); each is
+//! listed with why in [`ImageDataset::skipped`], and a folder where no image decodes is one error
+//! line. Classes and files are ordered naturally (`s2` before `s10`), so a folder always loads in
+//! the same order.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::dataset::{fit_pixels, Fit, ImageDataset, Split};
+use crate::dataset::{fit_pixels, skipped_summary, Fit, ImageDataset, SkipReason, Skipped, Split};
 use crate::{DataError, Result};
 
 /// Extensions decoded as images.
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm"];
+pub const IMAGE_EXTENSIONS: &[&str] =
+    &["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "pgm", "ppm", "pbm", "pnm"];
 
 /// The size and channels images are brought to. `None` keeps what the files have (then every
 /// image must have the same size).
@@ -156,15 +159,49 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
         )));
     }
 
-    let (images, skipped): (Vec<Member>, Vec<Member>) = members.into_iter().partition(is_image);
+    let (images, others): (Vec<Member>, Vec<Member>) = members.into_iter().partition(is_image);
     let mut images = images;
     images.sort_by_cached_key(|m| natural_key(&m.rel));
+    let mut skipped: Vec<Skipped> =
+        others.iter().map(|m| Skipped { file: m.shown.clone(), why: SkipReason::NotAnImage }).collect();
     if images.is_empty() {
         return Err(DataError::Empty(format!(
             "{}: the dataset is empty: no image files ({}) among {} files",
             path.display(),
             IMAGE_EXTENSIONS.join(", "),
             skipped.len()
+        )));
+    }
+
+    // Every image file is decoded; one that does not is listed and left out.
+    let mut decoded = Vec::with_capacity(images.len());
+    let mut kept = Vec::with_capacity(images.len());
+    for m in images {
+        let bytes = match &m.bytes {
+            Bytes::Mem(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+            Bytes::File(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| DataError::io(p, e))?),
+        };
+        let format = image::ImageFormat::from_extension(ext_of(&m.rel)).ok_or_else(|| DataError::Decode {
+            path: m.shown.clone(),
+            message: "unknown image format".into(),
+        });
+        match format.and_then(|f| crate::decode::decode(&bytes, f, &m.shown)) {
+            Ok(img) => {
+                decoded.push(img);
+                kept.push(m);
+            }
+            Err(DataError::Decode { message, .. }) => {
+                skipped.push(Skipped { file: m.shown.clone(), why: SkipReason::Undecodable(message) })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let images = kept;
+    if images.is_empty() {
+        return Err(DataError::Empty(format!(
+            "{}: no image decodes ({})",
+            path.display(),
+            skipped_summary(&skipped).unwrap_or_default()
         )));
     }
 
@@ -175,20 +212,6 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
         classes = images.iter().map(|m| top(&m.rel)).collect();
         classes.sort_by_cached_key(|c| natural_key(c));
         classes.dedup();
-    }
-
-    let mut decoded = Vec::with_capacity(images.len());
-    for m in &images {
-        let bytes = match &m.bytes {
-            Bytes::Mem(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-            Bytes::File(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| DataError::io(p, e))?),
-        };
-        let format = image::ImageFormat::from_extension(ext_of(&m.rel)).ok_or_else(|| DataError::Decode {
-            path: m.shown.clone(),
-            message: "unknown image format".into(),
-        })?;
-        let img = crate::decode::decode(&bytes, format, &m.shown)?;
-        decoded.push(img);
     }
 
     let channels = target.channels.unwrap_or_else(|| {
@@ -247,7 +270,7 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
         labels,
         classes,
     )?;
-    ds.skipped = skipped.len();
+    ds.skipped = skipped;
     Ok(ds)
 }
 
@@ -271,7 +294,8 @@ mod tests {
         std::fs::write(d.path().join("README"), "hi").unwrap();
         let ds = load(d.path(), Split::Train, Target::default()).unwrap();
         assert_eq!(ds.classes, vec!["s2", "s10"]);
-        assert_eq!(ds.skipped, 1);
+        let readme = d.path().join("README").display().to_string();
+        assert_eq!(ds.skipped, vec![Skipped { file: readme, why: SkipReason::NotAnImage }]);
         assert_eq!(ds.image_shape(), [1, 4, 4]);
         let firsts: Vec<i64> = (0..4).map(|i| ds.images.int64_value(&[i, 0, 0, 0])).collect();
         assert_eq!(firsts, vec![2, 4, 3, 10], "s2/1 < s2/9 < s2/10 < s10/1");
@@ -295,9 +319,50 @@ mod tests {
         assert_eq!(load(d.path(), Split::All, t).unwrap().len(), 3);
         let e = load(d.path(), Split::Train, Target::default()).unwrap_err().to_string();
         assert!(e.contains("mixed sizes"), "{e}");
+        // A file that does not decode is left out and listed, with the decoder's words.
         std::fs::write(d.path().join("train/cat/broken.png"), b"not a png").unwrap();
+        let train = load(d.path(), Split::Train, t).unwrap();
+        assert_eq!(train.len(), 2);
+        assert_eq!(train.skipped.len(), 1);
+        assert!(train.skipped[0].file.ends_with("broken.png"), "{:?}", train.skipped);
+        let line = skipped_summary(&train.skipped).unwrap();
+        assert!(
+            line.starts_with("skipped 1 files: 1 undecodable (") && line.contains("broken.png: "),
+            "{line}"
+        );
+        // Nothing decodes: one line, no dataset.
+        std::fs::remove_file(d.path().join("train/cat/a.png")).unwrap();
+        std::fs::remove_file(d.path().join("train/dog/b.png")).unwrap();
         let e = load(d.path(), Split::Train, t).unwrap_err().to_string();
-        assert!(e.contains("broken.png") && e.contains("undecodable"), "{e}");
+        assert!(e.contains("no image decodes") && e.contains("broken.png"), "{e}");
+    }
+
+    #[test]
+    fn png_jpeg_webp_bmp_tiff_16_bit_and_rgba_files_all_load() {
+        let d = tempfile::tempdir().unwrap();
+        let rgb = image::RgbImage::from_fn(6, 6, |x, y| image::Rgb([(x * 40) as u8, (y * 40) as u8, 90]));
+        std::fs::create_dir_all(d.path().join("a")).unwrap();
+        for ext in ["png", "jpg", "webp", "bmp", "tif"] {
+            image::DynamicImage::ImageRgb8(rgb.clone())
+                .save(d.path().join(format!("a/{ext}.{ext}")))
+                .unwrap();
+        }
+        let deep = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(6, 6, image::Luma([40_000u16]));
+        std::fs::create_dir_all(d.path().join("b")).unwrap();
+        deep.save(d.path().join("b/deep.png")).unwrap();
+        let rgba = image::RgbaImage::from_pixel(6, 6, image::Rgba([10, 20, 30, 128]));
+        rgba.save(d.path().join("b/alpha.png")).unwrap();
+        let ds = load(d.path(), Split::Train, Target::default()).unwrap();
+        assert_eq!((ds.len(), ds.image_shape()), (7, [3, 6, 6]), "skipped: {:?}", ds.skipped);
+        assert!(ds.skipped.is_empty());
+        assert_eq!(ds.classes, vec!["a", "b"]);
+        // In name order a/ holds bmp, jpg, png, tif, webp: the lossless ones give the same pixels;
+        // 16-bit grey (b/deep.png, after b/alpha.png) keeps its top byte.
+        let px = |i: i64, c: i64, y: i64, x: i64| ds.images.int64_value(&[i, c, y, x]);
+        for i in [0, 2, 3, 4] {
+            assert_eq!((px(i, 0, 2, 3), px(i, 1, 2, 3), px(i, 2, 2, 3)), (120, 80, 90), "image {i}");
+        }
+        assert_eq!(px(6, 0, 0, 0), (40_000 >> 8) as i64);
     }
 
     #[test]

@@ -31,6 +31,6 @@ pub mod toy;
 pub mod unpaired;
 
 pub use batcher::{Batch, Batcher, LastBatch};
-pub use dataset::{Fit, ImageDataset, Split};
+pub use dataset::{Fit, ImageDataset, SkipReason, Skipped, Split};
 pub use error::{DataError, Result};
 pub use source::{load, LoadOptions};

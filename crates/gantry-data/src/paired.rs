@@ -102,7 +102,7 @@ fn split_halves(
             images,
             labels: None,
             classes: vec![],
-            skipped: 0,
+            skipped: Vec::new(),
         }
         .fit(Some(opts.size), Some(channels), opts.fit)
     };

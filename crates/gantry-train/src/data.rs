@@ -12,6 +12,9 @@ use tch::{Device, Tensor};
 use crate::config::RunConfig;
 use crate::family::{Batch, DataNeeds, Family};
 
+/// The file of a run folder that lists the data files left out ([`Source::write_skipped`]).
+pub const SKIPPED_FILES: &str = "skipped-files.txt";
+
 /// Where real examples come from.
 #[derive(Debug)]
 pub enum Source {
@@ -228,14 +231,41 @@ impl Source {
         t.degrade_u8(&targets).map(|inputs| (inputs, Some(targets)))
     }
 
+    /// The files of the data's folders that were left out, each with why (see
+    /// [`gantry_data::folder`]).
+    pub fn skipped(&self) -> Vec<&gantry_data::Skipped> {
+        match self {
+            Source::Images { ds, .. } => ds.skipped.iter().collect(),
+            Source::Toy { .. } => Vec::new(),
+            Source::Paired { inputs, targets, .. } => inputs.skipped.iter().chain(&targets.skipped).collect(),
+            Source::Unpaired { a, b, .. } => a.skipped.iter().chain(&b.skipped).collect(),
+        }
+    }
+
+    /// Writes [`Source::skipped`] to `SKIPPED_FILES` in `run_root`, a line a file (`FILE<TAB>why`),
+    /// when anything was left out.
+    pub fn write_skipped(&self, run_root: &std::path::Path) -> Result<()> {
+        let skipped = self.skipped();
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        let lines: String = skipped
+            .iter()
+            .map(|s| match &s.why {
+                gantry_data::SkipReason::NotAnImage => format!("{}\tnot an image\n", s.file),
+                gantry_data::SkipReason::Undecodable(why) => format!("{}\tundecodable: {why}\n", s.file),
+            })
+            .collect();
+        Ok(gantry_core::fs::write_atomic(&run_root.join(SKIPPED_FILES), lines.as_bytes())?)
+    }
+
     /// One line for the log.
     pub fn describe(&self) -> String {
         let images = |ds: &ImageDataset| {
             let [c, h, w] = ds.image_shape();
-            let skipped = if ds.skipped > 0 {
-                format!(", {} non-image files skipped", ds.skipped)
-            } else {
-                String::new()
+            let skipped = match gantry_data::dataset::skipped_summary(&ds.skipped) {
+                Some(line) => format!(" ({line}; every one in the run folder's {SKIPPED_FILES})"),
+                None => String::new(),
             };
             format!("{}: {} images {c}x{h}x{w}{skipped}", ds.name, ds.len())
         };

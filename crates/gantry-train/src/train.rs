@@ -155,6 +155,7 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
             bail!("refusing to write into {}: another run started there meanwhile", out.display());
         }
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+        parts.data.write_skipped(out)?;
         Some(lock)
     } else {
         None
@@ -211,6 +212,7 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
     if writes {
         run.truncate_metrics(ck_step)?;
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
+        parts.data.write_skipped(dir)?;
     }
     let session = Session { cfg, run, parts, device, threads, best: None, dist, _lock: lock };
     if writes && target == ck_step {

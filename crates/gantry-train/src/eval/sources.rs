@@ -259,7 +259,11 @@ pub fn side(
             };
             let ds = gantry_data::load(&spec, &lo)?;
             let idx = subset(ds.len(), opts.n, opts.seed);
-            let label = format!("{} ({} images)", ds.name, idx.len());
+            // A file left out (undecodable, not an image) is said where the source is named.
+            let label = match gantry_data::dataset::skipped_summary(&ds.skipped) {
+                Some(line) => format!("{} ({} images; {line})", ds.name, idx.len()),
+                None => format!("{} ({} images)", ds.name, idx.len()),
+            };
             let images = ds.images;
             let batches = idx
                 .chunks(opts.batch as usize)
