@@ -102,8 +102,15 @@ impl Recipe for CycleRun {
         Ok(())
     }
 
-    fn build(&self, _run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
-        Ok(Box::new(CycleFamily::new(self, cx)?))
+    /// D_A and D_B each see one domain's images: both augment them (the pool's fakes too).
+    fn augments(&self) -> bool {
+        true
+    }
+
+    fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
+        let mut family = CycleFamily::new(self, cx)?;
+        family.augment = run.augment.diffaug.clone();
+        Ok(Box::new(family))
     }
 }
 
@@ -133,6 +140,8 @@ pub struct CycleFamily {
     batches_per_epoch: Option<u64>,
     generated: Option<Generated>,
     phases: [Phase; 2],
+    /// What D_A and D_B see of every image (`augment.diffaug`; none by default).
+    augment: gantry_augment::DiffAugment,
 }
 
 impl CycleFamily {
@@ -171,6 +180,7 @@ impl CycleFamily {
             batches_per_epoch: cx.batches_per_epoch,
             generated: None,
             phases: [Phase::fresh("G"), Phase::same_batch("D")],
+            augment: Default::default(),
         })
     }
 
@@ -191,8 +201,8 @@ impl CycleFamily {
         let rec_a = self.g_ba.forward(&fake_b, Mode::Train); // F(G(a))
         let fake_a = self.g_ba.forward(b, Mode::Train); // F(b)
         let rec_b = self.g_ab.forward(&fake_a, Mode::Train); // G(F(b))
-        let gan_b = loss.g_loss(&self.d_b.forward(&fake_b, Mode::Train), None) * scale;
-        let gan_a = loss.g_loss(&self.d_a.forward(&fake_a, Mode::Train), None) * scale;
+        let gan_b = loss.g_loss(&self.d_b.forward(&self.augment.apply(&fake_b), Mode::Train), None) * scale;
+        let gan_a = loss.g_loss(&self.d_a.forward(&self.augment.apply(&fake_a), Mode::Train), None) * scale;
         let (cyc_a, cyc_b) = (l1(&rec_a, a), l1(&rec_b, b));
         let mut total = &gan_a + &gan_b + (&cyc_a + &cyc_b) * t.cycle_weight;
         let mut out = vec![("lr_factor", factor)];
@@ -223,7 +233,10 @@ impl CycleFamily {
         let loss = self.s.loss.adversarial();
         let half = 0.5 * authors_scale(loss);
         let (constraint, reg) = (self.s.loss.constraint(), &self.s.reg);
+        let augment = &self.augment;
         let judge = |d: &PatchGan, real: &Tensor, fake: &Tensor| {
+            // What D sees (augmented when `augment.diffaug` asks); the penalties take the same.
+            let (real, fake) = (&augment.apply(real), &augment.apply(fake));
             let (real_out, fake_out) = (d.forward(real, Mode::Train), d.forward(fake, Mode::Train));
             let critic = |x: &Tensor| d.forward(x, Mode::Train);
             let adv = loss.d_loss(&real_out, &fake_out) * half;
