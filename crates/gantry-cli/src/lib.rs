@@ -549,27 +549,10 @@ pub fn run_with(registry: Registry) -> ! {
     registry.install();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {}", one_line(&e));
+        eprintln!("error: {}", gantry_train::error::chain_line(e.as_ref()));
         std::process::exit(1);
     }
     std::process::exit(0)
-}
-
-/// An error and its causes on one line, each cause once (an error that prints its source, such
-/// as "PATH: No space left on device", is not followed by that source again).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if msg.contains(text.trim()) {
-            continue;
-        }
-        if !msg.is_empty() {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
-    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -1085,7 +1068,7 @@ mod tests {
         let core = gantry_core::CoreError::io("/run/checkpoints/step-1.safetensors", io);
         let e = anyhow::Error::new(core).context("writing the checkpoint\n of step 1");
         assert_eq!(
-            super::one_line(&e),
+            gantry_train::error::chain_line(e.as_ref()),
             "writing the checkpoint of step 1: /run/checkpoints/step-1.safetensors: No space left on device"
         );
     }

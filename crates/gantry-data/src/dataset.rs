@@ -86,28 +86,73 @@ pub enum SkipReason {
     /// An image file whose bytes do not decode (the decoder's words: truncated, corrupt, over
     /// the pixel limit).
     Undecodable(String),
+    /// An image smaller than asked for (its size and the limit, in words).
+    TooSmall(String),
+    /// The same pixels as an earlier file (named).
+    Duplicate(String),
+    /// No label for it where labels were asked for (why, in words).
+    Unlabelled(String),
+}
+
+impl SkipReason {
+    /// A short name of the kind of reason ("undecodable", "duplicate", …), for summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SkipReason::NotAnImage => "not an image",
+            SkipReason::Undecodable(_) => "undecodable",
+            SkipReason::TooSmall(_) => "too small",
+            SkipReason::Duplicate(_) => "duplicate",
+            SkipReason::Unlabelled(_) => "unlabelled",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::NotAnImage => f.write_str("not an image"),
+            SkipReason::Undecodable(why) => write!(f, "undecodable: {why}"),
+            SkipReason::TooSmall(why) => write!(f, "too small: {why}"),
+            SkipReason::Duplicate(of) => write!(f, "duplicate of {of}"),
+            SkipReason::Unlabelled(why) => write!(f, "unlabelled: {why}"),
+        }
+    }
 }
 
 /// One line on `skipped` (None when it is empty): how many files, by reason, naming the first
-/// undecodable one.
+/// file of each reason other than "not an image".
 pub fn skipped_summary(skipped: &[Skipped]) -> Option<String> {
     if skipped.is_empty() {
         return None;
     }
-    let bad: Vec<&Skipped> = skipped.iter().filter(|s| s.why != SkipReason::NotAnImage).collect();
-    let others = skipped.len() - bad.len();
-    let mut parts = Vec::new();
-    if let Some(first) = bad.first() {
-        let SkipReason::Undecodable(why) = &first.why else { unreachable!("filtered") };
-        let more = match bad.len() {
-            1 => String::new(),
-            n => format!(" and {} more", n - 1),
-        };
-        parts.push(format!("{} undecodable ({}: {why}{more})", bad.len(), first.file));
+    let mut kinds: Vec<(&'static str, Vec<&Skipped>)> = Vec::new();
+    for s in skipped {
+        match kinds.iter_mut().find(|(k, _)| *k == s.why.kind()) {
+            Some((_, v)) => v.push(s),
+            None => kinds.push((s.why.kind(), vec![s])),
+        }
     }
-    if others > 0 {
-        parts.push(format!("{others} not {}", if others == 1 { "an image" } else { "images" }));
-    }
+    // Reasons that say something about an image first; "not an image" last.
+    kinds.sort_by_key(|(k, _)| *k == SkipReason::NotAnImage.kind());
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(kind, files)| {
+            let n = files.len();
+            if *kind == SkipReason::NotAnImage.kind() {
+                return format!("{n} not {}", if n == 1 { "an image" } else { "images" });
+            }
+            let first = files[0];
+            let more = if n > 1 { format!(" and {} more", n - 1) } else { String::new() };
+            let detail = match &first.why {
+                SkipReason::Undecodable(why) | SkipReason::TooSmall(why) | SkipReason::Unlabelled(why) => {
+                    format!("{}: {why}", first.file)
+                }
+                SkipReason::Duplicate(of) => format!("{} of {of}", first.file),
+                SkipReason::NotAnImage => unreachable!("handled above"),
+            };
+            format!("{n} {kind} ({detail}{more})")
+        })
+        .collect();
     Some(format!("skipped {} files: {}", skipped.len(), parts.join(", ")))
 }
 

@@ -69,7 +69,34 @@ fn complete(bytes: &[u8]) -> bool {
     matches!((last([0xFF, 0xDA]), last([0xFF, 0xD9])), (Some(sos), Some(eoi)) if eoi > sos)
 }
 
-/// libjpeg-turbo's pixels: 8-bit grey for one-component files, RGB otherwise.
+/// Pillow's `cmyk2rgb` (Convert.c): each of R, G, B is (255 − k) − c·(255 − k)/255, with its
+/// integer rounding.
+fn cmyk_to_rgb([c, m, y, k]: [u8; 4]) -> [u8; 3] {
+    let nk = 255 - k as i32;
+    let muldiv255 = |a: i32| {
+        let t = a * nk + 128;
+        ((t >> 8) + t) >> 8
+    };
+    [c, m, y].map(|v| (nk - muldiv255(v as i32)).clamp(0, 255) as u8)
+}
+
+/// The EXIF orientation `bytes` of `format` declare (none when they declare none or cannot be
+/// read): how the image must be turned to be seen as the camera saw it. Pillow's `Image.open`
+/// (and so FID tools) ignores it; `gantry dataset prepare` applies it.
+pub fn orientation(bytes: &[u8], format: ImageFormat) -> image::metadata::Orientation {
+    use image::ImageDecoder;
+    let read = || -> image::ImageResult<image::metadata::Orientation> {
+        if format == ImageFormat::Jpeg {
+            image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(bytes))?.orientation()
+        } else {
+            image::ImageReader::with_format(std::io::Cursor::new(bytes), format).into_decoder()?.orientation()
+        }
+    };
+    read().unwrap_or(image::metadata::Orientation::NoTransforms)
+}
+
+/// libjpeg-turbo's pixels: 8-bit grey for one-component files, RGB otherwise (CMYK converted as
+/// Pillow does).
 fn decode_jpeg(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
     if !complete(bytes) {
         return Err("truncated JPEG (no end-of-image marker after the last scan)".into());
@@ -82,8 +109,18 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
             d.do_fancy_upsampling(true);
             let (w, h) = (d.width() as u32, d.height() as u32);
             check_size(w as u64, h as u64, 3).map_err(std::io::Error::other)?;
-            let grey = matches!(d.color_space(), mozjpeg::ColorSpace::JCS_GRAYSCALE);
-            let img = if grey {
+            let space = d.color_space();
+            let grey = matches!(space, mozjpeg::ColorSpace::JCS_GRAYSCALE);
+            let cmyk = matches!(space, mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK);
+            let img = if cmyk {
+                // libjpeg gives CMYK (YCCK converted) as stored; Pillow reads CMYK JPEGs as Adobe's
+                // inverted CMYK and converts to RGB with its `cmyk2rgb`, which this repeats.
+                let mut s = d.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)?;
+                let px: Vec<[u8; 4]> = s.read_scanlines()?;
+                s.finish()?;
+                let rgb = px.iter().flat_map(|&p| cmyk_to_rgb(p.map(|v| 255 - v))).collect();
+                image::RgbImage::from_raw(w, h, rgb).map(DynamicImage::ImageRgb8)
+            } else if grey {
                 let mut s = d.grayscale()?;
                 let px: Vec<u8> = s.read_scanlines()?;
                 s.finish()?;

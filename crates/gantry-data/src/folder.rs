@@ -29,17 +29,51 @@ pub struct Target {
     pub fit: Fit,
 }
 
-enum Bytes {
+pub(crate) enum Bytes {
     File(PathBuf),
     Mem(Vec<u8>),
 }
 
-struct Member {
+/// A file of a folder or archive.
+pub(crate) struct Member {
     /// Path relative to the folder or archive root, `/`-separated.
-    rel: String,
+    pub(crate) rel: String,
     /// How errors name it.
-    shown: String,
-    bytes: Bytes,
+    pub(crate) shown: String,
+    pub(crate) bytes: Bytes,
+}
+
+impl Member {
+    /// Its bytes (read now for a file of a folder).
+    pub(crate) fn read(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
+        Ok(match &self.bytes {
+            Bytes::Mem(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+            Bytes::File(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| DataError::io(p, e))?),
+        })
+    }
+
+    /// Its extension, lower-cased ("" when it has none).
+    pub(crate) fn ext(&self) -> String {
+        let name = self.rel.rsplit('/').next().unwrap_or_default();
+        name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+    }
+}
+
+/// Files at the root of a folder or archive that describe the dataset rather than hold it:
+/// StyleGAN2-ADA's `dataset.json` (labels) and the manifest `gantry dataset prepare` writes.
+pub const METADATA_FILES: &[&str] = &["dataset.json", crate::prepare::MANIFEST];
+
+/// The files of a folder, or the members of a `.tar`/`.tar.gz` archive.
+pub(crate) fn members(path: &Path) -> Result<Vec<Member>> {
+    if path.is_dir() {
+        list_folder(path)
+    } else if is_archive(path) {
+        list_archive(path)
+    } else if !path.exists() {
+        Err(DataError::Spec(format!("{}: no such folder or archive", path.display())))
+    } else {
+        Err(DataError::Spec(format!("{}: expected a folder or a .tar.gz archive of images", path.display())))
+    }
 }
 
 /// A sort key that orders digit runs by value: `s2` < `s10`.
@@ -107,25 +141,17 @@ fn list_archive(path: &Path) -> Result<Vec<Member>> {
     Ok(out)
 }
 
-fn is_archive(path: &Path) -> bool {
+/// Whether `path` names a `.tar`, `.tar.gz` or `.tgz` archive.
+pub(crate) fn is_archive(path: &Path) -> bool {
     let s = path.to_string_lossy();
     s.ends_with(".tar.gz") || s.ends_with(".tgz") || s.ends_with(".tar")
 }
 
 /// Loads an image folder or archive (see the module docs).
 pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
-    let mut members = if path.is_dir() {
-        list_folder(path)?
-    } else if is_archive(path) {
-        list_archive(path)?
-    } else {
-        return Err(DataError::Spec(format!(
-            "{}: expected a folder or a .tar.gz archive of images",
-            path.display()
-        )));
-    };
-    let ext_of = |rel: &str| rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    let is_image = |m: &Member| IMAGE_EXTENSIONS.contains(&ext_of(&m.rel).as_str());
+    let mut members = members(path)?;
+    members.retain(|m| !METADATA_FILES.contains(&m.rel.as_str()));
+    let is_image = |m: &Member| IMAGE_EXTENSIONS.contains(&m.ext().as_str());
 
     // Split folders: train/ and test/ at the top.
     let top = |rel: &str| rel.split('/').next().unwrap_or_default().to_string();
@@ -177,11 +203,8 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
     let mut decoded = Vec::with_capacity(images.len());
     let mut kept = Vec::with_capacity(images.len());
     for m in images {
-        let bytes = match &m.bytes {
-            Bytes::Mem(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-            Bytes::File(p) => std::borrow::Cow::Owned(std::fs::read(p).map_err(|e| DataError::io(p, e))?),
-        };
-        let format = image::ImageFormat::from_extension(ext_of(&m.rel)).ok_or_else(|| DataError::Decode {
+        let bytes = m.read()?;
+        let format = image::ImageFormat::from_extension(m.ext()).ok_or_else(|| DataError::Decode {
             path: m.shown.clone(),
             message: "unknown image format".into(),
         });

@@ -11,6 +11,8 @@
 //! - [`derive`]: gantry-made paired sets (edges → Fashion-MNIST, grey → colour CIFAR-10).
 //! - [`paired`]: `A|B` image pairs in the pix2pix authors' layout (`train/`, `val/`, `test/`).
 //! - [`unpaired`]: two unpaired image domains in the CycleGAN authors' layout (`trainA/`, `trainB/`, …).
+//! - [`prepare`]: `gantry dataset prepare` — a messy folder of photos to S×S PNGs with a manifest,
+//!   resized by [`resample`] (Pillow's filters, byte for byte).
 //! - [`toy`]: the ring of 8 Gaussians, the 5×5 grid, the 1-D Gaussian, and mode-coverage scores.
 
 #![warn(missing_docs, missing_debug_implementations)]
@@ -26,6 +28,8 @@ pub mod folder;
 pub mod idx;
 pub mod image_file;
 pub mod paired;
+pub mod prepare;
+pub mod resample;
 pub mod source;
 pub mod toy;
 pub mod unpaired;

@@ -249,13 +249,7 @@ impl Source {
         if skipped.is_empty() {
             return Ok(());
         }
-        let lines: String = skipped
-            .iter()
-            .map(|s| match &s.why {
-                gantry_data::SkipReason::NotAnImage => format!("{}\tnot an image\n", s.file),
-                gantry_data::SkipReason::Undecodable(why) => format!("{}\tundecodable: {why}\n", s.file),
-            })
-            .collect();
+        let lines: String = skipped.iter().map(|s| format!("{}\t{}\n", s.file, s.why)).collect();
         Ok(gantry_core::fs::write_atomic(&run_root.join(SKIPPED_FILES), lines.as_bytes())?)
     }
 

@@ -84,25 +84,32 @@ impl Error {
     /// This error and its causes on one line, joined by ": ", each cause once: one whose words
     /// the line already holds (an I/O error after "PATH: No space left on device") is left out.
     pub fn one_line(&self) -> String {
-        let mut line = String::new();
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
-        while let Some(e) = cause {
-            let text = e.to_string();
-            if !line.contains(text.trim()) {
-                if !line.is_empty() {
-                    line.push_str(": ");
-                }
-                line.push_str(&text);
-            }
-            cause = e.source();
-        }
-        line.split_whitespace().collect::<Vec<_>>().join(" ")
+        chain_line(self)
     }
 
     /// This error as the cause of `what`.
     pub fn context(self, what: impl Display) -> Self {
         Error::Context { what: what.to_string(), source: Box::new(self) }
     }
+}
+
+/// An error and its causes on one line, each cause once: a cause whose words its error already
+/// shows (such as "PATH: No space left on device" over the io error) is not repeated, and line
+/// breaks become spaces. What [`Error::one_line`] and the `gantry` command print.
+pub fn chain_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = String::new();
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(text.trim()) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl std::fmt::Debug for Error {

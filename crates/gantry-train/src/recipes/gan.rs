@@ -288,16 +288,9 @@ impl GanFamily {
         gantry_core::parallel::randn(&[n, self.z_dim], (Kind::Float, self.game.device))
     }
 
-    /// `x` as D sees it: augmented ([`Game::seen`]), then with this step's instance noise added
-    /// (none when it is off or annealed away).
+    /// `x` as D sees it this step (see [`perturbed`]).
     fn perturb(&self, x: &Tensor) -> Tensor {
-        let x = self.game.seen(x);
-        let sigma = self.train.instance_noise_at(self.game.g_steps());
-        if sigma > 0.0 {
-            &x + gantry_core::parallel::randn_like(&x) * sigma
-        } else {
-            x
-        }
+        perturbed(&self.game, &self.train, x)
     }
 
     /// G's loss against the unrolled copy of D: copy D and its optimiser state, take `steps`
@@ -314,20 +307,11 @@ impl GanFamily {
         for _ in 0..u.steps {
             let z = gantry_core::parallel::randn(&[b, self.z_dim], (Kind::Float, self.game.device));
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
-            let sigma = self.train.instance_noise_at(self.game.g_steps());
-            let game = &self.game;
-            let noisy = |x: &Tensor| {
-                let x = game.seen(x);
-                if sigma > 0.0 {
-                    &x + gantry_core::parallel::randn_like(&x) * sigma
-                } else {
-                    x
-                }
-            };
-            let loss = self
-                .game
-                .loss
-                .d_loss(&u.d.forward_t(&noisy(real), true), &u.d.forward_t(&noisy(&fake), true));
+            let (game, train) = (&self.game, &self.train);
+            let loss = game.loss.d_loss(
+                &u.d.forward_t(&perturbed(game, train, real), true),
+                &u.d.forward_t(&perturbed(game, train, &fake), true),
+            );
             u.opt.backward_step(&loss);
         }
         Some(u.d.forward_t(u_fake, true))
@@ -536,3 +520,15 @@ pub const MLP_PRESETS: &[Preset] = &[Preset {
     summary: "MLP GAN on the ring of 8 Gaussians (data=grid for the 5x5 grid)",
     build: toy_ring,
 }];
+
+/// `x` as D sees it: augmented ([`Game::seen`]), then with this step's instance noise added (none
+/// when it is off or annealed away). The D steps and the unrolled copy's steps both see this.
+fn perturbed(game: &Game, train: &TrainConfig, x: &Tensor) -> Tensor {
+    let x = game.seen(x);
+    let sigma = train.instance_noise_at(game.g_steps());
+    if sigma > 0.0 {
+        &x + gantry_core::parallel::randn_like(&x) * sigma
+    } else {
+        x
+    }
+}
