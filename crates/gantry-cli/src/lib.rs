@@ -296,6 +296,11 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Datasets of your own: `prepare` turns a folder of images into one `data=` reads.
+    Dataset {
+        #[command(subcommand)]
+        cmd: DatasetCmd,
+    },
     /// List the presets.
     Presets,
     /// Write a run's report.html (self-contained: config, curves, sample grids, checkpoints);
@@ -367,6 +372,45 @@ struct EvalArgs {
     kid_subset_size: usize,
     #[arg(long, default_value = "auto")]
     device: String,
+}
+
+#[derive(Subcommand)]
+enum DatasetCmd {
+    /// A folder (or .tar.gz) of PNG, JPEG (CMYK, progressive), WebP, BMP, TIFF images of any size,
+    /// mode and depth, EXIF-rotated photos included, as S×S PNGs in class folders with a manifest
+    /// (gantry-dataset.json) and StyleGAN2-ADA's dataset.json: what `--set data=OUT` trains on.
+    /// Files left out (undecodable, too small, duplicates, unlabelled) are each one line.
+    Prepare {
+        /// The images: a folder, or a .tar/.tar.gz archive.
+        src: PathBuf,
+        /// Where to write the dataset: a new (or empty) folder, or an archive (.tar, .tar.gz).
+        out: PathBuf,
+        /// Side of the square output images, in pixels.
+        #[arg(long)]
+        size: u32,
+        /// center: the centred square, resized (StyleGAN2-ADA's center-crop); pad: the whole
+        /// image, letterboxed on the background; none: the whole image, stretched.
+        #[arg(long, default_value = "center")]
+        crop: gantry_data::prepare::Crop,
+        /// Pillow's resampling filter: lanczos (StyleGAN2-ADA's dataset tool), bicubic (clean-fid),
+        /// box, bilinear or hamming; equal to Pillow's byte for byte.
+        #[arg(long, default_value = "lanczos")]
+        filter: gantry_data::resample::Filter,
+        /// auto (dataset.json if there is one, else class folders if every image is in one),
+        /// none, folders or dataset.json (StyleGAN2-ADA's).
+        #[arg(long, default_value = "auto")]
+        labels: gantry_data::prepare::Labels,
+        /// 1 (grey) or 3 (RGB); default: grey images stay grey, colour ones RGB.
+        #[arg(long)]
+        channels: Option<u8>,
+        /// What transparency is composited on (and pad's canvas): white, black, grey or #rrggbb.
+        #[arg(long, default_value = "white", value_parser = gantry_data::prepare::parse_colour)]
+        background: [u8; 3],
+        /// Leave out images whose kept side (the shorter one; the longer with --crop pad) is under
+        /// this many pixels [default: half of --size].
+        #[arg(long)]
+        min_size: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -644,6 +688,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Classifier { cmd } => classifier_cmd(cmd),
+        Cmd::Dataset { cmd } => dataset_cmd(cmd),
         Cmd::Eval(args) => eval_cmd(args),
         Cmd::Traverse { from, code, steps, range, rows } => {
             let m = from.model()?;
@@ -1051,6 +1096,59 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         println!("  sample:     {exe} sample --ckpt {run} --n 64 --out samples.png");
     }
     Ok(())
+}
+
+fn dataset_cmd(cmd: DatasetCmd) -> Result<()> {
+    match cmd {
+        DatasetCmd::Prepare { src, out, size, crop, filter, labels, channels, background, min_size } => {
+            use gantry_data::prepare::{prepare, Options};
+            let opts = Options { crop, filter, labels, channels, background, min_size, ..Options::new(size) };
+            let done = prepare(&src, &out, &opts, |s| println!("skipped {}: {}", s.file, s.why))?;
+            let m = &done.manifest;
+            let classes = if m.classes.is_empty() {
+                "unlabelled".to_string()
+            } else {
+                let each: Vec<String> =
+                    m.classes.iter().zip(&m.class_counts).map(|(c, n)| format!("{c} {n}")).collect();
+                format!(
+                    "{} classes ({}; labels from {})",
+                    m.classes.len(),
+                    each.join(", "),
+                    label_source(m.labels)
+                )
+            };
+            let skipped = gantry_data::dataset::skipped_summary(&done.skipped)
+                .map(|s| format!("; {s}"))
+                .unwrap_or_default();
+            println!(
+                "wrote {}: {} images {}x{}x{} ({} crop, {}), {classes}{skipped}",
+                out.display(),
+                m.count,
+                m.channels,
+                m.size,
+                m.size,
+                serde_json::to_value(m.crop)?.as_str().unwrap_or_default(),
+                m.filter,
+            );
+            println!(
+                "tree hash {}; manifest: {} in {}",
+                m.tree_hash,
+                gantry_data::prepare::MANIFEST,
+                out.display()
+            );
+            println!("train on it: gantry train --preset PRESET --set data={}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn label_source(l: gantry_data::prepare::Labels) -> &'static str {
+    use gantry_data::prepare::Labels;
+    match l {
+        Labels::DatasetJson => "dataset.json",
+        Labels::Folders => "class folders",
+        Labels::None | Labels::Auto => "nowhere",
+    }
 }
 
 /// `--split`: train, test or all.

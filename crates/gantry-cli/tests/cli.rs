@@ -1288,3 +1288,70 @@ fn progan_grows_on_schedule_and_resumes_exactly() {
     );
     assert!(err.contains("model.resolution") && err.contains("48"), "{err}");
 }
+
+/// A folder as a new user has one (two class folders; PNG, JPEG, WebP, BMP, TIFF; 16-bit, RGBA,
+/// grey; a corrupt file, a duplicate in another format, a README) through `gantry dataset
+/// prepare`, then trained on by an unconditional and a conditional family.
+#[test]
+fn a_prepared_messy_folder_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("photos");
+    for class in ["cats", "dogs"] {
+        std::fs::create_dir_all(src.join(class)).unwrap();
+    }
+    let rgb = |w: u32, h: u32, k: u32| {
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * k) as u8, (y * 3 + k) as u8, ((x ^ y) * 5) as u8])
+        }))
+    };
+    for (i, ext) in ["png", "jpg", "webp", "bmp", "tiff"].iter().enumerate() {
+        rgb(40 + 9 * i as u32, 36, i as u32 + 2).save(src.join(format!("cats/{i}.{ext}"))).unwrap();
+    }
+    let deep = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(48, 48, |x, y| {
+        image::Rgb([(x * 1300) as u16, (y * 1300) as u16, 40000])
+    });
+    image::DynamicImage::ImageRgb16(deep).save(src.join("dogs/deep.png")).unwrap();
+    let rgba = image::RgbaImage::from_fn(33, 33, |x, y| image::Rgba([0, 90, 200, ((x + y) * 4) as u8]));
+    rgba.save(src.join("dogs/cutout.png")).unwrap();
+    image::GrayImage::from_fn(32, 32, |x, y| image::Luma([(x * y) as u8]))
+        .save(src.join("dogs/grey.png"))
+        .unwrap();
+    rgb(40, 36, 2).save(src.join("dogs/same-as-cat-0.bmp")).unwrap();
+    std::fs::write(src.join("dogs/corrupt.jpg"), b"\xFF\xD8\xFF\xE0 cut short").unwrap();
+    std::fs::write(src.join("README.md"), "my pets").unwrap();
+
+    let out = tmp.path().join("pets");
+    let prepared = ok(gantry().args(["dataset", "prepare"]).arg(&src).arg(&out).args(["--size", "32"]));
+    let stdout = String::from_utf8(prepared.stdout).unwrap();
+    let skips: Vec<&str> = stdout.lines().filter(|l| l.starts_with("skipped ")).collect();
+    assert_eq!(skips.len(), 3, "{stdout}");
+    assert!(
+        stdout.contains("same-as-cat-0.bmp: duplicate of ") && stdout.contains("corrupt.jpg: undecodable"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("wrote ") && stdout.contains(": 8 images 3x32x32"), "{stdout}");
+    assert!(stdout.contains("2 classes (cats 5, dogs 3; labels from class folders)"), "{stdout}");
+
+    for (preset, sets) in [("dcgan-cifar10", &TINY[..]), ("cgan-mnist", &["--set", "threads=2"][..])] {
+        let run = tmp.path().join(format!("run-{preset}"));
+        let trained = ok(gantry()
+            .args(["train", "--preset", preset, "--steps", "2", "--out"])
+            .arg(&run)
+            .arg("--set")
+            .arg(format!("data={}", out.display()))
+            .args(sets)
+            .args(["--set", "batch_size=4"]));
+        let stderr = String::from_utf8(trained.stderr).unwrap();
+        assert!(stderr.contains(": 8 images ") && !stderr.contains("skipped"), "{preset}: {stderr}");
+        assert!(!run.join("skipped-files.txt").exists());
+    }
+
+    // Nothing usable: one line, no output.
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("x.png"), b"not a png").unwrap();
+    let none = tmp.path().join("none");
+    let e = fails(gantry().args(["dataset", "prepare"]).arg(&bad).arg(&none).args(["--size", "32"]));
+    assert!(e.contains("no usable image") && e.contains("x.png"), "{e}");
+    assert!(!none.exists());
+}

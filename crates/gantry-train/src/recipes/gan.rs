@@ -523,7 +523,7 @@ pub const MLP_PRESETS: &[Preset] = &[Preset {
 
 /// `x` as D sees it: augmented ([`Game::seen`]), then with this step's instance noise added (none
 /// when it is off or annealed away). The D steps and the unrolled copy's steps both see this.
-fn perturbed(game: &Game, train: &TrainConfig, x: &Tensor) -> Tensor {
+fn perturbed(game: &Game, train: &GanTrain, x: &Tensor) -> Tensor {
     let x = game.seen(x);
     let sigma = train.instance_noise_at(game.g_steps());
     if sigma > 0.0 {
