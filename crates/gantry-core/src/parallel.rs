@@ -115,6 +115,12 @@ pub fn rand_like(x: &Tensor) -> Tensor {
     rand(&x.size(), (x.kind(), x.device()))
 }
 
+/// `values` averaged over ranks through the run's gradient averaging (the same values, copied,
+/// without data parallelism): statistics every rank must agree on, such as ADA's r_t.
+pub fn mean_over_ranks(values: &[Tensor]) -> Vec<Tensor> {
+    average_gradients(values).unwrap_or_else(|| values.iter().map(Tensor::copy).collect())
+}
+
 /// `grads` averaged over ranks (unchanged without data parallelism).
 pub(crate) fn average_gradients(grads: &[Tensor]) -> Option<Vec<Tensor>> {
     let sync = CONTEXT.with(|c| c.borrow().sync.clone())?;

@@ -346,8 +346,9 @@ impl Default for EvalConfig {
 }
 
 /// Augmentation of every image the discriminator sees, real and fake, in D's step and in G's
-/// (so G's gradient passes through it), for the families that [`Recipe::augments`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// (so G's gradient passes through it), for the families that [`Recipe::augments`]: DiffAugment
+/// (`diffaug`) or StyleGAN2-ADA's pipe (`ada_target` adapts its p, `p` fixes it), not both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentConfig {
     /// `augment.diffaug`: DiffAugment's policies (Zhao et al. 2020), any of
@@ -355,12 +356,98 @@ pub struct AugmentConfig {
     /// authors use all three at 10–20% of the data, `translation,cutout` when colour matters.
     #[serde(default)]
     pub diffaug: gantry_augment::DiffAugment,
+    /// `augment.ada_target`: adaptive discriminator augmentation (Karras et al. 2020) steering
+    /// p so that E[sign(D(real))] stays near this value (their 0.6); p starts at 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ada_target: Option<f64>,
+    /// `augment.p`: the pipe at this fixed probability (their `--aug fixed --p`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// `augment.pipe`: which transforms (their `--augpipe`: blit, geom, color, filter, noise,
+    /// cutout, bg, bgc, bgcf, bgcfn, bgcfnc); default `bgc`, theirs.
+    #[serde(default = "default_pipe", skip_serializing_if = "is_default_pipe")]
+    pub pipe: gantry_augment::Spec,
+    /// `augment.ada_kimg`: thousands of real images for p to move by 1 (their 500).
+    #[serde(default = "default_ada_kimg", skip_serializing_if = "is_default_ada_kimg")]
+    pub ada_kimg: f64,
+    /// `augment.ada_interval`: D steps between adjustments of p (their 4).
+    #[serde(default = "default_ada_interval", skip_serializing_if = "is_default_ada_interval")]
+    pub ada_interval: u64,
+}
+
+fn default_pipe() -> gantry_augment::Spec {
+    gantry_augment::Spec::Bgc
+}
+fn is_default_pipe(s: &gantry_augment::Spec) -> bool {
+    *s == default_pipe()
+}
+fn default_ada_kimg() -> f64 {
+    500.0
+}
+fn is_default_ada_kimg(v: &f64) -> bool {
+    *v == default_ada_kimg()
+}
+fn default_ada_interval() -> u64 {
+    4
+}
+fn is_default_ada_interval(v: &u64) -> bool {
+    *v == default_ada_interval()
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        AugmentConfig {
+            diffaug: Default::default(),
+            ada_target: None,
+            p: None,
+            pipe: default_pipe(),
+            ada_kimg: default_ada_kimg(),
+            ada_interval: default_ada_interval(),
+        }
+    }
 }
 
 impl AugmentConfig {
     /// Whether nothing is augmented.
     pub fn is_off(&self) -> bool {
-        self.diffaug.is_empty()
+        self.diffaug.is_empty() && !self.ada()
+    }
+
+    /// Whether StyleGAN2-ADA's pipe is on (adaptive or fixed p).
+    pub fn ada(&self) -> bool {
+        self.ada_target.is_some() || self.p.is_some()
+    }
+
+    /// The key that switched augmentation on, for errors.
+    pub fn key(&self) -> &'static str {
+        match (self.ada_target.is_some(), self.p.is_some()) {
+            (true, _) => "augment.ada_target",
+            (_, true) => "augment.p",
+            _ => "augment.diffaug",
+        }
+    }
+
+    /// Checks the values; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        if let (Some(_), Some(_)) = (self.ada_target, self.p) {
+            bail!("invalid augment.p: set augment.ada_target (p adapts) or augment.p (p fixed), not both");
+        }
+        if self.ada() && !self.diffaug.is_empty() {
+            bail!("invalid augment.diffaug: DiffAugment and ADA's pipe (augment.ada_target / augment.p) are alternatives; choose one");
+        }
+        if let Some(t) = self.ada_target.filter(|t| !(t.is_finite() && *t > -1.0 && *t < 1.0)) {
+            bail!("invalid augment.ada_target: expected a value in (-1, 1) (E[sign(D(real))]; theirs is 0.6), found {t}");
+        }
+        if let Some(p) = self.p.filter(|p| !(p.is_finite() && (0.0..=1.0).contains(p))) {
+            bail!("invalid augment.p: expected a probability in [0, 1], found {p}");
+        }
+        if !(self.ada_kimg.is_finite() && self.ada_kimg > 0.0) {
+            bail!("invalid augment.ada_kimg: expected > 0, found {}", self.ada_kimg);
+        }
+        if self.ada_interval == 0 {
+            bail!("invalid augment.ada_interval: expected ≥ 1, found 0");
+        }
+        Ok(())
     }
 }
 
@@ -527,9 +614,11 @@ impl RunConfig {
             crate::run_dir::KeepBest::parse(&self.log.keep_best)
                 .map_err(|e| err!("invalid log.keep_best: {e}"))?;
         }
+        self.augment.validate()?;
         if !self.augment.is_off() && !self.family.augments() {
             bail!(
-                "invalid augment.diffaug: the {} family does not augment what its discriminator sees (families that do: {})",
+                "invalid {}: the {} family does not augment what its discriminator sees (families that do: {})",
+                self.augment.key(),
                 self.family.arch(),
                 Registry::current().archs_where(|s| s.augments()).join(", ")
             );

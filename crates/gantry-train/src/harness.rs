@@ -11,7 +11,7 @@
 //! 3. **capabilities**: the step-2 checkpoint loaded for inference ([`Model::load`]) and each
 //!    capability the family declares exercised once, its outputs checked for shape and finiteness;
 //! 4. **every switch takes effect**: each `reg.*` setting that is off in the preset (a number 0 or
-//!    `false`), and `augment.diffaug`, switched on, changes the step-1 checkpoint or is refused
+//!    `false`), `augment.diffaug` and ADA's `augment.p`, switched on, changes the step-1 checkpoint or is refused
 //!    in a line naming it — a setting accepted and validated but never applied (as `reg.drift`
 //!    once was in three families) fails here.
 
@@ -37,7 +37,7 @@ pub struct Report {
     pub tensors: usize,
     /// The capabilities exercised.
     pub capabilities: Vec<&'static str>,
-    /// The `reg.*` settings (and `augment.diffaug`) switched on, each with the value it took.
+    /// The `reg.*` settings (and `augment.diffaug`, `augment.p`) switched on, each with the value it took.
     pub switches: Vec<(String, toml::Value)>,
     /// The settings the preset refuses to switch on, with the line it says why.
     pub refused: Vec<(String, String)>,
@@ -162,8 +162,8 @@ fn same_tensors(a: &Path, b: &Path) -> Result<usize> {
     Ok(names.len())
 }
 
-/// The `reg.*` settings of `cfg` that are off (0 or false), then `augment.diffaug` when it is
-/// off, each with a value that turns it on.
+/// The `reg.*` settings of `cfg` that are off (0 or false), then `augment.diffaug` and
+/// `augment.p` when augmentation is off, each with a value that turns it on.
 fn switches_off(cfg: &RunConfig) -> Result<Vec<(String, toml::Value)>> {
     let value = toml::Value::try_from(cfg)?;
     let mut off: Vec<(String, toml::Value)> = match value.get("reg").and_then(|r| r.as_table()) {
@@ -183,6 +183,7 @@ fn switches_off(cfg: &RunConfig) -> Result<Vec<(String, toml::Value)>> {
     };
     if cfg.augment.is_off() {
         off.push(("augment.diffaug".into(), toml::Value::String("color,translation,cutout".into())));
+        off.push(("augment.p".into(), toml::Value::Float(0.5)));
     }
     Ok(off)
 }

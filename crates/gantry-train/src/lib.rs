@@ -20,6 +20,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod augment;
 pub mod capability;
 pub mod chart;
 pub mod config;

@@ -280,8 +280,8 @@ pub struct Game {
     pub device: Device,
     /// `D` (× `train.d_steps`, each on a fresh batch), then `G` on D's last batch.
     pub phases: [Phase; 2],
-    /// What D sees of every image (`augment.diffaug`; none unless [`Game::augment_with`]).
-    pub augment: gantry_augment::DiffAugment,
+    /// What D sees of every image (`[augment]`; none unless [`Game::augment_with`]).
+    pub augment: crate::augment::Augment,
 }
 
 impl Game {
@@ -328,15 +328,15 @@ impl Game {
     }
 
     /// Applies `augment` to what D sees from now on ([`Game::seen`]); a family that calls this
-    /// says so in [`crate::config::Recipe::augments`].
+    /// says so in [`crate::config::Recipe::augments`]. ADA's state joins the networks (`ada`).
     pub fn augment_with(&mut self, augment: &AugmentConfig) {
-        self.augment = augment.diffaug.clone();
+        self.augment = crate::augment::Augment::new(augment, &mut self.nets, self.device);
     }
 
-    /// Images `x` as D sees them: through DiffAugment's policies, differentiably, with fresh
-    /// draws per call (so reals and fakes are augmented independently, as the authors do); `x`
-    /// itself when augmentation is off. Every D input of a step goes through it, and the
-    /// penalties take its output (R1 on augmented reals, as the authors do).
+    /// Images `x` as D sees them: through DiffAugment's policies or ADA's pipe, differentiably,
+    /// with fresh draws per call (so reals and fakes are augmented independently, as the authors
+    /// do); `x` itself when augmentation is off. Every D input of a step goes through it, and the
+    /// penalties take its output (R1 on augmented reals).
     pub fn seen(&self, x: &Tensor) -> Tensor {
         self.augment.apply(x)
     }
@@ -359,7 +359,10 @@ impl Game {
         real_out: &Tensor,
         fake_out: &Tensor,
     ) -> Scalars {
-        critic_update(&mut self.nets, self.d, self.constraint, &self.reg, adv, extra, real_out, fake_out)
+        let mut out =
+            critic_update(&mut self.nets, self.d, self.constraint, &self.reg, adv, extra, real_out, fake_out);
+        out.extend(self.augment.end_d_step(&[real_out]));
+        out
     }
 
     /// G's update on `loss`.

@@ -109,7 +109,7 @@ impl Recipe for CycleRun {
 
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         let mut family = CycleFamily::new(self, cx)?;
-        family.augment = run.augment.diffaug.clone();
+        family.augment = crate::augment::Augment::new(&run.augment, &mut family.nets, cx.device);
         Ok(Box::new(family))
     }
 }
@@ -140,8 +140,8 @@ pub struct CycleFamily {
     batches_per_epoch: Option<u64>,
     generated: Option<Generated>,
     phases: [Phase; 2],
-    /// What D_A and D_B see of every image (`augment.diffaug`; none by default).
-    augment: gantry_augment::DiffAugment,
+    /// What D_A and D_B see of every image (`[augment]`; none by default).
+    augment: crate::augment::Augment,
 }
 
 impl CycleFamily {
@@ -263,7 +263,9 @@ impl CycleFamily {
                 names: ["d_b_real", "d_b_fake"],
             },
         ];
-        Ok(critic_step(&mut self.nets, self.d_id, constraint, reg, &critics))
+        let mut out = critic_step(&mut self.nets, self.d_id, constraint, reg, &critics);
+        out.extend(self.augment.end_d_step(&[&real_a_out, &real_b_out]));
+        Ok(out)
     }
 
     fn run(&self, g: &ResnetGenerator, x: &Tensor, channels: i64) -> Result<Tensor> {
