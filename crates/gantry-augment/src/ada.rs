@@ -454,6 +454,9 @@ impl AugmentPipe {
 
     /// `images` `[N, C, H, W]` (C = 1 or 3; float) augmented with overall probability `p`,
     /// differentiably in `images`, drawing from libtorch's generator as their `forward` does.
+    // `x = x op y`, not `x op= y`: tch's assignment operators work in place, which would write
+    // through to the caller's tensor when no stage before has made a new one.
+    #[allow(clippy::assign_op_pattern)]
     pub fn apply(&self, images: &Tensor, p: f64) -> Tensor {
         let (b, c, h, w) = images.size4().expect("AugmentPipe takes [N, C, H, W] images");
         let d = images.device();
@@ -473,7 +476,7 @@ impl AugmentPipe {
         if self.xflip > 0.0 {
             let i = (rand(&[b]) * 2.0).floor();
             let i = i.where_self(&coin(&[b], self.xflip), &zeros(&i));
-            g_inv = g_inv.matmul(&scale2d(1.0 / (1.0 - 2.0 * &i), 1.0 / 1.0, d));
+            g_inv = g_inv.matmul(&scale2d(1.0 / (1.0 - 2.0 * &i), 1.0, d)); // scale2d_inv(1 − 2i, 1)
         }
         if self.rotate90 > 0.0 {
             let i = (rand(&[b]) * 4.0).floor();
@@ -652,7 +655,7 @@ impl AugmentPipe {
                 let t_i =
                     t_i.where_self(&rand(&[b]).lt_tensor(&(&p * self.imgfilter * *strength)), &ones(&t_i));
                 let t = Tensor::ones([b, bands], opts);
-                let _ = t.narrow(1, i as i64, 1).copy_(&t_i.unsqueeze(1));
+                t.narrow(1, i as i64, 1).copy_(&t_i.unsqueeze(1));
                 let t = &t / (&expected * t.square()).sum_dim_intlist(-1, true, Kind::Float).sqrt();
                 g = g * t;
             }

@@ -18,6 +18,7 @@ pub use gantry_train::chart;
 pub mod collapse;
 pub mod conditioning;
 pub mod divergences;
+pub mod few_shot;
 pub mod stylegan;
 pub mod translation;
 pub mod truncation;
@@ -47,6 +48,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "autoencoders",
         "AAE latent scatter / MMD / digit-per-component with the mixture prior, Parzen log-likelihood, VAE vs VAE-GAN (MNIST)",
+    ),
+    (
+        "few-shot",
+        "500 digits three ways (none, DiffAugment, ADA): FID, D's train vs held-out scores, ADA's p; the leak check (blit at p 0.5, 0.9)",
     ),
     (
         "stylegan",

@@ -58,6 +58,7 @@ fn run(cli: Cli) -> Result<()> {
         "stylegan" => repro::stylegan::run(&o)?,
         "translation" => repro::translation::run(&o)?,
         "autoencoders" => repro::autoencoders::run(&o)?,
+        "few-shot" => repro::few_shot::run(&o)?,
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")

@@ -272,3 +272,38 @@ fn autoencoders_check() {
     let img = image::open(tmp.path().join("recon.png")).unwrap();
     assert_eq!((img.width(), img.height()), (12 * 34 + 2, 3 * 34 + 2));
 }
+
+#[test]
+fn few_shot_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["few-shot", "--check", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["few-shot.png", "few-shot_samples.png", "summary.json", "summary.md"] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!((s["train_images"].as_i64(), s["heldout_images"].as_i64()), (Some(500), Some(4500)));
+    let runs = s["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5);
+    for r in runs {
+        let points = r["points"].as_array().unwrap();
+        assert_eq!(points.len(), 2, "measured at steps 2 and 4");
+        // p is logged for the ADA runs only, and the fixed ones keep theirs.
+        let p: Vec<Option<f64>> = points.iter().map(|pt| pt["p"].as_f64()).collect();
+        match r["name"].as_str().unwrap() {
+            "none" | "diffaug" => assert!(p.iter().all(Option::is_none), "{r}"),
+            "blit-0.5" => assert!(p.iter().all(|p| *p == Some(0.5)), "{r}"),
+            "blit-0.9" => assert!(p.iter().all(|p| (p.unwrap() - 0.9).abs() < 1e-6), "{r}"),
+            _ => assert!(p.iter().all(|p| p.is_some_and(|p| p >= 0.0)), "{r}"),
+        }
+    }
+    // 50 digits per class were written as a PNG folder, what the runs trained on.
+    let zeros = std::fs::read_dir(tmp.path().join("data/0")).unwrap().count();
+    assert_eq!(zeros, 50);
+}
