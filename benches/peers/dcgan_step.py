@@ -3,10 +3,18 @@ same training step (a D step on real + no-grad fakes, then a G step with D froze
 loss on logits; Adam lr 2e-4, betas (0.5, 0.999); the losses and D's mean outputs read back every
 step, as gantry's recipe does), in eager PyTorch on the CPU.
 
+`--augment diffaug|ada` passes every image D sees (reals and fakes, in D's step and in G's)
+through the authors' own code: DiffAugment's `DiffAugment(x, "color,translation,cutout")`
+(mit-han-lab/data-efficient-gans, `DiffAugment_pytorch.py`) or StyleGAN2-ADA's `AugmentPipe` with
+their `bgc` pipe at p = 0.5 (NVlabs/stylegan2-ada-pytorch, `training/augment.py` with its
+`torch_utils` and `dnnlib`). Their code is not part of gantry: `--augment-code DIR` names a folder
+that holds it (`cargo xtask bench` passes `$GANTRY_AUGMENT_CODE`).
+
 Run by `cargo xtask bench` with the setup venv's Python and the same thread count as the Rust side.
 Prints the median milliseconds per step as a JSON object on its last line.
 """
 import argparse
+import sys
 
 import torch
 import torch.nn as nn
@@ -35,13 +43,36 @@ def discriminator(w=64, c=3):
     )
 
 
+def augmentation(args):
+    """What D sees of an image: itself, or the authors' augmentation of it."""
+    if args.augment == "none":
+        return lambda x: x
+    if not args.augment_code:
+        sys.exit("--augment needs --augment-code DIR (the authors' code)")
+    sys.path.insert(0, args.augment_code)
+    if args.augment == "diffaug":
+        from DiffAugment_pytorch import DiffAugment
+
+        return lambda x: DiffAugment(x, "color,translation,cutout")
+    from training.augment import AugmentPipe
+
+    bgc = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
+               brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+    pipe = AugmentPipe(**bgc).train().requires_grad_(False)
+    pipe.p.copy_(torch.as_tensor(0.5))
+    return pipe
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--augment", choices=["none", "diffaug", "ada"], default="none")
+    ap.add_argument("--augment-code", help="folder with DiffAugment_pytorch.py and StyleGAN2-ADA's training/, torch_utils/, dnnlib/")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    seen = augmentation(args)
     torch.manual_seed(0)
     G, D = generator(), discriminator()
     G.apply(dcgan_init)
@@ -54,7 +85,7 @@ def main():
         z = torch.randn(64, 100)
         with torch.no_grad():
             fake = G(z)
-        real_logits, fake_logits = D(real), D(fake)
+        real_logits, fake_logits = D(seen(real)), D(seen(fake))
         d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         opt_d.zero_grad()
         d_loss.backward()
@@ -63,7 +94,7 @@ def main():
         z = torch.randn(64, 100)
         fake = G(z)
         D.requires_grad_(False)
-        g_loss = F.softplus(-D(fake)).mean()
+        g_loss = F.softplus(-D(seen(fake))).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
@@ -71,7 +102,7 @@ def main():
         stats.append(g_loss.item())
         return stats
 
-    report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__)
+    report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__, augment=args.augment)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,14 @@ struct Pair {
     peer: Option<&'static str>,
     peer_args: &'static [&'static str],
     what: &'static str,
+    /// An environment variable naming a folder of outside code the peer needs (passed as
+    /// `--augment-code`); the pair is skipped, saying so, when it is unset.
+    needs: Option<&'static str>,
 }
+
+/// A folder holding the augmentation authors' code (DiffAugment's `DiffAugment_pytorch.py`;
+/// StyleGAN2-ADA's `training/`, `torch_utils/`, `dnnlib/`), which gantry does not ship.
+const AUGMENT_CODE: &str = "GANTRY_AUGMENT_CODE";
 
 const PAIRS: &[Pair] = &[
     Pair {
@@ -45,6 +52,23 @@ const PAIRS: &[Pair] = &[
         peer: Some("dcgan_step.py"),
         peer_args: &[],
         what: "DCGAN-32 training step (D + G, batch 64, CPU)",
+        needs: None,
+    },
+    Pair {
+        bench: "dcgan_step",
+        criterion_id: "dcgan32_train_step/batch64_diffaug",
+        peer: Some("dcgan_step.py"),
+        peer_args: &["--augment", "diffaug"],
+        what: "DCGAN-32 training step with DiffAugment color,translation,cutout on all D sees (peer: the authors' DiffAugment_pytorch.py)",
+        needs: Some(AUGMENT_CODE),
+    },
+    Pair {
+        bench: "dcgan_step",
+        criterion_id: "dcgan32_train_step/batch64_ada_p0.5",
+        peer: Some("dcgan_step.py"),
+        peer_args: &["--augment", "ada"],
+        what: "DCGAN-32 training step with ADA's bgc pipe at p = 0.5 on all D sees (peer: StyleGAN2-ADA's AugmentPipe)",
+        needs: Some(AUGMENT_CODE),
     },
     Pair {
         bench: "stylegan2_step",
@@ -52,6 +76,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("stylegan2_step.py"),
         peer_args: &["--resolution", "32"],
         what: "StyleGAN2 training step at 32x32 (stylegan2-mnist's network; D + G, batch 32, CPU)",
+        needs: None,
     },
     Pair {
         bench: "stylegan2_step",
@@ -59,6 +84,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("stylegan2_step.py"),
         peer_args: &["--resolution", "64"],
         what: "StyleGAN2 training step at 64x64 (stylegan2-orl's network; D + G, batch 32, CPU)",
+        needs: None,
     },
     Pair {
         bench: "pix2pix_step",
@@ -66,6 +92,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("pix2pix_step.py"),
         peer_args: &["--batch", "1", "--steps", "30"],
         what: "pix2pix training step at 64x64 (U-Net 6 downs ngf 64, 70x70 PatchGAN ndf 64; D + G, batch 1, CPU)",
+        needs: None,
     },
     Pair {
         bench: "pix2pix_step",
@@ -73,6 +100,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("pix2pix_step.py"),
         peer_args: &["--batch", "16"],
         what: "pix2pix training step at 64x64 (U-Net 6 downs ngf 64, 70x70 PatchGAN ndf 64; D + G, batch 16, CPU)",
+        needs: None,
     },
     Pair {
         bench: "cyclegan_step",
@@ -80,6 +108,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("cyclegan_step.py"),
         peer_args: &[],
         what: "CycleGAN training step at 64x64 RGB (2 ResNet-6 G ngf 64, 2 PatchGAN ndf 64, instance norm, pools; batch 1, CPU)",
+        needs: None,
     },
     Pair {
         bench: "srgan_step",
@@ -87,6 +116,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("srgan_step.py"),
         peer_args: &[],
         what: "SRGAN training step x4 to 64x64 RGB (SRResNet 16 blocks, the paper's D, Inception-stem content + 1e-3 adversarial; batch 16, CPU)",
+        needs: None,
     },
     Pair {
         bench: "metrics",
@@ -94,6 +124,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("frechet.py"),
         peer_args: &[],
         what: "Frechet distance between 2048-d Gaussians (f64; peer: scipy sqrtm, pytorch-fid's formula)",
+        needs: None,
     },
     Pair {
         bench: "metrics",
@@ -101,6 +132,7 @@ const PAIRS: &[Pair] = &[
         peer: Some("prdc.py"),
         peer_args: &[],
         what: "precision/recall k=3, 10k x 10k features of 512-d (peer: NumPy blocked k-NN)",
+        needs: None,
     },
     Pair {
         bench: "transport",
@@ -108,6 +140,7 @@ const PAIRS: &[Pair] = &[
         peer: None,
         peer_args: &[],
         what: "exact W1 (transportation simplex), 200x200 points in 2-D",
+        needs: None,
     },
 ];
 
@@ -121,10 +154,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .python
         .clone()
         .context("no Python with torch 2.11.0 is known for the PyTorch peers; set GANTRY_PYTHON to one")?;
-    // The metric peers need NumPy and SciPy beside torch.
-    let have = Command::new(&python).args(["-c", "import numpy, scipy"]).status().is_ok_and(|s| s.success());
+    // The metric peers need NumPy and SciPy beside torch; StyleGAN2-ADA's code (the ADA peer)
+    // imports requests too.
+    let have = Command::new(&python)
+        .args(["-c", "import numpy, scipy, requests"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !have {
-        eprintln!("installing numpy and scipy for the metric peers into {}", python.display());
+        eprintln!("installing numpy, scipy and requests for the peers into {}", python.display());
         let mut pip = Command::new(&python);
         pip.args([
             "-m",
@@ -135,19 +172,33 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "off",
             "numpy",
             "scipy",
+            "requests",
         ]);
-        run_status(pip, "pip install numpy scipy")?;
+        run_status(pip, "pip install numpy scipy requests")?;
     }
     let mut results = Vec::new();
     for pair in PAIRS
         .iter()
         .filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench || p.criterion_id.starts_with(o)))
     {
+        let mut peer_args: Vec<String> = pair.peer_args.iter().map(|a| a.to_string()).collect();
+        if let Some(var) = pair.needs {
+            match std::env::var(var) {
+                Ok(dir) if !dir.is_empty() => peer_args.extend(["--augment-code".to_string(), dir]),
+                _ => {
+                    println!(
+                        "{}: skipped ({var} is unset: set it to a folder holding the authors' code)",
+                        pair.what
+                    );
+                    continue;
+                }
+            }
+        }
         let (mut ours, mut peers) = (Vec::new(), Vec::new());
         let rounds = if pair.peer.is_some() { args.rounds.max(1) } else { 1 };
         for round in 1..=rounds {
             if let Some(peer) = pair.peer {
-                peers.push(peer_median_ms(&python, peer, pair.peer_args, threads)?);
+                peers.push(peer_median_ms(&python, peer, &peer_args, threads)?);
             }
             let mut cmd = cargo();
             cmd.args([
@@ -297,7 +348,7 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// Runs the peer script once; its last stdout line is `{"median_ms": ...}`.
-fn peer_median_ms(python: &std::path::Path, peer: &str, args: &[&str], threads: usize) -> Result<f64> {
+fn peer_median_ms(python: &std::path::Path, peer: &str, args: &[String], threads: usize) -> Result<f64> {
     let script = repo_root().join("benches/peers").join(peer);
     let out = Command::new(python)
         .arg(&script)

@@ -16,6 +16,9 @@ const CASES: [(&str, i64, &str); 7] = [
     ("reordered", 7, "cutout,color"),
 ];
 
+/// Held by each test while it seeds and draws: libtorch's generator is one per process.
+static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size());
     (a - b).abs().max().double_value(&[])
@@ -23,6 +26,7 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn diffaugment_equals_the_authors_function_for_the_same_seed() {
+    let _one = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/diffaug.safetensors");
     let fixture: std::collections::HashMap<String, Tensor> =
         Tensor::read_safetensors(path).unwrap().into_iter().collect();
@@ -58,6 +62,7 @@ const ADA_CASES: [(&str, i64, &str, f64); 8] = [
 
 #[test]
 fn augment_pipe_equals_stylegan2_adas_for_the_same_seed_and_p() {
+    let _one = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ada.safetensors");
     let fixture: std::collections::HashMap<String, Tensor> =
         Tensor::read_safetensors(path).unwrap().into_iter().collect();

@@ -284,6 +284,11 @@ impl GanFamily {
         Ok(Self { game, g, d, train: s.train.clone(), g_ema, unrolled, z_dim: model.z_dim() })
     }
 
+    /// Applies `augment` to what D sees from now on (what a run's `[augment]` does at build).
+    pub fn augment_with(&mut self, augment: &crate::config::AugmentConfig) {
+        self.game.augment_with(augment);
+    }
+
     fn noise(&self, n: i64) -> Tensor {
         gantry_core::parallel::randn(&[n, self.z_dim], (Kind::Float, self.game.device))
     }
