@@ -74,7 +74,7 @@ enum Cmd {
     /// On a GPU machine: build with NCCL, run every preset, FID and NCCL on cuda, StyleGAN2's
     /// 256² speed (see xtask/src/gpu.rs), within ten minutes.
     GpuCheck,
-    /// Regenerate a set of figures into target/repro/NAME (`divergences`, `collapse`, `conditioning`, `truncation`, `stylegan`, `translation`).
+    /// Regenerate a set of figures into target/repro/NAME (divergences, collapse, conditioning, truncation, translation, autoencoders, few-shot, stylegan).
     Repro {
         /// The figure set.
         name: String,
@@ -84,6 +84,10 @@ enum Cmd {
         /// Only this section of a set that has several (translation: pix2pix, cyclegan, superres).
         #[arg(long)]
         only: Option<String>,
+        /// Measure the runs already finished in target/repro/NAME again instead of retraining
+        /// them (those whose final checkpoint has the same configuration).
+        #[arg(long)]
+        reuse: bool,
     },
 }
 
@@ -220,7 +224,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Datasets { cmd } => datasets::run(cmd),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Fuzz(args) => fuzz::run(args),
-        Cmd::Repro { name, check, only } => repro(&name, check, only.as_deref()),
+        Cmd::Repro { name, check, only, reuse } => repro(&name, check, only.as_deref(), reuse),
         Cmd::GpuCheck => gpu::run(),
         Cmd::Weights { cmd } => weights::run(cmd),
     }
@@ -279,7 +283,7 @@ pub fn run_status(mut cmd: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn repro(name: &str, check: bool, only: Option<&str>) -> Result<()> {
+fn repro(name: &str, check: bool, only: Option<&str>, reuse: bool) -> Result<()> {
     let lt = libtorch::setup()?;
     let mut build = cargo();
     build.args(["build", "--release", "--package", "gantry-repro", "--bin", "gantry-repro"]);
@@ -292,6 +296,9 @@ fn repro(name: &str, check: bool, only: Option<&str>) -> Result<()> {
     }
     if let Some(only) = only {
         cmd.args(["--only", only]);
+    }
+    if reuse {
+        cmd.arg("--reuse");
     }
     lt.apply(&mut cmd);
     run_status(cmd, "gantry-repro")

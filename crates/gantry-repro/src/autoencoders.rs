@@ -86,7 +86,7 @@ fn mixture(o: &Options) -> Result<Value> {
         .enumerate()
     {
         let dir = o.out.join("runs").join(preset);
-        let model = crate::train_fresh(aae_run(o, preset, train_data, steps)?, &dir, o.device)?;
+        let model = crate::trained(aae_run(o, preset, train_data, steps)?, &dir, o)?;
         let ae = model.autoencoder()?;
         let (x, labels) = autoencoder_inputs(&model, train_data, split, Some(n))?;
         let labels = labels.context("MNIST has labels")?;
@@ -165,7 +165,7 @@ fn parzen_ll(o: &Options) -> Result<Value> {
     let (train_data, split, _) = data(o, 10_000);
     let (n_samples, n_valid, n_test) = if o.check { (300, 50, 100) } else { (10_000, 1000, 9000) };
     let dir = o.out.join("runs").join("aae-mnist");
-    let model = crate::train_fresh(aae_run(o, "aae-mnist", train_data, steps)?, &dir, o.device)?;
+    let model = crate::trained(aae_run(o, "aae-mnist", train_data, steps)?, &dir, o)?;
     let to_unit = |x: &Tensor| ((x.to_device(Device::Cpu).to_kind(Kind::Double) + 1.0) / 2.0).flatten(1, -1);
     let s = model.sampler()?;
     let z = latents(n_samples, s.z_dim(), 3, "repro-parzen");
@@ -218,7 +218,7 @@ fn vaegan(o: &Options) -> Result<Value> {
             cfg.batch_size = 16;
         }
         let dir = o.out.join("runs").join(preset);
-        let model = crate::train_fresh(cfg, &dir, o.device)?;
+        let model = crate::trained(cfg, &dir, o)?;
         let ae = model.autoencoder()?;
         let (x, _) = autoencoder_inputs(&model, train_data, split, Some(n))?;
         let codes = encode_all(&model, &x)?;

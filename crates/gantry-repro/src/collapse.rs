@@ -132,7 +132,7 @@ fn ring(o: &Options) -> Result<Value> {
             cfg.log.keep_checkpoints = 1;
             cfg.threads = 1;
             let dir = runs.join(format!("ring-{vi}-seed{seed}"));
-            let model = crate::train_fresh(cfg.clone(), &dir, o.device)?;
+            let model = crate::trained(cfg.clone(), &dir, o)?;
             let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))?;
             covered_curves.push(
                 metrics
@@ -236,7 +236,7 @@ fn mnist(o: &Options) -> Result<Value> {
                 cfg.batch_size = 16;
             }
             let dir = runs.join(format!("mnist-{vi}-seed{seed}"));
-            let model = crate::train_fresh(cfg.clone(), &dir, o.device)?;
+            let model = crate::trained(cfg.clone(), &dir, o)?;
             let g = model.sampler()?;
             let z = gantry_train::generate::latents(1000, g.z_dim(), 1, "repro-collapse");
             let x = gantry_core::image::to_u8(&g.generate(&z)); // the classifier reads pixels

@@ -53,7 +53,7 @@ pub fn run(o: &Options) -> Result<Value> {
             }
         }
         let dir = o.out.join("runs").join(preset);
-        let model = crate::train_fresh(cfg.clone(), &dir, o.device)?;
+        let model = crate::trained(cfg.clone(), &dir, o)?;
         let zm = z.narrow(1, 0, model.sampler()?.z_dim());
         let x = pixels(&model, &zm, &y)?;
         let grid = x.narrow(0, 0, 100).view([10, 10, -1]).transpose(0, 1).reshape(x.narrow(0, 0, 100).size()); // row k: ten samples of class k

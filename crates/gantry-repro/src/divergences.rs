@@ -333,7 +333,7 @@ fn ring(o: &Options) -> Result<Value> {
             cfg.log.checkpoint_every = steps;
             cfg.log.keep_checkpoints = 1;
             let dir = runs_dir.join(format!("{}-seed{seed}", loss.name()));
-            let model = crate::train_fresh(cfg.clone(), &dir, o.device)?;
+            let model = crate::trained(cfg.clone(), &dir, o)?;
             let cov = read_coverage(&dir)?;
             ensure!(!cov.is_empty(), "{} logged no coverage", dir.display());
             if o.check {

@@ -15,8 +15,9 @@
 //! ADA uses their target 0.6 with `ada_kimg = 100` (their value for short runs; 500 would let p
 //! rise by at most 0.38 in 3,000 steps of 64). The leak check trains ADA's `blit` pipe (x-flips,
 //! 90° rotations, integer shifts) at fixed p = 0.5 and p = 0.9: past p ≈ 0.8 G can learn to draw
-//! what the augmentation makes (the paper's non-leaking condition); the samples grid and the MNIST
-//! classifier's confidence on the samples show whether it did.
+//! what the augmentation makes (the paper's non-leaking condition); the samples grid, the MNIST
+//! classifier's confidence on the samples and the share of samples it reads better turned or
+//! mirrored ([`turned_share`]) show whether it did.
 //!
 //! Writes `few-shot.png` (FID, D's train − held-out gap, p), `few-shot_samples.png` (a row of
 //! samples per run), `summary.json`, `summary.md`. `--check`: 4 steps, measured at 2 and 4, 200
@@ -105,6 +106,23 @@ fn mean_score(d: &dyn ModuleT, x: &Tensor) -> f64 {
     })
 }
 
+/// The leak measure: the share of digits `x` (u8) that the classifier reads more confidently
+/// turned by 90°, 180° or 270° or mirrored than as they are. Real digits have a base rate (6 and 9
+/// swap under 180°; 0, 1 and 8 are nearly symmetric); a G that learnt blit's flips and rotations
+/// draws turned digits, and the share rises above that rate.
+fn turned_share(classifier: &gantry_metrics::classifier::Classifier, x: &Tensor) -> Result<f64> {
+    let confidence = |t: &Tensor| -> Result<Tensor> {
+        Ok(classifier.features_and_logits(t)?.1.softmax(-1, Kind::Float).amax([1], false))
+    };
+    let plain = confidence(x)?;
+    let turned = [x.rot90(1, [2, 3]), x.rot90(2, [2, 3]), x.rot90(3, [2, 3]), x.flip([3])]
+        .iter()
+        .map(confidence)
+        .collect::<Result<Vec<_>>>()?;
+    let best = Tensor::stack(&turned, 0).amax([0], false);
+    Ok(best.gt_tensor(&plain).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]))
+}
+
 /// Runs the figure; returns the summary written to `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
@@ -118,6 +136,7 @@ pub fn run(o: &Options) -> Result<Value> {
     let (train_x, held_x) =
         (as_input(&train).to_device(o.device), as_input(&held.narrow(0, 0, 500)).to_device(o.device));
 
+    let heldout_turned = turned_share(&classifier, &held)?;
     let mut runs = Vec::new();
     let mut grid_rows = Vec::new();
     for (name, what, sets) in RUNS {
@@ -127,11 +146,9 @@ pub fn run(o: &Options) -> Result<Value> {
         cfg.log.tensorboard = false;
         let cfg = cfg.with_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
         let dir = o.out.join(name);
-        crate::clear(&dir)?;
-        let started = std::time::Instant::now();
-        gantry_train::train::start(cfg.clone(), &dir, o.device)?;
-        let seconds = started.elapsed().as_secs_f64();
+        crate::trained(cfg.clone(), &dir, o)?;
         let run_dir = gantry_train::run_dir::RunDir::new(&dir);
+        let seconds = run_dir.metric_values("elapsed_sec")?.get(&steps).copied().unwrap_or(f64::NAN);
         let (p, rt) = (run_dir.metric_values("ada_p")?, run_dir.metric_values("ada_rt")?);
         let mut points = Vec::new();
         for step in (every..=steps).step_by(every as usize) {
@@ -144,6 +161,7 @@ pub fn run(o: &Options) -> Result<Value> {
             let fid = gantry_metrics::frechet_distance(&m, &s, &mu, &sigma)?;
             let confidence =
                 logits.softmax(-1, Kind::Float).amax([1], false).mean(Kind::Float).double_value(&[]);
+            let turned = turned_share(&classifier, &gantry_core::image::to_u8(&fake))?;
             let (_vs, d) = discriminator(&cfg, &ck, o)?;
             let (d_train, d_held, d_fake) = (
                 mean_score(d.as_ref(), &train_x),
@@ -153,11 +171,12 @@ pub fn run(o: &Options) -> Result<Value> {
             ensure!(
                 fid.is_finite()
                     && [d_train, d_held, d_fake].iter().all(|v| v.is_finite())
-                    && (0.0..=1.0).contains(&confidence),
-                "{name} at step {step}: FID {fid}, D {d_train}/{d_held}/{d_fake}, confidence {confidence}"
+                    && (0.0..=1.0).contains(&confidence)
+                    && (0.0..=1.0).contains(&turned),
+                "{name} at step {step}: FID {fid}, D {d_train}/{d_held}/{d_fake}, confidence {confidence}, turned {turned}"
             );
             points.push(json!({
-                "step": step, "fid": fid, "confidence": confidence,
+                "step": step, "fid": fid, "confidence": confidence, "turned": turned,
                 "d_train": d_train, "d_heldout": d_held, "d_fake": d_fake,
                 "p": p.get(&step), "rt": rt.get(&step),
             }));
@@ -226,7 +245,8 @@ pub fn run(o: &Options) -> Result<Value> {
     gantry_core::image::save_grid(&Tensor::cat(&grid_rows, 0), 10, &o.out.join("few-shot_samples.png"))?;
     let summary = json!({
         "check": o.check, "steps": steps, "every": every, "samples": n,
-        "train_images": train.size()[0], "heldout_images": held.size()[0], "runs": runs,
+        "train_images": train.size()[0], "heldout_images": held.size()[0],
+        "heldout_turned": heldout_turned, "runs": runs,
     });
     crate::write_summary(&o.out, &summary, markdown)?;
     Ok(summary)
@@ -234,15 +254,15 @@ pub fn run(o: &Options) -> Result<Value> {
 
 fn markdown(s: &Value) -> String {
     let mut md = format!(
-        "# repro few-shot\n\ndcgan-mnist on {} digits (every tenth of mnist-5k), batch 64, {} steps; FID of {} samples against the {} held-out digits (MNIST-classifier features); D's mean raw score on the training digits, 500 held-out digits and the samples.\n\n| run | step | FID | D train | D held-out | gap | D fake | p | classifier confidence |\n|---|---|---|---|---|---|---|---|---|\n",
-        s["train_images"], s["steps"], s["samples"], s["heldout_images"]
+        "# repro few-shot\n\ndcgan-mnist on {} digits (every tenth of mnist-5k), batch 64, {} steps; FID of {} samples against the {} held-out digits (MNIST-classifier features); D's mean raw score on the training digits, 500 held-out digits and the samples; turned: the share of samples the MNIST classifier reads more confidently turned (90°, 180°, 270°) or mirrored ({:.3} for the held-out digits).\n\n| run | step | FID | D train | D held-out | gap | D fake | p | classifier confidence | turned |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        s["train_images"], s["steps"], s["samples"], s["heldout_images"], s["heldout_turned"].as_f64().unwrap_or(f64::NAN)
     );
     for r in s["runs"].as_array().into_iter().flatten() {
         for pt in r["points"].as_array().into_iter().flatten() {
             let v = |k: &str| pt[k].as_f64().unwrap_or(f64::NAN);
             let p = pt["p"].as_f64().map(|p| format!("{p:.3}")).unwrap_or_else(|| "–".into());
             md += &format!(
-                "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {p} | {:.3} |\n",
+                "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {p} | {:.3} | {:.3} |\n",
                 r["what"].as_str().unwrap_or_default(),
                 pt["step"],
                 v("fid"),
@@ -251,6 +271,7 @@ fn markdown(s: &Value) -> String {
                 v("d_train") - v("d_heldout"),
                 v("d_fake"),
                 v("confidence"),
+                v("turned"),
             );
         }
     }

@@ -68,6 +68,8 @@ pub struct Options {
     /// One section of a figure set that has several (`translation`: pix2pix, cyclegan, superres).
     pub only: Option<String>,
     pub device: Device,
+    /// Keep a run folder that already holds this configuration's finished run ([`trained`]).
+    pub reuse: bool,
 }
 
 /// Removes `dir` if it exists (figures start from a clean slate).
@@ -78,12 +80,33 @@ pub fn clear(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Trains `cfg` into a cleared `dir` and returns the model of its final checkpoint.
-pub fn train_fresh(cfg: RunConfig, dir: &Path, device: Device) -> Result<Model> {
-    let steps = cfg.steps;
+/// Trains `cfg` into a cleared `dir` and returns the model of its final checkpoint. With
+/// `o.reuse`, a `dir` whose final checkpoint was written under the same configuration (its
+/// `gantry.config` equals `cfg`'s) is kept and measured again without training: for re-measuring
+/// after a change to a figure's measurements, not to gantry's training code.
+pub fn trained(cfg: RunConfig, dir: &Path, o: &Options) -> Result<Model> {
+    let last = gantry_train::run_dir::RunDir::new(dir).checkpoint(cfg.steps);
+    if o.reuse && last.is_file() {
+        let saved = gantry_core::checkpoint::Checkpoint::load(&last)?;
+        // As the run saved it: with its thread count resolved.
+        let mut ours = cfg.clone();
+        ours.threads = gantry_train::train::resolve_threads(ours.threads);
+        let (theirs, ours) =
+            (saved.metadata.get("gantry.config").cloned().unwrap_or_default(), ours.to_toml()?);
+        if theirs == ours {
+            eprintln!("{}: reusing the finished run (same configuration)", dir.display());
+            return Ok(Model::load(&last, o.device)?);
+        }
+        let differs = theirs.lines().zip(ours.lines()).find(|(a, b)| a != b);
+        eprintln!(
+            "{}: retraining: its configuration differs ({})",
+            dir.display(),
+            differs.map(|(a, b)| format!("'{a}' there, '{b}' here")).unwrap_or_else(|| "in length".into())
+        );
+    }
     clear(dir)?;
-    gantry_train::train::start(cfg, dir, device)?;
-    Ok(Model::load(&dir.join(format!("checkpoints/step-{steps:07}.safetensors")), device)?)
+    gantry_train::train::start(cfg, dir, o.device)?;
+    Ok(Model::load(&last, o.device)?)
 }
 
 /// Mean and covariance of features `[N, D]`.

@@ -24,6 +24,10 @@ struct Cli {
     /// the others' numbers are kept from the folder's summary.json.
     #[arg(long)]
     only: Option<String>,
+    /// Keep the runs already finished under the same configuration in the output folder and only
+    /// measure them again (after a change to the measurements, not to training).
+    #[arg(long)]
+    reuse: bool,
     /// List the figure sets.
     #[arg(long)]
     list: bool,
@@ -49,7 +53,7 @@ fn run(cli: Cli) -> Result<()> {
     if cli.only.is_some() && !["translation", "autoencoders"].contains(&name.as_str()) {
         bail!("--only: the '{name}' figures have no sections");
     }
-    let o = repro::Options { out: out.clone(), check: cli.check, only: cli.only, device };
+    let o = repro::Options { out: out.clone(), check: cli.check, only: cli.only, device, reuse: cli.reuse };
     let summary = match name.as_str() {
         "divergences" => repro::divergences::run(&o)?,
         "collapse" => repro::collapse::run(&o)?,

@@ -47,7 +47,7 @@ pub fn run(o: &Options) -> Result<Value> {
         cfg.batch_size = 8;
     }
     let run_dir = o.out.join("run");
-    let model = crate::train_fresh(cfg.clone(), &run_dir, o.device)?;
+    let model = crate::trained(cfg.clone(), &run_dir, o)?;
     let (g, in_w) = (model.sampler()?, model.w_truncation()?);
     let ckpt = run_dir.join(format!("checkpoints/step-{steps:07}.safetensors"));
 

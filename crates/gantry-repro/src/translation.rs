@@ -79,7 +79,7 @@ fn pix2pix(o: &Options) -> Result<Value> {
             cfg.batch_size = 8;
         }
         let dir = o.out.join("runs").join(name.replace([' ', '+'], "").to_lowercase());
-        let model = crate::train_fresh(cfg, &dir, o.device)
+        let model = crate::trained(cfg, &dir, o)
             .with_context(|| format!("{name}: the full figures train on edges2fashion (`cargo xtask datasets derive edges2fashion --from ../shared/datasets`)"))?;
         let h = match &held {
             Some(h) => h,
@@ -160,7 +160,7 @@ fn cyclegan(o: &Options) -> Result<Value> {
             (s.model.ngf, s.model.ndf, s.model.n_blocks) = (4, 4, 1);
         }
         let dir = o.out.join("runs").join(if cycle > 0.0 { "cycle" } else { "nocycle" });
-        let model = crate::train_fresh(cfg, &dir, o.device)
+        let model = crate::trained(cfg, &dir, o)
             .with_context(|| format!("{name}: the full figures train on digits2mnist (`cargo xtask datasets derive digits2mnist --from ../shared/datasets`)"))?;
         let (a, b) = gantry_train::eval::held_out_domains(&model)?;
         let labels = a
@@ -222,7 +222,7 @@ fn cyclegan(o: &Options) -> Result<Value> {
         let steps = cfg.steps;
         cfg.log.checkpoint_every = steps;
         let dir = o.out.join("runs").join("horse2deer");
-        let model = crate::train_fresh(cfg, &dir, o.device)
+        let model = crate::trained(cfg, &dir, o)
             .context("horse2deer: `cargo xtask datasets derive horse2deer --from ../shared/datasets`")?;
         let (a, b) = gantry_train::eval::held_out_domains(&model)?;
         let t = model.translator()?;
@@ -296,7 +296,7 @@ fn superres(o: &Options) -> Result<Value> {
             cfg.batch_size = 8;
         }
         let content = format!("{:?}", s.train.content);
-        let model = crate::train_fresh(cfg, &dir, o.device).with_context(|| {
+        let model = crate::trained(cfg, &dir, o).with_context(|| {
             format!("{name}: the full figures train on cifar10-jpg (`cargo xtask datasets fetch cifar10-jpg --from ../shared/datasets`)")
         })?;
         models.push((dir, content));

@@ -29,7 +29,7 @@ pub fn run(o: &Options) -> Result<Value> {
     cfg.log.sample_every = steps;
     cfg.log.checkpoint_every = steps;
     cfg.log.keep_checkpoints = 1;
-    let model = crate::train_fresh(cfg, &o.out.join("run"), o.device)?;
+    let model = crate::trained(cfg, &o.out.join("run"), o)?;
     let g = model.sampler()?;
     let reference = crate::DomainReference::mnist(o.device)?;
     let score = |t: &Truncation| -> Result<Value> {

@@ -30,7 +30,7 @@ use crate::tensorboard::EventWriter;
 
 /// Threads to use: the configured count, or for 0 this process's share of the cores (all of
 /// them, or an equal share among the `LOCAL_WORLD_SIZE` ranks of a data-parallel run).
-fn resolve_threads(n: usize) -> usize {
+pub fn resolve_threads(n: usize) -> usize {
     if n > 0 {
         return n;
     }
