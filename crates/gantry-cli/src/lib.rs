@@ -356,6 +356,11 @@ struct EvalArgs {
     /// weights with logits, converted by scripts/convert_pytorch_fid_inception.py; enables IS).
     #[arg(long)]
     inception: Option<PathBuf>,
+    /// How images are resized to the Inception network's 299x299: legacy-tensorflow
+    /// (StyleGAN2-ADA's metrics; the default), clean (clean-fid's mode="clean": PIL bicubic,
+    /// antialiased) or legacy-pytorch (pytorch-fid's bilinear). Recorded with the result.
+    #[arg(long)]
+    resize: Option<String>,
     /// Write the real side's mean and covariance as a pytorch-fid .npz.
     #[arg(long)]
     save_stats: Option<PathBuf>,
@@ -850,6 +855,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         image_sides |= eval::needs_network(src)?;
     }
     let features = a.features.as_deref().unwrap_or("inception");
+    let resize: gantry_metrics::inception::Resize =
+        a.resize.as_deref().unwrap_or("legacy-tensorflow").parse()?;
     let ex = match (&a.inception, image_sides) {
         (_, false) => None,
         (Some(path), true) if features == "inception" => Some(eval::Extractor::inception_from(path, device)?),
@@ -858,6 +865,7 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         ),
         (None, true) => Some(eval::Extractor::load(features, device)?),
     };
+    let ex = ex.map(|ex| ex.with_resize(resize)).transpose()?;
     // What the numbers are features of: the network that ran, or what the user says the files
     // hold (nothing, when neither).
     let features_label = match &ex {
@@ -903,7 +911,23 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     let fake = eval::side(fake_src, real_model.as_ref(), ex.as_ref(), &opts)?;
     let kid_cfg =
         gantry_metrics::KidConfig { subsets: a.kid_subsets, subset_size: a.kid_subset_size, seed: a.seed };
-    let out = eval::compute(&a.metric, real.as_ref(), &fake, features_label.as_deref(), &kid_cfg)?;
+    let mut out = eval::compute(&a.metric, real.as_ref(), &fake, features_label.as_deref(), &kid_cfg)?;
+    // The protocol: how the features were made (between precomputed files, what the user says).
+    match &ex {
+        Some(ex) => {
+            for (k, v) in ex.protocol()?.as_object().into_iter().flatten() {
+                out[k] = v.clone();
+            }
+        }
+        None => out["resize"] = serde_json::json!(a.resize),
+    }
+    out["seed"] = serde_json::json!(a.seed);
+    let smallest = [out["real_count"].as_u64(), out["fake_count"].as_u64()].into_iter().flatten().min();
+    if let Some(n) = smallest.filter(|&n| a.metric == "fid" && n < 10_000) {
+        eprintln!(
+            "warning: FID from {n} samples on a side is biased upwards (the bias shrinks as 1/N): compare FIDs only at equal sample counts; KID (`gantry eval kid`) is unbiased at small N"
+        );
+    }
     if a.json {
         println!("{out}");
     } else {
@@ -912,8 +936,9 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
                 .iter()
                 .filter_map(|k| out[*k].as_f64().map(|v| format!("{k} {v:.6}")))
                 .collect();
+        let resized = out["resize"].as_str().map(|r| format!(", {r} resize")).unwrap_or_default();
         println!(
-            "{}  ({} features; real: {}; fake: {})",
+            "{}  ({} features{resized}; real: {}; fake: {})",
             numbers.join("  "),
             features_label.as_deref().unwrap_or("precomputed"),
             out["real"].as_str().unwrap_or("-"),

@@ -826,6 +826,12 @@ fn eval_with_the_domain_classifier_from_checkpoints_data_and_stats() {
     let fid = v["fid"].as_f64().unwrap();
     assert!(fid.is_finite() && fid > 0.0, "{v}");
     assert_eq!(v["fake_count"], 300);
+    // The protocol travels with the number.
+    assert_eq!(
+        (v["features"].as_str(), v["resize"].as_str(), v["seed"].as_u64()),
+        (Some("mnist"), Some("classifier-28"), Some(0)),
+        "{v}"
+    );
     // Statistics saved from a source reproduce it: FID of a set against its own stats is 0.
     let stats = tmp.path().join("digits.npz");
     ok(gantry()
@@ -956,6 +962,25 @@ fn eval_refuses_what_it_cannot_compute() {
     assert!(e.contains("unknown split 'val'"), "{e}");
     let e = fails(gantry().args(["eval", "is", "--fake", "mnist-5k", "--n", "20"]));
     assert!(e.contains("needs class logits") || e.contains("not found"), "{e}");
+    let e = fails(
+        gantry().args(["eval", "fid", "--real", "mnist-5k", "--fake", "mnist-5k", "--resize", "bicubic"]),
+    );
+    assert!(e.contains("unknown resize 'bicubic'") && e.contains("clean"), "{e}");
+    let e = fails(gantry().args([
+        "eval",
+        "fid",
+        "--real",
+        "mnist-5k",
+        "--fake",
+        "mnist-5k",
+        "--features",
+        "mnist",
+        "--resize",
+        "clean",
+        "--n",
+        "20",
+    ]));
+    assert!(e.contains("--resize clean") && e.contains("28x28"), "{e}");
 }
 
 /// Tests named `mirror::…`: `cargo xtask test` skips them by that name when the mirror is absent.

@@ -3,8 +3,8 @@
 //! two passes (horizontal, then vertical, each rounding to 8 bits) and the same fixed-point
 //! arithmetic (coefficients in 22 fractional bits). An 8-bit image resized here equals Pillow's
 //! result byte for byte (`tests/prepare.rs` checks it on fixtures Pillow made) — which is what
-//! StyleGAN2-ADA's `dataset_tool.py` (Lanczos), clean-fid (bicubic) and torchvision's PIL path
-//! compute.
+//! StyleGAN2-ADA's `dataset_tool.py` (Lanczos) and torchvision's PIL path compute. Float images
+//! resize as Pillow's mode `F` does ([`resize_f32`]): what clean-fid's `mode="clean"` computes.
 
 use std::str::FromStr;
 
@@ -125,11 +125,14 @@ impl FromStr for Filter {
 struct Coeffs {
     ksize: usize,
     bounds: Vec<(usize, usize)>,
-    /// `ksize` fixed-point weights per output index.
+    /// `ksize` fixed-point weights per output index (the 8-bit path).
     kk: Vec<i32>,
+    /// The same weights normalised in f64 (the float path, Pillow's mode `F`).
+    kf: Vec<f64>,
 }
 
-/// Pillow's `precompute_coeffs` over the input span [0, `in_size`) and `normalize_coeffs_8bpc`.
+/// Pillow's `precompute_coeffs` over the input span [0, `in_size`) and, for the 8-bit path,
+/// `normalize_coeffs_8bpc`.
 fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
@@ -137,6 +140,7 @@ fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
     let ksize = support.ceil() as usize * 2 + 1;
     let mut bounds = Vec::with_capacity(out_size);
     let mut kk = vec![0i32; out_size * ksize];
+    let mut kf = vec![0f64; out_size * ksize];
     let mut k = vec![0f64; ksize];
     for xx in 0..out_size {
         let center = (xx as f64 + 0.5) * scale;
@@ -151,12 +155,13 @@ fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
         }
         for x in 0..xmax {
             let w = if ww != 0.0 { k[x] / ww } else { k[x] };
+            kf[xx * ksize + x] = w;
             let fixed = w * (1i64 << PRECISION_BITS) as f64;
             kk[xx * ksize + x] = if w < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
         }
         bounds.push((xmin, xmax));
     }
-    Coeffs { ksize, bounds, kk }
+    Coeffs { ksize, bounds, kk, kf }
 }
 
 /// Pillow's `clip8`: a fixed-point sum back to 8 bits.
@@ -170,38 +175,71 @@ fn clip8(v: i64) -> u8 {
     }
 }
 
+/// A pixel type Pillow resamples: `u8` (fixed-point sums, rounded and clipped to 8 bits per
+/// pass) or `f32` (mode `F`: f64 sums of f32 pixels times f64 weights, stored as f32).
+trait Sample: Copy + Default {
+    type Acc: Copy;
+    fn start() -> Self::Acc;
+    fn add(acc: Self::Acc, v: Self, k: &Coeffs, i: usize) -> Self::Acc;
+    fn finish(acc: Self::Acc) -> Self;
+}
+
+impl Sample for u8 {
+    type Acc = i64;
+    fn start() -> i64 {
+        1i64 << (PRECISION_BITS - 1)
+    }
+    fn add(acc: i64, v: u8, k: &Coeffs, i: usize) -> i64 {
+        acc + v as i64 * k.kk[i] as i64
+    }
+    fn finish(acc: i64) -> u8 {
+        clip8(acc)
+    }
+}
+
+impl Sample for f32 {
+    type Acc = f64;
+    fn start() -> f64 {
+        0.0
+    }
+    fn add(acc: f64, v: f32, k: &Coeffs, i: usize) -> f64 {
+        acc + v as f64 * k.kf[i]
+    }
+    fn finish(acc: f64) -> f32 {
+        acc as f32
+    }
+}
+
 /// Pillow's horizontal pass over `rows` rows of `src` (`w` wide) from row `first`.
-fn horizontal(src: &[u8], c: usize, w: usize, [first, rows]: [usize; 2], k: &Coeffs) -> Vec<u8> {
+fn horizontal<T: Sample>(src: &[T], c: usize, w: usize, [first, rows]: [usize; 2], k: &Coeffs) -> Vec<T> {
     let out_w = k.bounds.len();
-    let mut out = vec![0u8; rows * out_w * c];
+    let mut out = vec![T::default(); rows * out_w * c];
     for y in 0..rows {
         let line = &src[(y + first) * w * c..(y + first + 1) * w * c];
         for (xx, &(xmin, n)) in k.bounds.iter().enumerate() {
-            let kx = &k.kk[xx * k.ksize..xx * k.ksize + n];
             for ch in 0..c {
-                let mut ss = 1i64 << (PRECISION_BITS - 1);
-                for (x, &kv) in kx.iter().enumerate() {
-                    ss += line[(x + xmin) * c + ch] as i64 * kv as i64;
+                let mut ss = T::start();
+                for x in 0..n {
+                    ss = T::add(ss, line[(x + xmin) * c + ch], k, xx * k.ksize + x);
                 }
-                out[(y * out_w + xx) * c + ch] = clip8(ss);
+                out[(y * out_w + xx) * c + ch] = T::finish(ss);
             }
         }
     }
     out
 }
 
-/// Pillow's vertical pass over `src` (rows of `row` bytes), its bounds shifted up by `shift`.
-fn vertical(src: &[u8], row: usize, shift: usize, k: &Coeffs) -> Vec<u8> {
-    let mut out = vec![0u8; k.bounds.len() * row];
+/// Pillow's vertical pass over `src` (rows of `row` values), its bounds shifted up by `shift`.
+fn vertical<T: Sample>(src: &[T], row: usize, shift: usize, k: &Coeffs) -> Vec<T> {
+    let mut out = vec![T::default(); k.bounds.len() * row];
     for (yy, &(ymin, n)) in k.bounds.iter().enumerate() {
-        let ky = &k.kk[yy * k.ksize..yy * k.ksize + n];
         let ymin = ymin - shift;
         for i in 0..row {
-            let mut ss = 1i64 << (PRECISION_BITS - 1);
-            for (y, &kv) in ky.iter().enumerate() {
-                ss += src[(ymin + y) * row + i] as i64 * kv as i64;
+            let mut ss = T::start();
+            for y in 0..n {
+                ss = T::add(ss, src[(ymin + y) * row + i], k, yy * k.ksize + y);
             }
-            out[yy * row + i] = clip8(ss);
+            out[yy * row + i] = T::finish(ss);
         }
     }
     out
@@ -216,15 +254,26 @@ fn vertical(src: &[u8], row: usize, shift: usize, k: &Coeffs) -> Vec<u8> {
 /// covers only the rows the vertical one reads). Pillow ≤ 12 always went horizontal first; the
 /// two differ (by one level, in some pixels) only in that first case — never for a square
 /// image resized to a square, which is what `prepare`'s centre crop does.
-pub fn resize_u8(
-    px: &[u8],
+pub fn resize_u8(px: &[u8], c: usize, size: [usize; 2], out: [usize; 2], filter: Filter) -> Vec<u8> {
+    resize(px, c, size, out, filter)
+}
+
+/// [`resize_u8`] for float pixels, as Pillow resizes a mode `F` image: the same coefficients
+/// unquantised, f64 sums, f32 between and after the passes, nothing rounded or clipped.
+/// clean-fid's `mode="clean"` resizes each channel of a u8 image this way (bicubic, to 299×299).
+pub fn resize_f32(px: &[f32], c: usize, size: [usize; 2], out: [usize; 2], filter: Filter) -> Vec<f32> {
+    resize(px, c, size, out, filter)
+}
+
+fn resize<T: Sample>(
+    px: &[T],
     c: usize,
     [w, h]: [usize; 2],
     [out_w, out_h]: [usize; 2],
     filter: Filter,
-) -> Vec<u8> {
-    assert_eq!(px.len(), w * h * c, "resize_u8: {w}x{h}x{c} pixels expected");
-    assert!(w > 0 && h > 0 && out_w > 0 && out_h > 0, "resize_u8: empty image");
+) -> Vec<T> {
+    assert_eq!(px.len(), w * h * c, "resize: {w}x{h}x{c} pixels expected");
+    assert!(w > 0 && h > 0 && out_w > 0 && out_h > 0, "resize: empty image");
     let (need_h, need_v) = (out_w != w, out_h != h);
     if !need_h && !need_v {
         return px.to_vec();

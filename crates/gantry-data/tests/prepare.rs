@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use gantry_data::folder::{self, Target};
 use gantry_data::prepare::{prepare, Crop, Labels, Options};
-use gantry_data::resample::{resize_u8, Filter};
+use gantry_data::resample::{resize_f32, resize_u8, Filter};
 use gantry_data::{SkipReason, Split};
 use image::DynamicImage;
 
@@ -42,6 +42,39 @@ fn resizing_equals_pillow_byte_for_byte() {
         }
     }
     assert_eq!(checked, 2 * 5 * 4);
+}
+
+#[test]
+fn float_resizing_equals_pillows_mode_f_bit_for_bit() {
+    // clean-fid resizes each channel of a u8 image as a mode "F" image (bicubic, to 299x299).
+    let dir = fixtures().join("resample");
+    let src = png(&dir.join("in_grey.png")).to_luma8();
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    let px: Vec<f32> = src.into_raw().into_iter().map(f32::from).collect();
+    let mut checked = 0;
+    for f in [Filter::Bilinear, Filter::Bicubic, Filter::Lanczos] {
+        for (ow, oh) in [(16, 16), (64, 48), (41, 10), (7, 29), (97, 83)] {
+            let bytes = std::fs::read(dir.join(format!("float_{f}_{ow}x{oh}.f32"))).unwrap();
+            let want: Vec<f32> =
+                bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let got = resize_f32(&px, 1, [w, h], [ow, oh], f);
+            assert_eq!(got.len(), want.len());
+            let differ = got.iter().zip(&want).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert_eq!(differ, 0, "{f} {ow}x{oh}: {differ} of {} values differ (max {worst})", want.len());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 15);
+    // Channels are resized independently: an RGB image is three grey ones.
+    let rgb: Vec<f32> = px.iter().flat_map(|&v| [v, 255.0 - v, v * 0.5]).collect();
+    let out = resize_f32(&rgb, 3, [w, h], [19, 31], Filter::Bicubic);
+    let grey = resize_f32(&px, 1, [w, h], [19, 31], Filter::Bicubic);
+    let inv: Vec<f32> = px.iter().map(|&v| 255.0 - v).collect();
+    let inv = resize_f32(&inv, 1, [w, h], [19, 31], Filter::Bicubic);
+    for (i, (g, n)) in grey.iter().zip(&inv).enumerate() {
+        assert_eq!((out[i * 3], out[i * 3 + 1]), (*g, *n));
+    }
 }
 
 /// Decodes a fixture file through gantry's decoder (libjpeg-turbo for JPEG), with its EXIF

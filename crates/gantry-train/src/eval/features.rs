@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::{bail, Result};
 use gantry_metrics::classifier::Classifier;
-use gantry_metrics::inception::Inception;
+use gantry_metrics::inception::{Inception, Resize};
 use tch::{Device, Tensor};
 
 /// Which network turns images into features.
@@ -40,6 +40,31 @@ impl Extractor {
     /// `inception` from a given TorchScript file (e.g. pytorch-fid's full weights, converted).
     pub fn inception_from(path: &Path, device: Device) -> Result<Self> {
         Ok(Extractor::Inception(Inception::load(path, device)?))
+    }
+
+    /// The same network resizing with `resize`; the domain classifiers take only the default
+    /// (they resize to their own 28×28, as they were trained).
+    pub fn with_resize(self, resize: Resize) -> Result<Self> {
+        Ok(match self {
+            Extractor::Inception(net) => Extractor::Inception(net.with_resize(resize)),
+            Extractor::Classifier(name, _) if resize != Resize::default() => bail!(
+                "--resize {resize} is a protocol of the Inception features; --features {name} resizes to the classifier's 28x28 as it was trained"
+            ),
+            other => other,
+        })
+    }
+
+    /// What the features are, for a result's record: the network's name, its resize and, for
+    /// the Inception network, the sha256 of its file.
+    pub fn protocol(&self) -> Result<serde_json::Value> {
+        Ok(match self {
+            Extractor::Inception(net) => serde_json::json!({
+                "features": "inception", "resize": net.resize().name(), "features_sha256": net.sha256()?,
+            }),
+            Extractor::Classifier(name, _) => {
+                serde_json::json!({ "features": name, "resize": "classifier-28" })
+            }
+        })
     }
 
     /// Features `[N, d]` and, when the network has a classifier head, logits of u8 images.
