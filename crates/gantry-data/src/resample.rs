@@ -178,19 +178,26 @@ fn clip8(v: i64) -> u8 {
 /// A pixel type Pillow resamples: `u8` (fixed-point sums, rounded and clipped to 8 bits per
 /// pass) or `f32` (mode `F`: f64 sums of f32 pixels times f64 weights, stored as f32).
 trait Sample: Copy + Default {
+    type Weight: Copy;
     type Acc: Copy;
+    /// The weights of this path.
+    fn weights(k: &Coeffs) -> &[Self::Weight];
     fn start() -> Self::Acc;
-    fn add(acc: Self::Acc, v: Self, k: &Coeffs, i: usize) -> Self::Acc;
+    fn add(acc: Self::Acc, v: Self, w: Self::Weight) -> Self::Acc;
     fn finish(acc: Self::Acc) -> Self;
 }
 
 impl Sample for u8 {
+    type Weight = i32;
     type Acc = i64;
+    fn weights(k: &Coeffs) -> &[i32] {
+        &k.kk
+    }
     fn start() -> i64 {
         1i64 << (PRECISION_BITS - 1)
     }
-    fn add(acc: i64, v: u8, k: &Coeffs, i: usize) -> i64 {
-        acc + v as i64 * k.kk[i] as i64
+    fn add(acc: i64, v: u8, w: i32) -> i64 {
+        acc + v as i64 * w as i64
     }
     fn finish(acc: i64) -> u8 {
         clip8(acc)
@@ -198,12 +205,16 @@ impl Sample for u8 {
 }
 
 impl Sample for f32 {
+    type Weight = f64;
     type Acc = f64;
+    fn weights(k: &Coeffs) -> &[f64] {
+        &k.kf
+    }
     fn start() -> f64 {
         0.0
     }
-    fn add(acc: f64, v: f32, k: &Coeffs, i: usize) -> f64 {
-        acc + v as f64 * k.kf[i]
+    fn add(acc: f64, v: f32, w: f64) -> f64 {
+        acc + v as f64 * w
     }
     fn finish(acc: f64) -> f32 {
         acc as f32
@@ -217,10 +228,11 @@ fn horizontal<T: Sample>(src: &[T], c: usize, w: usize, [first, rows]: [usize; 2
     for y in 0..rows {
         let line = &src[(y + first) * w * c..(y + first + 1) * w * c];
         for (xx, &(xmin, n)) in k.bounds.iter().enumerate() {
+            let kx = &T::weights(k)[xx * k.ksize..xx * k.ksize + n];
             for ch in 0..c {
                 let mut ss = T::start();
-                for x in 0..n {
-                    ss = T::add(ss, line[(x + xmin) * c + ch], k, xx * k.ksize + x);
+                for (x, &w) in kx.iter().enumerate() {
+                    ss = T::add(ss, line[(x + xmin) * c + ch], w);
                 }
                 out[(y * out_w + xx) * c + ch] = T::finish(ss);
             }
@@ -233,11 +245,12 @@ fn horizontal<T: Sample>(src: &[T], c: usize, w: usize, [first, rows]: [usize; 2
 fn vertical<T: Sample>(src: &[T], row: usize, shift: usize, k: &Coeffs) -> Vec<T> {
     let mut out = vec![T::default(); k.bounds.len() * row];
     for (yy, &(ymin, n)) in k.bounds.iter().enumerate() {
+        let ky = &T::weights(k)[yy * k.ksize..yy * k.ksize + n];
         let ymin = ymin - shift;
         for i in 0..row {
             let mut ss = T::start();
-            for y in 0..n {
-                ss = T::add(ss, src[(ymin + y) * row + i], k, yy * k.ksize + y);
+            for (y, &w) in ky.iter().enumerate() {
+                ss = T::add(ss, src[(ymin + y) * row + i], w);
             }
             out[yy * row + i] = T::finish(ss);
         }

@@ -2,7 +2,6 @@
 //! `$GANTRY_SHARED/weights/<file>` (a local mirror; `cargo xtask test` sets it), then
 //! `<cache>/weights/<file>` (where `cargo xtask weights fetch` puts them).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -44,17 +43,25 @@ pub fn locate(name: &str, fetch: &str) -> Result<PathBuf> {
     )))
 }
 
-/// The sha256 of the file at `path`, lowercase hex (read in 1 MiB pieces).
+/// The sha256 of the file at `path`, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let err = |e: std::io::Error| MetricError::File { path: path.to_path_buf(), message: e.to_string() };
-    let mut f = std::fs::File::open(path).map_err(err)?;
-    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
-    loop {
-        let n = f.read(&mut buf).map_err(err)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).map_err(err)?, &mut hasher).map_err(err)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_of_a_file_is_lowercase_hex() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, b"abc").unwrap();
+        assert_eq!(
+            super::sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(super::sha256_file(&dir.path().join("missing")).is_err());
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
