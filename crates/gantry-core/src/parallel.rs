@@ -15,6 +15,7 @@
 //! over ranks through [`GradientSync`] before it updates, so every rank keeps identical weights.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use tch::{Device, Kind, Tensor};
@@ -37,6 +38,45 @@ struct Context {
 
 thread_local! {
     static CONTEXT: RefCell<Context> = const { RefCell::new(Context { rank: 0, world: 1, sync: None }) };
+    /// Recorded draws handed out in place of the generator's ([`replay`]).
+    static REPLAY: RefCell<Option<VecDeque<Tensor>>> = const { RefCell::new(None) };
+}
+
+/// From now on, on this thread, the per-sample draws of this module ([`randn`], [`rand`],
+/// [`randint`] and their `_like` forms) return `draws` in order instead of drawing from libtorch's
+/// generator: how a reference implementation's recorded random numbers (its latents, its dropout
+/// uniforms, its coin flips) are fed to gantry's training code, which draws only through here, so
+/// that the two take the same steps (the training-parity tests). Each draw must have the shape
+/// and kind asked for (the whole batch's shape in a data-parallel run, whose rank keeps its rows
+/// as usual): a mismatch, or a draw asked for after the last recorded one, panics with both
+/// shapes, since it means the code under test draws differently from the recording.
+pub fn replay(draws: impl IntoIterator<Item = Tensor>) {
+    REPLAY.with(|r| *r.borrow_mut() = Some(draws.into_iter().collect()));
+}
+
+/// Ends [`replay`], returning the recorded draws that were not used (none when the code under
+/// test drew exactly what was recorded).
+pub fn end_replay() -> Vec<Tensor> {
+    REPLAY.with(|r| r.borrow_mut().take().map(Vec::from).unwrap_or_default())
+}
+
+/// The next recorded draw, if replaying: checked against the shape and kind asked for.
+fn replayed(shape: &[i64], options: (Kind, Device)) -> Option<Tensor> {
+    REPLAY.with(|r| {
+        let mut r = r.borrow_mut();
+        let queue = r.as_mut()?;
+        let Some(t) = queue.pop_front() else {
+            panic!("replay: a draw of shape {shape:?} was asked for after every recorded draw was used");
+        };
+        assert!(
+            t.size() == shape && t.kind() == options.0,
+            "replay: the next recorded draw is {:?} {:?}, the code asked for {shape:?} {:?}",
+            t.size(),
+            t.kind(),
+            options.0
+        );
+        Some(t.to_device(options.1))
+    })
 }
 
 /// Makes this thread rank `rank` of `world`, averaging gradients through `sync`.
@@ -92,17 +132,17 @@ fn per_sample(shape: &[i64], draw: impl FnOnce(&[i64]) -> Tensor) -> Tensor {
 
 /// N(0, 1) per sample of a batch of `shape[0]` (see the module docs).
 pub fn randn(shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| Tensor::randn(s, options))
+    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randn(s, options)))
 }
 
 /// U[0, 1) per sample of a batch of `shape[0]`.
 pub fn rand(shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| Tensor::rand(s, options))
+    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::rand(s, options)))
 }
 
 /// Integers in `0..high` per sample of a batch of `shape[0]`.
 pub fn randint(high: i64, shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| Tensor::randint(high, s, options))
+    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randint(high, s, options)))
 }
 
 /// [`randn`] shaped, typed and placed like `x`.
@@ -164,6 +204,35 @@ mod tests {
         tch::manual_seed(7);
         assert!(randn(&[6, 3], opts).equal(&whole));
         assert_eq!(shard(), (0, 1));
+    }
+
+    #[test]
+    fn replayed_draws_come_back_in_order_then_the_generator_again() {
+        let opts = (Kind::Float, Device::Cpu);
+        let a = Tensor::from_slice(&[1.0f32, 2.0]).view([2, 1]);
+        let b = Tensor::from_slice(&[0.25f32, 0.5, 0.75]).view([3, 1]);
+        replay([a.copy(), b.copy(), a.copy()]);
+        assert!(randn(&[2, 1], opts).equal(&a));
+        assert!(rand(&[3, 1], opts).equal(&b));
+        assert_eq!(end_replay().len(), 1);
+        // A data-parallel rank keeps its rows of the recorded whole-batch draw.
+        replay([b.copy()]);
+        join(1, 3, Rc::new(Halve));
+        assert!(rand(&[1, 1], opts).equal(&b.narrow(0, 1, 1)));
+        leave();
+        assert!(end_replay().is_empty());
+        let _generator = crate::generator_lock();
+        tch::manual_seed(3);
+        let plain = Tensor::randn([2, 1], opts);
+        tch::manual_seed(3);
+        assert!(randn(&[2, 1], opts).equal(&plain));
+    }
+
+    #[test]
+    #[should_panic(expected = "the code asked for [4, 1]")]
+    fn a_draw_of_another_shape_than_recorded_panics() {
+        replay([Tensor::zeros([2, 1], (Kind::Float, Device::Cpu))]);
+        let _ = randn(&[4, 1], (Kind::Float, Device::Cpu));
     }
 
     #[test]

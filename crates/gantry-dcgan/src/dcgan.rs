@@ -62,6 +62,15 @@ pub struct DcganConfig {
     /// Dimension C of each minibatch-discrimination kernel.
     #[serde(default = "default_kernel_dim")]
     pub minibatch_kernel_dim: i64,
+    /// Biases on the three convolutions no BatchNorm follows (G's output, D's input and its logit):
+    /// `true` (gantry's default), or `false` for PyTorch's `examples/dcgan` network, which has no
+    /// bias anywhere (the `dcgan-64` preset).
+    #[serde(default = "default_bias")]
+    pub bias: bool,
+}
+
+fn default_bias() -> bool {
+    true
 }
 
 fn default_kernel_dim() -> i64 {
@@ -94,6 +103,7 @@ impl Default for DcganConfig {
             mbstd_group: 0,
             minibatch_kernels: 0,
             minibatch_kernel_dim: 5,
+            bias: true,
         }
     }
 }
@@ -205,6 +215,7 @@ pub fn generator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
     let out_cfg = nn::ConvTransposeConfig {
         stride: 2,
         padding: 1,
+        bias: cfg.bias,
         ws_init: conv_init(),
         bs_init: nn::Init::Const(0.0),
         ..Default::default()
@@ -235,7 +246,7 @@ pub fn discriminator(p: nn::Path, cfg: &DcganConfig) -> nn::SequentialT {
     let head = nn::ConvConfig {
         ws_init: conv_init(),
         bs_init: nn::Init::Const(0.0),
-        bias: true,
+        bias: cfg.bias || sn,
         ..Default::default()
     };
     seq.add(spectral_norm::conv2d(&p / "logit", c, 1, 4, head, sn)) // [N, 1, 1, 1]
@@ -261,7 +272,7 @@ pub fn discriminator_body(p: &nn::Path, cfg: &DcganConfig, in_channels: i64) -> 
         spectral_norm::conv2d(p, i, o, k, nn::ConvConfig { bias: c.bias || sn, ..c }, sn)
     };
     let mut seq = nn::seq_t()
-        .add(layer(p / "from_image", in_channels, cfg.d_width, 4, conv(true))) // [N, w, S/2, S/2]
+        .add(layer(p / "from_image", in_channels, cfg.d_width, 4, conv(cfg.bias))) // [N, w, S/2, S/2]
         .add_fn(|x| leaky_relu(x, 0.2));
     let mut c = cfg.d_width;
     for i in 1..k {
