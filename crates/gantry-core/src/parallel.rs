@@ -10,8 +10,9 @@
 //! per-sample random draws (latents, gradient-penalty interpolation weights, per-pixel noise) go
 //! through [`randn`], [`rand`], [`randint`] and their `_like` forms: each rank draws the whole
 //! N·B batch's values from the generator — which every rank seeds alike — and keeps its own rows,
-//! `r·B .. (r+1)·B`; draws that are not per-sample (a style-mixing cutoff) are plain calls and
-//! agree across ranks by the same seeding. [`crate::optim::Adam::apply`] averages its gradients
+//! `r·B .. (r+1)·B`; draws that are not per-sample (a style-mixing cutoff) agree across ranks by
+//! the same seeding, whether plain calls or scalars (shape `[]`) drawn here, which every rank
+//! draws alike and [`replay`] can feed. [`crate::optim::Adam::apply`] averages its gradients
 //! over ranks through [`GradientSync`] before it updates, so every rank keeps identical weights.
 
 use std::cell::RefCell;

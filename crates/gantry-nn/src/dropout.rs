@@ -14,6 +14,8 @@
 //! ```
 //!
 //! so each unit survives with probability 1 − p and `E[y] = x`, as torch's inverted dropout.
+//! The uniforms are a per-sample draw through `gantry_core::parallel` (a data-parallel rank keeps
+//! its rows of the whole batch's draw; the training-parity tests replay a reference's masks).
 
 use tch::Tensor;
 
@@ -30,7 +32,7 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if p == 1.0 {
         return x.zeros_like();
     }
-    let keep = x.rand_like().ge(p).to_kind(x.kind());
+    let keep = gantry_core::parallel::rand_like(x).ge(p).to_kind(x.kind());
     x * keep / (1.0 - p)
 }
 

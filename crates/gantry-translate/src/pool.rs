@@ -10,8 +10,11 @@
 //!
 //! The pool's images and count live in `VarStore` variables (`images`, `count`), so a checkpoint
 //! holds them; its coin flips and choices are drawn from libtorch's generator (seeded per step by
-//! gantry's loop), so a resumed run draws what an uninterrupted one would.
+//! gantry's loop), so a resumed run draws what an uninterrupted one would. They are drawn as
+//! scalars through `gantry_core::parallel` (the same on every rank; replayed by the training-parity
+//! test from the authors' recorded `random.uniform`/`random.randint`).
 
+use gantry_core::parallel;
 use tch::{nn, Device, Kind, Tensor};
 
 /// A pool of up to `size` images `[C, H, W]`.
@@ -55,8 +58,8 @@ impl ImagePool {
                     self.images.narrow(0, n, 1).copy_(&image);
                     n += 1;
                     out.push(image);
-                } else if Tensor::rand([], (Kind::Float, Device::Cpu)).double_value(&[]) > 0.5 {
-                    let id = Tensor::randint(self.size, [], (Kind::Int64, Device::Cpu)).int64_value(&[]);
+                } else if parallel::rand(&[], (Kind::Float, Device::Cpu)).double_value(&[]) > 0.5 {
+                    let id = parallel::randint(self.size, &[], (Kind::Int64, Device::Cpu)).int64_value(&[]);
                     let mut slot = self.images.narrow(0, id, 1);
                     out.push(slot.copy());
                     slot.copy_(&image);
