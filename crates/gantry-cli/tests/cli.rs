@@ -1357,7 +1357,7 @@ fn a_prepared_messy_folder_trains() {
     assert!(stdout.contains("wrote ") && stdout.contains(": 8 images 3x32x32"), "{stdout}");
     assert!(stdout.contains("2 classes (cats 5, dogs 3; labels from class folders)"), "{stdout}");
 
-    for (preset, sets) in [("dcgan-cifar10", &TINY[..]), ("cgan-mnist", &["--set", "threads=2"][..])] {
+    for (preset, sets) in [("dcgan-cifar10", TINY), ("cgan-mnist", &["--set", "threads=2"][..])] {
         let run = tmp.path().join(format!("run-{preset}"));
         let trained = ok(gantry()
             .args(["train", "--preset", preset, "--steps", "2", "--out"])

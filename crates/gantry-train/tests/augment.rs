@@ -126,7 +126,7 @@ fn ada_runs_resume_with_the_same_p_and_p_follows_the_signs_of_d_on_reals() {
     .unwrap();
     assert_eq!(ada_state(&fixed.checkpoint)[0], 0.5);
     let fixed_p =
-        gantry_train::run_dir::RunDir::new(&tmp.path().join("fixed")).metric_values("ada_p").unwrap();
+        gantry_train::run_dir::RunDir::new(tmp.path().join("fixed")).metric_values("ada_p").unwrap();
     assert_eq!(fixed_p.values().copied().collect::<Vec<_>>(), [0.5, 0.5]);
     let plain =
         gantry_train::train::start(small("dcgan-mnist", 2, &[]), &tmp.path().join("plain"), dev).unwrap();
