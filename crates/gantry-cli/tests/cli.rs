@@ -1043,6 +1043,49 @@ fn fid_during_training_is_logged_and_changes_nothing_else() {
     for (name, t) in ca.tensors.iter().filter(|(n, _)| !n.starts_with("meta.")) {
         assert!(t.equal(&ce.tensors[name]), "{name} differs when evaluating during training");
     }
+    // Its protocol beside it, as `gantry eval` records one, and in the report.
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(e.join("eval-protocol.json")).unwrap()).unwrap();
+    assert_eq!(p["metric"], "fid_mnist");
+    assert_eq!((p["features"].as_str(), p["resize"].as_str()), (Some("mnist"), Some("classifier-28")));
+    assert_eq!((p["fake"]["n"].as_u64(), p["real"]["split"].as_str()), (Some(64), Some("train")));
+    assert!(p["real"]["n"].as_u64().unwrap() >= 64, "{p}");
+    assert!(p["warning"].as_str().unwrap().contains("64 samples"), "{p}");
+    let report = std::fs::read_to_string(e.join("report.html")).unwrap();
+    assert!(
+        report.contains("fid_mnist: mnist features, resize classifier-28"),
+        "no protocol line in the report"
+    );
+    let e3 = fails(
+        gantry()
+            .args([
+                "train",
+                "--preset",
+                "dcgan-mnist",
+                "--set",
+                "eval.every=4",
+                "--set",
+                "eval.resize=clean",
+                "--out",
+            ])
+            .arg(tmp.path().join("r")),
+    );
+    assert!(e3.contains("eval.resize") && e3.contains("28x28"), "{e3}");
+    let e4 = fails(
+        gantry()
+            .args([
+                "train",
+                "--preset",
+                "dcgan-mnist",
+                "--set",
+                "eval.every=4",
+                "--set",
+                "eval.resize=bicubic",
+                "--out",
+            ])
+            .arg(tmp.path().join("r2")),
+    );
+    assert!(e4.contains("eval.resize") && e4.contains("legacy-tensorflow, clean, legacy-pytorch"), "{e4}");
     let e2 = fails(
         gantry()
             .args(["train", "--preset", "toy-ring", "--set", "eval.every=10", "--out"])

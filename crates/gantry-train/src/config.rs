@@ -337,11 +337,20 @@ pub struct EvalConfig {
     pub features: String,
     /// Generated samples per evaluation.
     pub n: usize,
+    /// How images reach the Inception network (`gantry eval --resize`): `legacy-tensorflow`
+    /// (StyleGAN2-ADA's, the default), `clean` (clean-fid's) or `legacy-pytorch` (pytorch-fid's).
+    /// Recorded with the rest of the protocol in the run's `eval-protocol.json`.
+    #[serde(default = "default_resize")]
+    pub resize: String,
+}
+
+fn default_resize() -> String {
+    gantry_metrics::inception::Resize::default().name().into()
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { every: 0, features: "inception".into(), n: 1000 }
+        Self { every: 0, features: "inception".into(), n: 1000, resize: default_resize() }
     }
 }
 
@@ -633,6 +642,15 @@ impl RunConfig {
             }
             if self.eval.n < 2 {
                 bail!("invalid eval.n: expected ≥ 2, found {}", self.eval.n);
+            }
+            let resize: gantry_metrics::inception::Resize =
+                self.eval.resize.parse().map_err(|e| Error::msg(format!("invalid eval.resize: {e}")))?;
+            if self.eval.features != "inception" && resize != Default::default() {
+                bail!(
+                    "invalid eval.resize: '{}' is a protocol of the Inception features; eval.features = {} resizes to the classifier's 28x28 as it was trained",
+                    self.eval.resize,
+                    self.eval.features
+                );
             }
             if data.image().is_none() {
                 bail!(

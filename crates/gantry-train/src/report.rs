@@ -56,6 +56,31 @@ struct RunData {
     /// Each charted key's (step, value) points, keys in order of first appearance.
     series: Vec<(String, Vec<(f64, f64)>)>,
     samples: Vec<(u64, PathBuf)>,
+    /// How its FID during training is measured (`eval-protocol.json`), as one line.
+    protocol: Option<String>,
+}
+
+/// `eval-protocol.json` of a run as one line of the report.
+fn protocol_line(p: &serde_json::Value) -> Option<String> {
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+    let mut line = format!(
+        "{}: {} features, resize {}, {} real images of {} ({} split; {}) against {}",
+        s(&p["metric"]),
+        s(&p["features"]),
+        s(&p["resize"]),
+        p["real"]["n"].as_u64()?,
+        s(&p["real"]["data"]),
+        s(&p["real"]["split"]),
+        s(&p["real"]["subset"]),
+        s(&p["fake"]["from"]),
+    );
+    if let Some(hash) = p["features_sha256"].as_str() {
+        line += &format!("; network sha256 {}", &hash[..hash.len().min(16)]);
+    }
+    if let Some(w) = p["warning"].as_str() {
+        line += &format!(". {w}");
+    }
+    Some(line)
 }
 
 impl RunData {
@@ -98,7 +123,11 @@ impl RunData {
         samples.sort();
         let name =
             dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-        Ok(Self { dir: run, name, config_text, config, series, samples })
+        let protocol = std::fs::read_to_string(run.root.join(crate::eval::PROTOCOL_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .and_then(|p| protocol_line(&p));
+        Ok(Self { dir: run, name, config_text, config, series, samples, protocol })
     }
 
     fn subtitle(&self) -> String {
@@ -192,6 +221,7 @@ pub fn write(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
         written => written(),
         commands => commands,
         charts => charts,
+        protocol => run.protocol,
         images_heading => "Sample grids",
         images => images,
         checkpoints => checkpoints,

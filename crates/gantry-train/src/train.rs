@@ -156,6 +156,9 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
         }
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
         parts.data.write_skipped(out)?;
+        if let Some(ev) = &parts.eval {
+            ev.write_protocol(out)?;
+        }
         Some(lock)
     } else {
         None
@@ -213,6 +216,9 @@ pub fn resume(dir: &Path, steps: Option<u64>, device: Device) -> Result<Summary>
         run.truncate_metrics(ck_step)?;
         gantry_core::fs::write_atomic(&run.config(), cfg.to_toml()?.as_bytes())?;
         parts.data.write_skipped(dir)?;
+        if let Some(ev) = &parts.eval {
+            ev.write_protocol(dir)?;
+        }
     }
     let session = Session { cfg, run, parts, device, threads, best: None, dist, _lock: lock };
     if writes && target == ck_step {

@@ -20,7 +20,11 @@ pub struct TrainingEval {
     sigma: Tensor,
     inputs: EvalInputs,
     batch: i64,
+    protocol: serde_json::Value,
 }
+
+/// The file of a run folder that records how its FID during training is measured.
+pub const PROTOCOL_FILE: &str = "eval-protocol.json";
 
 impl TrainingEval {
     /// Real statistics of up to 10,000 images of `images` (u8, a seeded subset) and `cfg.eval.n`
@@ -33,9 +37,12 @@ impl TrainingEval {
         family: &dyn Family,
         device: Device,
     ) -> Result<Self> {
-        let ex = Extractor::load(&cfg.eval.features, device)?;
+        let resize =
+            cfg.eval.resize.parse().map_err(|e| crate::error::Error::msg(format!("eval.resize: {e}")))?;
+        let ex = Extractor::load(&cfg.eval.features, device)?.with_resize(resize)?;
         let batch = default_batch(device);
         let idx = subset(images.size()[0] as usize, Some(10_000), cfg.seed);
+        let protocol = Self::describe(cfg, &ex, idx.len(), data, family)?;
         let mut stats = FeatureStats::new();
         let idx = if gantry_core::parallel::shard().0 == 0 { idx } else { Vec::new() };
         for c in idx.chunks(batch as usize) {
@@ -49,10 +56,65 @@ impl TrainingEval {
                 sigma: none,
                 inputs: Self::inputs(cfg, data, family)?,
                 batch,
+                protocol,
             });
         }
         let inputs = Self::inputs(cfg, data, family)?;
-        Ok(Self { ex, mu: stats.mean()?, sigma: stats.cov()?, inputs, batch })
+        Ok(Self { ex, mu: stats.mean()?, sigma: stats.cov()?, inputs, batch, protocol })
+    }
+
+    /// The protocol of the number, as `gantry eval`'s results record theirs: the feature network
+    /// and its resize, both sides with their sample counts, the fakes' seed, and the small-n
+    /// warning when it applies.
+    fn describe(
+        cfg: &RunConfig,
+        ex: &Extractor,
+        reals: usize,
+        data: &Source,
+        family: &dyn Family,
+    ) -> Result<serde_json::Value> {
+        let translates = data.translation_inputs(family, 1).is_some();
+        let fakes = if translates {
+            format!("translations of the first {} held-out inputs", cfg.eval.n)
+        } else {
+            format!(
+                "{} fixed latents (seed {}, stream eval-during-training), no truncation",
+                cfg.eval.n, cfg.seed
+            )
+        };
+        let mut p = serde_json::json!({
+            "metric": format!("fid_{}", ex.name()),
+            "every": cfg.eval.every,
+            "real": {
+                "data": cfg.data,
+                "split": serde_json::to_value(cfg.loader.split).unwrap_or_default(),
+                "n": reals,
+                "subset": format!("up to 10,000 images, a subset drawn with seed {}", cfg.seed),
+            },
+            "fake": { "n": cfg.eval.n, "from": fakes, "generator": "the model's sampling generator (its EMA copy where it keeps one), eval mode" },
+        });
+        let obj = p.as_object_mut().expect("an object");
+        if let serde_json::Value::Object(features) = ex.protocol()? {
+            obj.extend(features);
+        }
+        let n = reals.min(cfg.eval.n);
+        if n < 10_000 {
+            obj.insert(
+                "warning".into(),
+                format!(
+                    "FID from {n} samples on a side is biased upward (it falls as n grows): compare it only with FIDs at the same counts, or measure KID (gantry eval kid)"
+                )
+                .into(),
+            );
+        }
+        Ok(p)
+    }
+
+    /// Writes [`PROTOCOL_FILE`] into the run folder `dir`, atomically.
+    pub fn write_protocol(&self, dir: &std::path::Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(&self.protocol)?;
+        gantry_core::fs::write_atomic(&dir.join(PROTOCOL_FILE), text.as_bytes())?;
+        Ok(())
     }
 
     fn inputs(cfg: &RunConfig, data: &Source, family: &dyn Family) -> Result<EvalInputs> {
