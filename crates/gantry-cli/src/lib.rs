@@ -71,6 +71,10 @@ enum Cmd {
         /// Number of samples.
         #[arg(long, default_value_t = 64)]
         n: usize,
+        /// With --outdir: only samples A to B (inclusive, 0-based) of --seed's stream, each the file
+        /// a whole run writes under its name (A.png, zero-padded): shards of one sample set.
+        #[arg(long, value_name = "A-B", requires = "outdir", conflicts_with = "n")]
+        seeds: Option<String>,
         /// Truncation trick: re-draw latent coordinates with |z| > τ.
         #[arg(long, value_name = "TAU")]
         truncation: Option<f64>,
@@ -701,13 +705,18 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {} (code {code} traversal from {})", from.out.display(), m.path.display());
             Ok(())
         }
-        Cmd::Sample { from, out, outdir, n, truncation, psi, cutoff, class } => {
+        Cmd::Sample { from, out, outdir, mut n, seeds, truncation, psi, cutoff, class } => {
+            let range = seeds.as_deref().map(parse_range).transpose()?;
             let m = from.model()?;
             let trunc = generate::Truncation { tau: truncation, psi, cutoff };
-            let (to, path) = match (&out, &outdir) {
-                (_, Some(dir)) => (generate::SampleOut::Folder(dir), dir),
-                (Some(file), None) => (generate::SampleOut::Grid(file), file),
-                (None, None) => bail!("give --out FILE.png or --outdir DIR"),
+            let (to, path) = match (&out, &outdir, range) {
+                (_, Some(dir), Some((a, b))) => {
+                    n = (b - a).checked_add(1).context("--seeds: the range is too large")?;
+                    (generate::SampleOut::Shard(dir, a), dir)
+                }
+                (_, Some(dir), None) => (generate::SampleOut::Folder(dir), dir),
+                (Some(file), None, _) => (generate::SampleOut::Grid(file), file),
+                (None, None, _) => bail!("give --out FILE.png or --outdir DIR"),
             };
             generate::sample(&m, n, from.seed, &trunc, class, to)?;
             println!("wrote {} ({n} samples from {})", path.display(), m.path.display());
@@ -1206,5 +1215,15 @@ mod tests {
         let parsed = chrono::NaiveDateTime::parse_from_str(&t, "%Y%m%d-%H%M%S").unwrap();
         let trunc = |d: chrono::NaiveDateTime| d.with_nanosecond(0).unwrap();
         assert!(trunc(before) <= parsed && parsed <= trunc(after), "{t}");
+    }
+}
+
+/// `--seeds A-B`: an inclusive range of sample indices, A ≤ B.
+fn parse_range(text: &str) -> Result<(usize, usize)> {
+    let parsed =
+        text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    match parsed {
+        Some((a, b)) if a <= b => Ok((a, b)),
+        _ => bail!("invalid --seeds '{text}': expected A-B, two sample indices with A ≤ B (e.g. 0-49999)"),
     }
 }

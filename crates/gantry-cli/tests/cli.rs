@@ -192,6 +192,30 @@ fn sample_outdir_writes_the_grids_samples_one_by_one_and_huge_grids_are_refused(
     ]));
     assert!(line.contains("needs") && line.contains("--outdir"), "{line}");
     assert!(!tmp.path().join("huge.png").exists());
+    // Shards: --seeds 250-270 (across the batch boundary at 256) writes those files, each equal
+    // to the whole run's.
+    let shard = tmp.path().join("shard");
+    ok(gantry()
+        .args(["sample", "--ckpt"])
+        .arg(a)
+        .args(["--seeds", "250-270", "--device", "cpu", "--outdir"])
+        .arg(&shard));
+    let mut names: Vec<String> = std::fs::read_dir(&shard)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, (250..=270).map(|i| format!("{i:06}.png")).collect::<Vec<_>>());
+    for name in &names {
+        assert_eq!(
+            std::fs::read(shard.join(name)).unwrap(),
+            std::fs::read(dir.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let bad =
+        fails(gantry().args(["sample", "--ckpt"]).arg(a).args(["--seeds", "9-3", "--outdir"]).arg(&shard));
+    assert!(bad.contains("--seeds '9-3'") && bad.contains("A ≤ B"), "{bad}");
 }
 
 /// `--format apng|gif` (or an .apng/.gif --out): frame t tiles every walk's step t, played forth

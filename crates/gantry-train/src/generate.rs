@@ -167,6 +167,10 @@ pub enum SampleOut<'a> {
     /// A folder receiving one PNG per sample, `000000.png` on (0-based), written as they are
     /// drawn: memory stays flat for any n.
     Folder(&'a Path),
+    /// The same folder, for samples `first .. first + n` of the seed's stream only (`--seeds A-B`):
+    /// each file is the one an unsharded run writes under its name, so jobs on several machines
+    /// write disjoint parts of one set.
+    Shard(&'a Path, usize),
 }
 
 /// Samples are drawn at most this many at a time.
@@ -245,7 +249,8 @@ pub fn sample(
             let x = if parts.len() == 1 { parts.pop().unwrap() } else { Tensor::cat(&parts, 0) };
             save_samples(&x, toy.as_ref(), (n as f64).sqrt().ceil() as usize, path)
         }
-        SampleOut::Folder(dir) => {
+        SampleOut::Folder(dir) | SampleOut::Shard(dir, _) => {
+            let first = if let SampleOut::Shard(_, first) = out { first } else { 0 };
             if toy.is_some() {
                 bail!(
                     "--outdir writes one image per sample; {} holds a model of 2-D points: give --out FILE.png for its scatter plot",
@@ -253,11 +258,17 @@ pub fn sample(
                 );
             }
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let mut done = 0;
-            while done < n {
-                let b = batch.min(n - done);
+            let end = first.checked_add(n).context("--seeds: the range overflows")?;
+            // Batches as an unsharded run draws them (a conditional model's classes follow the
+            // position in a batch), from the one holding `first`.
+            let mut done = first / batch * batch;
+            for _ in 0..done / batch {
+                let _ = stream.next(batch, s.z_dim());
+            }
+            while done < end {
+                let b = batch.min(end.div_ceil(batch) * batch - done);
                 let px = gantry_core::image::to_u8(&draw(&stream.next(b, s.z_dim()))?);
-                for j in 0..b {
+                for j in (first.max(done) - done)..b.min(end - done) {
                     gantry_core::image::save_png(
                         &px.get(j as i64),
                         &dir.join(format!("{:06}.png", done + j)),
