@@ -336,7 +336,8 @@ enum Cmd {
 #[derive(Args)]
 struct EvalArgs {
     /// fid, kid, is, prdc, accuracy (class-conditional accuracy of --fake, judged by the
-    /// --features classifier), or psnr / ssim (translations against targets).
+    /// --features classifier), intra-fid (a conditional --fake against labelled --real data, class
+    /// by class, with the samples' class accuracy), or psnr / ssim (translations against targets).
     metric: String,
     /// Real source: dataset name, image folder/archive, .npz stats, .npy features, checkpoint or run folder.
     #[arg(long)]
@@ -478,6 +479,71 @@ fn accuracy_cmd(a: &EvalArgs) -> Result<()> {
             "purity {:.2}% (best one-to-one matching of requested class or code value → predicted class: {})",
             100.0 * r.purity,
             m.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `gantry eval intra-fid`: a conditional model against labelled data, class by class.
+fn intra_fid_cmd(a: &EvalArgs) -> Result<()> {
+    use gantry_train::eval;
+    let fake = a.fake.as_deref().context("eval intra-fid needs --fake CKPT (a class-conditional model)")?;
+    let real =
+        a.real.as_deref().context("eval intra-fid needs --real DATA (labelled images, e.g. mnist@test)")?;
+    if a.batch < 0 {
+        bail!("--batch must be at least 1 (or 0 for the default)");
+    }
+    let device = gantry_core::device::parse_device(&a.device)?;
+    let batch = if a.batch == 0 { eval::default_batch(device) } else { a.batch };
+    let model = Model::load(&run_dir::resolve_checkpoint(Path::new(fake))?, device)?;
+    let features = a.features.as_deref().unwrap_or("inception");
+    let resize: gantry_metrics::inception::Resize =
+        a.resize.as_deref().unwrap_or("legacy-tensorflow").parse()?;
+    let ex = match &a.inception {
+        Some(path) if features == "inception" => eval::Extractor::inception_from(path, device)?,
+        Some(_) => bail!(
+            "--inception replaces the inception features; it cannot be combined with --features {features}"
+        ),
+        None => eval::Extractor::load(features, device)?,
+    }
+    .with_resize(resize)?;
+    // The samples' classes are read by the domain classifier: the features' own, or the one the
+    // run evaluates with.
+    let judge = [features, model.cfg.eval.features.as_str()].into_iter().find(|f| *f != "inception");
+    let classifier =
+        judge.map(|name| gantry_metrics::classifier::Classifier::builtin(name, device)).transpose()?;
+    let opts = eval::EvalOptions { n: a.n, batch, seed: a.seed, device, keep_features: false };
+    let mut out = eval::intra_fid(&model, real, &ex, judge.zip(classifier.as_ref()), &opts)?;
+    for (k, v) in ex.protocol()?.as_object().into_iter().flatten() {
+        out[k] = v.clone();
+    }
+    let smallest = out["class_counts"].as_array().and_then(|c| c.iter().filter_map(|v| v.as_u64()).min());
+    if let Some(n) = smallest.filter(|&n| n < 10_000) {
+        eprintln!(
+            "warning: each class's FID has {n} or more samples a side, fewer than 10,000: intra-FID is biased upwards (more for rarer classes); compare only at equal counts"
+        );
+    }
+    if a.json {
+        println!("{out}");
+    } else {
+        let per: Vec<String> = out["per_class"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(k, v)| format!("{k}: {:.2}", v.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        let accuracy = match out["accuracy"].as_f64() {
+            Some(acc) => format!("; class accuracy {:.2}% ({} classifier)", 100.0 * acc, judge.unwrap_or("?")),
+            None => "; class accuracy: no domain classifier for this data (give --features mnist or fashion-mnist)".into(),
+        };
+        println!(
+            "intra-fid {:.6}  ({features} features, {} resize; per class {}{accuracy}; real: {}; fake: {})",
+            out["intra_fid"].as_f64().unwrap_or(f64::NAN),
+            out["resize"].as_str().unwrap_or("-"),
+            per.join(", "),
+            out["real"].as_str().unwrap_or("-"),
+            out["fake"].as_str().unwrap_or("-"),
         );
     }
     Ok(())
@@ -849,8 +915,14 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     if a.metric == "psnr" || a.metric == "ssim" {
         return similarity_cmd(&a);
     }
+    if a.metric == "intra-fid" {
+        return intra_fid_cmd(&a);
+    }
     if !["fid", "kid", "is", "prdc"].contains(&a.metric.as_str()) {
-        bail!("unknown metric '{}': expected fid, kid, is, prdc, accuracy, psnr or ssim", a.metric);
+        bail!(
+            "unknown metric '{}': expected fid, kid, is, prdc, accuracy, intra-fid, psnr or ssim",
+            a.metric
+        );
     }
     if a.batch < 0 {
         bail!("--batch must be at least 1 (or 0 for the default)");

@@ -763,6 +763,45 @@ fn conditional_models_resume_exactly_and_sample_by_class() {
         gantry().args(["eval", "accuracy", "--features", "mnist", "--device", "cpu", "--fake"]).arg(run_a()),
     );
     assert!(e.contains("conditional"), "{e}");
+    // Intra-FID: class by class against labelled digits, with the samples' class accuracy.
+    let intra = || {
+        let out = ok(gantry()
+            .args([
+                "eval",
+                "intra-fid",
+                "--real",
+                "mnist-5k",
+                "--features",
+                "mnist",
+                "--n",
+                "15",
+                "--json",
+            ])
+            .args(["--device", "cpu", "--fake"])
+            .arg(&ckpt));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = intra();
+    let per: Vec<f64> = v["per_class"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(per.len(), 10);
+    assert!(per.iter().all(|f| f.is_finite() && *f > 0.0), "{per:?}");
+    assert!((v["intra_fid"].as_f64().unwrap() - per.iter().sum::<f64>() / 10.0).abs() < 1e-9);
+    assert_eq!(v["class_counts"], serde_json::json!(vec![15; 10]));
+    let acc: Vec<f64> =
+        v["accuracy_per_class"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!((v["accuracy"].as_f64().unwrap() - acc.iter().sum::<f64>() / 10.0).abs() < 1e-9, "{v}");
+    assert!(
+        acc.iter().all(|a| (a * 15.0 - (a * 15.0).round()).abs() < 1e-9),
+        "shares of 15 samples: {acc:?}"
+    );
+    assert_eq!((v["features"].as_str(), v["classifier"].as_str()), (Some("mnist"), Some("mnist")));
+    assert_eq!(intra(), v, "seeded: the same numbers twice");
+    let e = fails(
+        gantry()
+            .args(["eval", "intra-fid", "--real", "mnist-5k", "--features", "mnist", "--fake"])
+            .arg(run_a()),
+    );
+    assert!(e.contains("intra-FID") && e.contains("conditional"), "{e}");
     // InfoGAN traversals: 10 rows; code 0 has a column per categorical value, code 2 `--steps`.
     let info = tmp.path().join("infogan-mnist-a");
     let t = tmp.path().join("t.png");

@@ -12,11 +12,12 @@
 //!
 //! By concern: [`sources`] (what a source is and its features), [`features`] (the networks),
 //! [`distance`] (FID, KID, IS, PRDC), [`training`] (FID during training), [`accuracy`] (class
-//! accuracy and code-to-class matching), [`similarity`] (PSNR, SSIM, held-out translation data).
+//! accuracy and code-to-class matching), [`intra`] (intra-FID of conditional models), [`similarity`] (PSNR, SSIM, held-out translation data).
 
 pub mod accuracy;
 pub mod distance;
 pub mod features;
+pub mod intra;
 pub mod similarity;
 pub mod sources;
 pub mod training;
@@ -24,8 +25,9 @@ pub mod training;
 pub use accuracy::*;
 pub use distance::*;
 pub use features::*;
+pub use intra::*;
 pub use similarity::*;
 pub use sources::*;
 pub use training::*;
 // What the concerns share inside eval.
-pub(crate) use sources::{classify, draw, EvalInputs, Kind2};
+pub(crate) use sources::{classify, draw, subset, EvalInputs, Kind2};

@@ -166,7 +166,7 @@ fn accumulate(
 }
 
 /// How a dataset should be prepared when the other side is a model.
-fn data_options(model: Option<&RunConfig>) -> LoadOptions {
+pub(crate) fn data_options(model: Option<&RunConfig>) -> LoadOptions {
     match model {
         Some(cfg) => match cfg.family.data().image() {
             Some((channels, size)) => LoadOptions {
