@@ -766,17 +766,7 @@ fn conditional_models_resume_exactly_and_sample_by_class() {
     // Intra-FID: class by class against labelled digits, with the samples' class accuracy.
     let intra = || {
         let out = ok(gantry()
-            .args([
-                "eval",
-                "intra-fid",
-                "--real",
-                "mnist-5k",
-                "--features",
-                "mnist",
-                "--n",
-                "15",
-                "--json",
-            ])
+            .args(["eval", "intra-fid", "--real", "mnist-5k", "--features", "mnist", "--n", "15", "--json"])
             .args(["--device", "cpu", "--fake"])
             .arg(&ckpt));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()

@@ -146,6 +146,11 @@ pub fn randint(high: i64, shape: &[i64], options: (Kind, Device)) -> Tensor {
     per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randint(high, s, options)))
 }
 
+/// Integers in `low..high` per sample of a batch of `shape[0]` (a scalar for shape `[]`).
+pub fn randint_low(low: i64, high: i64, shape: &[i64], options: (Kind, Device)) -> Tensor {
+    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randint_low(low, high, s, options)))
+}
+
 /// [`randn`] shaped, typed and placed like `x`.
 pub fn randn_like(x: &Tensor) -> Tensor {
     randn(&x.size(), (x.kind(), x.device()))

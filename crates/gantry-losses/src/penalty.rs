@@ -177,6 +177,25 @@ pub fn path_length_penalty_at(
     ((lengths - &mean).square().mean(Kind::Float), mean)
 }
 
+/// [`path_length_penalty_at`] as StyleGAN2-ADA's `StyleGAN2Loss` computes it: the new running
+/// mean `a' = a + decay·(mean length − a)` stays in the graph, so the penalty's gradient also
+/// flows through this batch's `decay` share of it (the other keeps `a'` fixed); `ws` may be the
+/// mapping network's output, whose graph the gradient then reaches. Returns (penalty, `a'`
+/// detached).
+pub fn path_length_penalty_stylegan2ada(
+    img: &Tensor,
+    ws: &Tensor,
+    pl_mean: &Tensor,
+    decay: f64,
+    noise: &Tensor,
+) -> (Tensor, Tensor) {
+    let (h, w) = (img.size()[2], img.size()[3]);
+    let y = noise / ((h * w) as f64).sqrt();
+    let lengths = path_lengths(img, ws, &y);
+    let mean = pl_mean.lerp(&lengths.mean(Kind::Float), decay);
+    ((lengths - &mean).square().mean(Kind::Float), mean.detach())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,7 @@ fn compare_state(
                 rel(&t, &theirs(fx, maps, &format!("{stage}.{key}"), &name)),
                 format!("{ours}.{name}"),
             ));
-            if t.requires_grad() {
+            if t.requires_grad() && net.opt.is_some() {
                 for slot in ["m", "v"] {
                     let mine = ck.get(&format!("opt_{ours}.{slot}.{name}")).unwrap();
                     let want = theirs(fx, maps, &format!("{stage}.opt{key}.{slot}"), &name);
@@ -471,4 +471,148 @@ fn cyclegan_follows_the_authors_cycle_gan_model() {
         median(&ours),
         median(&twins)
     );
+}
+
+/// StyleGAN2-ADA's networks and `StyleGAN2Loss` under their training loop's phase schedule
+/// (`fixtures/parity/make_stylegan2.py`): 20 iterations of Gmain, Greg (path length, every 4),
+/// Dmain, Dreg (R1, every 16) with Adam's lr and β's rescaled by interval/(interval + 1), style
+/// mixing 0.9, w̄ tracking, the EMA with its ramp-up; 16×16×1, z = w = 8, batch 4, γ = 0.5; against
+/// gantry's `stylegan2-mnist` preset (`reg.lazy = "separate"`) at those sizes. Every draw of theirs
+/// (each iteration's latents, the mixing cut-offs and coins, the second latents, every layer's
+/// noise, the path length noise) is replayed into gantry's phases.
+///
+/// The first iteration (all four phases, the EMA) agrees to float rounding: each phase's loss
+/// within 1e-5 and every weight, buffer (w̄, the stored noise maps) and Adam moment of G, D and
+/// the EMA G within `TOL` afterwards, except the moments of parameters whose gradient is 0 in exact
+/// arithmetic in a lazy phase (the toRGB biases under path length, D's output bias under R1: both
+/// sides step them on rounding noise). Afterwards the two part faster than rounding explains: by
+/// 4e-6 in D's loss at step 1, 3e-5 at step 3, 1e-3 by step 13 and 1.4e-2 in step 16's R1, while
+/// their own run moves by 1e-7 at most under perturbed weights, gradients, outputs, thread counts
+/// or another convolution backend. Where that comes from is not found yet (the note says
+/// what was ruled out); the later steps are held only to 5e-2, against gross breakage.
+#[test]
+fn stylegan2_follows_stylegan2_ada_training() {
+    let _one = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    tch::set_num_threads(1);
+    let fx = fixture("stylegan2.safetensors");
+    let reals = &fx["reals"]; // [K, B, 1, 16, 16] u8
+    let (k_steps, b) = (reals.size()[0], reals.size()[1]);
+    let sets: Vec<String> = [
+        "model.resolution=16",
+        "model.channels=1",
+        "model.channel_base=256",
+        "model.channel_max=16",
+        "model.z_dim=8",
+        "model.w_dim=8",
+        "model.mapping_layers=2",
+        "model.mbstd_group=4",
+        "reg.r1=0.5",
+        "reg.every=16",
+        "reg.pl_every=4",
+        "reg.pl_weight=2.0",
+        "reg.style_mixing=0.9",
+        "train.ema.half_life_kimg=0.05",
+        "train.ema.rampup=0.05",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("batch_size={b}")])
+    .collect();
+    let cfg = presets::find("stylegan2-mnist").unwrap().config().with_overrides(&sets).unwrap();
+    let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(k_steps as u64) };
+    let mut family = cfg.family.build(&cfg, &cx).unwrap();
+    let names: Vec<&str> = family.phases().iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Gmain", "Greg", "Dmain", "Dreg"]);
+    let nets: [Net; 3] = [("g", "G", None), ("g_ema", "G_ema", None), ("d", "D", None)];
+    // The path length mean starts at 0 on both sides; the rest is theirs.
+    assert_eq!(family_var(family.as_ref(), "aux", "pl_mean").double_value(&[]), 0.0);
+    for net in family.networks().iter().filter(|n| n.name != "aux") {
+        let &(_, key, _) = nets.iter().find(|n| n.0 == net.name).unwrap();
+        tch::no_grad(|| {
+            for (name, mut t) in net.vs.variables() {
+                t.copy_(&theirs(&fx, None, &format!("init.{key}"), &name));
+            }
+        });
+    }
+    // Parameters a lazy phase's loss does not depend on (gradient 0 in exact arithmetic).
+    let zero_gradient = |net: &str, var: &str| {
+        (net == "g" && var.contains("torgb.bias")) || (net == "d" && var.starts_with("b4.out.bias"))
+    };
+
+    // Their draws by (step, phase), in order; phase 4: the iteration's latents [4B, z].
+    let (phase_of, step_of) = (&fx["draw_phase"], &fx["draw_step"]);
+    let n_draws = phase_of.size()[0];
+    let draw = |i: i64| fx[&format!("draw.{i:05}")].shallow_clone();
+    let stat = |name: &str, k: i64| fx[&format!("stat.Loss/{name}")].double_value(&[k]);
+    let mut worst_loss = 0f64;
+    for k in 0..k_steps {
+        let of = |phase: i64| -> Vec<Tensor> {
+            (0..n_draws)
+                .filter(|&i| step_of.int64_value(&[i]) == k && phase_of.int64_value(&[i]) == phase)
+                .map(draw)
+                .collect()
+        };
+        let z = of(4).pop().expect("the iteration's latents"); // [4B, z]: Gmain, Greg, Dmain, Dreg
+        let mut replay = vec![z.narrow(0, 0, b)];
+        replay.extend(of(0));
+        if k % 4 == 0 {
+            replay.push(z.narrow(0, b, b / 2));
+            replay.extend(of(1));
+        }
+        replay.push(z.narrow(0, 2 * b, b));
+        replay.extend(of(2));
+        gantry_core::parallel::replay(replay);
+        let batch = Batch::unlabelled(reals.get(k).to_kind(Kind::Float) / 127.5 - 1.0);
+        let out: Vec<Vec<(&str, f64)>> =
+            (0..4).map(|phase| family.run_phase(phase, &batch, k as u64).unwrap()).collect();
+        let left = gantry_core::parallel::end_replay();
+        assert!(left.is_empty(), "step {k}: {} recorded draws were not used", left.len());
+        let mut losses = vec![
+            (scalar(&out[0], "g_loss"), stat("G/loss", k), "Gmain's loss"),
+            (scalar(&out[2], "d_loss"), stat("D/loss", k), "Dmain's loss"),
+        ];
+        if k % 4 == 0 {
+            losses.push((scalar(&out[1], "g_pl"), stat("pl_penalty", k), "the path length penalty"));
+        }
+        if k % 16 == 0 {
+            losses.push((scalar(&out[3], "d_r1"), stat("r1_penalty", k) * 0.25, "R1 (γ/2 · their penalty)"));
+        }
+        for (ours, want, what) in losses {
+            worst_loss = worst_loss.max(((ours - want) / want).abs());
+            close(ours, want, if k == 0 { 1e-5 } else { 5e-2 }, &format!("step {k}: {what}"));
+        }
+        if k == 0 {
+            let worst = compare_state(family.as_ref(), &fx, &nets, "mid", |_, _| false);
+            let worst: Vec<&(f64, String)> = worst
+                .iter()
+                .filter(|(_, name)| {
+                    let (net, var) = name.split_once('.').unwrap();
+                    let net = net.strip_prefix("opt_").unwrap_or(net);
+                    let var = var.strip_prefix("m.").or(var.strip_prefix("v.")).unwrap_or(var);
+                    !(name.starts_with("opt_") && zero_gradient(net, var))
+                })
+                .collect();
+            assert!(
+                worst[0].0 < TOL,
+                "after the first iteration {} differs by {:.3e}",
+                worst[0].1,
+                worst[0].0
+            );
+            let pl = family_var(family.as_ref(), "aux", "pl_mean");
+            assert!(rel(&pl, &fx["mid.pl_mean"]) < TOL, "pl_mean {pl:?} vs theirs {:?}", fx["mid.pl_mean"]);
+        }
+    }
+    let worst = compare_state(family.as_ref(), &fx, &nets, "final", |_, _| false);
+    let median = worst[worst.len() / 2].0;
+    eprintln!(
+        "losses within {worst_loss:.1e}; after 20 steps: median tensor {median:.1e}, largest {:.1e} ({})",
+        worst[0].0, worst[0].1
+    );
+    assert_eq!(family_var(family.as_ref(), "aux", "pl_mean").size(), fx["final.pl_mean"].size());
+}
+
+/// Variable `var` of network `net` of `family`.
+fn family_var(family: &dyn Family, net: &str, var: &str) -> Tensor {
+    let n = family.networks().iter().find(|n| n.name == net).unwrap_or_else(|| panic!("no network {net}"));
+    n.vs.variables().remove(var).unwrap_or_else(|| panic!("{net} has no {var}"))
 }

@@ -378,9 +378,14 @@ impl Game {
     /// Moves the EMA after a G step on `batch` images (this rank's: the step took `batch` × the
     /// data-parallel world size); its β (None without EMA).
     pub fn update_ema(&self, batch: i64) -> Option<f64> {
+        let world = gantry_core::parallel::shard().1;
+        self.update_ema_seen(batch, self.images_seen(batch * world))
+    }
+
+    /// [`Self::update_ema`] with the ramp-up counted at `seen` images (the whole batch's).
+    pub fn update_ema_seen(&self, batch: i64, seen: u64) -> Option<f64> {
         let e = self.ema.as_ref()?;
         let batch = batch * gantry_core::parallel::shard().1;
-        let seen = self.images_seen(batch);
         e.update(batch as usize, seen);
         Some(e.config.beta(batch as usize, seen))
     }

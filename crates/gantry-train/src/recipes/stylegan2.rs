@@ -5,13 +5,17 @@
 //! of the batch), w̄ tracking for truncation in W, and the EMA generator (`train.ema`), which
 //! draws every sample.
 //!
-//! Phases: `D` (× `train.d_steps`; StyleGAN2-ADA's Dmain, with Dreg's R1 added on the steps it
-//! falls on) and `G` (Gmain, with Greg's path length term likewise). Lazy terms are added to the
-//! loss of the step they fall on, scaled by their interval (the reference takes separate optimiser
-//! steps for them and rescales Adam's lr and β's by `interval / (interval + 1)`; presets keep the
-//! reference's hyper-parameters). Samples use the stored per-layer noise maps (`noise_mode =
-//! const`, as StyleGAN2-ADA's snapshots), so a latent always draws the same image; training uses
-//! fresh noise.
+//! Phases (`reg.lazy = "separate"`, the presets): StyleGAN2-ADA's training loop, step for step —
+//! `Gmain`, `Greg` (path length, every `reg.pl_every` steps), `Dmain`, `Dreg` (R1, every
+//! `reg.every` steps), each lazy phase an optimiser step of its own with its loss × its interval
+//! and Adam's lr and β's rescaled by `interval / (interval + 1)`; w̄ moved by each phase's
+//! mapping of fresh latents, the EMA after `Dreg` with its ramp-up counted in the images seen
+//! before the step (`tests/parity.rs` checks all of it against their code). `reg.lazy = "summed"`
+//! (runs made before it existed) is gantry's first schedule: `D` (× `train.d_steps`, R1 added to
+//! the loss of the steps it falls on, scaled by its interval), then `G` (path length likewise, on
+//! detached ws), the optimiser's settings as given. Samples use the stored per-layer noise maps
+//! (`noise_mode = const`, as StyleGAN2-ADA's snapshots), so a latent always draws the same image;
+//! training uses fresh noise.
 
 use crate::error::{bail, Result};
 use gantry_core::optim::AdamConfig;
@@ -21,11 +25,11 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::adversarial::{game_phases, Game, LossChoice, Penalties, TrainConfig};
+use super::adversarial::{Game, LossChoice, Penalties, TrainConfig};
 use crate::capability::{Sampler, StyleBased, TruncateInW};
 use crate::config::{EvalConfig, FamilyConfig, LogConfig, Recipe, RunConfig};
 use crate::family::BuildContext;
-use crate::family::{Batch, DataNeeds, Family, Scalars};
+use crate::family::{Batch, DataNeeds, Family, Phase, Scalars};
 use crate::presets::{base, features, loader, Preset};
 
 /// StyleGAN2's regularisers (`[reg]`): D's penalties plus path length and style mixing.
@@ -49,6 +53,22 @@ pub struct StyleReg {
     /// Probability of style mixing regularisation (the papers: 0.9; 0 = off).
     #[serde(default)]
     pub style_mixing: f64,
+    /// How the lazy regularisers step (see the module docs): `separate` (StyleGAN2-ADA's Greg
+    /// and Dreg phases; the presets) or `summed` (into the main step's loss; configs written
+    /// before this setting existed).
+    #[serde(default)]
+    pub lazy: Lazy,
+}
+
+/// How lazy regularisation takes its steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lazy {
+    /// Added to the loss of the main step it falls on, × its interval.
+    #[default]
+    Summed,
+    /// Steps of its own, as StyleGAN2-ADA's `Greg`/`Dreg`, with Adam rescaled.
+    Separate,
 }
 
 fn default_pl_every() -> u64 {
@@ -72,6 +92,7 @@ impl Default for StyleReg {
             pl_batch_shrink: default_pl_batch_shrink(),
             pl_decay: default_pl_decay(),
             style_mixing: 0.0,
+            lazy: Lazy::Summed,
         }
     }
 }
@@ -130,6 +151,17 @@ impl Recipe for StyleRun {
                 r.pl_batch_shrink
             );
         }
+        if r.lazy == Lazy::Separate {
+            let b = &r.base;
+            let others =
+                [("reg.gp", b.gp), ("reg.r2", b.r2), ("reg.dragan", b.dragan), ("reg.drift", b.drift)];
+            if let Some((key, v)) = others.iter().find(|(_, v)| *v != 0.0) {
+                bail!("invalid {key} = {v}: reg.lazy = \"separate\" (StyleGAN2-ADA's Dreg phase) regularises D with R1 only; set reg.lazy = \"summed\" for other penalties");
+            }
+            if self.train.d_steps != 1 {
+                bail!("invalid train.d_steps = {}: reg.lazy = \"separate\" takes StyleGAN2-ADA's one D step per G step", self.train.d_steps);
+            }
+        }
         StyleGan2Config { channels: self.model.channels.max(1), ..self.model.clone() }
             .validate()
             .map_err(|e| crate::error::err!("invalid {e}"))?;
@@ -166,6 +198,15 @@ pub struct StyleFamily {
     g_ema: Option<Generator>,
     /// The path length running mean `a` (`aux.pl_mean`).
     pl_mean: Tensor,
+    /// `D`, `G` (summed) or `Gmain`, `Greg`, `Dmain`, `Dreg` (separate).
+    phases: Vec<Phase>,
+}
+
+/// Adam for a network regularised lazily every `interval` steps in separate steps of their own:
+/// StyleGAN2-ADA's `lr · r`, `β^r` with `r = interval / (interval + 1)`.
+fn lazy_adam(adam: AdamConfig, interval: u64) -> AdamConfig {
+    let r = interval as f64 / (interval as f64 + 1.0);
+    AdamConfig { lr: adam.lr * r, beta1: adam.beta1.powf(r), beta2: adam.beta2.powf(r), ..adam }
 }
 
 impl StyleFamily {
@@ -178,10 +219,26 @@ impl StyleFamily {
             "model.c_dim: the training recipe is unconditional for now, found c_dim = {} (the networks take labels)",
             cfg.c_dim
         );
+        let mut train = s.train.clone();
+        let phases = match s.reg.lazy {
+            Lazy::Summed => {
+                vec![Phase { name: "D", repeat: s.train.d_steps, fresh_batch: true }, Phase::same_batch("G")]
+            }
+            Lazy::Separate => {
+                train.g_opt = lazy_adam(train.g_opt, s.reg.pl_every);
+                train.d_opt = lazy_adam(train.d_opt, s.reg.base.every);
+                vec![
+                    Phase::fresh("Gmain"),
+                    Phase::same_batch("Greg"),
+                    Phase::same_batch("Dmain"),
+                    Phase::same_batch("Dreg"),
+                ]
+            }
+        };
         let (mut game, g, d, g_ema) = Game::build(
             s.loss,
             &s.reg.base,
-            &s.train,
+            &train,
             cx.device,
             |p| Ok(Generator::new(p, cfg)),
             |p| Ok(Discriminator::new(p, cfg)),
@@ -189,7 +246,7 @@ impl StyleFamily {
         let aux = VarStore::new(cx.device);
         let pl_mean = aux.root().zeros_no_train("pl_mean", &[]);
         game.nets.state("aux", aux);
-        Ok(Self { cfg: cfg.clone(), reg: s.reg.clone(), game, g, d, g_ema, pl_mean })
+        Ok(Self { cfg: cfg.clone(), reg: s.reg.clone(), game, g, d, g_ema, pl_mean, phases })
     }
 
     fn z(&self, n: i64) -> Tensor {
@@ -207,8 +264,9 @@ impl StyleFamily {
         }
         let num_ws = ws.size()[1];
         // Drawn on every call so the generator's stream does not depend on the outcome.
-        let cutoff = Tensor::randint_low(1, num_ws.max(2), [], (Kind::Int64, Device::Cpu)).int64_value(&[]);
-        let mix = Tensor::rand([], (Kind::Float, Device::Cpu)).double_value(&[]) < p;
+        let parallel = (Kind::Int64, Device::Cpu);
+        let cutoff = gantry_core::parallel::randint_low(1, num_ws.max(2), &[], parallel).int64_value(&[]);
+        let mix = gantry_core::parallel::rand(&[], (Kind::Float, Device::Cpu)).double_value(&[]) < p;
         let z2 = self.z(n);
         if !mix || num_ws < 2 {
             return ws;
@@ -273,8 +331,97 @@ impl StyleFamily {
     }
 }
 
+impl StyleFamily {
+    /// StyleGAN2-ADA's `Gmain`: the adversarial loss of fresh samples.
+    fn g_main(&mut self, b: i64) -> Scalars {
+        let fake = self.game.seen(&self.synth(&self.ws(b)));
+        let loss = self.game.loss.g_loss(&self.d.forward(&fake, None), None);
+        self.game.g_update(&loss);
+        vec![("g_loss", loss.double_value(&[]))]
+    }
+
+    /// `Greg`, on the steps it falls on: path length on `1/pl_batch_shrink` of the batch, × its
+    /// interval, differentiated as theirs (through ws into the mapping network, and through this
+    /// batch's share of the new running mean).
+    fn g_reg(&mut self, b: i64, k: u64) -> Scalars {
+        let reg = &self.reg;
+        if reg.pl_weight <= 0.0 || !k.is_multiple_of(reg.pl_every) {
+            return Vec::new();
+        }
+        let n = (b / reg.pl_batch_shrink as i64).max(1);
+        let ws = self.ws(n);
+        let img = self.synth(&ws);
+        let noise = gantry_core::parallel::randn_like(&img);
+        let (pen, mean) = gantry_losses::penalty::path_length_penalty_stylegan2ada(
+            &img,
+            &ws,
+            &self.pl_mean,
+            reg.pl_decay,
+            &noise,
+        );
+        tch::no_grad(|| self.pl_mean.shallow_clone().copy_(&mean));
+        let out = vec![("g_pl", pen.double_value(&[])), ("pl_mean", mean.double_value(&[]))];
+        let loss = pen * (reg.pl_weight * reg.pl_every as f64);
+        self.game.g_update(&loss);
+        out
+    }
+
+    /// `Dmain`: D on fresh samples (G runs without a graph) and on the real batch.
+    fn d_main(&mut self, real: &Batch) -> Scalars {
+        let b = real.images.size()[0];
+        let fake = tch::no_grad(|| self.synth(&self.ws(b)));
+        let fake_out = self.d.forward(&self.game.seen(&fake), None);
+        let real_out = self.d.forward(&self.game.seen(&real.images), None);
+        let adv = self.game.loss.d_loss(&real_out, &fake_out);
+        let none = Tensor::zeros([], (Kind::Float, self.game.device));
+        self.game.d_update(&adv, &none, &real_out, &fake_out)
+    }
+
+    /// `Dreg`, on the steps it falls on: R1 on the real batch (through what D sees of it) ×
+    /// `reg.every`; then, every step, the EMA, its ramp-up counted in the images seen before.
+    fn d_reg(&mut self, real: &Batch, k: u64) -> Scalars {
+        let b = real.images.size()[0];
+        let every = self.reg.base.every.max(1);
+        let mut out = Vec::new();
+        if self.reg.base.r1 > 0.0 && k.is_multiple_of(every) {
+            let (d, game) = (&self.d, &self.game);
+            let critic = |t: &Tensor| d.forward(&game.seen(t), None);
+            let r1 = gantry_losses::penalty::r1_penalty(&critic, &real.images, self.reg.base.r1);
+            out.push(("d_r1", r1.double_value(&[])));
+            self.game.nets.opt_mut(self.game.d).backward_step(&(r1 * every as f64));
+        }
+        let whole = b * gantry_core::parallel::shard().1;
+        if let Some(beta) = self.game.update_ema_seen(b, k * whole as u64) {
+            out.push(("ema_beta", beta));
+        }
+        out
+    }
+}
+
 impl Family for StyleFamily {
-    game_phases!();
+    fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    fn run_phase(&mut self, phase: usize, batch: &Batch, k: u64) -> Result<Scalars> {
+        let b = batch.images.size()[0];
+        Ok(match (self.reg.lazy, phase) {
+            (Lazy::Summed, 0) => self.d_step(batch, k),
+            (Lazy::Summed, _) => self.g_step(batch),
+            (Lazy::Separate, 0) => self.g_main(b),
+            (Lazy::Separate, 1) => self.g_reg(b, k),
+            (Lazy::Separate, 2) => self.d_main(batch),
+            (Lazy::Separate, _) => self.d_reg(batch, k),
+        })
+    }
+
+    fn networks(&self) -> &crate::family::Networks {
+        &self.game.nets
+    }
+
+    fn networks_mut(&mut self) -> &mut crate::family::Networks {
+        &mut self.game.nets
+    }
 
     fn sampler(&self) -> Option<&dyn Sampler> {
         Some(self)
@@ -331,6 +478,7 @@ fn stylegan2(name: &str, data: &str, model: StyleGan2Config, batch: usize, r1: f
             base: Penalties { r1, every: 16, ..Penalties::default() },
             pl_weight: 2.0,
             style_mixing: 0.9,
+            lazy: Lazy::Separate,
             ..StyleReg::default()
         },
         model,
