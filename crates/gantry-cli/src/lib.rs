@@ -1262,6 +1262,16 @@ fn parse_split(s: &str) -> Result<gantry_data::Split> {
     s.parse().map_err(|e| anyhow::anyhow!("invalid --split: {e}"))
 }
 
+/// `--seeds A-B`: an inclusive range of sample indices, A ≤ B.
+fn parse_range(text: &str) -> Result<(usize, usize)> {
+    let parsed =
+        text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    match parsed {
+        Some((a, b)) if a <= b => Ok((a, b)),
+        _ => bail!("invalid --seeds '{text}': expected A-B, two sample indices with A ≤ B (e.g. 0-49999)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Timelike;
@@ -1287,15 +1297,5 @@ mod tests {
         let parsed = chrono::NaiveDateTime::parse_from_str(&t, "%Y%m%d-%H%M%S").unwrap();
         let trunc = |d: chrono::NaiveDateTime| d.with_nanosecond(0).unwrap();
         assert!(trunc(before) <= parsed && parsed <= trunc(after), "{t}");
-    }
-}
-
-/// `--seeds A-B`: an inclusive range of sample indices, A ≤ B.
-fn parse_range(text: &str) -> Result<(usize, usize)> {
-    let parsed =
-        text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-    match parsed {
-        Some((a, b)) if a <= b => Ok((a, b)),
-        _ => bail!("invalid --seeds '{text}': expected A-B, two sample indices with A ≤ B (e.g. 0-49999)"),
     }
 }

@@ -575,7 +575,7 @@ fn stylegan2_follows_stylegan2_ada_training() {
             losses.push((scalar(&out[1], "g_pl"), stat("pl_penalty", k), "the path length penalty"));
         }
         if k % 16 == 0 {
-            losses.push((scalar(&out[3], "d_r1"), stat("r1_penalty", k) * 0.25, "R1 (γ/2 · their penalty)"));
+            losses.push((scalar(&out[3], "d_reg"), stat("r1_penalty", k) * 0.25, "R1 (γ/2 · their penalty)"));
         }
         for (ours, want, what) in losses {
             worst_loss = worst_loss.max(((ours - want) / want).abs());

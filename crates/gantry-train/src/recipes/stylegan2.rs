@@ -153,8 +153,10 @@ impl Recipe for StyleRun {
         }
         if r.lazy == Lazy::Separate {
             let b = &r.base;
-            let others =
-                [("reg.gp", b.gp), ("reg.r2", b.r2), ("reg.dragan", b.dragan), ("reg.drift", b.drift)];
+            if matches!(self.loss.constraint(), super::adversarial::Constraint::GradientPenalty(_)) {
+                bail!("invalid loss: reg.lazy = \"separate\" (StyleGAN2-ADA's Dreg phase) regularises D with R1 only, not a WGAN-GP gradient penalty; set reg.lazy = \"summed\"");
+            }
+            let others = [("reg.r2", b.r2), ("reg.dragan", b.dragan)];
             if let Some((key, v)) = others.iter().find(|(_, v)| *v != 0.0) {
                 bail!("invalid {key} = {v}: reg.lazy = \"separate\" (StyleGAN2-ADA's Dreg phase) regularises D with R1 only; set reg.lazy = \"summed\" for other penalties");
             }
@@ -374,20 +376,26 @@ impl StyleFamily {
         let real_out = self.d.forward(&self.game.seen(&real.images), None);
         let adv = self.game.loss.d_loss(&real_out, &fake_out);
         let none = Tensor::zeros([], (Kind::Float, self.game.device));
-        self.game.d_update(&adv, &none, &real_out, &fake_out)
+        // R1 is Dreg's: its `d_reg` is logged there.
+        let mut out = self.game.d_update(&adv, &none, &real_out, &fake_out);
+        out.retain(|(k, _)| *k != "d_reg");
+        out
     }
 
-    /// `Dreg`, on the steps it falls on: R1 on the real batch (through what D sees of it) ×
-    /// `reg.every`; then, every step, the EMA, its ramp-up counted in the images seen before.
+    /// `Dreg`, on the steps it falls on: R1 on what D sees of the real batch × `reg.every`; then,
+    /// every step, the EMA, its ramp-up counted in the images seen before.
     fn d_reg(&mut self, real: &Batch, k: u64) -> Scalars {
         let b = real.images.size()[0];
         let every = self.reg.base.every.max(1);
         let mut out = Vec::new();
         if self.reg.base.r1 > 0.0 && k.is_multiple_of(every) {
-            let (d, game) = (&self.d, &self.game);
-            let critic = |t: &Tensor| d.forward(&game.seen(t), None);
-            let r1 = gantry_losses::penalty::r1_penalty(&critic, &real.images, self.reg.base.r1);
-            out.push(("d_r1", r1.double_value(&[])));
+            // At what D sees of the reals: theirs differentiates through the augmentation (with a
+            // grid_sample whose double backward they wrote), libtorch's grid_sample has none.
+            let d = &self.d;
+            let critic = |t: &Tensor| d.forward(t, None);
+            let seen = self.game.seen(&real.images).detach();
+            let r1 = gantry_losses::penalty::r1_penalty(&critic, &seen, self.reg.base.r1);
+            out.push(("d_reg", r1.double_value(&[])));
             self.game.nets.opt_mut(self.game.d).backward_step(&(r1 * every as f64));
         }
         let whole = b * gantry_core::parallel::shard().1;
