@@ -1109,35 +1109,18 @@ fn fid_during_training_is_logged_and_changes_nothing_else() {
         report.contains("fid_mnist: mnist features, resize classifier-28"),
         "no protocol line in the report"
     );
-    let e3 = fails(
-        gantry()
-            .args([
-                "train",
-                "--preset",
-                "dcgan-mnist",
-                "--set",
-                "eval.every=4",
-                "--set",
-                "eval.resize=clean",
-                "--out",
-            ])
-            .arg(tmp.path().join("r")),
-    );
+    let refused = |resize: &str| {
+        let out = tmp.path().join(format!("r-{resize}"));
+        let set = format!("eval.resize={resize}");
+        fails(
+            gantry()
+                .args(["train", "--preset", "dcgan-mnist", "--set", "eval.every=4", "--set", &set, "--out"])
+                .arg(out),
+        )
+    };
+    let e3 = refused("clean");
     assert!(e3.contains("eval.resize") && e3.contains("28x28"), "{e3}");
-    let e4 = fails(
-        gantry()
-            .args([
-                "train",
-                "--preset",
-                "dcgan-mnist",
-                "--set",
-                "eval.every=4",
-                "--set",
-                "eval.resize=bicubic",
-                "--out",
-            ])
-            .arg(tmp.path().join("r2")),
-    );
+    let e4 = refused("bicubic");
     assert!(e4.contains("eval.resize") && e4.contains("legacy-tensorflow, clean, legacy-pytorch"), "{e4}");
     let e2 = fails(
         gantry()

@@ -170,11 +170,24 @@ pub fn path_length_penalty_at(
     decay: f64,
     noise: &Tensor,
 ) -> (Tensor, Tensor) {
-    let (h, w) = (img.size()[2], img.size()[3]);
-    let y = noise / ((h * w) as f64).sqrt();
-    let lengths = path_lengths(img, ws, &y);
-    let mean = pl_mean.lerp(&lengths.mean(Kind::Float), decay).detach();
+    let (lengths, mean) = lengths_and_mean(img, ws, pl_mean, decay, noise);
+    let mean = mean.detach();
     ((lengths - &mean).square().mean(Kind::Float), mean)
+}
+
+/// The path lengths of `noise`'s projection `[N]` and the running mean moved towards their mean
+/// (in the graph).
+fn lengths_and_mean(
+    img: &Tensor,
+    ws: &Tensor,
+    pl_mean: &Tensor,
+    decay: f64,
+    noise: &Tensor,
+) -> (Tensor, Tensor) {
+    let (h, w) = (img.size()[2], img.size()[3]);
+    let lengths = path_lengths(img, ws, &(noise / ((h * w) as f64).sqrt()));
+    let mean = pl_mean.lerp(&lengths.mean(Kind::Float), decay);
+    (lengths, mean)
 }
 
 /// [`path_length_penalty_at`] as StyleGAN2-ADA's `StyleGAN2Loss` computes it: the new running
@@ -189,10 +202,7 @@ pub fn path_length_penalty_stylegan2ada(
     decay: f64,
     noise: &Tensor,
 ) -> (Tensor, Tensor) {
-    let (h, w) = (img.size()[2], img.size()[3]);
-    let y = noise / ((h * w) as f64).sqrt();
-    let lengths = path_lengths(img, ws, &y);
-    let mean = pl_mean.lerp(&lengths.mean(Kind::Float), decay);
+    let (lengths, mean) = lengths_and_mean(img, ws, pl_mean, decay, noise);
     ((lengths - &mean).square().mean(Kind::Float), mean.detach())
 }
 
