@@ -997,7 +997,7 @@ fn eval_refuses_what_it_cannot_compute() {
     ]));
     assert!(e.contains("needs feature vectors"), "{e}");
     let e = fails(gantry().args(["eval", "fidd", "--real", "mnist-5k", "--fake", "mnist-5k"]));
-    assert!(e.contains("fid, kid, is, prdc, accuracy, psnr or ssim"), "{e}");
+    assert!(e.contains("fid, kid, is, prdc, accuracy, intra-fid, psnr or ssim"), "{e}");
     let e = fails(gantry().args(["eval", "fid", "--real", "mnist-5k", "--features", "vgg"]));
     assert!(e.contains("inception, mnist or fashion-mnist"), "{e}");
     let e = fails(gantry().args(["eval", "fid", "--real", "mnist-5k", "--features", "mnist"]));

@@ -485,11 +485,11 @@ fn cyclegan_follows_the_authors_cycle_gan_model() {
 /// within 1e-5 and every weight, buffer (w̄, the stored noise maps) and Adam moment of G, D and
 /// the EMA G within `TOL` afterwards, except the moments of parameters whose gradient is 0 in exact
 /// arithmetic in a lazy phase (the toRGB biases under path length, D's output bias under R1: both
-/// sides step them on rounding noise). Afterwards the two part faster than rounding explains: by
-/// 4e-6 in D's loss at step 1, 3e-5 at step 3, 1e-3 by step 13 and 1.4e-2 in step 16's R1, while
-/// their own run moves by 1e-7 at most under perturbed weights, gradients, outputs, thread counts
-/// or another convolution backend. Where that comes from is not found yet (the note says
-/// what was ruled out); the later steps are held only to 5e-2, against gross breakage.
+/// sides step them on rounding noise). Afterwards the two part as rounding carries this training:
+/// gantry's gradients differ from theirs by ~1e-6 of each tensor's largest (float32 sums over a
+/// batch's pixels), and their own run with every gradient perturbed by 3e-6 of that (the
+/// fixture's "twin") parts from itself by 2e-5 at step 3 and 1e-3 by step 13. Each later loss is
+/// held within 3× the largest the twin's losses have moved so far (and 1e-5).
 #[test]
 fn stylegan2_follows_stylegan2_ada_training() {
     let _one = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -544,7 +544,7 @@ fn stylegan2_follows_stylegan2_ada_training() {
     let n_draws = phase_of.size()[0];
     let draw = |i: i64| fx[&format!("draw.{i:05}")].shallow_clone();
     let stat = |name: &str, k: i64| fx[&format!("stat.Loss/{name}")].double_value(&[k]);
-    let mut worst_loss = 0f64;
+    let (mut worst_loss, mut envelope) = (0f64, 0f64);
     for k in 0..k_steps {
         let of = |phase: i64| -> Vec<Tensor> {
             (0..n_draws)
@@ -577,9 +577,22 @@ fn stylegan2_follows_stylegan2_ada_training() {
         if k % 16 == 0 {
             losses.push((scalar(&out[3], "d_reg"), stat("r1_penalty", k) * 0.25, "R1 (γ/2 · their penalty)"));
         }
+        // How far perturbed gradients carry their own losses by this step.
+        let twin = |name: &str| fx[&format!("twin.stat.Loss/{name}")].double_value(&[k]);
+        for name in ["G/loss", "D/loss", "pl_penalty", "r1_penalty"] {
+            let moved = (twin(name) / stat(name, k) - 1.0).abs();
+            if moved.is_finite() {
+                envelope = envelope.max(moved);
+            }
+        }
         for (ours, want, what) in losses {
-            worst_loss = worst_loss.max(((ours - want) / want).abs());
-            close(ours, want, if k == 0 { 1e-5 } else { 5e-2 }, &format!("step {k}: {what}"));
+            let off = ((ours - want) / want).abs();
+            worst_loss = worst_loss.max(off);
+            let bound = if k == 0 { 1e-5 } else { (3.0 * envelope).max(1e-5) };
+            assert!(
+                off <= bound,
+                "step {k}: {what} is {off:.1e} from theirs; perturbed gradients move theirs {envelope:.1e}"
+            );
         }
         if k == 0 {
             let worst = compare_state(family.as_ref(), &fx, &nets, "mid", |_, _| false);
@@ -605,7 +618,7 @@ fn stylegan2_follows_stylegan2_ada_training() {
     let worst = compare_state(family.as_ref(), &fx, &nets, "final", |_, _| false);
     let median = worst[worst.len() / 2].0;
     eprintln!(
-        "losses within {worst_loss:.1e}; after 20 steps: median tensor {median:.1e}, largest {:.1e} ({})",
+        "losses within {worst_loss:.1e} (twin envelope {envelope:.1e}); after 20 steps: median tensor {median:.1e}, largest {:.1e} ({})",
         worst[0].0, worst[0].1
     );
     assert_eq!(family_var(family.as_ref(), "aux", "pl_mean").size(), fx["final.pl_mean"].size());
