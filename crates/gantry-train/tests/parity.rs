@@ -117,9 +117,10 @@ fn theirs(fx: &HashMap<String, Tensor>, maps: Option<&[Map]>, prefix: &str, name
     }
 }
 
-/// Copies the reference's initial weights and buffers into every network of `family`.
-fn load_initial(family: &dyn Family, fx: &HashMap<String, Tensor>, nets: &[Net]) {
-    for net in family.networks().iter() {
+/// Copies the reference's initial weights and buffers into every network of `family` but those
+/// named in `own` (state both sides start alike, checked by the caller).
+fn load_initial(family: &dyn Family, fx: &HashMap<String, Tensor>, nets: &[Net], own: &[&str]) {
+    for net in family.networks().iter().filter(|n| !own.contains(&n.name)) {
         let &(_, key, maps) = nets
             .iter()
             .find(|n| n.0 == net.name)
@@ -130,6 +131,15 @@ fn load_initial(family: &dyn Family, fx: &HashMap<String, Tensor>, nets: &[Net])
             }
         });
     }
+}
+
+/// `preset` with `sets`, built on the CPU for a run whose
+/// epoch is `steps` batches long.
+fn build(preset: &str, sets: &[&str], steps: i64) -> Box<dyn Family> {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let cfg = presets::find(preset).unwrap().config().with_overrides(&sets).unwrap();
+    let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(steps as u64) };
+    cfg.family.build(&cfg, &cx).unwrap()
 }
 
 /// Every variable and Adam moment of `family` against the reference's at `stage` (`final`, or
@@ -205,22 +215,14 @@ fn dcgan_follows_pytorch_examples_dcgan() {
     let reals = &fx["reals"]; // [K, B, 1, 64, 64] u8
     let z = &fx["z"]; // [K, B, nz]
     let (k_steps, b, nz) = (z.size()[0], z.size()[1], z.size()[2]);
-    let sets: Vec<String> = [
-        "model.channels=1".to_string(),
-        format!("model.z_dim={nz}"),
-        "model.g_width=4".into(),
-        "model.d_width=4".into(),
-        format!("batch_size={b}"),
-    ]
-    .into();
-    let cfg = presets::find("dcgan-64").unwrap().config().with_overrides(&sets).unwrap();
-    let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(k_steps as u64) };
-    let mut family = cfg.family.build(&cfg, &cx).unwrap();
+    let (z_dim, batch) = (format!("model.z_dim={nz}"), format!("batch_size={b}"));
+    let sets = ["model.channels=1", &z_dim, "model.g_width=4", "model.d_width=4", &batch];
+    let mut family = build("dcgan-64", &sets, k_steps);
     assert_eq!(family.phases().len(), 2, "D, then G");
 
     // Their initial weights (their weights_init, seed 7), BatchNorm buffers included.
     let nets: [Net; 2] = [("g", "G", Some(DCGAN_G)), ("d", "D", Some(DCGAN_D))];
-    load_initial(family.as_ref(), &fx, &nets);
+    load_initial(family.as_ref(), &fx, &nets, &[]);
 
     let mut losses = Vec::new();
     for k in 0..k_steps {
@@ -303,7 +305,8 @@ fn pix2pix_follows_the_authors_pix2pix_model() {
     let fx = fixture("pix2pix.safetensors");
     let (a_u8, b_u8) = (&fx["A"], &fx["B"]); // [K, B, 1, 64, 64] u8
     let (k_steps, b) = (a_u8.size()[0], a_u8.size()[1]);
-    let sets: Vec<String> = [
+    let batch = format!("batch_size={b}");
+    let sets = [
         "model.size=64",
         "model.num_downs=6",
         "model.ngf=2",
@@ -312,16 +315,11 @@ fn pix2pix_follows_the_authors_pix2pix_model() {
         "model.dropout=true",
         "model.input_channels=1",
         "model.output_channels=1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([format!("batch_size={b}")])
-    .collect();
-    let cfg = presets::find("pix2pix-edges2fashion").unwrap().config().with_overrides(&sets).unwrap();
-    let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(k_steps as u64) };
-    let mut family = cfg.family.build(&cfg, &cx).unwrap();
+        &batch,
+    ];
+    let mut family = build("pix2pix-edges2fashion", &sets, k_steps);
     let nets: [Net; 2] = [("g", "G", None), ("d", "D", None)];
-    load_initial(family.as_ref(), &fx, &nets);
+    load_initial(family.as_ref(), &fx, &nets, &[]);
 
     // Their dropout uniforms, cut back into the tensors they drew.
     let shapes = &fx["dropout_shapes"];
@@ -375,22 +373,17 @@ fn cyclegan_follows_the_authors_cycle_gan_model() {
     let fx = fixture("cyclegan.safetensors");
     let (a_u8, b_u8) = (&fx["A"], &fx["B"]); // [K, 1, 1, 32, 32] u8
     let k_steps = a_u8.size()[0];
-    let sets: Vec<String> = [
+    let sets = [
         "model.n_blocks=6",
         "model.ngf=2",
         "model.ndf=4",
         "train.identity_weight=0.5",
         "train.pool_size=4",
         "batch_size=1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let cfg = presets::find("cyclegan-digits2mnist").unwrap().config().with_overrides(&sets).unwrap();
-    let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(k_steps as u64) };
-    let mut family = cfg.family.build(&cfg, &cx).unwrap();
+    ];
+    let mut family = build("cyclegan-digits2mnist", &sets, k_steps);
     let nets: [Net; 3] = [("g", "g", None), ("d", "d", None), ("aux", "aux", None)];
-    load_initial(family.as_ref(), &fx, &nets);
+    load_initial(family.as_ref(), &fx, &nets, &[]);
 
     let (kinds, values, steps) = (&fx["pool_kinds"], &fx["pool_values"], &fx["pool_steps"]);
     let cpu = Device::Cpu;
@@ -497,7 +490,8 @@ fn stylegan2_follows_stylegan2_ada_training() {
     let fx = fixture("stylegan2.safetensors");
     let reals = &fx["reals"]; // [K, B, 1, 16, 16] u8
     let (k_steps, b) = (reals.size()[0], reals.size()[1]);
-    let sets: Vec<String> = [
+    let batch = format!("batch_size={b}");
+    let sets = [
         "model.resolution=16",
         "model.channels=1",
         "model.channel_base=256",
@@ -513,27 +507,15 @@ fn stylegan2_follows_stylegan2_ada_training() {
         "reg.style_mixing=0.9",
         "train.ema.half_life_kimg=0.05",
         "train.ema.rampup=0.05",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([format!("batch_size={b}")])
-    .collect();
-    let cfg = presets::find("stylegan2-mnist").unwrap().config().with_overrides(&sets).unwrap();
-    let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(k_steps as u64) };
-    let mut family = cfg.family.build(&cfg, &cx).unwrap();
+        &batch,
+    ];
+    let mut family = build("stylegan2-mnist", &sets, k_steps);
     let names: Vec<&str> = family.phases().iter().map(|p| p.name).collect();
     assert_eq!(names, ["Gmain", "Greg", "Dmain", "Dreg"]);
     let nets: [Net; 3] = [("g", "G", None), ("g_ema", "G_ema", None), ("d", "D", None)];
     // The path length mean starts at 0 on both sides; the rest is theirs.
     assert_eq!(family_var(family.as_ref(), "aux", "pl_mean").double_value(&[]), 0.0);
-    for net in family.networks().iter().filter(|n| n.name != "aux") {
-        let &(_, key, _) = nets.iter().find(|n| n.0 == net.name).unwrap();
-        tch::no_grad(|| {
-            for (name, mut t) in net.vs.variables() {
-                t.copy_(&theirs(&fx, None, &format!("init.{key}"), &name));
-            }
-        });
-    }
+    load_initial(family.as_ref(), &fx, &nets, &["aux"]);
     // Parameters a lazy phase's loss does not depend on (gradient 0 in exact arithmetic).
     let zero_gradient = |net: &str, var: &str| {
         (net == "g" && var.contains("torgb.bias")) || (net == "d" && var.starts_with("b4.out.bias"))
