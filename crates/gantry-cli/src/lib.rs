@@ -484,6 +484,29 @@ fn accuracy_cmd(a: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--resize` (default `legacy-tensorflow`).
+fn resize_of(a: &EvalArgs) -> Result<gantry_metrics::inception::Resize> {
+    Ok(a.resize.as_deref().unwrap_or("legacy-tensorflow").parse()?)
+}
+
+/// The network `--features` (or `--inception FILE`) names, resizing with `resize`.
+fn feature_network(
+    a: &EvalArgs,
+    resize: gantry_metrics::inception::Resize,
+    device: tch::Device,
+) -> Result<gantry_train::eval::Extractor> {
+    use gantry_train::eval::Extractor;
+    let features = a.features.as_deref().unwrap_or("inception");
+    let ex = match &a.inception {
+        Some(path) if features == "inception" => Extractor::inception_from(path, device)?,
+        Some(_) => bail!(
+            "--inception replaces the inception features; it cannot be combined with --features {features}"
+        ),
+        None => Extractor::load(features, device)?,
+    };
+    Ok(ex.with_resize(resize)?)
+}
+
 /// `gantry eval intra-fid`: a conditional model against labelled data, class by class.
 fn intra_fid_cmd(a: &EvalArgs) -> Result<()> {
     use gantry_train::eval;
@@ -497,16 +520,7 @@ fn intra_fid_cmd(a: &EvalArgs) -> Result<()> {
     let batch = if a.batch == 0 { eval::default_batch(device) } else { a.batch };
     let model = Model::load(&run_dir::resolve_checkpoint(Path::new(fake))?, device)?;
     let features = a.features.as_deref().unwrap_or("inception");
-    let resize: gantry_metrics::inception::Resize =
-        a.resize.as_deref().unwrap_or("legacy-tensorflow").parse()?;
-    let ex = match &a.inception {
-        Some(path) if features == "inception" => eval::Extractor::inception_from(path, device)?,
-        Some(_) => bail!(
-            "--inception replaces the inception features; it cannot be combined with --features {features}"
-        ),
-        None => eval::Extractor::load(features, device)?,
-    }
-    .with_resize(resize)?;
+    let ex = feature_network(a, resize_of(a)?, device)?;
     // The samples' classes are read by the domain classifier: the features' own, or the one the
     // run evaluates with.
     let judge = [features, model.cfg.eval.features.as_str()].into_iter().find(|f| *f != "inception");
@@ -935,18 +949,8 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
     for src in a.real.iter().chain(&a.fake) {
         image_sides |= eval::needs_network(src)?;
     }
-    let features = a.features.as_deref().unwrap_or("inception");
-    let resize: gantry_metrics::inception::Resize =
-        a.resize.as_deref().unwrap_or("legacy-tensorflow").parse()?;
-    let ex = match (&a.inception, image_sides) {
-        (_, false) => None,
-        (Some(path), true) if features == "inception" => Some(eval::Extractor::inception_from(path, device)?),
-        (Some(_), true) => bail!(
-            "--inception replaces the inception features; it cannot be combined with --features {features}"
-        ),
-        (None, true) => Some(eval::Extractor::load(features, device)?),
-    };
-    let ex = ex.map(|ex| ex.with_resize(resize)).transpose()?;
+    let resize = resize_of(&a)?;
+    let ex = if image_sides { Some(feature_network(&a, resize, device)?) } else { None };
     // What the numbers are features of: the network that ran, or what the user says the files
     // hold (nothing, when neither).
     let features_label = match &ex {

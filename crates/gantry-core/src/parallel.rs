@@ -117,9 +117,11 @@ pub fn rows_of(r: i64, world: i64, n: i64) -> (i64, i64) {
     (start, (r + 1) * n / world - start)
 }
 
-/// `draw(shape with its first dimension × N)`, then this rank's rows: per-sample random values
-/// that equal rows `r·B..` of one process's draw for the whole batch.
-fn per_sample(shape: &[i64], draw: impl FnOnce(&[i64]) -> Tensor) -> Tensor {
+/// `draw(shape with its first dimension × N)` (or the next [`replay`]ed draw of that shape), then
+/// this rank's rows: per-sample random values that equal rows `r·B..` of one process's draw for
+/// the whole batch.
+fn per_sample(shape: &[i64], options: (Kind, Device), draw: impl FnOnce(&[i64]) -> Tensor) -> Tensor {
+    let draw = |s: &[i64]| replayed(s, options).unwrap_or_else(|| draw(s));
     let (r, world) = shard();
     match shape.first() {
         Some(&b) if world > 1 => {
@@ -133,22 +135,22 @@ fn per_sample(shape: &[i64], draw: impl FnOnce(&[i64]) -> Tensor) -> Tensor {
 
 /// N(0, 1) per sample of a batch of `shape[0]` (see the module docs).
 pub fn randn(shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randn(s, options)))
+    per_sample(shape, options, |s| Tensor::randn(s, options))
 }
 
 /// U[0, 1) per sample of a batch of `shape[0]`.
 pub fn rand(shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::rand(s, options)))
+    per_sample(shape, options, |s| Tensor::rand(s, options))
 }
 
 /// Integers in `0..high` per sample of a batch of `shape[0]`.
 pub fn randint(high: i64, shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randint(high, s, options)))
+    per_sample(shape, options, |s| Tensor::randint(high, s, options))
 }
 
 /// Integers in `low..high` per sample of a batch of `shape[0]` (a scalar for shape `[]`).
 pub fn randint_low(low: i64, high: i64, shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, |s| replayed(s, options).unwrap_or_else(|| Tensor::randint_low(low, high, s, options)))
+    per_sample(shape, options, |s| Tensor::randint_low(low, high, s, options))
 }
 
 /// [`randn`] shaped, typed and placed like `x`.

@@ -354,6 +354,13 @@ impl Default for EvalConfig {
     }
 }
 
+impl EvalConfig {
+    /// `eval.resize` parsed; the error names the key.
+    pub fn resize_mode(&self) -> Result<gantry_metrics::inception::Resize> {
+        self.resize.parse().map_err(|e| Error::msg(format!("invalid eval.resize: {e}")))
+    }
+}
+
 /// Augmentation of every image the discriminator sees, real and fake, in D's step and in G's
 /// (so G's gradient passes through it), for the families that [`Recipe::augments`]: DiffAugment
 /// (`diffaug`) or StyleGAN2-ADA's pipe (`ada_target` adapts its p, `p` fixes it), not both.
@@ -643,9 +650,7 @@ impl RunConfig {
             if self.eval.n < 2 {
                 bail!("invalid eval.n: expected ≥ 2, found {}", self.eval.n);
             }
-            let resize: gantry_metrics::inception::Resize =
-                self.eval.resize.parse().map_err(|e| Error::msg(format!("invalid eval.resize: {e}")))?;
-            if self.eval.features != "inception" && resize != Default::default() {
+            if self.eval.features != "inception" && self.eval.resize_mode()? != Default::default() {
                 bail!(
                     "invalid eval.resize: '{}' is a protocol of the Inception features; eval.features = {} resizes to the classifier's 28x28 as it was trained",
                     self.eval.resize,

@@ -266,7 +266,7 @@ pub fn sample(
                 let _ = stream.next(batch, s.z_dim());
             }
             while done < end {
-                let b = batch.min(end.div_ceil(batch) * batch - done);
+                let b = batch.min(end - done);
                 let px = gantry_core::image::to_u8(&draw(&stream.next(b, s.z_dim()))?);
                 for j in (first.max(done) - done)..b.min(end - done) {
                     gantry_core::image::save_png(

@@ -37,9 +37,7 @@ impl TrainingEval {
         family: &dyn Family,
         device: Device,
     ) -> Result<Self> {
-        let resize =
-            cfg.eval.resize.parse().map_err(|e| crate::error::Error::msg(format!("eval.resize: {e}")))?;
-        let ex = Extractor::load(&cfg.eval.features, device)?.with_resize(resize)?;
+        let ex = Extractor::load(&cfg.eval.features, device)?.with_resize(cfg.eval.resize_mode()?)?;
         let batch = default_batch(device);
         let idx = subset(images.size()[0] as usize, Some(10_000), cfg.seed);
         let protocol = Self::describe(cfg, &ex, idx.len(), data, family)?;

@@ -222,21 +222,10 @@ impl StyleFamily {
             cfg.c_dim
         );
         let mut train = s.train.clone();
-        let phases = match s.reg.lazy {
-            Lazy::Summed => {
-                vec![Phase { name: "D", repeat: s.train.d_steps, fresh_batch: true }, Phase::same_batch("G")]
-            }
-            Lazy::Separate => {
-                train.g_opt = lazy_adam(train.g_opt, s.reg.pl_every);
-                train.d_opt = lazy_adam(train.d_opt, s.reg.base.every);
-                vec![
-                    Phase::fresh("Gmain"),
-                    Phase::same_batch("Greg"),
-                    Phase::same_batch("Dmain"),
-                    Phase::same_batch("Dreg"),
-                ]
-            }
-        };
+        if s.reg.lazy == Lazy::Separate {
+            train.g_opt = lazy_adam(train.g_opt, s.reg.pl_every);
+            train.d_opt = lazy_adam(train.d_opt, s.reg.base.every);
+        }
         let (mut game, g, d, g_ema) = Game::build(
             s.loss,
             &s.reg.base,
@@ -248,6 +237,15 @@ impl StyleFamily {
         let aux = VarStore::new(cx.device);
         let pl_mean = aux.root().zeros_no_train("pl_mean", &[]);
         game.nets.state("aux", aux);
+        let phases = match s.reg.lazy {
+            Lazy::Summed => game.phases.to_vec(),
+            Lazy::Separate => vec![
+                Phase::fresh("Gmain"),
+                Phase::same_batch("Greg"),
+                Phase::same_batch("Dmain"),
+                Phase::same_batch("Dreg"),
+            ],
+        };
         Ok(Self { cfg: cfg.clone(), reg: s.reg.clone(), game, g, d, g_ema, pl_mean, phases })
     }
 
@@ -266,8 +264,8 @@ impl StyleFamily {
         }
         let num_ws = ws.size()[1];
         // Drawn on every call so the generator's stream does not depend on the outcome.
-        let parallel = (Kind::Int64, Device::Cpu);
-        let cutoff = gantry_core::parallel::randint_low(1, num_ws.max(2), &[], parallel).int64_value(&[]);
+        let cpu_int = (Kind::Int64, Device::Cpu);
+        let cutoff = gantry_core::parallel::randint_low(1, num_ws.max(2), &[], cpu_int).int64_value(&[]);
         let mix = gantry_core::parallel::rand(&[], (Kind::Float, Device::Cpu)).double_value(&[]) < p;
         let z2 = self.z(n);
         if !mix || num_ws < 2 {
