@@ -722,10 +722,14 @@ fn run(cli: Cli) -> Result<()> {
             let path = run_dir::resolve_checkpoint(&ckpt)?;
             let m = Model::load(&path, gantry_core::device::parse_device(&device)?)?;
             let inputs = if paired { generate::Inputs::Paired } else { generate::Inputs::Plain };
-            let count = generate::translate(&m, &input, &out, inputs, direction, n, seed)?;
+            let done = generate::translate(&m, &input, &out, inputs, direction, n, seed)?;
+            if let Some(line) = &done.skipped {
+                eprintln!("{}: {line}", input.display());
+            }
             println!(
-                "wrote {} ({count} translations of {} by {})",
+                "wrote {} ({} translations of {} by {})",
                 out.display(),
+                done.count,
                 input.display(),
                 path.display()
             );

@@ -161,6 +161,50 @@ fn translate_and_measure_translations() {
         common::snapshot(&f2).into_values().collect::<Vec<_>>()
     );
     assert_eq!(image::open(f1.join("00001.png")).unwrap().width(), 64);
+    // A folder is read and translated 16 at a time: the files equal translating the whole folder
+    // loaded at once in batches of 16 (the dropout draws included), an undecodable file and a
+    // README left out without shifting the batches, and said in one line.
+    let many = tmp.path().join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 1..=21 {
+        let src = data.join(format!("train/{:05}.png", (i - 1) % 16 + 1));
+        std::fs::copy(src, many.join(format!("{i:05}.png"))).unwrap();
+    }
+    std::fs::write(many.join("00003b.png"), b"\x89PNG truncated").unwrap();
+    std::fs::write(many.join("README"), "pairs").unwrap();
+    let streamed = tmp.path().join("streamed");
+    let out = ok(gantry()
+        .args(["translate", "--paired", "--seed", "5", "--device", "cpu", "--ckpt"])
+        .arg(&run)
+        .arg("--input")
+        .arg(&many)
+        .arg("--out")
+        .arg(&streamed));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("skipped 2 files") && said.contains("00003b.png"), "{said}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("21 translations"));
+    let m = model(&gantry_train::run_dir::resolve_checkpoint(&run).unwrap());
+    let t = m.translator().unwrap();
+    let po = gantry_data::paired::PairedOptions {
+        split: gantry_data::Split::Train,
+        size: 64,
+        channels: (1, 1),
+        fit: m.cfg.loader.fit,
+        a_to_b: true,
+    };
+    let (a, _) = gantry_data::paired::load_dir(&many, &po).unwrap();
+    assert_eq!(a.len(), 21);
+    tch::manual_seed(5);
+    let x = gantry_core::image::from_u8(&a.images);
+    let parts: Vec<tch::Tensor> = x.split(16, 0).iter().map(|x| t.translate(x).unwrap()).collect();
+    let y = tch::Tensor::cat(&parts, 0);
+    for i in 0..21 {
+        let file = streamed.join(format!("{:05}.png", i + 1));
+        let written = gantry_data::image_file::read_native(&file, 1).unwrap();
+        let want = gantry_core::image::from_u8(&gantry_core::image::to_u8(&y.get(i))).unsqueeze(0);
+        assert!(written.equal(&want), "translation {} differs from the whole folder's", i + 1);
+    }
+    assert!(!streamed.join("00022.png").exists());
     // PSNR/SSIM of the held-out translations, through the run and through the folders.
     let eval = |args: &[&str]| -> serde_json::Value {
         let out = ok(gantry().args(["eval"]).args(args).args(["--json", "--device", "cpu", "--seed", "3"]));

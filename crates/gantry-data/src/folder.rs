@@ -149,12 +149,40 @@ pub(crate) fn is_archive(path: &Path) -> bool {
 
 /// Loads an image folder or archive (see the module docs).
 pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
+    let mut listing = list(path, split)?;
+    let members = std::mem::take(&mut listing.images);
+    let (kept, decoded) = decode_all(members, &mut listing.skipped)?;
+    if kept.is_empty() {
+        return Err(DataError::Empty(format!(
+            "{}: no image decodes ({})",
+            path.display(),
+            skipped_summary(&listing.skipped).unwrap_or_default()
+        )));
+    }
+    let mut ds = assemble(listing.name(), &kept, &decoded, target, true)?;
+    ds.skipped = listing.skipped;
+    Ok(ds)
+}
+
+/// The image files of a folder or archive, in the order [`load`] reads them, not yet decoded:
+/// for reading a folder of any size a batch at a time ([`Listing::batches`]).
+pub struct Listing {
+    path: PathBuf,
+    split: Split,
+    has_splits: bool,
+    images: Vec<Member>,
+    /// Files left out: those that are not images, and (once read) images that did not decode.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Lists the images of `path`'s `split` as [`load`] would read them (split folders, natural
+/// order, files that are not images left out and listed); an empty one is the same error.
+pub fn list(path: &Path, split: Split) -> Result<Listing> {
     let mut members = members(path)?;
     members.retain(|m| !METADATA_FILES.contains(&m.rel.as_str()));
     let is_image = |m: &Member| IMAGE_EXTENSIONS.contains(&m.ext().as_str());
 
     // Split folders: train/ and test/ at the top.
-    let top = |rel: &str| rel.split('/').next().unwrap_or_default().to_string();
     let has_splits = members
         .iter()
         .any(|m| is_image(m) && m.rel.contains('/') && ["train", "test"].contains(&top(&m.rel).as_str()));
@@ -185,10 +213,9 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
         )));
     }
 
-    let (images, others): (Vec<Member>, Vec<Member>) = members.into_iter().partition(is_image);
-    let mut images = images;
+    let (mut images, others): (Vec<Member>, Vec<Member>) = members.into_iter().partition(is_image);
     images.sort_by_cached_key(|m| natural_key(&m.rel));
-    let mut skipped: Vec<Skipped> =
+    let skipped: Vec<Skipped> =
         others.iter().map(|m| Skipped { file: m.shown.clone(), why: SkipReason::NotAnImage }).collect();
     if images.is_empty() {
         return Err(DataError::Empty(format!(
@@ -198,45 +225,160 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
             skipped.len()
         )));
     }
+    Ok(Listing { path: path.to_path_buf(), split, has_splits, images, skipped })
+}
 
-    // Every image file is decoded; one that does not is listed and left out.
-    let mut decoded = Vec::with_capacity(images.len());
-    let mut kept = Vec::with_capacity(images.len());
-    for m in images {
-        let bytes = m.read()?;
-        let format = image::ImageFormat::from_extension(m.ext()).ok_or_else(|| DataError::Decode {
-            path: m.shown.clone(),
-            message: "unknown image format".into(),
-        });
-        match format.and_then(|f| crate::decode::decode(&bytes, f, &m.shown)) {
-            Ok(img) => {
-                decoded.push(img);
-                kept.push(m);
+impl Listing {
+    /// The number of image files listed (some may not decode).
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    /// Whether no image file is listed (never, for a listing [`list`] returned).
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    fn name(&self) -> String {
+        format!("{} ({})", self.path.display(), if self.has_splits { self.split.name() } else { "all files" })
+    }
+
+    /// The images in order, `batch` at a time, each batch a dataset without labels brought to
+    /// `target` as [`load`] brings the whole: every batch holds `batch` images but the last, the
+    /// files that do not decode being left out (and added to [`Batches::skipped`]), so the batches
+    /// are the rows of what [`load`] gives. Memory holds one batch of decoded images (and, for an
+    /// archive, its members' bytes). With `target.size` None the images of one batch must share
+    /// a size, and with `target.channels` None each batch is grey when its images all are.
+    pub fn batches(self, batch: usize, target: Target) -> Batches {
+        let name = self.name();
+        let Listing { path, images, skipped, .. } = self;
+        Batches { path, name, pending: images.into_iter(), batch: batch.max(1), target, skipped, decoded: 0 }
+    }
+}
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listing")
+            .field("name", &self.name())
+            .field("images", &self.images.len())
+            .field("skipped", &self.skipped.len())
+            .finish()
+    }
+}
+
+/// The batches of a [`Listing`] (see [`Listing::batches`]).
+pub struct Batches {
+    path: PathBuf,
+    name: String,
+    pending: std::vec::IntoIter<Member>,
+    batch: usize,
+    target: Target,
+    skipped: Vec<Skipped>,
+    decoded: usize,
+}
+
+impl Batches {
+    /// The files left out so far: not images, and images read so far that did not decode.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+}
+
+impl std::fmt::Debug for Batches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batches")
+            .field("name", &self.name)
+            .field("pending", &self.pending.len())
+            .field("batch", &self.batch)
+            .field("decoded", &self.decoded)
+            .finish()
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<ImageDataset>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (mut kept, mut decoded) = (Vec::new(), Vec::new());
+        while kept.len() < self.batch {
+            let Some(m) = self.pending.next() else { break };
+            if let Err(e) = decode_into(m, &mut kept, &mut decoded, &mut self.skipped) {
+                return Some(Err(e));
             }
-            Err(DataError::Decode { message, .. }) => {
-                skipped.push(Skipped { file: m.shown.clone(), why: SkipReason::Undecodable(message) })
-            }
-            Err(e) => return Err(e),
         }
+        if kept.is_empty() {
+            if self.decoded == 0 && self.skipped.iter().any(|s| matches!(s.why, SkipReason::Undecodable(_))) {
+                self.decoded = usize::MAX; // said once
+                return Some(Err(DataError::Empty(format!(
+                    "{}: no image decodes ({})",
+                    self.path.display(),
+                    skipped_summary(&self.skipped).unwrap_or_default()
+                ))));
+            }
+            return None;
+        }
+        self.decoded = self.decoded.saturating_add(kept.len());
+        Some(assemble(self.name.clone(), &kept, &decoded, self.target, false))
     }
-    let images = kept;
-    if images.is_empty() {
-        return Err(DataError::Empty(format!(
-            "{}: no image decodes ({})",
-            path.display(),
-            skipped_summary(&skipped).unwrap_or_default()
-        )));
-    }
+}
 
+fn top(rel: &str) -> String {
+    rel.split('/').next().unwrap_or_default().to_string()
+}
+
+/// Decodes `m` into `kept`/`decoded`, or lists it in `skipped` when it does not decode.
+fn decode_into(
+    m: Member,
+    kept: &mut Vec<Member>,
+    decoded: &mut Vec<image::DynamicImage>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<()> {
+    let bytes = m.read()?;
+    let format = image::ImageFormat::from_extension(m.ext())
+        .ok_or_else(|| DataError::Decode { path: m.shown.clone(), message: "unknown image format".into() });
+    match format.and_then(|f| crate::decode::decode(&bytes, f, &m.shown)) {
+        Ok(img) => {
+            drop(bytes);
+            decoded.push(img);
+            kept.push(m);
+        }
+        Err(DataError::Decode { message, .. }) => {
+            skipped.push(Skipped { file: m.shown.clone(), why: SkipReason::Undecodable(message) })
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Every image decoded; one that does not is listed in `skipped` and left out.
+fn decode_all(
+    images: Vec<Member>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<(Vec<Member>, Vec<image::DynamicImage>)> {
+    let (mut kept, mut decoded) = (Vec::with_capacity(images.len()), Vec::with_capacity(images.len()));
+    for m in images {
+        decode_into(m, &mut kept, &mut decoded, skipped)?;
+    }
+    Ok((kept, decoded))
+}
+
+/// Decoded images (at least one) as a dataset brought to `target`; with `labelled`, classes
+/// from their first folders when every image has one.
+fn assemble(
+    name: String,
+    images: &[Member],
+    decoded: &[image::DynamicImage],
+    target: Target,
+    labelled: bool,
+) -> Result<ImageDataset> {
     // Class = first folder of the (split-relative) path, when every image has one.
-    let labelled = images.iter().all(|m| m.rel.contains('/'));
+    let labelled = labelled && images.iter().all(|m| m.rel.contains('/'));
     let mut classes: Vec<String> = Vec::new();
     if labelled {
         classes = images.iter().map(|m| top(&m.rel)).collect();
         classes.sort_by_cached_key(|c| natural_key(c));
         classes.dedup();
     }
-
     let channels = target.channels.unwrap_or_else(|| {
         let grey = decoded.iter().all(|i| {
             matches!(
@@ -253,7 +395,7 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
     let (h0, w0) = (decoded[0].height() as i64, decoded[0].width() as i64);
     if target.size.is_none() {
         if let Some((m, i)) =
-            images.iter().zip(&decoded).find(|(_, i)| (i.height() as i64, i.width() as i64) != (h0, w0))
+            images.iter().zip(decoded).find(|(_, i)| (i.height() as i64, i.width() as i64) != (h0, w0))
         {
             return Err(DataError::format(
                 &m.shown,
@@ -271,7 +413,7 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
         None => (h0, w0),
     };
     let mut pixels = Vec::with_capacity(decoded.len() * (channels * out_h * out_w) as usize);
-    for img in &decoded {
+    for img in decoded {
         let (h, w) = (img.height() as i64, img.width() as i64);
         let (chw, _) = crate::dataset::planar(img, Some(channels));
         match target.size {
@@ -285,21 +427,19 @@ pub fn load(path: &Path, split: Split, target: Target) -> Result<ImageDataset> {
             .map(|m| classes.iter().position(|c| *c == top(&m.rel)).expect("class listed") as i64)
             .collect()
     });
-    let name = format!("{} ({})", path.display(), if has_splits { split.name() } else { "all files" });
-    let mut ds = ImageDataset::from_pixels(
+    ImageDataset::from_pixels(
         name,
         pixels,
         [decoded.len(), channels as usize, out_h as usize, out_w as usize],
         labels,
         classes,
-    )?;
-    ds.skipped = skipped;
-    Ok(ds)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Tensor;
 
     fn png(dir: &Path, rel: &str, v: u8, size: u32) {
         let p = dir.join(rel);
@@ -386,6 +526,36 @@ mod tests {
             assert_eq!((px(i, 0, 2, 3), px(i, 1, 2, 3), px(i, 2, 2, 3)), (120, 80, 90), "image {i}");
         }
         assert_eq!(px(6, 0, 0, 0), (40_000 >> 8) as i64);
+    }
+
+    #[test]
+    fn batches_are_the_rows_of_load_a_batch_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 1..=11u8 {
+            png(d.path(), &format!("x/{i}.png"), i * 10, 4 + (i as u32 % 3));
+        }
+        // Left out as load leaves them out, without shifting the batches.
+        std::fs::write(d.path().join("x/5b.png"), b"truncated").unwrap();
+        std::fs::write(d.path().join("notes.txt"), b"hi").unwrap();
+        let t = Target { size: Some(4), channels: Some(3), fit: Fit::Resize };
+        let whole = load(d.path(), Split::Train, t).unwrap();
+        let listing = list(d.path(), Split::Train).unwrap();
+        assert_eq!(listing.len(), 12);
+        let mut batches = listing.batches(4, t);
+        let parts: Vec<ImageDataset> = batches.by_ref().map(|b| b.unwrap()).collect();
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![4, 4, 3]);
+        assert!(parts.iter().all(|p| p.labels.is_none()));
+        let rows = Tensor::cat(&parts.iter().map(|p| p.images.shallow_clone()).collect::<Vec<_>>(), 0);
+        assert!(rows.equal(&whole.images));
+        assert_eq!(batches.skipped(), whole.skipped.as_slice());
+        assert_eq!(batches.skipped().len(), 2);
+        // Nothing decodes: the same one line as load's, once.
+        let e = tempfile::tempdir().unwrap();
+        std::fs::write(e.path().join("a.png"), b"no").unwrap();
+        let mut b = list(e.path(), Split::Train).unwrap().batches(4, t);
+        let err = b.next().unwrap().unwrap_err().to_string();
+        assert!(err.contains("no image decodes") && err.contains("a.png"), "{err}");
+        assert!(b.next().is_none());
     }
 
     #[test]

@@ -79,8 +79,10 @@ pub fn load_dir(path: &Path, opts: &PairedOptions) -> Result<(ImageDataset, Imag
     split_halves(whole, opts, path)
 }
 
-/// Cuts every `[C, H, 2W]` image into its halves and fits each to the model.
-fn split_halves(
+/// Cuts every `[C, H, 2W]` image of `whole` (read from `dir`) into its halves, (inputs,
+/// targets), and fits each to the model: what [`load_dir`] does after reading, for a caller that
+/// reads a folder a batch at a time ([`crate::folder::Listing::batches`]).
+pub fn split_halves(
     whole: ImageDataset,
     opts: &PairedOptions,
     dir: &Path,

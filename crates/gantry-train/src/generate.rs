@@ -496,12 +496,26 @@ pub enum Inputs {
     Paired,
 }
 
+/// What `gantry translate` did.
+#[derive(Debug)]
+pub struct Translated {
+    /// The number of images translated.
+    pub count: usize,
+    /// One line on the files of the folder that were left out (not images, or undecodable).
+    pub skipped: Option<String>,
+}
+
+/// Images translated per forward pass (and read per batch from a folder).
+const TRANSLATE_BATCH: usize = 16;
+
 /// `gantry translate`: translations of `input` (an image file, or a folder of them in natural
-/// order; `Paired`: A|B files, the model's `a_to_b` choosing the input half) by a translation
-/// model in `direction` (B → A for a reversible one such as CycleGAN), at most `n`. `out` ending in `.png`/`.jpg` gets one grid of (input | output [| target])
-/// triples; any other `out` is a folder that receives each translation as `NNNNN.png` (1-based, in
-/// input order), written atomically. libtorch is seeded by `seed` first (pix2pix's dropout).
-/// Returns the number translated.
+/// order, its files that do not decode left out; `Paired`: A|B files, the model's `a_to_b`
+/// choosing the input half) by a translation model in `direction` (B → A for a reversible one
+/// such as CycleGAN), at most `n`. `out` ending in `.png`/`.jpg` gets one grid of (input | output
+/// [| target]) triples; any other `out` is a folder that receives each translation as
+/// `NNNNN.png` (1-based, in input order), written atomically. A folder is read, translated and
+/// written 16 images at a time, so memory stays flat for a folder of any size. libtorch is seeded
+/// by `seed` first (pix2pix's dropout).
 #[allow(clippy::too_many_arguments)]
 pub fn translate(
     m: &Model,
@@ -511,7 +525,7 @@ pub fn translate(
     direction: Direction,
     n: Option<usize>,
     seed: u64,
-) -> Result<usize> {
+) -> Result<Translated> {
     let t = m.translator()?;
     if direction == Direction::BtoA && !t.reversible() {
         bail!(
@@ -520,40 +534,89 @@ pub fn translate(
             m.cfg.family.arch()
         );
     }
+    let limit = n.unwrap_or(usize::MAX);
+    if limit == 0 {
+        bail!("--n must be at least 1");
+    }
     let ((ci, size), (co, _)) = t.shapes(direction);
     let fit = m.cfg.loader.fit;
-    let (a, b) = match inputs {
-        Inputs::Plain if input.is_dir() => {
-            let o =
-                gantry_data::LoadOptions { size: Some(size), channels: Some(ci), fit, ..Default::default() };
-            (gantry_core::image::from_u8(&gantry_data::load(&input.display().to_string(), &o)?.images), None)
-        }
-        Inputs::Plain => (gantry_data::image_file::read(input, size, ci, fit)?, None),
+    let paired = match inputs {
+        Inputs::Plain => None,
         Inputs::Paired => {
             let DataNeeds::Paired { a_to_b, .. } = m.cfg.family.data() else {
                 bail!("--paired reads A|B files; {} was trained on unpaired data", m.path.display());
             };
-            let po = gantry_data::paired::PairedOptions {
-                split: gantry_data::Split::Train,
-                size,
-                channels: (ci, co),
-                fit,
-                a_to_b,
-            };
-            let (a, b) = gantry_data::paired::load_dir(input, &po)?;
-            (gantry_core::image::from_u8(&a.images), Some(gantry_core::image::from_u8(&b.images)))
+            let split = gantry_data::Split::Train;
+            Some(gantry_data::paired::PairedOptions { split, size, channels: (ci, co), fit, a_to_b })
         }
     };
-    let count = a.size()[0].min(n.map_or(i64::MAX, |n| n as i64));
-    if count == 0 {
-        bail!("--n must be at least 1");
+    // Batches of (inputs, targets) in [−1, 1] at the model's size.
+    let float = gantry_core::image::from_u8;
+    let halves = |ds: gantry_data::ImageDataset| -> Result<(Tensor, Option<Tensor>)> {
+        Ok(match &paired {
+            Some(po) => {
+                let (a, b) = gantry_data::paired::split_halves(ds, po, input)?;
+                (float(&a.images), Some(float(&b.images)))
+            }
+            None => (float(&ds.images), None),
+        })
+    };
+    let mut folder = None;
+    let mut one = None;
+    if input.is_dir() {
+        let listing = gantry_data::folder::list(input, gantry_data::Split::Train)?;
+        let target = match paired {
+            // Whole A|B images at their own size and channels; each half is fitted after.
+            Some(_) => gantry_data::folder::Target { size: None, channels: None, fit },
+            None => gantry_data::folder::Target { size: Some(size), channels: Some(ci), fit },
+        };
+        folder = Some(listing.batches(TRANSLATE_BATCH, target));
+    } else {
+        one = Some(match &paired {
+            Some(po) => {
+                let (a, b) = gantry_data::paired::load_dir(input, po)?;
+                (float(&a.images), Some(float(&b.images)))
+            }
+            None => (gantry_data::image_file::read(input, size, ci, fit)?, None),
+        });
     }
-    let (a, b) = (a.narrow(0, 0, count), b.map(|b| b.narrow(0, 0, count)));
-    tch::manual_seed(seed as i64);
-    let parts: Result<Vec<Tensor>> = a.split(16, 0).iter().map(|x| t.translate_in(x, direction)).collect();
-    let y = Tensor::cat(&parts?, 0).to_device(Device::Cpu);
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-    if ["png", "jpg", "jpeg"].contains(&ext.as_str()) {
+    let grid = ["png", "jpg", "jpeg"].contains(&ext.as_str());
+    if !grid {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    }
+    tch::manual_seed(seed as i64);
+    let (mut count, mut shown) = (0usize, Vec::new());
+    loop {
+        let (a, b) = match (&mut folder, one.take()) {
+            (Some(batches), _) => match batches.next() {
+                Some(ds) => halves(ds?)?,
+                None => break,
+            },
+            (None, Some(x)) => x,
+            (None, None) => break,
+        };
+        let take = (a.size()[0] as usize).min(limit - count) as i64;
+        let (a, b) = (a.narrow(0, 0, take), b.map(|b| b.narrow(0, 0, take)));
+        let y = t.translate_in(&a, direction)?.to_device(Device::Cpu);
+        if grid {
+            shown.push((a, y, b));
+        } else {
+            for i in 0..take {
+                let px = gantry_core::image::to_u8(&y.get(i));
+                gantry_core::image::save_png(&px, &out.join(format!("{:05}.png", count + i as usize + 1)))?;
+            }
+        }
+        count += take as usize;
+        if count == limit {
+            break;
+        }
+    }
+    if grid {
+        let a = Tensor::cat(&shown.iter().map(|s| s.0.shallow_clone()).collect::<Vec<_>>(), 0);
+        let y = Tensor::cat(&shown.iter().map(|s| s.1.shallow_clone()).collect::<Vec<_>>(), 0);
+        let b: Option<Vec<Tensor>> = shown.iter().map(|s| s.2.as_ref().map(|b| b.shallow_clone())).collect();
+        let b = b.map(|b| Tensor::cat(&b, 0));
         // Without targets, a reversible model shows its cycle: the translation translated back.
         let back = match (&b, direction) {
             (None, Direction::AtoB) if t.reversible() => Some(t.translate_back(&y)?),
@@ -561,14 +624,9 @@ pub fn translate(
             _ => None,
         };
         save_translations(&a, &y, b.as_ref().or(back.as_ref()), out)?;
-    } else {
-        std::fs::create_dir_all(out)?;
-        for i in 0..count {
-            let px = gantry_core::image::to_u8(&y.get(i));
-            gantry_core::image::save_png(&px, &out.join(format!("{:05}.png", i + 1)))?;
-        }
     }
-    Ok(count as usize)
+    let skipped = folder.and_then(|f| gantry_data::dataset::skipped_summary(f.skipped()));
+    Ok(Translated { count, skipped })
 }
 
 /// The image files of `input` (a file, or a folder's image files in natural order).
