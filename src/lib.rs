@@ -6,6 +6,7 @@
 //! | module | crate | holds |
 //! |---|---|---|
 //! | [`augment`] | gantry-augment | DiffAugment's policies, as the authors' PyTorch code draws them |
+//! | [`biggan`] | gantry-biggan | BigGAN as BigGAN-PyTorch: class-conditional BN, shared embedding, hierarchical z, attention, projection D; its family and presets |
 //! | [`autoenc`] | gantry-autoenc | the adversarial autoencoder (priors, latent D) and the VAE-GAN's networks |
 //! | [`core`] | gantry-core | tensors ↔ images, devices and seeds, checkpoints, Adam with exportable state |
 //! | [`data`] | gantry-data | IDX, CIFAR binary, image folders/archives, CSV digits, toys, the seeded batcher |
@@ -24,6 +25,7 @@
 
 pub use gantry_augment as augment;
 pub use gantry_autoenc as autoenc;
+pub use gantry_biggan as biggan;
 pub use gantry_cond as cond;
 pub use gantry_core as core;
 pub use gantry_data as data;

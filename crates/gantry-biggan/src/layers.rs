@@ -254,6 +254,7 @@ pub struct Ccbn {
     mean: Tensor,
     var: Tensor,
     eps: f64,
+    momentum: std::cell::Cell<f64>,
 }
 
 impl Ccbn {
@@ -269,6 +270,7 @@ impl Ccbn {
             mean: p.zeros_no_train("stored_mean", &[c]),
             var: p.ones_no_train("stored_var", &[c]),
             eps: bn_eps,
+            momentum: std::cell::Cell::new(0.1),
         }
     }
 
@@ -294,6 +296,12 @@ impl Ccbn {
     pub fn stats(&self) -> (&Tensor, &Tensor) {
         (&self.mean, &self.var)
     }
+
+    /// The weight of a training forward's batch statistics in the stored ones (0.1; 1/k for
+    /// the k-th pass of standing statistics, which makes them the average over passes).
+    pub fn set_momentum(&self, m: f64) {
+        self.momentum.set(m);
+    }
 }
 
 /// Their `bn` (G's output layer): BatchNorm with a learned `gain` (1) and `bias` (0), buffers
@@ -304,6 +312,7 @@ pub struct Bn {
     bias: Tensor,
     mean: Tensor,
     var: Tensor,
+    momentum: std::cell::Cell<f64>,
 }
 
 impl Bn {
@@ -314,6 +323,7 @@ impl Bn {
             bias: p.var("bias", &[c], Init::Const(0.0)),
             mean: p.zeros_no_train("stored_mean", &[c]),
             var: p.ones_no_train("stored_var", &[c]),
+            momentum: std::cell::Cell::new(0.1),
         }
     }
 
@@ -326,7 +336,7 @@ impl Bn {
             Some(&self.mean),
             Some(&self.var),
             train,
-            0.1,
+            self.momentum.get(),
             1e-5,
         )
     }
@@ -334,6 +344,11 @@ impl Bn {
     /// The BatchNorm statistics `(stored_mean, stored_var)`.
     pub fn stats(&self) -> (&Tensor, &Tensor) {
         (&self.mean, &self.var)
+    }
+
+    /// As [`Ccbn::set_momentum`].
+    pub fn set_momentum(&self, m: f64) {
+        self.momentum.set(m);
     }
 }
 

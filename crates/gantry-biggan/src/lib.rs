@@ -7,11 +7,15 @@
 //! |---|---|
 //! | [`layers`] | their spectral norm, SN convolution/linear/embedding, class-conditional BatchNorm, output BatchNorm, self-attention |
 //! | [`networks`] | G (shared embedding, hierarchical z) and the projection D, their architecture tables |
+//! | [`ortho`] | orthogonal regularisation, the paper's form and their code's |
+//! | [`family`] | the gantry family (`model.arch = "biggan"`), its presets, [`family::register`] |
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod family;
 pub mod layers;
 pub mod networks;
+pub mod ortho;
 
 pub use layers::{Classes, InitStyle};
 pub use networks::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};

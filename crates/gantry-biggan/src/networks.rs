@@ -254,6 +254,29 @@ impl Generator {
         out.push(self.out_bn.stats());
         out
     }
+
+    /// "Standing statistics" (the paper's Appendix C.1, their `accumulate_standing_stats`):
+    /// every BatchNorm's stored statistics replaced by the average of its batch statistics over
+    /// `passes` training-mode forwards of `batch(k)` (latents and classes for pass k). As in
+    /// their code, the passes are training forwards in every other respect too: each spectral
+    /// norm takes a power-iteration step per pass.
+    pub fn standing_statistics(&self, passes: usize, mut batch: impl FnMut(usize) -> (Tensor, Classes)) {
+        let set = |m: f64| {
+            for (b, _) in &self.blocks {
+                b.bn1.set_momentum(m);
+                b.bn2.set_momentum(m);
+            }
+            self.out_bn.set_momentum(m);
+        };
+        tch::no_grad(|| {
+            for k in 1..=passes {
+                set(1.0 / k as f64); // the k-th batch weighs 1/k: the running mean of k batches
+                let (z, y) = batch(k);
+                let _ = self.forward(&z, &y, true);
+            }
+            set(0.1);
+        });
+    }
 }
 
 /// Their `DBlock` (wide): conv1 → ReLU → conv2 → avg-pool, pre-activated by an out-of-place ReLU

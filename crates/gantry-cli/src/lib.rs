@@ -670,9 +670,16 @@ struct TrainArgs {
     nproc: Option<usize>,
 }
 
-/// The `gantry` command over gantry's own families.
+/// The `gantry` command over gantry's own families: gantry-train's and gantry-biggan's.
 pub fn main() -> ! {
-    run_with(Registry::builtin())
+    // gantry-train's families, and BigGAN from its own crate (registered as any crate's family).
+    match gantry_biggan::family::register(Registry::builtin()) {
+        Ok(registry) => run_with(registry),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        }
+    }
 }
 
 /// The `gantry` command over the families of `registry` (installed first: every config this
