@@ -613,6 +613,74 @@ fn resume_is_bit_identical_with_penalties_and_several_critic_steps() {
     assert_eq!(ca.get_i64("opt_d.step").unwrap(), 10);
 }
 
+/// The second-order unrolled GAN (Metz et al. 2017) takes the first-order form's draws and
+/// unrolled values — the same D step and the same G loss at step 1 — but another G gradient (it
+/// flows through the unrolled Adam steps); it resumes bit for bit; where D has no functional
+/// form, or nothing is unrolled, it is refused by name.
+#[test]
+fn second_order_unrolling_differentiates_through_the_unrolled_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ring = |out: &Path, steps: u64, order: u32| {
+        ok(gantry()
+            .args([
+                "train",
+                "--preset",
+                "toy-ring",
+                "--device",
+                "cpu",
+                "--steps",
+                &steps.to_string(),
+                "--out",
+            ])
+            .arg(out)
+            .args(["--set", "train.unroll=3", "--set", &format!("train.unroll_order={order}")])
+            .args(["--set", "log.every=1", "--set", "log.checkpoint_every=1", "--set", "threads=1"]))
+    };
+    let (first, second) = (tmp.path().join("first"), tmp.path().join("second"));
+    ring(&first, 1, 1);
+    ring(&second, 3, 2);
+    let ck = |dir: &Path, step: u64| {
+        Checkpoint::load(&dir.join(format!("checkpoints/step-{step:07}.safetensors"))).unwrap()
+    };
+    let (a, b) = (ck(&first, 1), ck(&second, 1));
+    let g_loss = |dir: &Path| -> f64 {
+        let line = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        serde_json::from_str::<serde_json::Value>(line.lines().next().unwrap()).unwrap()["g_loss"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(g_loss(&first), g_loss(&second), "the same unrolled D, the same G loss");
+    let mut g_differs = false;
+    for (name, t) in &a.tensors {
+        if name.starts_with("d.") || name.starts_with("opt_d.") {
+            assert!(t.equal(&b.tensors[name]), "{name}: D's own step is the same");
+        }
+        if name.starts_with("g.") {
+            g_differs |= !t.equal(&b.tensors[name]);
+        }
+    }
+    assert!(g_differs, "G's second-order gradient differs from the first-order one");
+    let split = tmp.path().join("split");
+    ring(&split, 1, 2);
+    ok(gantry().args(["train", "--resume"]).arg(&split).args(["--steps", "3", "--device", "cpu"]));
+    for (name, t) in &ck(&second, 3).tensors {
+        assert!(t.equal(&ck(&split, 3).tensors[name]), "{name} differs after resume");
+    }
+    for (sets, key) in [
+        (vec!["train.unroll_order=2"], "train.unroll"),
+        (vec!["train.unroll=2", "train.unroll_order=2", "model.spectral_norm=true"], "train.unroll_order"),
+        (vec!["train.unroll=2", "train.unroll_order=3"], "train.unroll_order"),
+    ] {
+        let mut cmd = gantry();
+        cmd.args(["train", "--preset", "toy-ring", "--device", "cpu", "--out"]).arg(tmp.path().join("bad"));
+        for s in &sets {
+            cmd.args(["--set", s]);
+        }
+        let e = fails(&mut cmd);
+        assert!(e.contains(key), "{sets:?}: {e}");
+    }
+}
+
 #[test]
 fn stabilisers_resume_bit_identically_and_ema_draws_the_samples() {
     let tmp = tempfile::tempdir().unwrap();

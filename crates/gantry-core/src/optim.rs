@@ -182,6 +182,16 @@ impl Adam {
         });
     }
 
+    /// Its parameters' names, in [`Self::params`] order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The moments `m`, `v` (one per parameter, in [`Self::params`] order) and the step count.
+    pub fn moments(&self) -> (&[Tensor], &[Tensor], i64) {
+        (&self.m, &self.v, self.step)
+    }
+
     /// The full state as `<prefix>.m.<var>`, `<prefix>.v.<var>` and `<prefix>.step`.
     pub fn save_state(&self, prefix: &str, ck: &mut Checkpoint) {
         for ((name, m), v) in self.names.iter().zip(&self.m).zip(&self.v) {
@@ -233,6 +243,39 @@ impl Adam {
     }
 }
 
+/// One Adam update as a differentiable function: the parameters `params` after a step with
+/// `grads` from moments `m`, `v` at step count `step` (this one is `step + 1`), and the new
+/// moments — the same arithmetic as [`Adam::apply`] (equal values, tested), out of place, so the
+/// result stays in the autograd graph of `params` and `grads`. What the second-order unrolled
+/// GAN differentiates through (Metz et al. 2017). `v` is clamped at the smallest normal float
+/// before its square root, so a zero moment has a finite derivative (the value is unchanged
+/// beside ε).
+pub fn adam_step(
+    config: &AdamConfig,
+    params: &[Tensor],
+    grads: &[Tensor],
+    m: &[Tensor],
+    v: &[Tensor],
+    step: i64,
+) -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
+    let AdamConfig { lr, beta1, beta2, eps, weight_decay } = *config;
+    let t = (step + 1) as i32;
+    let bias1 = 1.0 - beta1.powi(t);
+    let bias2_sqrt = (1.0 - beta2.powi(t)).sqrt();
+    let d_scale = -bias1 / (lr * bias2_sqrt);
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for (((p, g), m), v) in params.iter().zip(grads).zip(m).zip(v) {
+        let g = if weight_decay != 0.0 { g + p * weight_decay } else { g.shallow_clone() };
+        let m = m.lerp(&g, 1.0 - beta1);
+        let v = v.lerp(&g.square(), 1.0 - beta2);
+        let d = (v.clamp_min(f32::MIN_POSITIVE as f64).sqrt() + eps * bias2_sqrt) * d_scale;
+        out.0.push(p + &m / d);
+        out.1.push(m);
+        out.2.push(v);
+    }
+    out
+}
+
 /// Adam's state at one moment ([`Adam::snapshot`]).
 #[derive(Debug)]
 pub struct AdamSnapshot {
@@ -258,6 +301,55 @@ mod tests {
                 t.copy_(&v.reshape(t.size()));
             }
         });
+    }
+
+    /// The differentiable step takes Adam's steps bit for bit (with weight decay, over several
+    /// steps), and its result differentiates back to the gradients it was given.
+    #[test]
+    fn the_differentiable_step_is_adams_step() {
+        let vs = VarStore::new(tch::Device::Cpu);
+        let w = vs.root().zeros("w", &[3, 2]);
+        fill_fixed(&vs);
+        let config = AdamConfig { lr: 0.05, beta1: 0.5, beta2: 0.9, eps: 1e-8, weight_decay: 0.01 };
+        let mut adam = Adam::new(&vs, config);
+        let target = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, 0.0, 1.5]).view([3, 2]);
+        let (mut p, mut m, mut v) = (vec![w.detach().copy()], vec![w.zeros_like()], vec![w.zeros_like()]);
+        for step in 0..4 {
+            let loss = (&w - &target).square().sum(Kind::Float);
+            adam.backward_step(&loss);
+            let g = vec![(&p[0] - &target) * 2.0];
+            (p, m, v) = adam_step(&config, &p, &g, &m, &v, step);
+            assert!(p[0].equal(&w), "step {step}: {p:?} vs {w:?}");
+        }
+        // d(θ')/d(g) flows: a step of zero gradient moves nothing, and the derivative is not zero.
+        let g = Tensor::ones([3, 2], tch::kind::FLOAT_CPU).set_requires_grad(true);
+        let (p2, _, _) = adam_step(&config, &[w.detach()], &[g.shallow_clone()], &m, &v, 4);
+        let dg = Tensor::run_backward(&[p2[0].sum(Kind::Float)], &[&g], false, false).remove(0);
+        assert!(dg.abs().min().double_value(&[]) > 0.0 && dg.isfinite().all().int64_value(&[]) == 1);
+    }
+
+    /// The derivative through the step (what the second-order unrolled GAN takes) equals the
+    /// central difference of the step as a function, in float64.
+    #[test]
+    fn the_differentiable_step_differentiates_correctly() {
+        let config = AdamConfig { lr: 0.05, beta1: 0.5, beta2: 0.9, eps: 1e-8, weight_decay: 0.01 };
+        let f64s = |v: &[f64]| Tensor::from_slice(v);
+        let (m, v) = (vec![f64s(&[0.1, -0.3]), f64s(&[0.2])], vec![f64s(&[0.01, 0.04]), f64s(&[0.02])]);
+        let out = |x: &Tensor| -> Tensor {
+            let params = vec![Tensor::cat(&[x * 2.0, x.square()], 0), x.sin() * 3.0];
+            let grads = vec![Tensor::cat(&[x.sin(), x.pow_tensor_scalar(3)], 0), x.cos() - 0.5];
+            let (p, m2, v2) = adam_step(&config, &params, &grads, &m, &v, 2);
+            p[0].sum(Kind::Double)
+                + p[1].sum(Kind::Double) * 0.7
+                + m2[0].sum(Kind::Double)
+                + v2[1].sum(Kind::Double)
+        };
+        let x = f64s(&[0.8]).set_requires_grad(true);
+        let d = Tensor::run_backward(&[out(&x)], &[&x], false, false).remove(0).double_value(&[0]);
+        let h = 1e-6;
+        let fd =
+            (out(&f64s(&[0.8 + h])).double_value(&[]) - out(&f64s(&[0.8 - h])).double_value(&[])) / (2.0 * h);
+        assert!((d - fd).abs() < 1e-7 * fd.abs().max(1.0), "autograd {d} vs central difference {fd}");
     }
 
     /// Reference values from torch.optim.Adam(lr=0.1, betas=(0.9, 0.999)) minimising (w - 3)^2

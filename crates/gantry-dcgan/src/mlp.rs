@@ -118,6 +118,29 @@ pub fn discriminator(p: nn::Path, cfg: &MlpConfig) -> nn::SequentialT {
     seq.add(linear(&p / "logit", width, 1)).add_fn(|x| x.flatten(0, -1))
 }
 
+/// [`discriminator`] as a function of its parameters: D's logits for `x` with the weights
+/// `param(name)` gives (`fc{i}.weight`, `fc{i}.bias`, …, `logit.weight`, `logit.bias`), which may
+/// be any tensors of those shapes — an unrolled D's parameters after differentiable updates, in
+/// the autograd graph of what made them. None for the options that hold state of their own
+/// (spectral norm's power iteration, minibatch discrimination's kernels).
+pub fn discriminator_with(
+    x: &tch::Tensor,
+    param: impl Fn(&str) -> tch::Tensor,
+    cfg: &MlpConfig,
+) -> Option<tch::Tensor> {
+    if cfg.spectral_norm || cfg.minibatch_kernels > 0 {
+        return None;
+    }
+    let linear = |x: &tch::Tensor, name: &str| {
+        x.linear(&param(&format!("{name}.weight")), Some(&param(&format!("{name}.bias"))))
+    };
+    let mut h = x.shallow_clone();
+    for i in 0..cfg.layers {
+        h = leaky_relu(&linear(&h, &format!("fc{i}")), 0.2);
+    }
+    Some(linear(&h, "logit").flatten(0, -1))
+}
+
 /// Both networks as boxed modules.
 pub fn build(g: nn::Path, d: nn::Path, cfg: &MlpConfig) -> (Box<dyn ModuleT>, Box<dyn ModuleT>) {
     (Box::new(generator(g, cfg)), Box::new(discriminator(d, cfg)))
@@ -143,6 +166,22 @@ mod tests {
         assert_eq!(d.forward_t(&x, true).size(), vec![7]);
         assert_eq!(vs.variables()["d.logit.weight"].size(), vec![1, 138]);
         assert!(vs.variables().contains_key("d.fc0.sn_u"));
-        assert!(MlpConfig { layers: 0, ..cfg }.validate().unwrap_err().to_string().contains("model.layers"));
+        assert!(MlpConfig { layers: 0, ..cfg.clone() }
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("model.layers"));
+        assert!(discriminator_with(&x, |_| unreachable!(), &opts).is_none());
+    }
+
+    #[test]
+    fn the_functional_discriminator_is_the_module() {
+        let cfg = MlpConfig { layers: 2, hidden: 16, ..MlpConfig::default() };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let d = discriminator(vs.root(), &cfg);
+        let x = Tensor::randn([5, 2], tch::kind::FLOAT_CPU);
+        let vars = vs.variables();
+        let f = discriminator_with(&x, |n| vars[n].shallow_clone(), &cfg).unwrap();
+        assert!(f.equal(&d.forward_t(&x, true)));
     }
 }

@@ -39,6 +39,16 @@ pub trait GanModel: Serialize + DeserializeOwned + Clone + PartialEq + Debug + S
     fn data(&self) -> DataNeeds;
     /// Sets the image channels once the data is loaded (a no-op for toy models).
     fn set_channels(&mut self, channels: i64);
+    /// D as a function of its parameters (`param(name)` for each of the store's variable names):
+    /// what the second-order unrolled GAN evaluates at parameters inside the autograd graph.
+    /// None (the default) where D has no such form.
+    fn d_with(&self, _x: &Tensor, _param: &dyn Fn(&str) -> Tensor) -> Option<Tensor> {
+        None
+    }
+    /// Whether [`Self::d_with`] gives D.
+    fn has_d_with(&self) -> bool {
+        false
+    }
 }
 
 impl GanModel for DcganConfig {
@@ -89,6 +99,14 @@ impl GanModel for MlpConfig {
         Box::new(gantry_dcgan::mlp::discriminator(p, self))
     }
 
+    fn d_with(&self, x: &Tensor, param: &dyn Fn(&str) -> Tensor) -> Option<Tensor> {
+        gantry_dcgan::mlp::discriminator_with(x, param, self)
+    }
+
+    fn has_d_with(&self) -> bool {
+        !self.spectral_norm && self.minibatch_kernels == 0
+    }
+
     fn z_dim(&self) -> i64 {
         self.z_dim
     }
@@ -108,10 +126,16 @@ pub struct GanTrain {
     #[serde(flatten)]
     pub base: TrainConfig,
     /// Unrolled GAN (Metz et al. 2017): G's loss is taken against a copy of D advanced this many
-    /// steps on the current real batch (0 = off). The first-order form: G's gradient does not
-    /// flow through the unrolled updates.
+    /// Adam steps on the current real batch and fresh fakes (0 = off).
     #[serde(default)]
     pub unroll: u32,
+    /// 1: first order — G's gradient does not flow through the unrolled updates (they are taken
+    /// on fakes without gradient). 2: the paper's surrogate — the unrolled updates are
+    /// differentiable Adam steps ([`gantry_core::optim::adam_step`]) on fakes with gradient, and
+    /// G's gradient flows through them (double backward through the optimiser; MLP D without
+    /// spectral norm or minibatch discrimination).
+    #[serde(default = "first_order")]
+    pub unroll_order: u32,
     /// Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017): N(0, σ²) added to every
     /// image D sees, real and fake; σ starts here (0 = off) ...
     #[serde(default)]
@@ -119,6 +143,10 @@ pub struct GanTrain {
     /// ... and decreases linearly to 0 over this many G steps (0: constant σ).
     #[serde(default)]
     pub instance_noise_steps: u64,
+}
+
+fn first_order() -> u32 {
+    1
 }
 
 impl std::ops::Deref for GanTrain {
@@ -163,7 +191,7 @@ impl GanTrain {
 
 impl From<TrainConfig> for GanTrain {
     fn from(base: TrainConfig) -> Self {
-        Self { base, unroll: 0, instance_noise: 0.0, instance_noise_steps: 0 }
+        Self { base, unroll: 0, unroll_order: 1, instance_noise: 0.0, instance_noise_steps: 0 }
     }
 }
 
@@ -206,6 +234,18 @@ impl<M: GanModel> Recipe for GanRun<M> {
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         self.train.validate()?;
         super::adversarial::validate_nonnegative(&[("train.instance_noise", self.train.instance_noise)])?;
+        match self.train.unroll_order {
+            1 => {}
+            2 if self.train.unroll == 0 => {
+                bail!("invalid train.unroll_order: 2 differentiates through train.unroll steps, and train.unroll is 0")
+            }
+            2 => {
+                if !self.model.has_d_with() {
+                    bail!("invalid train.unroll_order: 2 needs a D that is a function of its parameters (model.arch = \"mlp\" without spectral norm or minibatch discrimination)")
+                }
+            }
+            n => bail!("invalid train.unroll_order: expected 1 or 2, found {n}"),
+        }
         self.reg.validate(self.loss)?;
         self.model.check()
     }
@@ -241,8 +281,13 @@ pub struct GanFamily {
     /// The averaged generator (draws the samples).
     g_ema: Option<Box<dyn ModuleT>>,
     unrolled: Option<Unrolled>,
+    /// D as a function of its parameters, for `train.unroll_order = 2`.
+    d_with: Option<DWith>,
     z_dim: i64,
 }
+
+/// [`GanModel::d_with`] of the run's model.
+type DWith = Box<dyn Fn(&Tensor, &dyn Fn(&str) -> Tensor) -> Option<Tensor>>;
 
 impl std::fmt::Debug for GanFamily {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -281,7 +326,16 @@ impl GanFamily {
         } else {
             None
         };
-        Ok(Self { game, g, d, train: s.train.clone(), g_ema, unrolled, z_dim: model.z_dim() })
+        let d_with: Option<DWith> = (s.train.unroll > 0 && s.train.unroll_order == 2).then(|| {
+            let m = model.clone();
+            Box::new(move |x: &Tensor, p: &dyn Fn(&str) -> Tensor| m.d_with(x, p)) as DWith
+        });
+        if d_with.is_some() && gantry_core::parallel::shard().1 > 1 {
+            bail!(
+                "train.unroll_order = 2 runs in one process: its unrolled steps are not averaged over ranks"
+            );
+        }
+        Ok(Self { game, g, d, train: s.train.clone(), g_ema, unrolled, d_with, z_dim: model.z_dim() })
     }
 
     /// Applies `augment` to what D sees from now on (what a run's `[augment]` does at build).
@@ -322,6 +376,44 @@ impl GanFamily {
         Some(u.d.forward_t(u_fake, true))
     }
 
+    /// The second-order unrolled GAN (Metz et al. 2017, eq. 3–4): D's parameters θ⁰ (constants
+    /// for G) advanced `train.unroll` differentiable Adam steps from D's optimiser state, each on
+    /// `real` and fresh fakes *with* gradient into G, so that θᴷ is a function of G's parameters;
+    /// D at θᴷ on `u_fake` (and on `real_in` for relativistic losses). G's gradient then flows
+    /// through every unrolled update (a double backward through the optimiser). The draws are
+    /// the first-order form's, and so are θᴷ's values.
+    fn unrolled_second_order(
+        &self,
+        u_fake: &Tensor,
+        real: &Tensor,
+        real_in: Option<&Tensor>,
+    ) -> Option<(Tensor, Option<Tensor>)> {
+        let (f, u) = (self.d_with.as_ref()?, self.unrolled.as_ref()?);
+        let opt = self.game.nets.opt(self.game.d);
+        let names = opt.names();
+        let (m0, v0, step) = opt.moments();
+        let mut theta: Vec<Tensor> =
+            opt.params().iter().map(|p| p.detach().set_requires_grad(true)).collect();
+        let (mut m, mut v): (Vec<Tensor>, Vec<Tensor>) =
+            (m0.iter().map(Tensor::shallow_clone).collect(), v0.iter().map(Tensor::shallow_clone).collect());
+        let d_at = |x: &Tensor, theta: &[Tensor]| {
+            let param =
+                |n: &str| theta[names.iter().position(|k| k == n).expect("a parameter of D")].shallow_clone();
+            f(x, &param).expect("a functional D (checked at validation)")
+        };
+        let b = real.size()[0];
+        let real_seen = perturbed(&self.game, &self.train, real);
+        for k in 0..u.steps {
+            let z = gantry_core::parallel::randn(&[b, self.z_dim], (Kind::Float, self.game.device));
+            let fake = perturbed(&self.game, &self.train, &self.g.forward_t(&z, true));
+            let loss = self.game.loss.d_loss(&d_at(&real_seen, &theta), &d_at(&fake, &theta));
+            let grads = Tensor::run_backward(&[loss], &theta, true, true);
+            (theta, m, v) =
+                gantry_core::optim::adam_step(&opt.config, &theta, &grads, &m, &v, step + k as i64);
+        }
+        Some((d_at(u_fake, &theta), real_in.map(|r| d_at(r, &theta))))
+    }
+
     /// The generator used for samples: the EMA copy when there is one.
     fn sampling_g(&self) -> &dyn ModuleT {
         self.g_ema.as_ref().unwrap_or(&self.g).as_ref()
@@ -356,15 +448,20 @@ impl GanFamily {
         let z = self.noise(b);
         let fake = self.perturb(&self.g.forward_t(&z, true));
         let real_in = self.game.loss.g_needs_real().then(|| self.perturb(real));
-        let fake_out = match self.unrolled_d_out(&fake, real) {
-            Some(out) => out,
-            None => self.d.forward_t(&fake, true),
+        let (fake_out, real_out) = match self.unrolled_second_order(&fake, real, real_in.as_ref()) {
+            Some(outs) => outs,
+            None => {
+                let fake_out = match self.unrolled_d_out(&fake, real) {
+                    Some(out) => out,
+                    None => self.d.forward_t(&fake, true),
+                };
+                let d = match &self.unrolled {
+                    Some(u) => u.d.as_ref(),
+                    None => self.d.as_ref(),
+                };
+                (fake_out, real_in.map(|r| d.forward_t(&r, true)))
+            }
         };
-        let d = match &self.unrolled {
-            Some(u) => u.d.as_ref(),
-            None => self.d.as_ref(),
-        };
-        let real_out = real_in.map(|r| d.forward_t(&r, true));
         let loss = self.game.loss.g_loss(&fake_out, real_out.as_ref());
         // Differentiates w.r.t. G's parameters only: D's weight gradients are never computed.
         self.game.g_update(&loss);
