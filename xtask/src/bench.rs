@@ -36,14 +36,17 @@ struct Pair {
     peer: Option<&'static str>,
     peer_args: &'static [&'static str],
     what: &'static str,
-    /// An environment variable naming a folder of outside code the peer needs (passed as
-    /// `--augment-code`); the pair is skipped, saying so, when it is unset.
-    needs: Option<&'static str>,
+    /// An environment variable naming a folder of outside code the peer needs, and the peer's
+    /// flag that takes it; the pair is skipped, saying so, when it is unset.
+    needs: Option<(&'static str, &'static str)>,
 }
 
 /// A folder holding the augmentation authors' code (DiffAugment's `DiffAugment_pytorch.py`;
 /// StyleGAN2-ADA's `training/`, `torch_utils/`, `dnnlib/`), which gantry does not ship.
-const AUGMENT_CODE: &str = "GANTRY_AUGMENT_CODE";
+const AUGMENT_CODE: (&str, &str) = ("GANTRY_AUGMENT_CODE", "--augment-code");
+
+/// A checkout of ajbrock/BigGAN-PyTorch (their `BigGAN.py`, `layers.py`, `sync_batchnorm/`).
+const BIGGAN_CODE: (&str, &str) = ("GANTRY_BIGGAN_CODE", "--biggan-code");
 
 const PAIRS: &[Pair] = &[
     Pair {
@@ -119,6 +122,22 @@ const PAIRS: &[Pair] = &[
         needs: None,
     },
     Pair {
+        bench: "biggan_step",
+        criterion_id: "biggan_train_step/cifar_ch64_batch50_4d",
+        peer: Some("biggan_step.py"),
+        peer_args: &["--config", "cifar"],
+        what: "BigGAN-CIFAR iteration (their launch_cifar_ema.sh networks: ch 64; 4 D steps + 1 G step + EMA, batch 50, CPU; peer: their BigGAN.py)",
+        needs: Some(BIGGAN_CODE),
+    },
+    Pair {
+        bench: "biggan_step",
+        criterion_id: "biggan_train_step/cpu_ch16_batch32_2d",
+        peer: Some("biggan_step.py"),
+        peer_args: &["--config", "cpu"],
+        what: "BigGAN iteration at CPU width (biggan-cifar10-cpu: ch 16, shared, hierarchical z, attention; 2 D + 1 G + EMA, batch 32; peer: their BigGAN.py)",
+        needs: Some(BIGGAN_CODE),
+    },
+    Pair {
         bench: "metrics",
         criterion_id: "frechet/2048d",
         peer: Some("frechet.py"),
@@ -182,9 +201,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .filter(|p| args.only.as_deref().is_none_or(|o| o == p.bench || p.criterion_id.starts_with(o)))
     {
         let mut peer_args: Vec<String> = pair.peer_args.iter().map(|a| a.to_string()).collect();
-        if let Some(var) = pair.needs {
+        if let Some((var, flag)) = pair.needs {
             match std::env::var(var) {
-                Ok(dir) if !dir.is_empty() => peer_args.extend(["--augment-code".to_string(), dir]),
+                Ok(dir) if !dir.is_empty() => peer_args.extend([flag.to_string(), dir]),
                 _ => {
                     println!(
                         "{}: skipped ({var} is unset: set it to a folder holding the authors' code)",

@@ -10,6 +10,10 @@
 //! 2. `mnist.png` — DCGAN on MNIST (the embedded 5k digits): 1,000 samples classified by gantry's
 //!    MNIST classifier; classes found (≥ 1% of the samples) and KL(class histogram ‖ uniform).
 //!
+//! 3. `unrolled.png` — the unrolled GAN as Metz et al. 2017's Figure 2: k ∈ {0, 1, 5, 10} unrolled
+//!    D steps, first order against the paper's second order (`train.unroll_order = 2`): modes
+//!    covered over training, KL at the end, seconds per step.
+//!
 //! `--check` runs every variant for a few steps and asserts that the numbers are in range.
 
 use anyhow::{ensure, Context, Result};
@@ -287,21 +291,154 @@ fn mnist(o: &Options) -> Result<Value> {
     Ok(json!({ "steps": steps, "seeds": seeds, "samples": 1000, "table": table }))
 }
 
-/// Runs both figures; returns the summary written to `summary.json`.
+/// Figure 3: the unrolled GAN as Metz et al. 2017's Figure 2 — the ring of 8 Gaussians with D
+/// unrolled k ∈ {0, 1, 5, 10} Adam steps, the first-order form against the paper's second-order
+/// surrogate (G's gradient through the unrolled updates): modes covered over training, KL of the
+/// nearest-mode histogram at the end, and the cost of a step.
+fn unrolled(o: &Options) -> Result<Value> {
+    let (steps, every, seeds) = if o.check { (4u64, 2u64, vec![0u64]) } else { (2000, 250, vec![0, 1]) };
+    let runs = o.out.join("runs-unrolled");
+    crate::clear(&runs)?;
+    let toy = Toy::ring();
+    let variants: &[(u32, u32)] = &[(0, 1), (1, 1), (5, 1), (10, 1), (1, 2), (5, 2), (10, 2)];
+    let (mut table, mut curves) = (Vec::new(), Vec::new());
+    for (vi, &(k, order)) in variants.iter().enumerate() {
+        let name = match (k, order) {
+            (0, _) => "k = 0 (no unrolling)".to_string(),
+            (k, 1) => format!("k = {k}, first order"),
+            (k, _) => format!("k = {k}, second order"),
+        };
+        let (mut rows, mut covered_curves) = (Vec::new(), Vec::<Vec<(f64, f64)>>::new());
+        for &seed in &seeds {
+            let mut cfg = gantry_train::presets::find("toy-ring")?.config();
+            let s = cfg.family.get_mut::<MlpRun>().context("toy-ring is an MLP run")?;
+            s.train.unroll = k;
+            s.train.unroll_order = order;
+            cfg.seed = seed;
+            cfg.steps = steps;
+            cfg.log.every = every;
+            cfg.log.sample_every = every;
+            cfg.log.checkpoint_every = steps;
+            cfg.log.keep_checkpoints = 1;
+            cfg.threads = 1;
+            let dir = runs.join(format!("ring-k{k}-order{order}-seed{seed}"));
+            let model = crate::trained(cfg, &dir, o)?;
+            let metrics: Vec<Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))?
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            covered_curves.push(
+                metrics
+                    .iter()
+                    .filter_map(|j| Some((j["step"].as_f64()?, j["modes_covered"].as_f64()?)))
+                    .collect(),
+            );
+            let sec_per_step =
+                metrics.last().and_then(|j| j["elapsed_sec"].as_f64()).unwrap_or(f64::NAN) / steps as f64;
+            let g = model.sampler()?;
+            let z = gantry_train::generate::latents(2000, g.z_dim(), 1, "repro-collapse");
+            let x = g.generate(&z).to_device(Device::Cpu);
+            let c = gantry_data::toy::coverage(&toy, &x, 0.01);
+            let reached = gantry_data::toy::coverage_within(&toy, &x, 0.01, 0.25).modes_covered;
+            let kl = kl_from_uniform(&nearest_mode_histogram(&toy, &x));
+            ensure!(
+                c.modes_covered <= 8 && reached <= 8 && kl.is_finite() && kl >= -1e-12 && sec_per_step > 0.0,
+                "unrolled numbers out of range for {name} seed {seed}"
+            );
+            rows.push((c.modes_covered as f64, kl, sec_per_step, reached as f64));
+        }
+        let col = |f: fn(&(f64, f64, f64, f64)) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+        table.push(json!({
+            "variant": name,
+            "unroll": k,
+            "order": order,
+            "modes_covered_per_seed": ints(&col(|r| r.0)),
+            "modes_reached_r025_per_seed": ints(&col(|r| r.3)),
+            "kl_per_seed": col(|r| r.1),
+            "mean_modes_covered": mean(&col(|r| r.0)),
+            "mean_kl": mean(&col(|r| r.1)),
+            "sec_per_step": mean(&col(|r| r.2)),
+        }));
+        let n = covered_curves.iter().map(Vec::len).min().unwrap_or(0);
+        let curve: Vec<(f64, f64)> = (0..n)
+            .map(|i| {
+                (covered_curves[0][i].0, mean(&covered_curves.iter().map(|c| c[i].1).collect::<Vec<_>>()))
+            })
+            .collect();
+        curves.push((name, curve, vi));
+    }
+    let panel = |title: &str, pick: &dyn Fn(usize) -> bool| Panel {
+        title: title.into(),
+        x_label: "generator step".into(),
+        y_label: "modes with ≥ 1% of samples within 3σ".into(),
+        y_range: Some((0.0, 8.5)),
+        series: curves
+            .iter()
+            .filter(|c| pick(c.2))
+            .map(|c| Series::line(&c.0, c.1.clone(), COLORS[c.2 % COLORS.len()]))
+            .collect(),
+        ..Default::default()
+    };
+    save(
+        &o.out.join("unrolled.png"),
+        &[
+            panel(&format!("first order (mean of {} seeds)", seeds.len()), &|i| variants[i].1 == 1),
+            panel(&format!("second order, k = 0 for reference (mean of {} seeds)", seeds.len()), &|i| {
+                variants[i].1 == 2 || variants[i].0 == 0
+            }),
+        ],
+        2,
+        (620, 420),
+    )?;
+    let base = table[0]["sec_per_step"].as_f64().unwrap_or(f64::NAN);
+    for r in &mut table {
+        r["cost_vs_k0"] = json!(r["sec_per_step"].as_f64().unwrap_or(f64::NAN) / base);
+    }
+    Ok(json!({ "steps": steps, "seeds": seeds, "samples": 2000, "threads": 1, "table": table }))
+}
+
+/// Runs the figures (`--only ring|mnist|unrolled` one of them); returns the summary written to
+/// `summary.json`.
 pub fn run(o: &Options) -> Result<Value> {
-    std::fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
-    // The ring's numbers are written as soon as they exist (the MNIST half takes longer).
-    let mut summary = json!({ "check": o.check, "ring": ring(o)?, "mnist": null });
-    crate::write_summary(&o.out, &summary, markdown)?;
-    summary["mnist"] = mnist(o)?;
-    crate::write_summary(&o.out, &summary, markdown)?;
-    Ok(summary)
+    crate::run_sections(o, "collapse", &[("ring", ring), ("mnist", mnist), ("unrolled", unrolled)], markdown)
 }
 
 fn markdown(s: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut md = String::from("# repro collapse\n");
+    if s["ring"].is_object() {
+        md += &ring_markdown(s);
+    }
+    if s["mnist"].is_object() {
+        md += &mnist_markdown(s);
+    }
+    if let Some(u) = s["unrolled"].as_object() {
+        md += &format!(
+            "\n## Unrolled GAN, first vs second order (ring, {} steps, seeds {}, {} samples, {} thread)\n\n| variant | modes covered per seed | modes reached (r = 0.25) per seed | KL(modes ‖ uniform) per seed | mean KL | s/step | cost vs k = 0 |\n|---|---|---|---|---|---|---|\n",
+            u["steps"], u["seeds"], u["samples"], u["threads"]
+        );
+        for r in u["table"].as_array().into_iter().flatten() {
+            let kls: Vec<String> =
+                r["kl_per_seed"].as_array().into_iter().flatten().map(|k| format!("{:.3}", f(k))).collect();
+            md += &format!(
+                "| {} | {} | {} | {} | {:.3} | {:.4} | {:.1}× |\n",
+                r["variant"].as_str().unwrap_or("?"),
+                r["modes_covered_per_seed"],
+                r["modes_reached_r025_per_seed"],
+                kls.join(", "),
+                f(&r["mean_kl"]),
+                f(&r["sec_per_step"]),
+                f(&r["cost_vs_k0"])
+            );
+        }
+    }
+    md
+}
+
+fn ring_markdown(s: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let mut md = format!(
-        "# repro collapse\n\n## Ring of 8 Gaussians ({} steps, seeds {}, {} samples)\n\n| variant | modes covered (3σ, ≥ 1%) per seed | mean | high-quality share (mean) | modes reached (r = 0.25) per seed | KL(modes ‖ uniform), mean |\n|---|---|---|---|---|---|\n",
+        "\n## Ring of 8 Gaussians ({} steps, seeds {}, {} samples)\n\n| variant | modes covered (3σ, ≥ 1%) per seed | mean | high-quality share (mean) | modes reached (r = 0.25) per seed | KL(modes ‖ uniform), mean |\n|---|---|---|---|---|---|\n",
         s["ring"]["steps"], s["ring"]["seeds"], s["ring"]["samples"]
     );
     for r in s["ring"]["table"].as_array().into_iter().flatten() {
@@ -315,10 +452,12 @@ fn markdown(s: &Value) -> String {
             f(&r["mean_kl"])
         );
     }
-    if s["mnist"].is_null() {
-        return md + "\n(MNIST half still running.)\n";
-    }
-    md += &format!(
+    md
+}
+
+fn mnist_markdown(s: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut md = format!(
         "\n## MNIST DCGAN ({} steps, seeds {}, {} samples, gantry's MNIST classifier)\n\n| variant | classes found (≥ 1%) per seed | KL(classes ‖ uniform) per seed | mean KL |\n|---|---|---|---|\n",
         s["mnist"]["steps"], s["mnist"]["seeds"], s["mnist"]["samples"]
     );

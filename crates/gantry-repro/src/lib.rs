@@ -13,6 +13,7 @@ use gantry_train::capability::Model;
 use gantry_train::config::RunConfig;
 
 pub mod autoencoders;
+pub mod biggan;
 /// The figures' charts live in gantry-train (run reports draw them too).
 pub use gantry_train::chart;
 pub mod collapse;
@@ -31,7 +32,7 @@ pub const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "collapse",
-        "mode collapse on the ring and MNIST: NS vs minibatch discrimination vs unrolled vs WGAN-GP",
+        "mode collapse on the ring and MNIST: NS vs minibatch discrimination vs unrolled vs WGAN-GP; unrolled k = 0/1/5/10, first vs second order",
     ),
     (
         "conditioning",
@@ -52,6 +53,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "few-shot",
         "500 digits three ways (none, DiffAugment, ADA): FID, D's train vs held-out scores, ADA's p; the leak check (blit at p 0.5, 0.9)",
+    ),
+    (
+        "biggan",
+        "BigGAN on CIFAR-10 at CPU width: precision/recall and FID/IS as the truncation τ varies, BatchNorm in eval/batch/standing mode; shared embedding + hierarchical z vs per-class CBN",
     ),
     (
         "stylegan",

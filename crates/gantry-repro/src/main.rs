@@ -50,9 +50,11 @@ fn run(cli: Cli) -> Result<()> {
     let name = cli.name.unwrap_or_default();
     let out = cli.out.unwrap_or_else(|| PathBuf::from("target/repro").join(&name));
     let device = gantry_core::device::parse_device(&cli.device)?;
-    if cli.only.is_some() && !["translation", "autoencoders"].contains(&name.as_str()) {
+    if cli.only.is_some() && !["translation", "autoencoders", "collapse", "biggan"].contains(&name.as_str()) {
         bail!("--only: the '{name}' figures have no sections");
     }
+    // gantry-train's families and BigGAN's, as the gantry command has them.
+    gantry_biggan::family::register(gantry_train::registry::Registry::builtin())?.install();
     let o = repro::Options { out: out.clone(), check: cli.check, only: cli.only, device, reuse: cli.reuse };
     let summary = match name.as_str() {
         "divergences" => repro::divergences::run(&o)?,
@@ -63,6 +65,7 @@ fn run(cli: Cli) -> Result<()> {
         "translation" => repro::translation::run(&o)?,
         "autoencoders" => repro::autoencoders::run(&o)?,
         "few-shot" => repro::few_shot::run(&o)?,
+        "biggan" => repro::biggan::run(&o)?,
         other => bail!(
             "unknown figure set '{other}': expected one of {}",
             repro::FIGURES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")

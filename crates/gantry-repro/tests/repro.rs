@@ -40,7 +40,7 @@ fn collapse_check() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["ring.png", "ring_samples.png", "mnist.png", "summary.json", "summary.md"] {
+    for f in ["ring.png", "ring_samples.png", "mnist.png", "unrolled.png", "summary.json", "summary.md"] {
         assert!(tmp.path().join(f).is_file(), "{f} missing");
     }
     let s: serde_json::Value =
@@ -49,6 +49,13 @@ fn collapse_check() {
         let t = s[part]["table"].as_array().unwrap();
         assert_eq!(t.len(), 4, "{part}: four variants");
     }
+    // k ∈ {0, 1, 5, 10}, first and second order; a second-order step costs more than a first-order one.
+    let u = s["unrolled"]["table"].as_array().unwrap();
+    assert_eq!(u.len(), 7);
+    let cost = |k: u64, order: u64| {
+        u.iter().find(|r| r["unroll"] == k && r["order"] == order).unwrap()["sec_per_step"].as_f64().unwrap()
+    };
+    assert!(cost(10, 2) > cost(10, 1) && cost(10, 1) > cost(0, 1), "{u:?}");
     // Each MNIST histogram counts the 1,000 samples.
     for r in s["mnist"]["table"].as_array().unwrap() {
         for h in r["histograms"].as_array().unwrap() {
@@ -98,7 +105,9 @@ fn truncation_check() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["truncation.png", "truncation_samples.png", "summary.json", "summary.md"] {
+    for f in
+        ["truncation.png", "truncation_samples.png", "class_interpolation.png", "summary.json", "summary.md"]
+    {
         assert!(tmp.path().join(f).is_file(), "{f} missing");
     }
     let s: serde_json::Value =
@@ -306,4 +315,33 @@ fn few_shot_check() {
     // 50 digits per class were written as a PNG folder, what the runs trained on.
     let zeros = std::fs::read_dir(tmp.path().join("data/0")).unwrap().count();
     assert_eq!(zeros, 50);
+}
+
+#[test]
+fn biggan_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry-repro"))
+        .env_remove("LD_LIBRARY_PATH")
+        .args(["biggan", "--check", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in
+        ["truncation.png", "truncation_samples.png", "class_interpolation.png", "summary.json", "summary.md"]
+    {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("summary.json")).unwrap()).unwrap();
+    // Three BatchNorm modes × five τ, each scored; two conditionings.
+    assert_eq!(s["truncation"]["rows"].as_array().unwrap().len(), 15);
+    assert_eq!(s["conditioning"]["table"].as_array().unwrap().len(), 2);
+    let params: Vec<u64> = s["conditioning"]["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["g_parameters"].as_u64().unwrap())
+        .collect();
+    assert_ne!(params[0], params[1], "the two conditionings are different generators");
 }
