@@ -4,13 +4,14 @@
 //!    G; ch 16) for the budget below, then draws n samples (classes in turn) from latents
 //!    truncated to |z| ≤ τ with resampling (Brock et al. 2019, §3.1), τ ∈ {0.5, 1, 1.5, 2, ∞}, with
 //!    G's BatchNorms in three modes: evaluation (stored statistics), batch statistics (their CIFAR
-//!    script's habit) and standing statistics (their Appendix C.1). Each point: FID and IS in the
-//!    FID Inception's features and logits, and precision/recall (k = 3) against n CIFAR-10 test
-//!    images. Writes `truncation.png` (precision vs recall, and FID vs IS, as τ varies),
+//!    script's habit) and standing statistics (their Appendix C.1). Each point: FID, precision,
+//!    recall, density and coverage (k = 3, 5) in the FID Inception's pool3 features against n
+//!    CIFAR-10 test images, and IS where the network has logits (the FID TorchScript has none;
+//!    pytorch-fid's full weights, which have, are not reachable offline). Writes `truncation.png` (precision vs recall, and FID vs IS, as τ varies),
 //!    `truncation_samples.png` (a row per τ) and `class_interpolation.png` (per row one z, the
 //!    class mixed from r into r + 1 in embedding space).
 //! 2. `conditioning` — the same budget without the shared embedding and hierarchical z (plain
-//!    per-class conditional BatchNorm, as the CIFAR script): FID and IS at τ = ∞ beside the
+//!    per-class conditional BatchNorm, as the CIFAR script): the same scores at τ = ∞ beside the
 //!    first run's.
 //!
 //! FIDs from n = 500 samples a side are biased upwards (compare them with each other only). The
@@ -91,21 +92,24 @@ impl Scorer {
         }
     }
 
-    fn score(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        let mut parts = (Vec::new(), Vec::new());
+    /// Features, and logits when the network has a classifier head (the FID TorchScript has
+    /// none: IS then needs pytorch-fid's full weights, `--inception`-style, not reachable here).
+    fn score(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let (mut feats, mut logits) = (Vec::new(), Vec::new());
         // In chunks: 1,000 images at 299×299 in one call hold 8 GB.
         for c in x.split(100, 0) {
             let (f, l) = match self {
-                Scorer::Inception(net) => {
+                Scorer::Inception(net) => net.features_and_logits(&c)?,
+                Scorer::Classifier(net) => {
                     let (f, l) = net.features_and_logits(&c)?;
-                    (f, l.context("the Inception file has no classifier head: IS needs one")?)
+                    (f, Some(l))
                 }
-                Scorer::Classifier(net) => net.features_and_logits(&c)?,
             };
-            parts.0.push(f);
-            parts.1.push(l);
+            feats.push(f);
+            logits.extend(l);
         }
-        Ok((Tensor::cat(&parts.0, 0), Tensor::cat(&parts.1, 0)))
+        let logits = (logits.len() == feats.len()).then(|| Tensor::cat(&logits, 0));
+        Ok((Tensor::cat(&feats, 0), logits))
     }
 }
 
@@ -133,22 +137,21 @@ impl Reference {
         let (f, logits) = scorer.score(x)?;
         let (mu, sigma) = crate::feature_stats(&f)?;
         let fid = gantry_metrics::frechet_distance(&mu, &sigma, &self.mu, &self.sigma)?;
-        let is = gantry_metrics::inception_score::inception_score(
-            &logits,
-            if x.size()[0] >= 100 { 10 } else { 2 },
-        )?;
+        let splits = if x.size()[0] >= 100 { 10 } else { 2 };
+        let is = logits.map(|l| gantry_metrics::inception_score::inception_score(&l, splits)).transpose()?;
         let p = prdc(&self.feats, &f, &PrdcConfig::default())?;
         ensure!(
             fid.is_finite()
-                && is.mean >= 1.0 - 1e-9
+                && is.as_ref().is_none_or(|s| s.mean >= 1.0 - 1e-9)
                 && (0.0..=1.0).contains(&p.precision)
                 && (0.0..=1.0).contains(&p.recall),
-            "scores out of range: FID {fid}, IS {}, {p:?}",
-            is.mean
+            "scores out of range: FID {fid}, IS {:?}, {p:?}",
+            is.as_ref().map(|s| s.mean)
         );
-        Ok(
-            json!({ "fid": fid, "is": is.mean, "is_std": is.std, "precision": p.precision, "recall": p.recall }),
-        )
+        Ok(json!({
+            "fid": fid, "is": is.as_ref().map(|s| s.mean), "is_std": is.as_ref().map(|s| s.std),
+            "precision": p.precision, "recall": p.recall, "density": p.density, "coverage": p.coverage,
+        }))
     }
 }
 
@@ -240,12 +243,37 @@ fn truncation(o: &Options) -> Result<Value> {
             .collect(),
         ..Default::default()
     };
+    // FID against IS where the features come with logits; against τ (∞ drawn at 3) otherwise.
+    let fid_panel = if rows.iter().all(|r| r["scores"]["is"].is_number()) {
+        panel("is", "fid", "FID vs IS as τ goes 0.5 → ∞")
+    } else {
+        Panel {
+            title: "FID as τ varies (∞ drawn at τ = 3; the FID Inception has no logits for IS)".into(),
+            x_label: "τ".into(),
+            y_label: "fid".into(),
+            series: MODES
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let pts = rows
+                        .iter()
+                        .filter(|r| r["mode"] == *m)
+                        .map(|r| {
+                            (
+                                r["tau"].as_f64().unwrap_or(3.0),
+                                r["scores"]["fid"].as_f64().unwrap_or(f64::NAN),
+                            )
+                        })
+                        .collect();
+                    Series::line(format!("BN: {m}"), pts, COLORS[i])
+                })
+                .collect(),
+            ..Default::default()
+        }
+    };
     save(
         &o.out.join("truncation.png"),
-        &[
-            panel("recall", "precision", "precision vs recall as τ goes 0.5 → ∞"),
-            panel("is", "fid", "FID vs IS as τ goes 0.5 → ∞"),
-        ],
+        &[panel("recall", "precision", "precision vs recall as τ goes 0.5 → ∞"), fid_panel],
         2,
         (560, 420),
     )?;
@@ -283,40 +311,43 @@ pub fn run(o: &Options) -> Result<Value> {
 
 fn markdown(s: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let is = |v: &Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.3}"));
     let mut md = String::from("# repro biggan\n");
     if let Some(t) = s["truncation"].as_object() {
         md += &format!(
-            "\n## Truncation (biggan-cifar10-cpu, {} steps on {}, {} samples vs {} real, {} features)\n\n| BN mode | τ | FID | IS | precision | recall |\n|---|---|---|---|---|---|\n",
+            "\n## Truncation (biggan-cifar10-cpu, {} steps on {}, {} samples vs {} real, {} features)\n\n| BN mode | τ | FID | IS | precision | recall | coverage |\n|---|---|---|---|---|---|---|\n",
             t["steps"], t["data"].as_str().unwrap_or("?"), t["samples"], t["samples"], t["features"].as_str().unwrap_or("?")
         );
         for r in t["rows"].as_array().into_iter().flatten() {
             let tau = r["tau"].as_f64().map_or("∞".to_string(), |t| format!("{t}"));
             let sc = &r["scores"];
             md += &format!(
-                "| {} | {tau} | {:.2} | {:.3} | {:.3} | {:.3} |\n",
+                "| {} | {tau} | {:.2} | {} | {:.3} | {:.3} | {:.3} |\n",
                 r["mode"].as_str().unwrap_or("?"),
                 f(&sc["fid"]),
-                f(&sc["is"]),
+                is(&sc["is"]),
                 f(&sc["precision"]),
-                f(&sc["recall"])
+                f(&sc["recall"]),
+                f(&sc["coverage"])
             );
         }
     }
     if let Some(c) = s["conditioning"].as_object() {
         md += &format!(
-            "\n## Conditioning ({} steps, τ = ∞, evaluation-mode BatchNorm, {} samples)\n\n| G | parameters | FID | IS | precision | recall |\n|---|---|---|---|---|---|\n",
+            "\n## Conditioning ({} steps, τ = ∞, evaluation-mode BatchNorm, {} samples)\n\n| G | parameters | FID | IS | precision | recall | coverage |\n|---|---|---|---|---|---|---|\n",
             c["steps"], c["samples"]
         );
         for r in c["table"].as_array().into_iter().flatten() {
             let sc = &r["scores"];
             md += &format!(
-                "| {} | {} | {:.2} | {:.3} | {:.3} | {:.3} |\n",
+                "| {} | {} | {:.2} | {} | {:.3} | {:.3} | {:.3} |\n",
                 r["variant"].as_str().unwrap_or("?"),
                 r["g_parameters"],
                 f(&sc["fid"]),
-                f(&sc["is"]),
+                is(&sc["is"]),
                 f(&sc["precision"]),
-                f(&sc["recall"])
+                f(&sc["recall"]),
+                f(&sc["coverage"])
             );
         }
     }
