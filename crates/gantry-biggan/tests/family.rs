@@ -144,6 +144,20 @@ fn samples_with_eval_batch_and_standing_statistics_change_no_buffer() {
     let f = loaded(&ck, "eval");
     let one = f.generate_class(&z.narrow(0, 0, 4), &classes.narrow(0, 0, 4)).unwrap();
     assert!(one.allclose(&outs[0].narrow(0, 0, 4), 1e-5, 1e-6, false));
+    // gantry's class-conditional evaluation takes it as any ClassSampler: intra-FID per class.
+    let m = Model::load(&ck, Device::Cpu).unwrap();
+    let ex = gantry_train::eval::Extractor::load("mnist", Device::Cpu).unwrap();
+    let opts = gantry_train::eval::EvalOptions {
+        n: Some(8),
+        batch: 50,
+        seed: 0,
+        device: Device::Cpu,
+        keep_features: false,
+    };
+    let v = gantry_train::eval::intra::intra_fid(&m, "mnist-5k", &ex, None, &opts).unwrap();
+    let per: Vec<f64> = v["per_class"].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect();
+    assert_eq!(per.len(), 10);
+    assert!(per.iter().all(|f| f.is_finite() && *f >= 0.0), "{v}");
 }
 
 /// Tests named `python::…`: `cargo xtask test` skips them by that name when it has no Python with torch.

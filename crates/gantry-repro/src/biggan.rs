@@ -39,7 +39,7 @@ fn budget(o: &Options) -> (u64, usize, &'static str) {
     if o.check {
         (2, 40, "mnist-5k")
     } else {
-        (1500, 500, "cifar10-jpg")
+        (1200, 500, "cifar10-jpg")
     }
 }
 

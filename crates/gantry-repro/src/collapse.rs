@@ -113,6 +113,20 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// `toy-ring` with `seed`, `steps`, metrics and grids every `every` steps, one checkpoint, one
+/// thread.
+fn ring_config(seed: u64, steps: u64, every: u64) -> Result<RunConfig> {
+    let mut cfg = gantry_train::presets::find("toy-ring")?.config();
+    cfg.seed = seed;
+    cfg.steps = steps;
+    cfg.log.every = every;
+    cfg.log.sample_every = every;
+    cfg.log.checkpoint_every = steps;
+    cfg.log.keep_checkpoints = 1;
+    cfg.threads = 1;
+    Ok(cfg)
+}
+
 /// Figure 1.
 fn ring(o: &Options) -> Result<Value> {
     let (steps, every, seeds) = if o.check { (10u64, 5u64, vec![0u64]) } else { (3000, 250, vec![0, 1, 2]) };
@@ -126,15 +140,8 @@ fn ring(o: &Options) -> Result<Value> {
         let mut rows = Vec::new();
         let mut covered_curves: Vec<Vec<(f64, f64)>> = Vec::new();
         for &seed in &seeds {
-            let mut cfg = gantry_train::presets::find("toy-ring")?.config();
+            let mut cfg = ring_config(seed, steps, every)?;
             (v.apply)(&mut cfg, true);
-            cfg.seed = seed;
-            cfg.steps = steps;
-            cfg.log.every = every;
-            cfg.log.sample_every = every;
-            cfg.log.checkpoint_every = steps;
-            cfg.log.keep_checkpoints = 1;
-            cfg.threads = 1;
             let dir = runs.join(format!("ring-{vi}-seed{seed}"));
             let model = crate::trained(cfg.clone(), &dir, o)?;
             let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))?;
@@ -310,17 +317,10 @@ fn unrolled(o: &Options) -> Result<Value> {
         };
         let (mut rows, mut covered_curves) = (Vec::new(), Vec::<Vec<(f64, f64)>>::new());
         for &seed in &seeds {
-            let mut cfg = gantry_train::presets::find("toy-ring")?.config();
+            let mut cfg = ring_config(seed, steps, every)?;
             let s = cfg.family.get_mut::<MlpRun>().context("toy-ring is an MLP run")?;
             s.train.unroll = k;
             s.train.unroll_order = order;
-            cfg.seed = seed;
-            cfg.steps = steps;
-            cfg.log.every = every;
-            cfg.log.sample_every = every;
-            cfg.log.checkpoint_every = steps;
-            cfg.log.keep_checkpoints = 1;
-            cfg.threads = 1;
             let dir = runs.join(format!("ring-k{k}-order{order}-seed{seed}"));
             let model = crate::trained(cfg, &dir, o)?;
             let metrics: Vec<Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))?
