@@ -105,9 +105,7 @@ fn truncation_check() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in
-        ["truncation.png", "truncation_samples.png", "class_interpolation.png", "summary.json", "summary.md"]
-    {
+    for f in ["truncation.png", "truncation_samples.png", "summary.json", "summary.md"] {
         assert!(tmp.path().join(f).is_file(), "{f} missing");
     }
     let s: serde_json::Value =
