@@ -202,12 +202,17 @@ impl Recipe for BigGanRun {
         validate_adams(&self.train.g_opt, &self.train.d_opt)?;
         self.reg.validate(self.loss)?;
         let at = |key: &str, e: crate::networks::ArchError| Error::msg(format!("invalid {key}: {e}"));
-        crate::networks::g_arch(m.g_ch, m.size).map_err(|e| at("model.size", e))?;
-        crate::networks::d_arch(m.d_ch, m.size).map_err(|e| at("model.size", e))?;
-        let g_blocks: Vec<(i64, i64)> =
-            crate::networks::g_arch(m.g_ch, m.size).unwrap_or_default().iter().map(|b| (b.1, b.2)).collect();
-        let d_blocks: Vec<(i64, i64)> =
-            crate::networks::d_arch(m.d_ch, m.size).unwrap_or_default().iter().map(|b| (b.1, b.3)).collect();
+        // Each block's (out channels, the resolution its attention is keyed on).
+        let g_blocks: Vec<(i64, i64)> = crate::networks::g_arch(m.g_ch, m.size)
+            .map_err(|e| at("model.size", e))?
+            .iter()
+            .map(|b| (b.1, b.2))
+            .collect();
+        let d_blocks: Vec<(i64, i64)> = crate::networks::d_arch(m.d_ch, m.size)
+            .map_err(|e| at("model.size", e))?
+            .iter()
+            .map(|b| (b.1, b.3))
+            .collect();
         for (key, s, blocks) in
             [("model.g_attention", &m.g_attention, g_blocks), ("model.d_attention", &m.d_attention, d_blocks)]
         {

@@ -252,7 +252,16 @@ impl Listing {
     pub fn batches(self, batch: usize, target: Target) -> Batches {
         let name = self.name();
         let Listing { path, images, skipped, .. } = self;
-        Batches { path, name, pending: images.into_iter(), batch: batch.max(1), target, skipped, decoded: 0 }
+        Batches {
+            path,
+            name,
+            pending: images.into_iter(),
+            batch: batch.max(1),
+            target,
+            skipped,
+            decoded: 0,
+            said_empty: false,
+        }
     }
 }
 
@@ -275,6 +284,8 @@ pub struct Batches {
     target: Target,
     skipped: Vec<Skipped>,
     decoded: usize,
+    /// Whether "no image decodes" was returned (once).
+    said_empty: bool,
 }
 
 impl Batches {
@@ -307,8 +318,8 @@ impl Iterator for Batches {
             }
         }
         if kept.is_empty() {
-            if self.decoded == 0 && self.skipped.iter().any(|s| matches!(s.why, SkipReason::Undecodable(_))) {
-                self.decoded = usize::MAX; // said once
+            if self.decoded == 0 && !self.said_empty {
+                self.said_empty = true;
                 return Some(Err(DataError::Empty(format!(
                     "{}: no image decodes ({})",
                     self.path.display(),
@@ -317,7 +328,7 @@ impl Iterator for Batches {
             }
             return None;
         }
-        self.decoded = self.decoded.saturating_add(kept.len());
+        self.decoded += kept.len();
         Some(assemble(self.name.clone(), &kept, &decoded, self.target, false))
     }
 }

@@ -109,6 +109,12 @@ fn ints(v: &[f64]) -> Vec<u64> {
     v.iter().map(|&x| x as u64).collect()
 }
 
+/// The seeds' curves averaged point by point (over their common length).
+fn mean_curve(curves: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    let n = curves.iter().map(Vec::len).min().unwrap_or(0);
+    (0..n).map(|i| (curves[0][i].0, mean(&curves.iter().map(|c| c[i].1).collect::<Vec<_>>()))).collect()
+}
+
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
@@ -188,15 +194,7 @@ fn ring(o: &Options) -> Result<Value> {
             "mean_high_quality": mean(&col(|r| r.1)),
             "mean_kl": mean(&col(|r| r.3)),
         }));
-        let n = covered_curves.iter().map(Vec::len).min().unwrap_or(0);
-        curves.push((
-            v.name,
-            (0..n)
-                .map(|k| {
-                    (covered_curves[0][k].0, mean(&covered_curves.iter().map(|c| c[k].1).collect::<Vec<_>>()))
-                })
-                .collect::<Vec<_>>(),
-        ));
+        curves.push((v.name, mean_curve(&covered_curves)));
     }
     save(
         &o.out.join("ring.png"),
@@ -359,13 +357,7 @@ fn unrolled(o: &Options) -> Result<Value> {
             "mean_kl": mean(&col(|r| r.1)),
             "sec_per_step": mean(&col(|r| r.2)),
         }));
-        let n = covered_curves.iter().map(Vec::len).min().unwrap_or(0);
-        let curve: Vec<(f64, f64)> = (0..n)
-            .map(|i| {
-                (covered_curves[0][i].0, mean(&covered_curves.iter().map(|c| c[i].1).collect::<Vec<_>>()))
-            })
-            .collect();
-        curves.push((name, curve, vi));
+        curves.push((name, mean_curve(&covered_curves), vi));
     }
     let panel = |title: &str, pick: &dyn Fn(usize) -> bool| Panel {
         title: title.into(),
