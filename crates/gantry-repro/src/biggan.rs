@@ -183,12 +183,13 @@ const TAUS: &[Option<f64>] = &[Some(0.5), Some(1.0), Some(1.5), Some(2.0), None]
 fn truncation(o: &Options) -> Result<Value> {
     let (steps, n, data) = budget(o);
     let dir = o.out.join("run-shared");
+    // The scorer and the reference first: a missing Inception file is one line before training.
+    let scorer = Scorer::new(o)?;
+    let reference = Reference::new(o, &scorer)?;
     let started = std::time::Instant::now();
     crate::trained(config(o, true)?, &dir, o)?;
     let train_sec = started.elapsed().as_secs_f64();
     let ck = gantry_train::run_dir::RunDir::new(&dir).checkpoint(steps);
-    let scorer = Scorer::new(o)?;
-    let reference = Reference::new(o, &scorer)?;
     let mut rows = Vec::new();
     for mode in MODES {
         let f = family(&ck, mode, o.device)?;
