@@ -23,7 +23,15 @@ fn cyclegan_step(c: &mut Criterion) {
     tch::manual_seed(0);
     let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(1000) };
     let mut family = CycleFamily::new(&run, &cx).unwrap();
-    common::train_step(&mut group, "64x64_batch1", &mut family, [1, 3, 64], Some(3), 0);
+    common::train_step(
+        &mut group,
+        "64x64_batch1",
+        &mut family,
+        [1, 3, 64],
+        Some(3),
+        0,
+        gantry::train::config::Recipe::memory_format(&run),
+    );
     group.finish();
 }
 

@@ -37,7 +37,15 @@ fn dcgan_step(c: &mut Criterion) {
         if let Some(a) = &augment {
             family.augment_with(a);
         }
-        common::train_step(&mut group, id, &mut family, [64, 3, 32], None, 0);
+        common::train_step(
+            &mut group,
+            id,
+            &mut family,
+            [64, 3, 32],
+            None,
+            0,
+            gantry::train::config::Recipe::memory_format(&run),
+        );
     }
     group.finish();
 }

@@ -33,6 +33,7 @@ fn pix2pix_step(c: &mut Criterion) {
             [batch, 3, 64],
             Some(1),
             0,
+            gantry::train::config::Recipe::memory_format(&run),
         );
     }
     group.finish();

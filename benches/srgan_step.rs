@@ -26,7 +26,15 @@ fn srgan_step(c: &mut Criterion) {
     let cx = BuildContext { device: Device::Cpu, batches_per_epoch: Some(1000) };
     let mut family =
         SrganFamily::new(&run, &cx).expect("the FID Inception file is needed for the content loss");
-    common::train_step(&mut group, "x4_64x64_batch16", &mut family, [16, 3, 64], None, 0);
+    common::train_step(
+        &mut group,
+        "x4_64x64_batch16",
+        &mut family,
+        [16, 3, 64],
+        None,
+        0,
+        gantry::train::config::Recipe::memory_format(&run),
+    );
     group.finish();
 }
 

@@ -37,7 +37,15 @@ fn stylegan2_step(c: &mut Criterion) {
         let run =
             StyleRun { loss: LossChoice::NonSaturating, reg: reg.clone(), model: cfg, train: train.clone() };
         let mut family = StyleFamily::new(&run, &BuildContext::inference(Device::Cpu)).unwrap();
-        common::train_step(&mut group, &format!("{res}x{res}_batch32"), &mut family, [32, 1, res], None, 1);
+        common::train_step(
+            &mut group,
+            &format!("{res}x{res}_batch32"),
+            &mut family,
+            [32, 1, res],
+            None,
+            1,
+            gantry::train::config::Recipe::memory_format(&run),
+        );
     }
     group.finish();
 }

@@ -10,9 +10,26 @@ pub fn set_bench_threads() {
     tch::set_num_threads(threads);
 }
 
+/// The memory format a bench trains in: the family's `perf.memory_format = "auto"` choice
+/// (`auto`), or `GANTRY_BENCH_MEMORY_FORMAT` (`nchw`, `nhwc`) when set — how the measurements
+/// behind each family's choice are taken.
+#[allow(dead_code)] // not every bench trains
+pub fn memory_format(auto: gantry::core::layout::MemoryFormat) -> gantry::core::layout::MemoryFormat {
+    use gantry::core::layout::MemoryFormat;
+    match std::env::var("GANTRY_BENCH_MEMORY_FORMAT").as_deref() {
+        Ok("nchw") => MemoryFormat::Nchw,
+        Ok("nhwc") => MemoryFormat::Nhwc,
+        Ok(other) if !other.is_empty() => {
+            panic!("GANTRY_BENCH_MEMORY_FORMAT: expected nchw or nhwc, found {other}")
+        }
+        _ => auto,
+    }
+}
+
 /// Benches one training step — every phase of `family` once (phase runs numbered `k`) — as `id` in
 /// `group`, on a fixed batch: `n` uniform images `[n, c, s, s]` in [-1, 1] as the reals and, for
-/// translation, `ci` input channels beside them.
+/// translation, `ci` input channels beside them; networks and batch in [`memory_format`]`(auto)`,
+/// as the trainer lays them out.
 #[allow(dead_code)] // not every bench trains
 pub fn train_step(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -21,10 +38,14 @@ pub fn train_step(
     [n, c, s]: [i64; 3],
     inputs: Option<i64>,
     k: u64,
+    auto: gantry::core::layout::MemoryFormat,
 ) {
+    let format = memory_format(auto);
+    family.networks_mut().set_memory_format(format);
     let uniform = |c: i64| tch::Tensor::rand([n, c, s, s], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
     let batch =
-        gantry::train::family::Batch { images: uniform(c), labels: None, inputs: inputs.map(uniform) };
+        gantry::train::family::Batch { images: uniform(c), labels: None, inputs: inputs.map(uniform) }
+            .in_format(format);
     let phases = family.phases().len();
     group.bench_function(id, |b| {
         b.iter(|| {

@@ -17,7 +17,7 @@ import sys
 
 import torch
 
-from harness import report
+from harness import add_variant, inputs, prepare, report
 
 CONFIGS = {
     "cifar": dict(
@@ -38,7 +38,10 @@ def main():
     p.add_argument("--config", choices=CONFIGS, default="cifar")
     p.add_argument("--biggan-code", required=True, help="a checkout of ajbrock/BigGAN-PyTorch")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, required=True)
+    add_variant(p)
     a = p.parse_args()
+    torch.set_num_threads(a.threads)
     sys.path.insert(0, a.biggan_code)
     import BigGAN  # noqa: E402  (their code)
 
@@ -48,13 +51,14 @@ def main():
     G = BigGAN.Generator(**common, **c["g"], G_lr=2e-4, G_B1=0.0, G_B2=0.999)
     D = BigGAN.Discriminator(resolution=32, n_classes=10, **c["d"], D_lr=2e-4, D_B1=0.0, D_B2=0.999)
     G_ema = BigGAN.Generator(**common, **c["g"], no_optim=True)
+    prepare(a.variant, G, D, G_ema)
     GD = BigGAN.G_D(G, D)
     bs, n_d = c["batch"], c["d_steps"]
     src, tgt = G.state_dict(), G_ema.state_dict()
     with torch.no_grad():
         for k in src:
             tgt[k].copy_(src[k])
-    x = torch.rand(bs * n_d, 3, 32, 32) * 2 - 1
+    x = inputs(a.variant, torch.rand(bs * n_d, 3, 32, 32) * 2 - 1)
     y = torch.arange(bs * n_d) % 10
     state = {"itr": 0}
 
@@ -90,7 +94,8 @@ def main():
                 tgt[k].copy_(tgt[k] * decay + src[k] * (1 - decay))
         return float(G_loss.item()), float(loss_real.item()), float(loss_fake.item())
 
-    report(step, warmup=1, repeats=a.repeats, config=a.config, batch=bs, d_steps=n_d)
+    report(step, warmup=1 if a.variant != "compile" else 3, repeats=a.repeats, config=a.config, batch=bs,
+           d_steps=n_d, variant=a.variant)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import dcgan_init, report
+from harness import add_variant, dcgan_init, inputs, prepare, report
 
 
 def norm(c):
@@ -81,17 +81,20 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
+    add_variant(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     G, Fg, DA, DB = resnet(), resnet(), patchgan(), patchgan()
     for net in (G, Fg, DA, DB):
         net.apply(dcgan_init)
+    prepare(args.variant, G, Fg, DA, DB)
     opt_g = torch.optim.Adam(list(G.parameters()) + list(Fg.parameters()), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(list(DA.parameters()) + list(DB.parameters()), lr=2e-4, betas=(0.5, 0.999))
     pool_a, pool_b = Pool(), Pool()
     a = torch.rand(args.batch, 3, 64, 64) * 2 - 1
     b = torch.rand(args.batch, 3, 64, 64) * 2 - 1
+    a, b = inputs(args.variant, a, b)
 
     def step():
         fake_b, fake_a = G(a), Fg(b)
@@ -116,7 +119,7 @@ def main():
         return [g_loss.item(), gan.item(), cyc.item(), d_loss.item()]
 
     params = sum(p.numel() for net in (G, Fg) for p in net.parameters())
-    report(step, args.warmup, args.steps, batch=args.batch, g_params=params)
+    report(step, args.warmup, args.steps, batch=args.batch, g_params=params, variant=args.variant)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import dcgan_init, report
+from harness import add_variant, dcgan_init, inputs, prepare, report
 
 
 def generator(z_dim=100, w=64, c=3):
@@ -70,6 +70,7 @@ def main():
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--augment", choices=["none", "diffaug", "ada"], default="none")
     ap.add_argument("--augment-code", help="folder with DiffAugment_pytorch.py and StyleGAN2-ADA's training/, torch_utils/, dnnlib/")
+    add_variant(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     seen = augmentation(args)
@@ -77,9 +78,10 @@ def main():
     G, D = generator(), discriminator()
     G.apply(dcgan_init)
     D.apply(dcgan_init)
+    prepare(args.variant, G, D)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    real = torch.rand(64, 3, 32, 32) * 2 - 1
+    real = inputs(args.variant, torch.rand(64, 3, 32, 32) * 2 - 1)
 
     def step():
         z = torch.randn(64, 100)
@@ -102,7 +104,8 @@ def main():
         stats.append(g_loss.item())
         return stats
 
-    report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__, augment=args.augment)
+    report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__, augment=args.augment,
+           variant=args.variant)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import dcgan_init, report
+from harness import add_variant, dcgan_init, inputs, prepare, report
 
 
 class Block(nn.Module):
@@ -70,16 +70,19 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
+    add_variant(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     G, D = unet(), patchgan()
     G.apply(dcgan_init)
     D.apply(dcgan_init)
+    prepare(args.variant, G, D)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     a = torch.rand(args.batch, 1, 64, 64) * 2 - 1
     b = torch.rand(args.batch, 3, 64, 64) * 2 - 1
+    a, b = inputs(args.variant, a, b)
 
     def step():
         fake = G(a)
@@ -102,7 +105,8 @@ def main():
         return stats
 
     params = (sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters()))
-    report(step, args.warmup, args.steps, batch=args.batch, g_params=params[0], d_params=params[1])
+    report(step, args.warmup, args.steps, batch=args.batch, g_params=params[0], d_params=params[1],
+           variant=args.variant)
 
 
 if __name__ == "__main__":

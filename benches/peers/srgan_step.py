@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import report
+from harness import add_variant, inputs, prepare, report
 
 FILE = "fid-inception-2015-12-05.torchscript.pt"
 
@@ -82,6 +82,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=15)
+    add_variant(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -93,9 +94,10 @@ def main():
     def features(x):
         return stem.conv_2(stem.conv_1(stem.conv(x)))
 
+    prepare(args.variant, G, D, stem)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.9, 0.999))
-    hr = torch.rand(args.batch, 3, 64, 64) * 2 - 1
+    hr = inputs(args.variant, torch.rand(args.batch, 3, 64, 64) * 2 - 1)
 
     def step():
         with torch.no_grad():
@@ -118,7 +120,8 @@ def main():
         opt_g.step()
         return out + [loss.item(), adv.item(), content.item(), mse.item()]
 
-    report(step, args.warmup, args.steps, batch=args.batch, g_params=sum(p.numel() for p in G.parameters()))
+    report(step, args.warmup, args.steps, batch=args.batch, g_params=sum(p.numel() for p in G.parameters()),
+           variant=args.variant)
 
 
 if __name__ == "__main__":

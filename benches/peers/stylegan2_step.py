@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import report
+from harness import add_variant, inputs, prepare, report
 
 SQRT2 = math.sqrt(2.0)
 
@@ -237,6 +237,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
+    add_variant(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -245,9 +246,10 @@ def main():
     D = Discriminator(args.resolution, 1, base, cmax)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     adam = dict(lr=0.0025, betas=(0.0, 0.99), eps=1e-8)
+    prepare(args.variant, G, D)
     opt_g, opt_d = torch.optim.Adam(G.parameters(), **adam), torch.optim.Adam(D.parameters(), **adam)
     b = args.batch
-    real = torch.rand(b, 1, args.resolution, args.resolution) * 2 - 1
+    real = inputs(args.variant, torch.rand(b, 1, args.resolution, args.resolution) * 2 - 1)
 
     def step():
         with torch.no_grad():
@@ -268,7 +270,7 @@ def main():
         return stats
 
     report(step, args.warmup, args.steps, threads=args.threads, torch=torch.__version__,
-           resolution=args.resolution, g_params=count(G), d_params=count(D))
+           resolution=args.resolution, g_params=count(G), d_params=count(D), variant=args.variant)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ impl Sn {
 
     /// `w / σ(w)` (same shape as `w`, rows its first dimension).
     pub fn weight(&self, w: &Tensor, train: bool) -> Tensor {
-        let m = w.view([w.size()[0], -1]);
+        let m = w.reshape([w.size()[0], -1]);
         let (v, u) = tch::no_grad(|| {
             let v = normalize(&self.u.matmul(&m), self.eps);
             let u = normalize(&v.matmul(&m.tr()), self.eps);
@@ -384,11 +384,11 @@ impl Attention {
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let (h, w) = (x.size()[2], x.size()[3]);
         let pool = |t: Tensor| t.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
-        let theta = self.theta.forward(x, train).view([-1, self.ch / 8, h * w]);
-        let phi = pool(self.phi.forward(x, train)).view([-1, self.ch / 8, h * w / 4]);
-        let g = pool(self.g.forward(x, train)).view([-1, self.ch / 2, h * w / 4]);
+        let theta = self.theta.forward(x, train).reshape([-1, self.ch / 8, h * w]);
+        let phi = pool(self.phi.forward(x, train)).reshape([-1, self.ch / 8, h * w / 4]);
+        let g = pool(self.g.forward(x, train)).reshape([-1, self.ch / 2, h * w / 4]);
         let beta = theta.transpose(1, 2).bmm(&phi).softmax(-1, Kind::Float);
-        let o = self.o.forward(&g.bmm(&beta.transpose(1, 2)).view([-1, self.ch / 2, h, w]), train);
+        let o = self.o.forward(&g.bmm(&beta.transpose(1, 2)).reshape([-1, self.ch / 2, h, w]), train);
         &self.gamma * o + x
     }
 }

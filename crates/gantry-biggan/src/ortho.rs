@@ -17,7 +17,7 @@ use tch::{Kind, Tensor};
 
 /// `‖(W Wᵀ) ⊙ (1 − I)‖²_F` of `w` viewed `[w.size()[0], −1]`.
 pub fn off_diagonal_gram(w: &Tensor) -> Tensor {
-    let m = w.view([w.size()[0], -1]);
+    let m = w.reshape([w.size()[0], -1]);
     let gram = m.matmul(&m.tr());
     let off = gram.ones_like() - Tensor::eye(gram.size()[0], (gram.kind(), gram.device()));
     (gram * off).square().sum(Kind::Float)
@@ -34,7 +34,7 @@ pub fn penalty(weights: &[Tensor]) -> Tensor {
 
 /// Their code's gradient term for strength β: `2β ((W Wᵀ) ⊙ (1 − I)) W`, in `w`'s shape.
 pub fn code_gradient(w: &Tensor, beta: f64) -> Tensor {
-    let m = w.view([w.size()[0], -1]);
+    let m = w.reshape([w.size()[0], -1]);
     let gram = m.matmul(&m.tr());
     let off = gram.ones_like() - Tensor::eye(gram.size()[0], (gram.kind(), gram.device()));
     ((gram * off).matmul(&m) * (2.0 * beta)).view_as(w)

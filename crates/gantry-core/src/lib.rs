@@ -21,6 +21,7 @@ pub mod error;
 pub mod fs;
 pub mod image;
 pub mod latent;
+pub mod layout;
 pub mod mem;
 pub mod optim;
 pub mod parallel;

@@ -182,6 +182,14 @@ impl Adam {
         });
     }
 
+    /// Lays the moments out in `format` (as [`crate::layout::to_store`] does the parameters), so
+    /// each update reads and writes one layout. Values are unchanged.
+    pub fn set_memory_format(&mut self, format: crate::layout::MemoryFormat) {
+        for t in self.m.iter_mut().chain(self.v.iter_mut()) {
+            *t = format.apply(t);
+        }
+    }
+
     /// Its parameters' names, in [`Self::params`] order.
     pub fn names(&self) -> &[String] {
         &self.names

@@ -56,7 +56,8 @@ pub fn run(o: &Options) -> Result<Value> {
         let model = crate::trained(cfg.clone(), &dir, o)?;
         let zm = z.narrow(1, 0, model.sampler()?.z_dim());
         let x = pixels(&model, &zm, &y)?;
-        let grid = x.narrow(0, 0, 100).view([10, 10, -1]).transpose(0, 1).reshape(x.narrow(0, 0, 100).size()); // row k: ten samples of class k
+        let grid =
+            x.narrow(0, 0, 100).reshape([10, 10, -1]).transpose(0, 1).reshape(x.narrow(0, 0, 100).size()); // row k: ten samples of class k
         let name = preset.trim_end_matches("-mnist");
         gantry_core::image::save_grid(
             &gantry_core::image::from_u8(&grid),

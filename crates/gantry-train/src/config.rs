@@ -61,6 +61,9 @@ pub struct RunConfig {
     /// `[augment]`: augmentation of what the discriminator sees (off unless set).
     #[serde(default)]
     pub augment: AugmentConfig,
+    /// `[perf]`: how the arithmetic is laid out (part of the run: it changes rounding).
+    #[serde(default)]
+    pub perf: PerfConfig,
 }
 
 /// A family's own part of a run config (see [`Recipe`], which family files implement).
@@ -88,6 +91,8 @@ pub trait FamilySettings: Debug + Send + Sync + 'static {
     /// Builds the family's networks (their initial weights come from libtorch's generator: seed
     /// it first). `run`'s channels are resolved.
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
+    /// The memory format `perf.memory_format = "auto"` trains in ([`Recipe::memory_format`]).
+    fn memory_format(&self) -> gantry_core::layout::MemoryFormat;
 }
 
 /// A family's settings as a plain serde struct: its `model` section and whichever of `loss`,
@@ -111,6 +116,13 @@ pub trait Recipe: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Sen
     /// Builds the family's networks (their initial weights come from libtorch's generator: seed
     /// it first). `run`'s channels are resolved.
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>>;
+    /// The memory format `perf.memory_format = "auto"` trains in: NCHW (the default) unless the
+    /// family's step is measured faster in NHWC (`cargo xtask bench`; the README's performance
+    /// section lists the measurements). Any family trains in either (the harness checks that
+    /// they agree).
+    fn memory_format(&self) -> gantry_core::layout::MemoryFormat {
+        gantry_core::layout::MemoryFormat::Nchw
+    }
     /// Rewrites a config file an older version of the family wrote (keys since renamed or
     /// dropped) before it is parsed; `table` is the whole file. Only files are migrated, not
     /// `--set` lines. The error is one line naming the key.
@@ -165,6 +177,10 @@ impl<T: Recipe> FamilySettings for T {
 
     fn build(&self, run: &RunConfig, cx: &BuildContext) -> Result<Box<dyn Family>> {
         Recipe::build(self, run, cx)
+    }
+
+    fn memory_format(&self) -> gantry_core::layout::MemoryFormat {
+        Recipe::memory_format(self)
     }
 }
 
@@ -464,6 +480,44 @@ impl AugmentConfig {
             bail!("invalid augment.ada_interval: expected ≥ 1, found 0");
         }
         Ok(())
+    }
+}
+
+/// `perf.memory_format`: the layout of the networks' 4-D variables, their optimiser moments and
+/// the batches ([`gantry_core::layout`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryFormatChoice {
+    /// The family's choice ([`Recipe::memory_format`]), from measurements on this project's
+    /// benches (the README's performance section).
+    #[default]
+    Auto,
+    /// Contiguous `[N, C, H, W]`, libtorch's default.
+    Nchw,
+    /// Channels-last (oneDNN's NHWC convolutions on CPUs, tensor cores' layout on GPUs).
+    Nhwc,
+}
+
+/// Performance settings. Each is part of the run: results agree across them within float
+/// rounding, not bit for bit, and a resumed run keeps the run's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerfConfig {
+    /// `auto` (the family's measured choice), `nchw` or `nhwc`.
+    #[serde(default)]
+    pub memory_format: MemoryFormatChoice,
+}
+
+impl RunConfig {
+    /// The memory format this run trains in (`perf.memory_format`, `auto` resolved for its
+    /// family).
+    pub fn memory_format(&self) -> gantry_core::layout::MemoryFormat {
+        use gantry_core::layout::MemoryFormat;
+        match self.perf.memory_format {
+            MemoryFormatChoice::Auto => self.family.memory_format(),
+            MemoryFormatChoice::Nchw => MemoryFormat::Nchw,
+            MemoryFormatChoice::Nhwc => MemoryFormat::Nhwc,
+        }
     }
 }
 

@@ -39,6 +39,15 @@ impl Batch {
         Self { images, labels: None, inputs: None }
     }
 
+    /// The batch with its images in `format` (labels as they are).
+    pub fn in_format(self, format: gantry_core::layout::MemoryFormat) -> Self {
+        Self {
+            images: format.apply(&self.images),
+            labels: self.labels,
+            inputs: self.inputs.map(|a| format.apply(&a)),
+        }
+    }
+
     /// The input images of a translation batch; an error for any other batch.
     pub fn inputs(&self) -> Result<&Tensor> {
         match &self.inputs {
@@ -253,6 +262,21 @@ impl Networks {
     /// Every network, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = &Network> {
         self.nets.iter()
+    }
+
+    /// Lays every network's 4-D variables and every optimiser's moments out in `format`, in
+    /// place (values unchanged; checkpoints stay NCHW, so a run's checkpoint loads into any
+    /// format).
+    pub fn set_memory_format(&mut self, format: gantry_core::layout::MemoryFormat) {
+        for n in &mut self.nets {
+            gantry_core::layout::to_store(&n.vs, format);
+            if let Some(opt) = &mut n.opt {
+                opt.set_memory_format(format);
+            }
+        }
+        for o in &mut self.shared {
+            o.adam.set_memory_format(format);
+        }
     }
 
     /// Trainable parameters of each trained network: (name, count).

@@ -13,7 +13,14 @@
 //! 4. **every switch takes effect**: each `reg.*` setting that is off in the preset (a number 0 or
 //!    `false`), `augment.diffaug` and ADA's `augment.p`, switched on, changes the step-1 checkpoint or is refused
 //!    in a line naming it — a setting accepted and validated but never applied (as `reg.drift`
-//!    once was in three families) fails here.
+//!    once was in three families) fails here;
+//! 5. **memory formats agree**: one step with `perf.memory_format = nchw` and one with `nhwc`
+//!    from the same weights and draws end with checkpoints that differ only by rounding: at most
+//!    1% of the networks' elements by more than 1e-5, none by more than 1e-2 (Adam's first step
+//!    moves an element by ±lr whatever its gradient's size, so a gradient that is rounding noise,
+//!    such as that of a bias a BatchNorm cancels, can flip sign), and the optimisers' moments
+//!    (which hold the gradients) within 1e-2 relatively. Any family trains in either format;
+//!    this is where a reshape that assumes NCHW strides (`view`) would fail.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +48,8 @@ pub struct Report {
     pub switches: Vec<(String, toml::Value)>,
     /// The settings the preset refuses to switch on, with the line it says why.
     pub refused: Vec<(String, String)>,
+    /// NCHW against NHWC after one step (check 5).
+    pub formats: Formats,
 }
 
 impl std::fmt::Display for Report {
@@ -58,7 +67,13 @@ impl std::fmt::Display for Report {
         for (key, why) in &self.refused {
             write!(f, "; {key} refused: {why}")?;
         }
-        Ok(())
+        write!(
+            f,
+            "; NHWC vs NCHW after one step: variables max |Δ| {:.1e}, {:.3}% of elements > 1e-5, moments ‖Δ‖/‖m‖ ≤ {:.1e}",
+            self.formats.max,
+            self.formats.share * 100.0,
+            self.formats.moments
+        )
     }
 }
 
@@ -110,7 +125,82 @@ pub fn check(kind: &FamilyKind, dir: &Path) -> Result<Report> {
         }
         switches.push((key, on));
     }
-    Ok(Report { arch: kind.arch, preset: preset.name, tensors, capabilities, switches, refused })
+    // 5: the memory formats.
+    let formats =
+        formats_agree(&at(1)?, &dir, device).with_context(|| format!("{}: memory formats", kind.arch))?;
+    Ok(Report { arch: kind.arch, preset: preset.name, tensors, capabilities, switches, refused, formats })
+}
+
+/// Check 5 of the module docs: between the step-1 checkpoints of an NCHW and an NHWC run, the
+/// networks' variables (largest |Δ|, share of elements with |Δ| > 1e-5) and the optimisers'
+/// moments (the largest ‖Δ‖/‖m‖ of one optimiser's `m` or `v`: they hold the gradients, which
+/// differ by the rounding of another summation order, relatively).
+fn formats_agree(cfg: &RunConfig, dir: &Path, device: Device) -> Result<Formats> {
+    let run = |format: &str| -> Result<Checkpoint> {
+        let cfg = cfg.clone().with_overrides(&[format!("perf.memory_format={format}")])?;
+        let out = dir.join(format!("format-{format}"));
+        let summary =
+            crate::train::start(cfg, &out, device).with_context(|| format!("one step in {format}"))?;
+        Ok(Checkpoint::load(&summary.checkpoint)?)
+    };
+    let (a, b) = (run("nchw")?, run("nhwc")?);
+    ensure!(a.tensors.len() == b.tensors.len(), "{} tensors against {}", a.tensors.len(), b.tensors.len());
+    let mut f = Formats::default();
+    let (mut at, mut moment_at, mut off, mut total) = (String::new(), String::new(), 0i64, 0i64);
+    let mut moments: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for (name, x) in &a.tensors {
+        let y = b.tensors.get(name).with_context(|| format!("{name} missing from the NHWC run"))?;
+        ensure!(x.size() == y.size() && x.kind() == y.kind(), "{name}: shapes or kinds differ");
+        if !x.is_floating_point() {
+            ensure!(x.equal(y), "{name} differs");
+            continue;
+        }
+        let (x, y) = (x.to_kind(Kind::Double), y.to_kind(Kind::Double));
+        let d = (&x - &y).abs();
+        if name.starts_with("opt_") {
+            // Per optimiser and moment (`opt_g.m`), over all its tensors: a bias that a
+            // normalisation cancels has a gradient of pure rounding, whose own relative
+            // difference means nothing.
+            let group: String = name.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+            let e = moments.entry(group).or_insert((0.0, 0.0));
+            e.0 += (&x - &y).square().sum(Kind::Double).double_value(&[]);
+            e.1 += x.square().sum(Kind::Double).double_value(&[]);
+            continue;
+        }
+        let m = d.max().double_value(&[]);
+        if m.is_nan() || m > f.max {
+            (f.max, at) = (m, name.clone());
+        }
+        off += d.gt(1e-5).sum(Kind::Int64).int64_value(&[]);
+        total += x.numel() as i64;
+    }
+    f.share = off as f64 / total.max(1) as f64;
+    for (group, (diff, norm)) in moments {
+        let r = if norm > 0.0 { (diff / norm).sqrt() } else { diff.sqrt() };
+        if r.is_nan() || r > f.moments {
+            (f.moments, moment_at) = (r, group);
+        }
+    }
+    ensure!(
+        f.max < 1e-2 && f.share < 0.01 && f.moments < 1e-2,
+        "NHWC against NCHW after one step: variables max |Δ| {:.2e} (at {at}), {:.3}% of elements > 1e-5; optimiser moments ‖Δ‖/‖m‖ up to {:.2e} (at {moment_at}) (expected < 1e-2, < 1%, < 1e-2)",
+        f.max,
+        f.share * 100.0,
+        f.moments
+    );
+    Ok(f)
+}
+
+/// What check 5 measured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Formats {
+    /// The largest difference of a network variable.
+    pub max: f64,
+    /// The share of network variables' elements that differ by more than 1e-5.
+    pub share: f64,
+    /// The largest relative difference ‖Δ‖/‖m‖ of one optimiser's moment (`m` or `v`, all its
+    /// tensors together).
+    pub moments: f64,
 }
 
 /// `cfg` at its network sizes with two steps' worth of everything else, on data made in `dir`

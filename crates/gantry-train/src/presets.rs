@@ -42,6 +42,7 @@ pub fn base(name: &str, data: &str, (batch, steps): (usize, u64), family: Family
         eval: EvalConfig::default(),
         dist: Default::default(),
         augment: Default::default(),
+        perf: Default::default(),
     }
 }
 

@@ -110,7 +110,8 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
     let data = data?;
     seed_torch(cfg.seed, "init", 0);
     let cx = BuildContext { device, batches_per_epoch: Some(data.batches_per_epoch()) };
-    let family = cfg.family.build(cfg, &cx)?;
+    let mut family = cfg.family.build(cfg, &cx)?;
+    family.networks_mut().set_memory_format(cfg.memory_format());
     let preview = Preview::new(cfg, &data, family.as_ref())?;
     let eval = match data.real_images() {
         Some(images) if cfg.eval.every > 0 => {
@@ -350,6 +351,7 @@ impl Session {
             _ => None,
         };
         let phases = self.parts.family.phases().to_vec();
+        let format = self.cfg.memory_format();
         let mut scalars: Vec<(&'static str, f64)> = Vec::new();
         let mut batch: Option<Batch> = None;
         let mut fresh = (step - 1) * fresh_per_step;
@@ -357,7 +359,7 @@ impl Session {
             let mut last = Vec::new();
             for j in 0..phase.repeat as u64 {
                 if phase.fresh_batch || batch.is_none() {
-                    batch = Some(self.parts.data.batch(fresh, self.device));
+                    batch = Some(self.parts.data.batch(fresh, self.device).in_format(format));
                     fresh += 1;
                 }
                 let b = batch.as_ref().expect("drawn above");
