@@ -26,6 +26,19 @@ pub fn memory_format(auto: gantry::core::layout::MemoryFormat) -> gantry::core::
     }
 }
 
+/// The Adam kernel a bench trains with: new runs' (`presets::perf().fused_adam`), or
+/// `GANTRY_BENCH_FUSED_ADAM` (`0`, `1`) when set.
+#[allow(dead_code)] // not every bench trains
+pub fn fused_adam() -> Option<std::sync::Arc<dyn gantry::core::optim::FusedAdam>> {
+    let on = match std::env::var("GANTRY_BENCH_FUSED_ADAM").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        Ok(other) if !other.is_empty() => panic!("GANTRY_BENCH_FUSED_ADAM: expected 0 or 1, found {other}"),
+        _ => gantry::train::presets::perf().fused_adam,
+    };
+    on.then(|| gantry::train::perf::fused_adam().expect("the facade builds gantry-train with dist"))
+}
+
 /// Benches one training step — every phase of `family` once (phase runs numbered `k`) — as `id` in
 /// `group`, on a fixed batch: `n` uniform images `[n, c, s, s]` in [-1, 1] as the reals and, for
 /// translation, `ci` input channels beside them; networks and batch in [`memory_format`]`(auto)`,
@@ -42,6 +55,7 @@ pub fn train_step(
 ) {
     let format = memory_format(auto);
     family.networks_mut().set_memory_format(format);
+    family.networks_mut().set_fused_adam(fused_adam());
     let uniform = |c: i64| tch::Tensor::rand([n, c, s, s], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
     let batch =
         gantry::train::family::Batch { images: uniform(c), labels: None, inputs: inputs.map(uniform) }

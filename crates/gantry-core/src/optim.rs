@@ -58,6 +58,24 @@ impl AdamConfig {
     }
 }
 
+/// A multi-tensor Adam kernel: one call updates every parameter of an optimiser (libtorch's
+/// `_fused_adam_`, which tch does not expose; gantry-train provides it from gantry-dist's C++
+/// shim for `perf.fused_adam`). Installed with [`Adam::set_fused`].
+pub trait FusedAdam: std::fmt::Debug + Send + Sync {
+    /// One update of `params` in place, with `grads` and the moments `m`, `v` (equal lengths;
+    /// each moment laid out as its parameter), `step` being this update's count (1 for the
+    /// first): the arithmetic of [`Adam::apply`], in the kernel's rounding.
+    fn step(
+        &self,
+        config: &AdamConfig,
+        step: i64,
+        params: &[Tensor],
+        grads: &[Tensor],
+        m: &[Tensor],
+        v: &[Tensor],
+    ) -> std::result::Result<(), String>;
+}
+
 /// Adam over the trainable variables of a `VarStore`.
 #[derive(Debug)]
 pub struct Adam {
@@ -68,6 +86,8 @@ pub struct Adam {
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     step: i64,
+    /// The multi-tensor kernel its updates go through, if one is installed.
+    fused: Option<std::sync::Arc<dyn FusedAdam>>,
 }
 
 impl Adam {
@@ -95,7 +115,7 @@ impl Adam {
         let (names, params): (Vec<_>, Vec<_>) = named.into_iter().unzip();
         let m = params.iter().map(Tensor::zeros_like).collect();
         let v = params.iter().map(Tensor::zeros_like).collect();
-        Self { config, names, params, m, v, step: 0 }
+        Self { config, names, params, m, v, step: 0, fused: None }
     }
 
     /// Updates taken so far (t in the bias corrections).
@@ -154,6 +174,29 @@ impl Adam {
         // d = (√v + ε·√b2) · (−b1 / (lr·√b2)): four kernels, one temporary (tch's addcdiv_ and
         // addcmul_ take no scalar factor, so the factor goes into d).
         let d_scale = -bias1 / (lr * bias2_sqrt);
+        if let Some(kernel) = &self.fused {
+            let (mut p, mut g, mut m, mut v) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (((pi, mi), vi), gi) in self.params.iter().zip(&mut self.m).zip(&mut self.v).zip(grads) {
+                // The kernel walks a parameter and its moments in memory order: moments made
+                // before their network changed layout follow it (once).
+                if mi.stride() != pi.stride() {
+                    let format = crate::layout::MemoryFormat::of(pi);
+                    (*mi, *vi) = (format.apply(mi), format.apply(vi));
+                }
+                if gi.defined() {
+                    p.push(pi.shallow_clone());
+                    g.push(gi.shallow_clone());
+                    m.push(mi.shallow_clone());
+                    v.push(vi.shallow_clone());
+                }
+            }
+            // Its inputs are this optimiser's own tensors, checked when it was installed: a
+            // failure is a bug in gantry, not bad input.
+            kernel
+                .step(&self.config, self.step, &p, &g, &m, &v)
+                .unwrap_or_else(|e| panic!("the fused Adam kernel failed: {e}"));
+            return;
+        }
         tch::no_grad(|| {
             for (((p, m), v), g) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v).zip(grads) {
                 if !g.defined() {
@@ -180,6 +223,13 @@ impl Adam {
                 dst.copy_(src);
             }
         });
+    }
+
+    /// Sends its updates through `kernel` (a multi-tensor step) instead of the per-tensor
+    /// arithmetic of [`Self::apply`], or back with `None`. The state is the same either way, so
+    /// checkpoints and resumes do not depend on it; the rounding does.
+    pub fn set_fused(&mut self, kernel: Option<std::sync::Arc<dyn FusedAdam>>) {
+        self.fused = kernel;
     }
 
     /// Lays the moments out in `format` (as [`crate::layout::to_store`] does the parameters), so

@@ -15,6 +15,9 @@
 //! `ProcessGroupGloo.hpp` names, with `static_assert`s on the layouts libtorch 2.11.0 has. The
 //! `nccl` feature adds [`ProcessGroup::nccl`] (`shim/c10d_nccl.cpp`), built against a CUDA
 //! libtorch and the CUDA runtime and NCCL wheels' headers (`GANTRY_CUDA_INCLUDE`).
+//!
+//! Being the one crate that calls C++, it also holds the one libtorch kernel gantry needs that
+//! tch does not expose: [`fused_adam`] (`shim/optim.cpp`), the multi-tensor Adam step.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -89,6 +92,20 @@ mod ffi {
             err: *mut *mut c_char,
         ) -> c_int;
         pub fn gd_take_sync_failure(g: *mut Group, err: *mut *mut c_char) -> c_int;
+        pub fn gd_fused_adam(
+            params: *mut *mut c_void,
+            grads: *mut *mut c_void,
+            exp_avgs: *mut *mut c_void,
+            exp_avg_sqs: *mut *mut c_void,
+            n: c_int,
+            step: f64,
+            lr: f64,
+            beta1: f64,
+            beta2: f64,
+            weight_decay: f64,
+            eps: f64,
+            err: *mut *mut c_char,
+        ) -> c_int;
         #[cfg(feature = "nccl")]
         pub fn gd_new_nccl(
             host: *const c_char,
@@ -196,6 +213,43 @@ mod ffi {
         // SAFETY: as allreduce_sum; `ptrs` outlives the call.
         unsafe {
             gd_allgather(g, ptrs.as_mut_ptr(), ptrs.len() as c_int, input.as_mut_ptr() as *mut c_void, err)
+        }
+    }
+
+    /// `at::_fused_adam_` over the four lists (equal lengths), in place.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fused_adam(
+        params: &[tch::Tensor],
+        grads: &[tch::Tensor],
+        m: &[tch::Tensor],
+        v: &[tch::Tensor],
+        step: f64,
+        [lr, beta1, beta2, weight_decay, eps]: [f64; 5],
+        err: *mut *mut c_char,
+    ) -> c_int {
+        // The shim reads each at::Tensor handle and writes through it into the tensors' storage,
+        // as any in-place libtorch operator does; the handles themselves are not changed.
+        let ptrs = |ts: &[tch::Tensor]| -> Vec<*mut c_void> {
+            ts.iter().map(|t| t.as_ptr() as *mut c_void).collect()
+        };
+        let (mut p, mut g, mut m, mut v) = (ptrs(params), ptrs(grads), ptrs(m), ptrs(v));
+        // SAFETY: four arrays of `n` live at::Tensor* borrowed for the call; the shim keeps no
+        // pointer after it returns.
+        unsafe {
+            gd_fused_adam(
+                p.as_mut_ptr(),
+                g.as_mut_ptr(),
+                m.as_mut_ptr(),
+                v.as_mut_ptr(),
+                p.len() as c_int,
+                step,
+                lr,
+                beta1,
+                beta2,
+                weight_decay,
+                eps,
+                err,
+            )
         }
     }
 
@@ -546,4 +600,38 @@ impl Bucket {
             }
         });
     }
+}
+
+/// libtorch's multi-tensor Adam kernel, `at::_fused_adam_` (what `torch.optim.Adam(fused=True)`
+/// runs): one update of every parameter in `params` in place, with `grads` and the moments `m`,
+/// `v` (all four lists of equal length, each moment laid out as its parameter), `step` being this
+/// update's count (1 for the first). L2 weight decay added to the gradient, as `torch.optim.Adam`.
+/// The arithmetic is Adam's; its rounding is the kernel's.
+#[allow(clippy::too_many_arguments)]
+pub fn fused_adam(
+    params: &[Tensor],
+    grads: &[Tensor],
+    m: &[Tensor],
+    v: &[Tensor],
+    step: i64,
+    lr: f64,
+    betas: (f64, f64),
+    weight_decay: f64,
+    eps: f64,
+) -> Result<()> {
+    let n = params.len();
+    if grads.len() != n || m.len() != n || v.len() != n {
+        return Err(DistError::BadTensor {
+            what: "fused Adam".into(),
+            message: format!(
+                "expected {n} gradients and moments, found {}, {} and {}",
+                grads.len(),
+                m.len(),
+                v.len()
+            ),
+        });
+    }
+    ffi::call("fused Adam", |err| {
+        ffi::fused_adam(params, grads, m, v, step as f64, [lr, betas.0, betas.1, weight_decay, eps], err)
+    })
 }

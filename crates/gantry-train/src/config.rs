@@ -506,6 +506,12 @@ pub struct PerfConfig {
     /// `auto` (the family's measured choice), `nchw` or `nhwc`.
     #[serde(default)]
     pub memory_format: MemoryFormatChoice,
+    /// Adam's updates through libtorch's fused kernel (`torch.optim.Adam(fused=True)`: one pass
+    /// over each parameter, its gradient and moments) instead of gantry's per-tensor arithmetic.
+    /// The same optimiser state either way; rounding differs. Off in configs that predate it, so
+    /// their runs resume as they trained.
+    #[serde(default)]
+    pub fused_adam: bool,
 }
 
 impl RunConfig {

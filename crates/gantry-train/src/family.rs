@@ -279,6 +279,19 @@ impl Networks {
         }
     }
 
+    /// Sends every optimiser's updates through `kernel` (or back to the per-tensor arithmetic
+    /// with `None`).
+    pub fn set_fused_adam(&mut self, kernel: Option<std::sync::Arc<dyn gantry_core::optim::FusedAdam>>) {
+        for n in &mut self.nets {
+            if let Some(opt) = &mut n.opt {
+                opt.set_fused(kernel.clone());
+            }
+        }
+        for o in &mut self.shared {
+            o.adam.set_fused(kernel.clone());
+        }
+    }
+
     /// Trainable parameters of each trained network: (name, count).
     pub fn parameter_counts(&self) -> Vec<(&'static str, i64)> {
         self.nets.iter().filter(|n| n.kind == NetKind::Trained).map(|n| (n.name, trainable(&n.vs))).collect()

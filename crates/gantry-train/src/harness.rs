@@ -14,8 +14,10 @@
 //!    `false`), `augment.diffaug` and ADA's `augment.p`, switched on, changes the step-1 checkpoint or is refused
 //!    in a line naming it — a setting accepted and validated but never applied (as `reg.drift`
 //!    once was in three families) fails here;
-//! 5. **memory formats agree**: one step with `perf.memory_format = nchw` and one with `nhwc`
-//!    from the same weights and draws end with checkpoints that differ only by rounding: at most
+//! 5. **`[perf]` agrees**: a run with `perf.memory_format = nhwc` and `perf.fused_adam = true`
+//!    (where this build has the kernel) resumes bit-identically, and one step of it and one with
+//!    `nchw` and per-tensor Adam, from the same weights and draws, end with checkpoints that
+//!    differ only by rounding: at most
 //!    1% of the networks' elements by more than 1e-5, none by more than 1e-2 (Adam's first step
 //!    moves an element by ±lr whatever its gradient's size, so a gradient that is rounding noise,
 //!    such as that of a bias a BatchNorm cancels, can flip sign), and the optimisers' moments
@@ -48,7 +50,8 @@ pub struct Report {
     pub switches: Vec<(String, toml::Value)>,
     /// The settings the preset refuses to switch on, with the line it says why.
     pub refused: Vec<(String, String)>,
-    /// NCHW against NHWC after one step (check 5).
+    /// NHWC with the fused Adam kernel against NCHW with per-tensor Adam after one step
+    /// (check 5).
     pub formats: Formats,
 }
 
@@ -69,7 +72,7 @@ impl std::fmt::Display for Report {
         }
         write!(
             f,
-            "; NHWC vs NCHW after one step: variables max |Δ| {:.1e}, {:.3}% of elements > 1e-5, moments ‖Δ‖/‖m‖ ≤ {:.1e}",
+            "; NHWC + fused Adam vs NCHW after one step: variables max |Δ| {:.1e}, {:.3}% of elements > 1e-5, moments ‖Δ‖/‖m‖ ≤ {:.1e}",
             self.formats.max,
             self.formats.share * 100.0,
             self.formats.moments
@@ -125,31 +128,43 @@ pub fn check(kind: &FamilyKind, dir: &Path) -> Result<Report> {
         }
         switches.push((key, on));
     }
-    // 5: the memory formats.
+    // 5: [perf]: NHWC and the fused Adam kernel against NCHW and per-tensor Adam, and a resume
+    // under them.
     let formats =
-        formats_agree(&at(1)?, &dir, device).with_context(|| format!("{}: memory formats", kind.arch))?;
+        perf_agrees(&at(1)?, &at(2)?, &dir, device).with_context(|| format!("{}: [perf]", kind.arch))?;
     Ok(Report { arch: kind.arch, preset: preset.name, tensors, capabilities, switches, refused, formats })
 }
 
-/// Check 5 of the module docs: between the step-1 checkpoints of an NCHW and an NHWC run, the
-/// networks' variables (largest |Δ|, share of elements with |Δ| > 1e-5) and the optimisers'
-/// moments (the largest ‖Δ‖/‖m‖ of one optimiser's `m` or `v`: they hold the gradients, which
-/// differ by the rounding of another summation order, relatively).
-fn formats_agree(cfg: &RunConfig, dir: &Path, device: Device) -> Result<Formats> {
-    let run = |format: &str| -> Result<Checkpoint> {
-        let cfg = cfg.clone().with_overrides(&[format!("perf.memory_format={format}")])?;
-        let out = dir.join(format!("format-{format}"));
-        let summary =
-            crate::train::start(cfg, &out, device).with_context(|| format!("one step in {format}"))?;
-        Ok(Checkpoint::load(&summary.checkpoint)?)
-    };
-    let (a, b) = (run("nchw")?, run("nhwc")?);
+/// Check 5 of the module docs: a run under `[perf]`'s other settings (NHWC, and the fused Adam
+/// kernel where this build has it) resumes bit-identically, and its step-1 checkpoint against an
+/// NCHW run's with per-tensor Adam: the networks' variables (largest |Δ|, share of elements with
+/// |Δ| > 1e-5) and the optimisers' moments (the largest ‖Δ‖/‖m‖ of one optimiser's `m` or `v`:
+/// they hold the gradients, which differ by the rounding of another summation order, relatively).
+fn perf_agrees(one: &RunConfig, two: &RunConfig, dir: &Path, device: Device) -> Result<Formats> {
+    let mut tuned = vec!["perf.memory_format=nhwc".to_string()];
+    if crate::perf::fused_adam().is_ok() {
+        tuned.push("perf.fused_adam=true".into());
+    }
+    let plain = ["perf.memory_format=nchw".to_string(), "perf.fused_adam=false".to_string()];
+    let a = crate::train::start(one.clone().with_overrides(&plain)?, &dir.join("perf-plain"), device)
+        .context("one step in NCHW with per-tensor Adam")?;
+    let what = tuned.join(", ");
+    let whole = crate::train::start(two.clone().with_overrides(&tuned)?, &dir.join("perf-whole"), device)
+        .with_context(|| format!("two steps with {what}"))?;
+    let split = dir.join("perf-split");
+    let b = crate::train::start(one.clone().with_overrides(&tuned)?, &split, device)
+        .with_context(|| format!("one step with {what}"))?;
+    let resumed =
+        crate::train::resume(&split, Some(2), device).with_context(|| format!("resuming with {what}"))?;
+    same_tensors(&whole.checkpoint, &resumed.checkpoint)
+        .with_context(|| format!("the resumed run with {what} differs"))?;
+    let (a, b) = (Checkpoint::load(&a.checkpoint)?, Checkpoint::load(&b.checkpoint)?);
     ensure!(a.tensors.len() == b.tensors.len(), "{} tensors against {}", a.tensors.len(), b.tensors.len());
     let mut f = Formats::default();
     let (mut at, mut moment_at, mut off, mut total) = (String::new(), String::new(), 0i64, 0i64);
     let mut moments: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
     for (name, x) in &a.tensors {
-        let y = b.tensors.get(name).with_context(|| format!("{name} missing from the NHWC run"))?;
+        let y = b.tensors.get(name).with_context(|| format!("{name} missing from the tuned run"))?;
         ensure!(x.size() == y.size() && x.kind() == y.kind(), "{name}: shapes or kinds differ");
         if !x.is_floating_point() {
             ensure!(x.equal(y), "{name} differs");
@@ -183,7 +198,7 @@ fn formats_agree(cfg: &RunConfig, dir: &Path, device: Device) -> Result<Formats>
     }
     ensure!(
         f.max < 1e-2 && f.share < 0.01 && f.moments < 1e-2,
-        "NHWC against NCHW after one step: variables max |Δ| {:.2e} (at {at}), {:.3}% of elements > 1e-5; optimiser moments ‖Δ‖/‖m‖ up to {:.2e} (at {moment_at}) (expected < 1e-2, < 1%, < 1e-2)",
+        "{what} against NCHW and per-tensor Adam after one step: variables max |Δ| {:.2e} (at {at}), {:.3}% of elements > 1e-5; optimiser moments ‖Δ‖/‖m‖ up to {:.2e} (at {moment_at}) (expected < 1e-2, < 1%, < 1e-2)",
         f.max,
         f.share * 100.0,
         f.moments

@@ -34,6 +34,7 @@ pub mod family;
 pub mod generate;
 pub mod harness;
 pub mod inversion;
+pub mod perf;
 pub mod plot;
 pub mod presets;
 pub mod preview;

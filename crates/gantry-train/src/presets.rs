@@ -42,8 +42,14 @@ pub fn base(name: &str, data: &str, (batch, steps): (usize, u64), family: Family
         eval: EvalConfig::default(),
         dist: Default::default(),
         augment: Default::default(),
-        perf: Default::default(),
+        perf: perf(),
     }
+}
+
+/// The `[perf]` of new runs (every preset's): the family's measured memory format, and Adam's
+/// per-tensor arithmetic.
+pub fn perf() -> crate::config::PerfConfig {
+    crate::config::PerfConfig::default()
 }
 
 /// FID during training off, measured in `features` when it is turned on.

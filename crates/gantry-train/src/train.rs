@@ -111,7 +111,7 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
     seed_torch(cfg.seed, "init", 0);
     let cx = BuildContext { device, batches_per_epoch: Some(data.batches_per_epoch()) };
     let mut family = cfg.family.build(cfg, &cx)?;
-    family.networks_mut().set_memory_format(cfg.memory_format());
+    crate::perf::apply(cfg, family.networks_mut())?;
     let preview = Preview::new(cfg, &data, family.as_ref())?;
     let eval = match data.real_images() {
         Some(images) if cfg.eval.every > 0 => {
