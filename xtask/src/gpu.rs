@@ -1,7 +1,15 @@
 //! `cargo xtask gpu-check`: what only a GPU box can check, as one script that stays within ten
 //! minutes. Each check prints one line (`ok`, `FAILED` with the reason, or `skipped` with why) and
 //! the script goes on; the exit status is non-zero when any check failed. Results also go to
-//! `target/gpu-check/results.json`.
+//! `results.json` in the work folder (`target/gpu-check/`).
+//!
+//! GPU machines are lent for minutes and reach no package registry, so the work splits in two:
+//! `cargo xtask gpu-check --prepare` (here, no GPU needed) builds everything the checks run — the
+//! release `gantry` with the `nccl` feature (it also trains on Gloo and the CPU), gantry-dist's
+//! NCCL test binary and this xtask binary — into `target/gpu-check/prepared/` with a `run.sh`;
+//! there, `bash target/gpu-check/prepared/run.sh` runs the checks against that machine's
+//! PyTorch 2.11.0+cu130 libraries (`GANTRY_TORCH_LIB`, else its Python's torch) without building
+//! anything. Plain `cargo xtask gpu-check` on a GPU machine with a toolchain does both.
 //!
 //! 1. The release binary with the `nccl` feature (CUDA runtime and NCCL headers from PyPI).
 //! 2. gantry-dist's one-rank NCCL tests on `cuda:0`: the collectives, and synchronised BatchNorm
@@ -13,6 +21,8 @@
 //! 5. With two or more GPUs, `gantry train --nproc 2 --device cuda` (NCCL) for 20 steps.
 //! 6. StyleGAN2 at 256² (`stylegan2-paper256`, batch 64 on one GPU): seconds per kimg, beside
 //!    StyleGAN2-ADA's published 21.6–24.2 s/kimg on one V100 (its README's table).
+//! 7. `[perf]` on cuda: `dcgan-mnist` at batch 128 for 40 steps in each of NCHW and NHWC, with
+//!    and without the fused Adam kernel: seconds per step.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +31,51 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::{cargo, libtorch, repo_root, run_status};
+
+/// `cargo xtask gpu-check` flags.
+#[derive(clap::Args)]
+pub struct GpuArgs {
+    /// Here, without a GPU: build what the checks run into `target/gpu-check/prepared/`, with the
+    /// `run.sh` that runs them on the GPU machine.
+    #[arg(long, conflicts_with = "prepared")]
+    prepare: bool,
+    /// There: run the checks with the binaries `--prepare` left in DIR, against this machine's
+    /// libtorch (`--torch-lib`).
+    #[arg(long, value_name = "DIR")]
+    prepared: Option<PathBuf>,
+    /// The `lib/` folder of the libtorch the prepared binaries load (with `--prepared`).
+    #[arg(long, value_name = "DIR", requires = "prepared")]
+    torch_lib: Option<PathBuf>,
+}
+
+/// What the checks run: the `gantry` binary, gantry-dist's NCCL test binary (or how to build
+/// and run it), the libtorch `lib/` they load, and the folder they work in.
+struct Kit {
+    gantry: PathBuf,
+    nccl_test: NcclTest,
+    torch_lib: PathBuf,
+    work: PathBuf,
+}
+
+enum NcclTest {
+    /// A built test binary.
+    Binary(PathBuf),
+    /// `cargo test` with these CUDA header folders (a machine with a toolchain).
+    Cargo(Vec<String>, libtorch::Libtorch),
+}
+
+impl Kit {
+    /// A command for one of the kit's binaries, loading its libtorch.
+    fn command(&self, exe: &Path) -> Command {
+        let mut c = Command::new(exe);
+        let mut ld = vec![self.torch_lib.display().to_string()];
+        if let Ok(old) = std::env::var("LD_LIBRARY_PATH") {
+            ld.extend(old.split(':').filter(|p| !p.is_empty()).map(str::to_string));
+        }
+        c.env("LD_LIBRARY_PATH", ld.join(":"));
+        c
+    }
+}
 
 struct Check {
     name: String,
@@ -76,7 +131,32 @@ fn gpus() -> usize {
         .map_or(0, |o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count())
 }
 
-pub fn run() -> Result<()> {
+pub fn run(args: GpuArgs) -> Result<()> {
+    if args.prepare {
+        return prepare();
+    }
+    if let Some(dir) = &args.prepared {
+        let torch_lib = match &args.torch_lib {
+            Some(lib) => lib.clone(),
+            None => bail!(
+                "--prepared needs --torch-lib (the lib/ folder of this machine's torch; run.sh finds it)"
+            ),
+        };
+        if !torch_lib.join("libtorch_cuda.so").exists() {
+            bail!(
+                "{} holds no libtorch_cuda.so: gpu-check needs the CUDA build (torch 2.11.0+cu130)",
+                torch_lib.display()
+            );
+        }
+        let work = dir.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
+        let kit = Kit {
+            gantry: dir.join("gantry"),
+            nccl_test: NcclTest::Binary(dir.join("nccl-test")),
+            torch_lib,
+            work,
+        };
+        return checks(&kit, Instant::now(), Vec::new());
+    }
     let t0 = Instant::now();
     let lt = libtorch::setup()?;
     if !lt.lib_dir().join("libtorch_cuda.so").exists() {
@@ -85,60 +165,143 @@ pub fn run() -> Result<()> {
             lt.root.display()
         );
     }
-    let n_gpus = gpus();
-    if n_gpus == 0 {
-        bail!("nvidia-smi lists no GPU: run gpu-check on a GPU machine");
-    }
-    eprintln!("gpu-check: {n_gpus} GPU(s), libtorch {}", lt.version);
-    let mut checks: Vec<Check> = Vec::new();
-    let mut record = |name: &str, outcome: Result<String, String>, skipped: bool| {
-        match (&outcome, skipped) {
-            (_, true) => println!("skipped  {name}: {}", outcome.as_ref().unwrap_or_else(|e| e)),
-            (Ok(m), _) => println!("ok       {name}: {m}"),
-            (Err(e), _) => println!("FAILED   {name}: {e}"),
-        }
-        checks.push(Check { name: name.into(), outcome, skipped });
-    };
-
     // 1. Build with NCCL.
     let include = libtorch::nccl_headers(&lt)?;
     let include: Vec<String> = include.iter().map(|p| p.display().to_string()).collect();
+    let built = build_gantry(&lt, &include);
+    let first = Check {
+        name: "build --features nccl".into(),
+        outcome: built.as_ref().map(|_| "built".into()).map_err(|e| e.to_string()),
+        skipped: false,
+    };
+    report(&first);
+    let gantry = built?;
+    let kit = Kit {
+        gantry,
+        nccl_test: NcclTest::Cargo(include, lt.clone()),
+        torch_lib: lt.lib_dir(),
+        work: repo_root().join("target/gpu-check"),
+    };
+    checks(&kit, t0, vec![first])
+}
+
+/// The release `gantry` with the `nccl` feature.
+fn build_gantry(lt: &libtorch::Libtorch, include: &[String]) -> Result<PathBuf> {
     let mut build = cargo();
     build.args(["build", "--release", "-p", "gantry-cli", "--features", "nccl"]);
     lt.apply(&mut build);
     build.env("GANTRY_CUDA_INCLUDE", include.join(":"));
-    let built = run_status(build, "cargo build --release --features nccl");
-    record("build --features nccl", built.as_ref().map(|_| "built".into()).map_err(|e| e.to_string()), false);
-    built?;
-    let exe = repo_root().join("target/release/gantry");
-    let gantry = || {
-        let mut c = Command::new(&exe);
-        lt.apply(&mut c);
-        c
-    };
+    run_status(build, "cargo build --release --features nccl")?;
+    Ok(repo_root().join("target/release/gantry"))
+}
 
-    // 2. The NCCL group test.
+/// The NCCL test binary's cargo command (`--no-run` to build it only).
+fn nccl_test_cargo(lt: &libtorch::Libtorch, include: &[String], no_run: bool) -> Command {
     let mut test = cargo();
-    test.args([
-        "test",
-        "--release",
-        "-p",
-        "gantry-dist",
-        "--features",
-        "nccl",
-        "--test",
-        "nccl",
-        "--",
-        "--ignored",
-    ]);
+    test.args(["test", "--release", "-p", "gantry-dist", "--features", "nccl", "--test", "nccl"]);
+    if no_run {
+        test.args(["--no-run", "--message-format=json-render-diagnostics"]);
+    } else {
+        test.args(["--", "--ignored"]);
+    }
     lt.apply(&mut test);
     test.env("GANTRY_CUDA_INCLUDE", include.join(":"));
+    test
+}
+
+/// `--prepare`: the binaries and `run.sh` into `target/gpu-check/prepared/`.
+fn prepare() -> Result<()> {
+    let lt = libtorch::setup()?;
+    let include = libtorch::nccl_headers(&lt)?;
+    let include: Vec<String> = include.iter().map(|p| p.display().to_string()).collect();
+    let dir = repo_root().join("target/gpu-check/prepared");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let gantry = build_gantry(&lt, &include)?;
+    std::fs::copy(&gantry, dir.join("gantry")).context("copying gantry")?;
+    let out = nccl_test_cargo(&lt, &include, true).output().context("cargo test --no-run")?;
+    if !out.status.success() {
+        bail!("building the NCCL test failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    // cargo's JSON messages name the test executable it built.
+    let exe = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == "nccl")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .context("cargo built no NCCL test executable")?;
+    std::fs::copy(&exe, dir.join("nccl-test")).context("copying the NCCL test")?;
+    let me = std::env::current_exe().context("where xtask runs from")?;
+    std::fs::copy(&me, dir.join("xtask")).context("copying xtask")?;
+    let script = r#"#!/bin/sh
+# Left by `cargo xtask gpu-check --prepare`: runs the GPU checks with the binaries beside this
+# file against this machine's libtorch (GANTRY_TORCH_LIB, else its Python's torch/lib), building
+# nothing. Run from the repository root (presets find their data under shared/).
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+lib=${GANTRY_TORCH_LIB:-$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')}
+export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+exec "$here/xtask" gpu-check --prepared "$here" --torch-lib "$lib"
+"#;
+    let run = dir.join("run.sh");
+    std::fs::write(&run, script)?;
+    let mut total = 0u64;
+    for name in ["gantry", "nccl-test", "xtask", "run.sh"] {
+        let path = dir.join(name);
+        let mut perms = std::fs::metadata(&path)?.permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms)?;
+        let size = std::fs::metadata(&path)?.len();
+        total += size;
+        println!("{:>8.1} MB  {}", size as f64 / 1e6, path.display());
+    }
+    println!(
+        "{:.1} MB in {}; on the GPU machine, from the repository root: bash target/gpu-check/prepared/run.sh",
+        total as f64 / 1e6,
+        dir.display()
+    );
+    Ok(())
+}
+
+fn report(c: &Check) {
+    match (&c.outcome, c.skipped) {
+        (_, true) => println!("skipped  {}: {}", c.name, c.outcome.as_ref().unwrap_or_else(|e| e)),
+        (Ok(m), _) => println!("ok       {}: {m}", c.name),
+        (Err(e), _) => println!("FAILED   {}: {e}", c.name),
+    }
+}
+
+/// Checks 2–7 with `kit`, after `earlier` (check 1 when it was built here).
+fn checks(kit: &Kit, t0: Instant, earlier: Vec<Check>) -> Result<()> {
+    let n_gpus = gpus();
+    if n_gpus == 0 {
+        bail!("nvidia-smi lists no GPU: run gpu-check on a GPU machine");
+    }
+    eprintln!("gpu-check: {n_gpus} GPU(s), libtorch from {}", kit.torch_lib.display());
+    let mut checks: Vec<Check> = earlier;
+    let mut record = |name: &str, outcome: Result<String, String>, skipped: bool| {
+        let c = Check { name: name.into(), outcome, skipped };
+        report(&c);
+        checks.push(c);
+    };
+    let gantry = || kit.command(&kit.gantry);
+
+    // 2. The NCCL group test.
+    let test = match &kit.nccl_test {
+        NcclTest::Binary(exe) => {
+            let mut c = kit.command(exe);
+            c.arg("--ignored");
+            c
+        }
+        NcclTest::Cargo(include, lt) => nccl_test_cargo(lt, include, false),
+    };
     let r = run_limited(test, Duration::from_secs(240))
         .map(|_| "one-rank group on cuda:0, synchronised BatchNorm".to_string());
     record("NCCL group", r, false);
 
     // 3. Every preset for a few steps.
-    let dir = repo_root().join("target/gpu-check");
+    let dir = kit.work.clone();
+    std::fs::create_dir_all(&dir)?;
     let list = gantry().arg("presets").output().context("gantry presets")?;
     for line in String::from_utf8_lossy(&list.stdout).lines() {
         let Some(preset) = line.split_whitespace().next() else { continue };
@@ -234,6 +397,27 @@ pub fn run() -> Result<()> {
         ))
     });
     record("stylegan2-paper256 speed", r, false);
+
+    // 7. [perf] on cuda.
+    for (format, fused) in [("nchw", false), ("nhwc", false), ("nchw", true), ("nhwc", true)] {
+        let out = dir.join(format!("perf-{format}-{fused}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = gantry();
+        cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cuda", "--steps", "40", "--out"])
+            .arg(&out)
+            .args(["--set", "batch_size=128", "--set", "log.every=20", "--set", "log.sample_every=40"])
+            .args([
+                "--set",
+                &format!("perf.memory_format={format}"),
+                "--set",
+                &format!("perf.fused_adam={fused}"),
+            ]);
+        let r = run_limited(cmd, Duration::from_secs(60)).and_then(|_| {
+            let m = last_metrics(&out).ok_or("no metrics")?;
+            Ok(format!("{:.4} s/step (steps 21–40)", m["sec_per_step"].as_f64().ok_or("no sec_per_step")?))
+        });
+        record(&format!("dcgan-mnist batch 128 on cuda, {format}, fused Adam {fused}"), r, false);
+    }
 
     let failed: Vec<&str> =
         checks.iter().filter(|c| !c.skipped && c.outcome.is_err()).map(|c| c.name.as_str()).collect();

@@ -72,8 +72,9 @@ enum Cmd {
         cmd: weights::WeightsCmd,
     },
     /// On a GPU machine: build with NCCL, run every preset, FID and NCCL on cuda, StyleGAN2's
-    /// 256² speed (see xtask/src/gpu.rs), within ten minutes.
-    GpuCheck,
+    /// 256² speed, `[perf]`'s settings (see xtask/src/gpu.rs), within ten minutes; or `--prepare`
+    /// it here and run `target/gpu-check/prepared/run.sh` there.
+    GpuCheck(gpu::GpuArgs),
     /// Regenerate a set of figures into target/repro/NAME (divergences, collapse, conditioning, truncation, translation, autoencoders, few-shot, stylegan).
     Repro {
         /// The figure set.
@@ -225,7 +226,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Fuzz(args) => fuzz::run(args),
         Cmd::Repro { name, check, only, reuse } => repro(&name, check, only.as_deref(), reuse),
-        Cmd::GpuCheck => gpu::run(),
+        Cmd::GpuCheck(args) => gpu::run(args),
         Cmd::Weights { cmd } => weights::run(cmd),
     }
 }

@@ -169,6 +169,12 @@ impl Recipe for BigGanRun {
         true
     }
 
+    /// NHWC: the `biggan-cifar10-cpu` step took 489 ms against NCHW's 600 (medians of 3
+    /// interleaved rounds, 2 threads; gantry's README, `[perf]`).
+    fn memory_format(&self) -> gantry_core::layout::MemoryFormat {
+        gantry_core::layout::MemoryFormat::Nhwc
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         let m = &self.model;
         for (key, v) in [

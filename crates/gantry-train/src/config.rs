@@ -485,12 +485,11 @@ impl AugmentConfig {
 
 /// `perf.memory_format`: the layout of the networks' 4-D variables, their optimiser moments and
 /// the batches ([`gantry_core::layout`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryFormatChoice {
     /// The family's choice ([`Recipe::memory_format`]), from measurements on this project's
-    /// benches (the README's performance section).
-    #[default]
+    /// benches (the README's performance section); resolved when a run starts.
     Auto,
     /// Contiguous `[N, C, H, W]`, libtorch's default.
     Nchw,
@@ -499,12 +498,15 @@ pub enum MemoryFormatChoice {
 }
 
 /// Performance settings. Each is part of the run: results agree across them within float
-/// rounding, not bit for bit, and a resumed run keeps the run's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// rounding, not bit for bit, and a resumed run keeps the run's. A config without `[perf]` (one
+/// written before it existed, or by hand) trains as gantry did before: NCHW, per-tensor Adam;
+/// the presets say `memory_format = "auto"`, which a run resolves for its family when it starts
+/// and stores resolved, so its resumes keep the format it started in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PerfConfig {
     /// `auto` (the family's measured choice), `nchw` or `nhwc`.
-    #[serde(default)]
+    #[serde(default = "PerfConfig::nchw")]
     pub memory_format: MemoryFormatChoice,
     /// Adam's updates through libtorch's fused kernel (`torch.optim.Adam(fused=True)`: one pass
     /// over each parameter, its gradient and moments) instead of gantry's per-tensor arithmetic.
@@ -512,6 +514,27 @@ pub struct PerfConfig {
     /// their runs resume as they trained.
     #[serde(default)]
     pub fused_adam: bool,
+}
+
+impl Default for PerfConfig {
+    fn default() -> Self {
+        Self { memory_format: MemoryFormatChoice::Nchw, fused_adam: false }
+    }
+}
+
+impl PerfConfig {
+    fn nchw() -> MemoryFormatChoice {
+        MemoryFormatChoice::Nchw
+    }
+}
+
+impl From<gantry_core::layout::MemoryFormat> for MemoryFormatChoice {
+    fn from(f: gantry_core::layout::MemoryFormat) -> Self {
+        match f {
+            gantry_core::layout::MemoryFormat::Nchw => MemoryFormatChoice::Nchw,
+            gantry_core::layout::MemoryFormat::Nhwc => MemoryFormatChoice::Nhwc,
+        }
+    }
 }
 
 impl RunConfig {
@@ -835,6 +858,30 @@ mod tests {
     use crate::recipes::adversarial::{Constraint, LossChoice};
     use crate::recipes::gan::DcganRun;
     use gantry_losses::{AdversarialLoss, GpSide};
+
+    #[test]
+    fn perf_defaults_to_what_gantry_did_before_and_presets_to_the_familys_choice() {
+        use gantry_core::layout::MemoryFormat;
+        let preset = presets::find("dcgan-mnist").unwrap().config();
+        assert_eq!(preset.perf.memory_format, MemoryFormatChoice::Auto);
+        assert_eq!(preset.memory_format(), MemoryFormat::Nhwc, "DCGAN's measured choice");
+        let style = presets::find("stylegan2-mnist").unwrap().config();
+        assert_eq!(style.memory_format(), MemoryFormat::Nchw, "StyleGAN2's measured choice");
+        // The same config without [perf] (a run folder from before it existed): NCHW, per-tensor
+        // Adam, so its resumes train as it did.
+        let text = toml::to_string(&preset).unwrap();
+        let mut table: toml::Table = text.parse().unwrap();
+        assert!(table.remove("perf").is_some());
+        let old = RunConfig::from_toml(&toml::to_string(&table).unwrap(), "test").unwrap();
+        assert_eq!(old.memory_format(), MemoryFormat::Nchw);
+        assert!(!old.perf.fused_adam);
+        // An unknown key or value is one line naming it.
+        let bad =
+            preset.clone().with_overrides(&["perf.memory_format=nhcw".to_string()]).unwrap_err().to_string();
+        assert!(bad.contains("memory_format") || bad.contains("nhcw"), "{bad}");
+        let bad = preset.with_overrides(&["perf.fast=true".to_string()]).unwrap_err().to_string();
+        assert!(bad.contains("fast"), "{bad}");
+    }
 
     #[test]
     fn every_preset_round_trips_through_toml_and_validates() {

@@ -97,6 +97,12 @@ pub fn check(kind: &FamilyKind, dir: &Path) -> Result<Report> {
     crate::train::start(at(1)?, &split, device).context("one step from scratch")?;
     let b = crate::train::resume(&split, Some(2), device).context("resuming after step 1")?;
     let tensors = same_tensors(&a.checkpoint, &b.checkpoint).context("the resumed run differs")?;
+    // `perf.memory_format = "auto"` is resolved when a run starts and stored so.
+    let stored = RunConfig::load(&whole.join("config.toml"))?;
+    ensure!(
+        stored.perf.memory_format != crate::config::MemoryFormatChoice::Auto,
+        "the run's config.toml keeps perf.memory_format = \"auto\" unresolved"
+    );
 
     // 3: the capabilities.
     let model = Model::load(&whole, device)?;

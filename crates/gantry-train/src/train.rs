@@ -141,6 +141,8 @@ pub fn start(mut cfg: RunConfig, out: &Path, device: Device) -> Result<Summary> 
     let threads = resolve_threads(cfg.threads);
     tch::set_num_threads(threads as i32);
     cfg.threads = threads;
+    // `auto` resolved once, stored with the run: its resumes keep the format it started in.
+    cfg.perf.memory_format = cfg.memory_format().into();
     // Everything that can fail on bad input happens before the run folder is created.
     let mut parts = prepare(&mut cfg, device)?;
     parts.family.initialise()?;

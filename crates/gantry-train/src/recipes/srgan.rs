@@ -132,6 +132,12 @@ impl Recipe for SrganRun {
         self.model.channels = channels;
     }
 
+    /// NHWC: the SRGAN ×4 step (batch 16, 64×64) took 898 ms against NCHW's 982 (medians of 3
+    /// interleaved rounds, 2 threads; README's `[perf]` table).
+    fn memory_format(&self) -> gantry_core::layout::MemoryFormat {
+        gantry_core::layout::MemoryFormat::Nhwc
+    }
+
     fn validate(&self, _run: &RunConfig) -> Result<()> {
         if self.model.channels != 0 {
             self.model.validate().map_err(|e| crate::error::err!("invalid {e}"))?;
