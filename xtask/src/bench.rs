@@ -246,6 +246,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 pair.bench,
                 "--",
                 pair.criterion_id,
+                // The id alone, not every id it prefixes (batch64 would run batch64_diffaug too).
+                "--exact",
                 "--warm-up-time",
                 "2",
                 "--measurement-time",
