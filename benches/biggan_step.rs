@@ -29,9 +29,7 @@ fn biggan_step(c: &mut Criterion) {
         let run = cfg.family.get::<BigGanRun>().unwrap().clone();
         let mut family = BigGanFamily::new(&run, Device::Cpu).unwrap();
         let n = cfg.batch_size as i64;
-        let format = common::memory_format(gantry::train::config::Recipe::memory_format(&run));
-        family.networks_mut().set_memory_format(format);
-        family.networks_mut().set_fused_adam(common::fused_adam());
+        let format = common::perf(&mut family, gantry::train::config::Recipe::memory_format(&run));
         let batch = Batch {
             images: Tensor::rand([n, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0,
             labels: Some(Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(10)),

@@ -39,6 +39,19 @@ pub fn fused_adam() -> Option<std::sync::Arc<dyn gantry::core::optim::FusedAdam>
     on.then(|| gantry::train::perf::fused_adam().expect("the facade builds gantry-train with dist"))
 }
 
+/// Lays out `family`'s networks in [`memory_format`]`(auto)` and installs [`fused_adam`], as the
+/// trainer would; the format, for the batches.
+#[allow(dead_code)] // not every bench trains
+pub fn perf(
+    family: &mut dyn gantry::train::family::Family,
+    auto: gantry::core::layout::MemoryFormat,
+) -> gantry::core::layout::MemoryFormat {
+    let format = memory_format(auto);
+    family.networks_mut().set_memory_format(format);
+    family.networks_mut().set_fused_adam(fused_adam());
+    format
+}
+
 /// Benches one training step — every phase of `family` once (phase runs numbered `k`) — as `id` in
 /// `group`, on a fixed batch: `n` uniform images `[n, c, s, s]` in [-1, 1] as the reals and, for
 /// translation, `ci` input channels beside them; networks and batch in [`memory_format`]`(auto)`,
@@ -53,9 +66,7 @@ pub fn train_step(
     k: u64,
     auto: gantry::core::layout::MemoryFormat,
 ) {
-    let format = memory_format(auto);
-    family.networks_mut().set_memory_format(format);
-    family.networks_mut().set_fused_adam(fused_adam());
+    let format = perf(family, auto);
     let uniform = |c: i64| tch::Tensor::rand([n, c, s, s], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
     let batch =
         gantry::train::family::Batch { images: uniform(c), labels: None, inputs: inputs.map(uniform) }

@@ -24,6 +24,22 @@ fn toy(out: &Path, steps: u64, batch: usize, nproc: Option<usize>) -> std::proce
     cmd
 }
 
+/// `gantry train --preset preset` for 3 steps into `out` on the CPU with 1 thread, `batch` per
+/// process, `--nproc nproc` when given, then `sets`; its last checkpoint.
+fn three_steps(preset: &str, out: &Path, batch: usize, nproc: Option<usize>, sets: &[&str]) -> Checkpoint {
+    let mut cmd = gantry();
+    cmd.args(["train", "--preset", preset, "--device", "cpu", "--steps", "3", "--out"]).arg(out);
+    let batch = format!("batch_size={batch}");
+    for kv in ["threads=1", "log.tensorboard=false", &batch].iter().chain(sets) {
+        cmd.args(["--set", kv]);
+    }
+    if let Some(n) = nproc {
+        cmd.args(["--nproc", &n.to_string()]);
+    }
+    ok(&mut cmd);
+    last_checkpoint(out)
+}
+
 fn last_checkpoint(run: &Path) -> Checkpoint {
     Checkpoint::load(&gantry_train::run_dir::resolve_checkpoint(run).unwrap()).unwrap()
 }
@@ -179,10 +195,7 @@ fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice
 fn stylegan2_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |out: &Path, batch: usize, nproc: Option<usize>| {
-        let mut cmd = gantry();
-        cmd.args(["train", "--preset", "stylegan2-mnist", "--device", "cpu", "--steps", "3", "--out"])
-            .arg(out);
-        for kv in [
+        let sets = [
             "model.channel_base=256",
             "model.channel_max=16",
             "model.z_dim=16",
@@ -191,17 +204,8 @@ fn stylegan2_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() 
             "reg.pl_weight=0",
             "eval.every=3",
             "eval.n=50",
-            "threads=1",
-            "log.tensorboard=false",
-            &format!("batch_size={batch}"),
-        ] {
-            cmd.args(["--set", kv]);
-        }
-        if let Some(n) = nproc {
-            cmd.args(["--nproc", &n.to_string()]);
-        }
-        ok(&mut cmd);
-        last_checkpoint(out)
+        ];
+        three_steps("stylegan2-mnist", out, batch, nproc, &sets)
     };
     let two = run(&tmp.path().join("two"), 4, Some(2));
     let one = run(&tmp.path().join("one"), 8, None);
@@ -237,29 +241,16 @@ fn stylegan2_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() 
 fn biggan_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str, batch: usize, nproc: Option<usize>| {
-        let out = tmp.path().join(name);
-        let mut cmd = gantry();
-        cmd.args(["train", "--preset", "biggan-cifar10-cpu", "--device", "cpu", "--steps", "3", "--out"])
-            .arg(&out);
-        for kv in [
+        let sets = [
             "data=\"mnist-5k\"",
             "model.g_ch=4",
             "model.d_ch=4",
             "train.ema_start=2",
-            "threads=1",
             "eval.every=0",
-            "log.tensorboard=false",
             "log.sample_every=1000",
             "dist.sync_batchnorm=true",
-            &format!("batch_size={batch}"),
-        ] {
-            cmd.args(["--set", kv]);
-        }
-        if let Some(n) = nproc {
-            cmd.args(["--nproc", &n.to_string()]);
-        }
-        ok(&mut cmd);
-        last_checkpoint(&out)
+        ];
+        three_steps("biggan-cifar10-cpu", &tmp.path().join(name), batch, nproc, &sets)
     };
     let two = run("two", 4, Some(2));
     let one = run("one", 8, None);

@@ -176,13 +176,7 @@ impl Adam {
         let d_scale = -bias1 / (lr * bias2_sqrt);
         if let Some(kernel) = &self.fused {
             let (mut p, mut g, mut m, mut v) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (((pi, mi), vi), gi) in self.params.iter().zip(&mut self.m).zip(&mut self.v).zip(grads) {
-                // The kernel walks a parameter and its moments in memory order: moments made
-                // before their network changed layout follow it (once).
-                if mi.stride() != pi.stride() {
-                    let format = crate::layout::MemoryFormat::of(pi);
-                    (*mi, *vi) = (format.apply(mi), format.apply(vi));
-                }
+            for (((pi, mi), vi), gi) in self.params.iter().zip(&self.m).zip(&self.v).zip(grads) {
                 if gi.defined() {
                     p.push(pi.shallow_clone());
                     g.push(gi.shallow_clone());
@@ -227,7 +221,9 @@ impl Adam {
 
     /// Sends its updates through `kernel` (a multi-tensor step) instead of the per-tensor
     /// arithmetic of [`Self::apply`], or back with `None`. The state is the same either way, so
-    /// checkpoints and resumes do not depend on it; the rounding does.
+    /// checkpoints and resumes do not depend on it; the rounding does. The kernel walks a
+    /// parameter and its moments in memory order: a network laid out anew takes its optimiser's
+    /// moments with it ([`Self::set_memory_format`]).
     pub fn set_fused(&mut self, kernel: Option<std::sync::Arc<dyn FusedAdam>>) {
         self.fused = kernel;
     }

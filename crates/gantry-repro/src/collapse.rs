@@ -123,12 +123,7 @@ fn mean(v: &[f64]) -> f64 {
 /// thread.
 fn ring_config(seed: u64, steps: u64, every: u64) -> Result<RunConfig> {
     let mut cfg = gantry_train::presets::find("toy-ring")?.config();
-    cfg.seed = seed;
-    cfg.steps = steps;
-    cfg.log.every = every;
-    cfg.log.sample_every = every;
-    cfg.log.checkpoint_every = steps;
-    cfg.log.keep_checkpoints = 1;
+    crate::cadence(&mut cfg, seed, steps, every);
     cfg.threads = 1;
     Ok(cfg)
 }

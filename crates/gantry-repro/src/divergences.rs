@@ -326,12 +326,7 @@ fn ring(o: &Options) -> Result<Value> {
                 train.g_opt.beta2 = 0.9;
                 train.d_opt.beta2 = 0.9;
             }
-            cfg.seed = seed;
-            cfg.steps = steps;
-            cfg.log.sample_every = every;
-            cfg.log.every = every;
-            cfg.log.checkpoint_every = steps;
-            cfg.log.keep_checkpoints = 1;
+            crate::cadence(&mut cfg, seed, steps, every);
             let dir = runs_dir.join(format!("{}-seed{seed}", loss.name()));
             let model = crate::trained(cfg.clone(), &dir, o)?;
             let cov = read_coverage(&dir)?;

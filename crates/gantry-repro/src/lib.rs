@@ -199,6 +199,17 @@ pub fn run_sections(
 }
 
 /// `preset` on `data` for `steps` steps, logging 30 times, one checkpoint and grid at the end.
+/// Sets `cfg`'s seed and steps, logs and sample grids every `every` steps, and one checkpoint
+/// (the last): the cadence of the toy figure runs.
+pub fn cadence(cfg: &mut RunConfig, seed: u64, steps: u64, every: u64) {
+    cfg.seed = seed;
+    cfg.steps = steps;
+    cfg.log.every = every;
+    cfg.log.sample_every = every;
+    cfg.log.checkpoint_every = steps;
+    cfg.log.keep_checkpoints = 1;
+}
+
 pub fn short_run(preset: &str, data: &str, steps: u64) -> Result<RunConfig> {
     let mut cfg = gantry_train::presets::find(preset)?.config();
     cfg.data = data.to_string();

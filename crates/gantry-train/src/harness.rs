@@ -52,7 +52,7 @@ pub struct Report {
     pub refused: Vec<(String, String)>,
     /// NHWC with the fused Adam kernel against NCHW with per-tensor Adam after one step
     /// (check 5).
-    pub formats: Formats,
+    pub perf: PerfGap,
 }
 
 impl std::fmt::Display for Report {
@@ -73,9 +73,9 @@ impl std::fmt::Display for Report {
         write!(
             f,
             "; NHWC + fused Adam vs NCHW after one step: variables max |Δ| {:.1e}, {:.3}% of elements > 1e-5, moments ‖Δ‖/‖m‖ ≤ {:.1e}",
-            self.formats.max,
-            self.formats.share * 100.0,
-            self.formats.moments
+            self.perf.max,
+            self.perf.share * 100.0,
+            self.perf.moments
         )
     }
 }
@@ -136,9 +136,9 @@ pub fn check(kind: &FamilyKind, dir: &Path) -> Result<Report> {
     }
     // 5: [perf]: NHWC and the fused Adam kernel against NCHW and per-tensor Adam, and a resume
     // under them.
-    let formats =
+    let perf =
         perf_agrees(&at(1)?, &at(2)?, &dir, device).with_context(|| format!("{}: [perf]", kind.arch))?;
-    Ok(Report { arch: kind.arch, preset: preset.name, tensors, capabilities, switches, refused, formats })
+    Ok(Report { arch: kind.arch, preset: preset.name, tensors, capabilities, switches, refused, perf })
 }
 
 /// Check 5 of the module docs: a run under `[perf]`'s other settings (NHWC, and the fused Adam
@@ -146,7 +146,7 @@ pub fn check(kind: &FamilyKind, dir: &Path) -> Result<Report> {
 /// NCHW run's with per-tensor Adam: the networks' variables (largest |Δ|, share of elements with
 /// |Δ| > 1e-5) and the optimisers' moments (the largest ‖Δ‖/‖m‖ of one optimiser's `m` or `v`:
 /// they hold the gradients, which differ by the rounding of another summation order, relatively).
-fn perf_agrees(one: &RunConfig, two: &RunConfig, dir: &Path, device: Device) -> Result<Formats> {
+fn perf_agrees(one: &RunConfig, two: &RunConfig, dir: &Path, device: Device) -> Result<PerfGap> {
     let mut tuned = vec!["perf.memory_format=nhwc".to_string()];
     if crate::perf::fused_adam().is_ok() {
         tuned.push("perf.fused_adam=true".into());
@@ -166,7 +166,7 @@ fn perf_agrees(one: &RunConfig, two: &RunConfig, dir: &Path, device: Device) -> 
         .with_context(|| format!("the resumed run with {what} differs"))?;
     let (a, b) = (Checkpoint::load(&a.checkpoint)?, Checkpoint::load(&b.checkpoint)?);
     ensure!(a.tensors.len() == b.tensors.len(), "{} tensors against {}", a.tensors.len(), b.tensors.len());
-    let mut f = Formats::default();
+    let mut f = PerfGap::default();
     let (mut at, mut moment_at, mut off, mut total) = (String::new(), String::new(), 0i64, 0i64);
     let mut moments: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
     for (name, x) in &a.tensors {
@@ -214,7 +214,7 @@ fn perf_agrees(one: &RunConfig, two: &RunConfig, dir: &Path, device: Device) -> 
 
 /// What check 5 measured.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Formats {
+pub struct PerfGap {
     /// The largest difference of a network variable.
     pub max: f64,
     /// The share of network variables' elements that differ by more than 1e-5.
