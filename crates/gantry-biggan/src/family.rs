@@ -385,7 +385,9 @@ impl BigGanFamily {
             None => loss,
         };
         self.game.g_update(&total);
-        if let Some(Ema { pairs, .. }) = &self.ema {
+        // Once per update (the last of its micro-batches with `train.accumulate`).
+        let updated = gantry_core::parallel::completes_update();
+        if let (Some(Ema { pairs, .. }), true) = (&self.ema, updated) {
             // Their utils.ema: pegged to G before ema_start G steps.
             let itr = self.game.g_steps();
             let decay = if itr < self.s.train.ema_start { 0.0 } else { self.s.train.ema_decay };

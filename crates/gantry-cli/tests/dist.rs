@@ -24,6 +24,18 @@ fn toy(out: &Path, steps: u64, batch: usize, nproc: Option<usize>) -> std::proce
     cmd
 }
 
+/// A small `stylegan2-mnist` with nothing computed across the batch inside a step:
+/// minibatch-stddev groups of 1, no path-length term (whose mean is per rank, as in
+/// StyleGAN2-ADA's multi-GPU training).
+const BATCH_FREE_STYLEGAN2: [&str; 6] = [
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "model.mbstd_group=1",
+    "reg.pl_weight=0",
+];
+
 /// `gantry train --preset preset` for 3 steps into `out` on the CPU with 1 thread, `batch` per
 /// process, `--nproc nproc` when given, then `sets`; its last checkpoint.
 fn three_steps(preset: &str, out: &Path, batch: usize, nproc: Option<usize>, sets: &[&str]) -> Checkpoint {
@@ -195,16 +207,7 @@ fn synchronised_batchnorm_on_two_ranks_takes_the_steps_of_one_process_with_twice
 fn stylegan2_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |out: &Path, batch: usize, nproc: Option<usize>| {
-        let sets = [
-            "model.channel_base=256",
-            "model.channel_max=16",
-            "model.z_dim=16",
-            "model.w_dim=16",
-            "model.mbstd_group=1",
-            "reg.pl_weight=0",
-            "eval.every=3",
-            "eval.n=50",
-        ];
+        let sets = [BATCH_FREE_STYLEGAN2.as_slice(), &["eval.every=3", "eval.n=50"]].concat();
         three_steps("stylegan2-mnist", out, batch, nproc, &sets)
     };
     let two = run(&tmp.path().join("two"), 4, Some(2));
@@ -275,6 +278,116 @@ fn biggan_on_two_ranks_takes_the_steps_of_one_process_with_twice_the_batch() {
     assert!(worst < 1e-5, "max |Δ| {worst}, share {share}");
     assert!(rounding < 2.0 * 8.3e-4, "BatchNorm-cancelled biases and statistics: {rounding}");
     assert!(control > 0.5, "1 × 4 vs 1 × 8: {control}");
+}
+
+/// `train.accumulate = 2` at batch 16 takes the steps of one batch of 32, in one process and on
+/// 2 ranks of 2 micro-batches of 8 (the same rows, latents and gradient-penalty draws; gradients
+/// summed over micro-batches, then averaged over them and the ranks). Same tolerance argument as
+/// the 2-rank test above: the mean of partial means vs one mean, then Adam's division by √v + ε.
+/// A resumed accumulating run is bit-identical to an uninterrupted one; what cannot accumulate
+/// is refused in one line.
+#[test]
+fn accumulated_micro_batches_take_the_steps_of_one_batch_of_their_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    let accumulating = |name: &str, steps: u64, batch: usize, k: u32, nproc: Option<usize>| {
+        let mut cmd = toy(&dir(name), steps, batch, nproc);
+        cmd.args(["--set", &format!("train.accumulate={k}")]);
+        ok(&mut cmd)
+    };
+    let out = accumulating("acc", 5, 16, 2, None);
+    let banner = String::from_utf8_lossy(&out.stderr);
+    assert!(banner.contains("2 micro-batches of 16 per update (32 samples)"), "{banner}");
+    accumulating("ranks", 5, 8, 2, Some(2));
+    ok(&mut toy(&dir("one"), 5, 32, None));
+    ok(&mut toy(&dir("half"), 5, 16, None));
+    let [acc, ranks, one, half] = ["acc", "ranks", "one", "half"].map(|n| last_checkpoint(&dir(n)));
+    for (what, run) in [("1 × 2 micro-batches × 16", &acc), ("2 ranks × 2 micro-batches × 8", &ranks)] {
+        let (worst, share) = weight_gap(run, &one);
+        eprintln!(
+            "{what} vs 1 × 32 after 5 steps: max |Δ| {worst:.2e}, {:.3}% of elements > 1e-6",
+            share * 100.0
+        );
+        assert!(worst < 2e-4 && share < 0.01, "{what}: max |Δ| {worst}, share {share}");
+    }
+    let (_, control) = weight_gap(&half, &one);
+    assert!(control > 0.5, "1 × 16 vs 1 × 32: {control}");
+    // The config keeps the setting; kimg counts every micro-batch of every rank.
+    let config = std::fs::read_to_string(dir("ranks").join("config.toml")).unwrap();
+    assert!(config.contains("accumulate = 2"), "{config}");
+    for run in ["acc", "ranks"] {
+        let metrics = std::fs::read_to_string(dir(run).join("metrics.jsonl")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        assert_eq!(last["kimg"].as_f64(), Some(5.0 * 32.0 / 1000.0), "{run}");
+    }
+    // Stopped at 3 and resumed to 5: bit-identical.
+    accumulating("parts", 3, 16, 2, None);
+    ok(gantry().args(["train", "--resume"]).arg(dir("parts")).args(["--steps", "5"]));
+    let resumed = last_checkpoint(&dir("parts"));
+    for (k, t) in &acc.tensors {
+        assert!(t.equal(resumed.get(k).unwrap()), "{k} differs after the resume");
+    }
+    // One line each for a bad count and for unrolled look-ahead steps, no run folder left.
+    for (set, expect) in [
+        ("train.accumulate=0", "train.accumulate: expected a whole number of micro-batches ≥ 1, found 0"),
+        ("train.unroll=2", "train.unroll = 2 takes its look-ahead D steps within each G step"),
+    ] {
+        let out_dir = dir("refused");
+        let mut cmd = toy(&out_dir, 2, 8, None);
+        let out = common::run(cmd.args(["--set", "train.accumulate=2", "--set", set]));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{e}");
+        assert!(e.contains(expect) && e.trim().lines().count() == 1, "{e}");
+        assert!(!out_dir.join("config.toml").exists());
+    }
+}
+
+/// StyleGAN2 with ADA, lazy R1, per-pixel noise and the EMA: 2 micro-batches of 4 take the
+/// steps of one batch of 8 — the EMA moves once per update, ADA counts the signs of both
+/// micro-batches and counts one update. Twice: adaptive (its state compared; the untrained D
+/// scores every real below 0, so p stays at 0 here) and at a fixed p of 0.5 (the pipe's per-sample
+/// draws). Style mixing is off (each micro-batch draws its own cutoff, as StyleGAN2-ADA's
+/// accumulation rounds do) and so are what it computes over the batch (minibatch-stddev groups
+/// of 1, no path-length mean), as in the 2-rank test above. The mapping network's tracked mean
+/// of W moves on every training forward, so once per micro-batch (as in their rounds): it is
+/// bounded on its own (it only serves truncation).
+#[test]
+fn stylegan2_with_ada_accumulates_two_micro_batches_as_one_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, batch: usize, k: u32, augment: &[&str]| {
+        let acc = format!("train.accumulate={k}");
+        let mut sets = BATCH_FREE_STYLEGAN2.to_vec();
+        sets.extend(["reg.style_mixing=0", "log.sample_every=1000", &acc]);
+        sets.extend(augment);
+        three_steps("stylegan2-mnist", &tmp.path().join(name), batch, None, &sets)
+    };
+    let adaptive = ["augment.ada_target=0.6", "augment.ada_interval=2", "augment.ada_kimg=0.05"];
+    let w_avg = |k: &str| k.ends_with("mapping.w_avg");
+    for (what, augment) in [("adaptive", &adaptive[..]), ("p = 0.5", &["augment.p=0.5"][..])] {
+        let acc = run(&format!("{what} acc"), 4, 2, augment);
+        let one = run(&format!("{what} one"), 8, 1, augment);
+        let (worst, share) = weight_gap_where(&acc, &one, |k| !w_avg(k));
+        let (w_avg_gap, _) = weight_gap_where(&acc, &one, w_avg);
+        eprintln!(
+            "StyleGAN2 + ADA ({what}), 2 micro-batches × 4 vs 1 × 8 after 3 steps: max |Δ| {worst:.2e}, {:.3}% > 1e-6 (W's tracked mean: {w_avg_gap:.2e})",
+            share * 100.0,
+        );
+        assert!(worst < 3.0 * 2.5e-3 && share < 0.01, "{what}: max |Δ| {worst}, share {share}");
+        assert!(w_avg_gap < 0.1, "{what}: W's tracked mean: {w_avg_gap}");
+        if what == "adaptive" {
+            // p, the sign sum and count since the last adjustment (at update 2), the updates
+            // counted since, the last r_t: update 3's 8 signs are waiting.
+            let state =
+                |c: &Checkpoint| Vec::<f32>::try_from(c.get("ada.state").unwrap().flatten(0, -1)).unwrap();
+            let (a, b) = (state(&acc), state(&one));
+            eprintln!("ADA's state after 3 updates: {a:?} (1 × 8: {b:?})");
+            assert_eq!(a, b);
+            assert!(a[2] == 8.0 && a[3] == 1.0, "{a:?}");
+            let half = run("half", 4, 1, augment);
+            let (_, control) = weight_gap(&half, &one);
+            assert!(control > 0.5, "1 × 4 vs 1 × 8: {control}");
+        }
+    }
 }
 
 /// A 2-rank run stopped at step 3 and resumed to 6 ends bit-identical to an uninterrupted one.

@@ -88,6 +88,8 @@ pub struct Adam {
     step: i64,
     /// The multi-tensor kernel its updates go through, if one is installed.
     fused: Option<std::sync::Arc<dyn FusedAdam>>,
+    /// The gradients summed over this update's micro-batches so far (gradient accumulation).
+    pending: Vec<Tensor>,
 }
 
 impl Adam {
@@ -115,7 +117,7 @@ impl Adam {
         let (names, params): (Vec<_>, Vec<_>) = named.into_iter().unzip();
         let m = params.iter().map(Tensor::zeros_like).collect();
         let v = params.iter().map(Tensor::zeros_like).collect();
-        Self { config, names, params, m, v, step: 0, fused: None }
+        Self { config, names, params, m, v, step: 0, fused: None, pending: Vec::new() }
     }
 
     /// Updates taken so far (t in the bias corrections).
@@ -160,9 +162,40 @@ impl Adam {
     /// One update with `grads` (one per parameter, in [`Self::params`] order; undefined tensors
     /// leave their parameter unchanged).
     /// In a data-parallel run the gradients are first averaged over ranks
-    /// ([`crate::parallel`]).
+    /// ([`crate::parallel`]). In micro-batch i of k of an accumulated update
+    /// ([`crate::parallel::micro_batch`]) they are kept (summed with the earlier micro-batches')
+    /// and nothing moves until the last, which updates once with their mean; a parameter without a
+    /// gradient in some micro-batch counts zero there. One update per optimiser per micro-batch.
     pub fn apply(&mut self, grads: &[Tensor]) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
+        let (i, k) = crate::parallel::micro();
+        let accumulated;
+        let grads = if k > 1 {
+            if i == 0 || self.pending.len() != grads.len() {
+                self.pending = grads.iter().map(|_| Tensor::new()).collect();
+            }
+            tch::no_grad(|| {
+                for (sum, g) in self.pending.iter_mut().zip(grads).filter(|(_, g)| g.defined()) {
+                    if sum.defined() {
+                        let _ = sum.g_add_(g);
+                    } else {
+                        *sum = g.detach().copy();
+                    }
+                }
+            });
+            if i < k - 1 {
+                return;
+            }
+            accumulated = tch::no_grad(|| {
+                std::mem::take(&mut self.pending)
+                    .into_iter()
+                    .map(|s| if s.defined() { s / k as f64 } else { s })
+                    .collect::<Vec<_>>()
+            });
+            &accumulated[..]
+        } else {
+            grads
+        };
         let averaged = crate::parallel::average_gradients(grads);
         let grads = averaged.as_deref().unwrap_or(grads);
         let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;

@@ -14,6 +14,17 @@
 //! the same seeding, whether plain calls or scalars (shape `[]`) drawn here, which every rank
 //! draws alike and [`replay`] can feed. [`crate::optim::Adam::apply`] averages its gradients
 //! over ranks through [`GradientSync`] before it updates, so every rank keeps identical weights.
+//!
+//! **Gradient accumulation is the same thing in sequence.** An update that accumulates k
+//! micro-batches ([`accumulate`]) runs each phase k times, micro-batch i of rank r being virtual
+//! rank `r·k + i` of `N·k` ([`micro_batch`]): [`shard`] and [`rows`] say so, per-sample draws give
+//! its rows of the whole update's draw (drawn from the generator in micro-batch 0 and kept for the
+//! others, so the generator's stream is the one a single batch of N·k·B would draw), and
+//! [`crate::optim::Adam::apply`] sums gradients until the last micro-batch, then averages them
+//! (over micro-batches, then over ranks) and updates. Scalar draws (shape `[]`: a style-mixing
+//! cutoff, an image pool's coin flips) belong to each run of a phase: every micro-batch draws its
+//! own, as StyleGAN2-ADA's accumulation rounds do. Work a family does once per update (moving an
+//! EMA, a schedule) checks [`completes_update`].
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -35,10 +46,25 @@ struct Context {
     rank: i64,
     world: i64,
     sync: Option<Rc<dyn GradientSync>>,
+    /// Micro-batches per update ([`accumulate`]).
+    accumulate: i64,
+    /// The micro-batch being run, while one is ([`micro_batch`]).
+    micro: Option<i64>,
+}
+
+/// The whole update's per-sample draws of micro-batch 0, in order, handed out again to the
+/// micro-batches after it (each keeping its rows).
+#[derive(Default)]
+struct Drawn {
+    draws: Vec<Tensor>,
+    next: usize,
 }
 
 thread_local! {
-    static CONTEXT: RefCell<Context> = const { RefCell::new(Context { rank: 0, world: 1, sync: None }) };
+    static CONTEXT: RefCell<Context> =
+        const { RefCell::new(Context { rank: 0, world: 1, sync: None, accumulate: 1, micro: None }) };
+    /// Per-sample draws of this update's micro-batch 0.
+    static DRAWN: RefCell<Drawn> = RefCell::new(Drawn::default());
     /// Recorded draws handed out in place of the generator's ([`replay`]).
     static REPLAY: RefCell<Option<VecDeque<Tensor>>> = const { RefCell::new(None) };
 }
@@ -83,20 +109,108 @@ fn replayed(shape: &[i64], options: (Kind, Device)) -> Option<Tensor> {
 /// Makes this thread rank `rank` of `world`, averaging gradients through `sync`.
 pub fn join(rank: i64, world: i64, sync: Rc<dyn GradientSync>) {
     assert!(world >= 1 && (0..world).contains(&rank), "rank {rank} of {world}");
-    CONTEXT.with(|c| *c.borrow_mut() = Context { rank, world, sync: Some(sync) });
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        (c.rank, c.world, c.sync) = (rank, world, Some(sync));
+    });
 }
 
 /// Back to one process.
 pub fn leave() {
-    CONTEXT.with(|c| *c.borrow_mut() = Context { rank: 0, world: 1, sync: None });
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        (c.rank, c.world, c.sync) = (0, 1, None);
+    });
 }
 
-/// (rank, world) of this thread: (0, 1) without data parallelism.
+/// (rank, world) of this thread: (0, 1) without data parallelism. Within a micro-batch
+/// ([`micro_batch`]), the virtual rank `r·k + i` of `N·k`, whose rows of the whole update's batch
+/// it trains on.
 pub fn shard() -> (i64, i64) {
     CONTEXT.with(|c| {
         let c = c.borrow();
-        (c.rank, c.world)
+        match c.micro {
+            Some(i) => (c.rank * c.accumulate + i, c.world * c.accumulate),
+            None => (c.rank, c.world),
+        }
     })
+}
+
+/// The processes of the run (N), whatever micro-batch is being run: what
+/// [`mean_over_ranks`] averages over.
+pub fn processes() -> i64 {
+    CONTEXT.with(|c| c.borrow().world)
+}
+
+/// From now on, on this thread, every optimiser update accumulates `k` micro-batches (1: none),
+/// until the returned guard is dropped. The training loop sets it from `train.accumulate` before
+/// it loads the data (each rank's batch is then k micro-batches) and builds the family.
+#[must_use = "accumulation ends when the guard is dropped"]
+pub fn accumulate(k: i64) -> Accumulation {
+    assert!(k >= 1, "accumulate {k}");
+    CONTEXT.with(|c| c.borrow_mut().accumulate = k);
+    Accumulation(())
+}
+
+/// Ends [`accumulate`] when dropped.
+#[derive(Debug)]
+pub struct Accumulation(());
+
+impl Drop for Accumulation {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| {
+            let mut c = c.borrow_mut();
+            (c.accumulate, c.micro) = (1, None);
+        });
+        DRAWN.with(|d| *d.borrow_mut() = Drawn::default());
+    }
+}
+
+/// Micro-batches per update ([`accumulate`]; 1 without accumulation).
+pub fn accumulation() -> i64 {
+    CONTEXT.with(|c| c.borrow().accumulate)
+}
+
+/// Runs `f` as micro-batch `i` of the [`accumulation`]'s: the loop runs each phase of a step once
+/// per micro-batch, in order, on its rows of the rank's batch. Micro-batch 0 draws the update's
+/// per-sample values, the others take their rows of the same draws.
+pub fn micro_batch<T>(i: i64, f: impl FnOnce() -> T) -> T {
+    let k = accumulation();
+    assert!((0..k).contains(&i), "micro-batch {i} of {k}");
+    DRAWN.with(|d| {
+        let mut d = d.borrow_mut();
+        if i == 0 {
+            d.draws.clear();
+        }
+        d.next = 0;
+    });
+    CONTEXT.with(|c| c.borrow_mut().micro = Some(i));
+    let out = f();
+    CONTEXT.with(|c| c.borrow_mut().micro = None);
+    if i == k - 1 {
+        DRAWN.with(|d| *d.borrow_mut() = Drawn::default());
+    }
+    out
+}
+
+/// (i, k): micro-batch i of the k an update accumulates; (0, 1) outside accumulation.
+pub fn micro() -> (i64, i64) {
+    CONTEXT.with(|c| {
+        let c = c.borrow();
+        match c.micro {
+            Some(i) => (i, c.accumulate),
+            None => (0, 1),
+        }
+    })
+}
+
+/// Whether the optimiser updates made now take effect: always, except in a micro-batch before the
+/// last of an accumulated update (whose gradients [`crate::optim::Adam::apply`] keeps for the
+/// last). What a family does once per update (moving an EMA, counting images for a schedule)
+/// does it when this holds.
+pub fn completes_update() -> bool {
+    let (i, k) = micro();
+    i == k - 1
 }
 
 /// The first collective failure of this thread's gradient averaging.
@@ -127,10 +241,30 @@ fn per_sample(shape: &[i64], options: (Kind, Device), draw: impl FnOnce(&[i64]) 
         Some(&b) if world > 1 => {
             let mut wide = shape.to_vec();
             wide[0] = b * world;
-            draw(&wide).narrow(0, r * b, b)
+            let (i, _) = micro();
+            let whole = if i == 0 {
+                draw(&wide)
+            } else {
+                drawn_again(&wide, options.0).unwrap_or_else(|| draw(&wide))
+            };
+            if micro().1 > 1 && i == 0 {
+                DRAWN.with(|d| d.borrow_mut().draws.push(whole.shallow_clone()));
+            }
+            whole.narrow(0, r * b, b)
         }
         _ => draw(shape),
     }
+}
+
+/// The next of micro-batch 0's per-sample draws, if it has the shape and kind asked for (an
+/// uneven last micro-batch, whose rows number differently, draws its own).
+fn drawn_again(shape: &[i64], kind: Kind) -> Option<Tensor> {
+    DRAWN.with(|d| {
+        let mut d = d.borrow_mut();
+        let t = d.draws.get(d.next)?.shallow_clone();
+        d.next += 1;
+        (t.size() == shape && t.kind() == kind).then_some(t)
+    })
 }
 
 /// N(0, 1) per sample of a batch of `shape[0]` (see the module docs).
@@ -212,6 +346,95 @@ mod tests {
         tch::manual_seed(7);
         assert!(randn(&[6, 3], opts).equal(&whole));
         assert_eq!(shard(), (0, 1));
+    }
+
+    #[test]
+    fn micro_batches_draw_their_rows_of_the_whole_update_and_leave_the_stream_as_it() {
+        let _generator = crate::generator_lock();
+        let opts = (Kind::Float, Device::Cpu);
+        // One batch of 6: its draws, a scalar, and what the generator gives next.
+        let whole = |rows: i64| {
+            let z = Tensor::randn([rows, 2], opts);
+            let u = Tensor::rand([rows, 1], opts);
+            let c = Tensor::rand([], opts);
+            (z, u, c)
+        };
+        tch::manual_seed(11);
+        let (z, u, cut) = whole(6);
+        let _ = (Tensor::rand([], opts), Tensor::rand([], opts));
+        let next = Tensor::rand([3], opts);
+        // 3 micro-batches of 2: each gets its rows; micro-batch 0 draws the scalar one batch
+        // would, the others their own, after which the stream goes on as one batch's would have
+        // after two more scalars.
+        let acc = accumulate(3);
+        tch::manual_seed(11);
+        for i in 0..3 {
+            micro_batch(i, || {
+                assert_eq!((shard(), processes(), completes_update()), ((i, 3), 1, i == 2));
+                assert!(randn(&[2, 2], opts).equal(&z.narrow(0, 2 * i, 2)), "micro-batch {i}");
+                assert!(rand(&[2, 1], opts).equal(&u.narrow(0, 2 * i, 2)), "micro-batch {i}");
+                assert_eq!(rand(&[], opts).equal(&cut), i == 0, "micro-batch {i}: its own scalar");
+            });
+        }
+        assert_eq!(shard(), (0, 1));
+        assert!(Tensor::rand([3], opts).equal(&next));
+        drop(acc);
+        // Rank 1 of 2, 2 micro-batches of 1 row: virtual ranks 2 and 3 of 4 of a batch of 4.
+        tch::manual_seed(11);
+        let (z4, u4, _) = whole(4);
+        let acc = accumulate(2);
+        join(1, 2, Rc::new(Halve));
+        tch::manual_seed(11);
+        for i in 0..2 {
+            micro_batch(i, || {
+                assert_eq!((shard(), processes(), micro()), ((2 + i, 4), 2, (i, 2)));
+                assert!(randn(&[1, 2], opts).equal(&z4.narrow(0, 2 + i, 1)), "micro-batch {i}");
+                assert!(rand(&[1, 1], opts).equal(&u4.narrow(0, 2 + i, 1)), "micro-batch {i}");
+                let _ = rand(&[], opts);
+            });
+        }
+        leave();
+        drop(acc);
+        assert_eq!((accumulation(), micro()), (1, (0, 1)));
+    }
+
+    #[test]
+    fn adam_accumulates_micro_batches_into_one_update_with_their_mean() {
+        use crate::optim::{Adam, AdamConfig};
+        let cfg = AdamConfig { lr: 0.1, weight_decay: 0.01, ..Default::default() };
+        let build = || {
+            let vs = tch::nn::VarStore::new(Device::Cpu);
+            let _a = vs.root().ones("a", &[2]);
+            let _b = vs.root().ones("b", &[1]);
+            let opt = Adam::new(&vs, cfg);
+            (vs, opt)
+        };
+        let g = |x: &[f32]| Tensor::from_slice(x);
+        let (vs1, mut plain) = build();
+        plain.apply(&[g(&[0.5, -1.0]), g(&[0.25])]);
+        plain.apply(&[g(&[0.2, 0.4]), g(&[-1.0])]);
+        let (vs2, mut acc) = build();
+        let guard = accumulate(2);
+        for (i, grads) in
+            [[g(&[0.75, -1.5]), Tensor::new()], [g(&[0.25, -0.5]), g(&[0.5])]].iter().enumerate()
+        {
+            micro_batch(i as i64, || acc.apply(grads));
+            assert_eq!(acc.steps(), i as i64, "no update before the last micro-batch");
+        }
+        for (i, grads) in [[g(&[0.3, 0.8]), g(&[-2.5])], [g(&[0.1, 0.0]), g(&[0.5])]].iter().enumerate() {
+            micro_batch(i as i64, || acc.apply(grads));
+        }
+        drop(guard);
+        assert_eq!(acc.steps(), 2);
+        let (m1, v1, _) = plain.moments();
+        let (m2, v2, _) = acc.moments();
+        for (a, b) in m1.iter().chain(v1).zip(m2.iter().chain(v2)) {
+            assert!(a.allclose(b, 1e-6, 1e-7, false), "{a:?} vs {b:?}");
+        }
+        let after = vs2.variables();
+        for (name, a) in vs1.variables() {
+            assert!(a.allclose(&after[&name], 1e-6, 1e-7, false), "{name}");
+        }
     }
 
     #[test]

@@ -74,7 +74,8 @@ impl Augment {
     }
 
     /// Ends a D step whose critics scored the (augmented) reals `real_outs`: with adaptive p,
-    /// gathers sign(D(real)) (summed over data-parallel ranks) and every `interval` steps moves p.
+    /// gathers sign(D(real)) (summed over data-parallel ranks and micro-batches) and every
+    /// `interval` updates moves p. A micro-batch before an update's last reports nothing.
     /// Scalars: `ada_p` (the p of the next step) and, adaptive, `ada_rt` (the last adjustment's
     /// r_t, or the running mean before the first).
     pub fn end_d_step(&self, real_outs: &[&Tensor]) -> Scalars {
@@ -92,18 +93,26 @@ impl Augment {
         let sum: Tensor = real_outs.iter().map(|o| o.detach().sign().sum(Kind::Float)).sum();
         let count = real_outs.iter().map(|o| o.numel() as f64).sum::<f64>();
         let batch = real_outs[0].size()[0];
-        let ranks = gantry_core::parallel::shard().1;
+        let ranks = gantry_core::parallel::processes();
         let stats = Tensor::stack(&[sum, Tensor::from(count as f32).to_device(a.state.device())], 0);
         let stats = gantry_core::parallel::mean_over_ranks(&[stats]).remove(0);
         let stats = Vec::<f32>::try_from(stats.to_device(Device::Cpu)).expect("2 values");
         ctl.observe(f64::from(stats[0]) * ranks as f64, f64::from(stats[1]) * ranks as f64);
         let running = ctl.sign_sum / ctl.sign_count;
-        ctl.step((batch * ranks) as u64);
+        // Once per update, on its whole batch (ranks × micro-batches); the micro-batches before
+        // the last only add their signs.
+        let done = gantry_core::parallel::completes_update();
+        if done {
+            ctl.step((batch * gantry_core::parallel::shard().1) as u64);
+        }
         let rt = if ctl.last_rt.is_nan() { running } else { ctl.last_rt };
         let next = [ctl.p, ctl.sign_sum as f32, ctl.sign_count as f32, ctl.steps as f32, ctl.last_rt as f32];
         tch::no_grad(|| {
             a.state.shallow_clone().copy_(&Tensor::from_slice(&next).to_device(a.state.device()))
         });
+        if !done {
+            return Vec::new();
+        }
         vec![("ada_p", f64::from(ctl.p)), ("ada_rt", rt)]
     }
 }

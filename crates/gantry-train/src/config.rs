@@ -214,13 +214,18 @@ fn unknown_key(given: &toml::Table, known: &toml::Table, prefix: &str) -> Option
     None
 }
 
-/// The family part of a [`RunConfig`]: the family's own settings, and the one key every
-/// family's `train` section has, [`OnNonFinite`] (`train.on_nonfinite`).
+/// The family part of a [`RunConfig`]: the family's own settings, and the keys every family's
+/// `train` section has: [`OnNonFinite`] (`train.on_nonfinite`) and `train.accumulate`.
 #[derive(Debug)]
 pub struct FamilyConfig {
     settings: Box<dyn FamilySettings>,
     /// What the loop does when a loss or a parameter stops being finite.
     pub on_nonfinite: OnNonFinite,
+    /// `train.accumulate`: micro-batches of `batch_size` per optimiser update (1: none). Each
+    /// update then averages the gradients of `accumulate × batch_size` samples per rank, as one
+    /// batch of that size would (see [`gantry_core::parallel`]); BatchNorm and minibatch standard
+    /// deviation see one micro-batch at a time.
+    pub accumulate: u32,
 }
 
 /// `train.on_nonfinite`: what the loop does when a step leaves a loss or a parameter NaN or
@@ -244,7 +249,7 @@ pub const MAX_CONSECUTIVE_SKIPS: u64 = 10;
 impl FamilyConfig {
     /// The family part for `settings`, with `train.on_nonfinite` at its default (`stop`).
     pub fn new(settings: impl FamilySettings) -> Self {
-        Self { settings: Box::new(settings), on_nonfinite: OnNonFinite::default() }
+        Self { settings: Box::new(settings), on_nonfinite: OnNonFinite::default(), accumulate: 1 }
     }
 
     /// The settings as the family's own type (None for another family).
@@ -273,13 +278,19 @@ impl std::ops::DerefMut for FamilyConfig {
 
 impl Clone for FamilyConfig {
     fn clone(&self) -> Self {
-        Self { settings: self.settings.clone_box(), on_nonfinite: self.on_nonfinite }
+        Self {
+            settings: self.settings.clone_box(),
+            on_nonfinite: self.on_nonfinite,
+            accumulate: self.accumulate,
+        }
     }
 }
 
 impl PartialEq for FamilyConfig {
     fn eq(&self, other: &Self) -> bool {
-        self.settings.eq_box(other.settings.as_ref()) && self.on_nonfinite == other.on_nonfinite
+        self.settings.eq_box(other.settings.as_ref())
+            && self.on_nonfinite == other.on_nonfinite
+            && self.accumulate == other.accumulate
     }
 }
 
@@ -306,6 +317,10 @@ impl Serialize for FamilyConfig {
             "on_nonfinite".into(),
             toml::Value::try_from(self.on_nonfinite).map_err(S::Error::custom)?,
         );
+        // Written where it is not the default, so that runs without it keep their configs.
+        if self.accumulate != 1 {
+            train.insert("accumulate".into(), toml::Value::Integer(self.accumulate.into()));
+        }
         table.serialize(s)
     }
 }
@@ -324,20 +339,31 @@ impl<'de> Deserialize<'de> for FamilyConfig {
             },
             None => return Err(D::Error::custom("missing the [model] section")),
         };
-        // The common key of every `train` section; a `train` left empty was there for it alone.
+        // The common keys of every `train` section; a `train` left empty was there for them alone.
         let mut on_nonfinite = OnNonFinite::default();
+        let mut accumulate = 1;
         if let Some(train) = table.get_mut("train").and_then(|t| t.as_table_mut()) {
             if let Some(v) = train.remove("on_nonfinite") {
                 on_nonfinite = v
                     .try_into()
                     .map_err(|_| D::Error::custom("train.on_nonfinite: expected \"stop\" or \"skip\""))?;
             }
+            if let Some(v) = train.remove("accumulate") {
+                accumulate = match v.as_integer().map(u32::try_from) {
+                    Some(Ok(k)) if k >= 1 => k,
+                    _ => {
+                        return Err(D::Error::custom(format!(
+                            "train.accumulate: expected a whole number of micro-batches ≥ 1, found {v}"
+                        )))
+                    }
+                };
+            }
             if train.is_empty() {
                 table.remove("train");
             }
         }
         let settings = Registry::current().parse(&arch, table).map_err(D::Error::custom)?;
-        Ok(Self { settings, on_nonfinite })
+        Ok(Self { settings, on_nonfinite, accumulate })
     }
 }
 

@@ -48,6 +48,18 @@ impl Batch {
         }
     }
 
+    /// Micro-batch `i` of `k` (`train.accumulate`): its rows of every tensor, as
+    /// [`gantry_core::parallel::rows_of`] splits them.
+    pub fn micro_batch(&self, i: i64, k: i64) -> Self {
+        let (start, len) = gantry_core::parallel::rows_of(i, k, self.images.size()[0]);
+        let rows = |t: &Tensor| t.narrow(0, start, len);
+        Self {
+            images: rows(&self.images),
+            labels: self.labels.as_ref().map(rows),
+            inputs: self.inputs.as_ref().map(rows),
+        }
+    }
+
     /// The input images of a translation batch; an error for any other batch.
     pub fn inputs(&self) -> Result<&Tensor> {
         match &self.inputs {

@@ -44,6 +44,8 @@ struct Parts {
     family: Box<dyn Family>,
     preview: Preview,
     eval: Option<TrainingEval>,
+    /// `train.accumulate` in force for the session (`gantry_core::parallel::accumulate`).
+    _accumulation: gantry_core::parallel::Accumulation,
 }
 
 /// Everything a running training session holds.
@@ -100,11 +102,27 @@ pub struct Summary {
     pub interrupted: Option<u64>,
 }
 
-/// Loads the data (the whole batch of every rank in a data-parallel run), builds the family
-/// (seeded) and what draws its previews and evaluations.
+/// Each name's mean over `runs` (the scalars of a phase's micro-batches), in the order names first
+/// appear; a name some runs lack (an EMA's β, reported by the last) averages over those that have it.
+fn mean_scalars(runs: &[Scalars]) -> Scalars {
+    let mut sums: Vec<(&'static str, f64, u32)> = Vec::new();
+    for (name, v) in runs.iter().flatten() {
+        match sums.iter_mut().find(|(n, _, _)| n == name) {
+            Some((_, s, c)) => (*s, *c) = (*s + v, *c + 1),
+            None => sums.push((name, *v, 1)),
+        }
+    }
+    sums.into_iter().map(|(n, s, c)| (n, s / f64::from(c))).collect()
+}
+
+/// Loads the data (the whole batch of every rank and micro-batch of an update: ranks ×
+/// `train.accumulate` × `batch_size`), builds the family (seeded) and what draws its previews and
+/// evaluations.
 fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
+    let accumulation = gantry_core::parallel::accumulate(cfg.family.accumulate.into());
     let per_rank = cfg.batch_size;
-    cfg.batch_size = per_rank * gantry_core::parallel::shard().1 as usize;
+    cfg.batch_size =
+        per_rank * (gantry_core::parallel::shard().1 * gantry_core::parallel::accumulation()) as usize;
     let data = Source::load(cfg);
     cfg.batch_size = per_rank;
     let data = data?;
@@ -119,7 +137,7 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
         }
         _ => None,
     };
-    Ok(Parts { data, family, preview, eval })
+    Ok(Parts { data, family, preview, eval, _accumulation: accumulation })
 }
 
 /// Starts a new run in `out` (which must not exist or be empty).
@@ -344,7 +362,7 @@ impl Session {
     }
 
     /// Runs every phase of step `step` (`fresh_per_step` fresh batches each step); the scalars of
-    /// each phase's last run.
+    /// each phase's last run (averaged over its micro-batches with `train.accumulate`).
     fn step(&mut self, step: u64, fresh_per_step: u64) -> Result<Vec<(&'static str, f64)>> {
         seed_torch(self.cfg.seed, "step", step);
         // Every rank runs the same BatchNorm layers in the same order within a step.
@@ -366,8 +384,20 @@ impl Session {
                 }
                 let b = batch.as_ref().expect("drawn above");
                 let k = (step - 1) * phase.repeat as u64 + j;
-                last =
-                    self.parts.family.run_phase(i, b, k).with_context(|| format!("phase {}", phase.name))?;
+                let family = &mut self.parts.family;
+                let context = || format!("phase {}", phase.name);
+                last = match gantry_core::parallel::accumulation() {
+                    1 => family.run_phase(i, b, k).with_context(context)?,
+                    micro => {
+                        let mut runs = Vec::with_capacity(micro as usize);
+                        for m in 0..micro {
+                            let part = b.micro_batch(m, micro);
+                            let run = gantry_core::parallel::micro_batch(m, || family.run_phase(i, &part, k));
+                            runs.push(run.with_context(context)?);
+                        }
+                        mean_scalars(&runs)
+                    }
+                };
             }
             scalars.extend(last);
         }
@@ -385,6 +415,14 @@ impl Session {
                 " × {n} data-parallel ranks (batch {} each{})",
                 cfg.batch_size,
                 if cfg.dist.sync_batchnorm { ", synchronised BatchNorm" } else { "" }
+            ),
+        };
+        let ranks = match cfg.family.accumulate {
+            1 => ranks,
+            k => format!(
+                "{ranks}; {k} micro-batches of {} per update ({} samples)",
+                cfg.batch_size,
+                cfg.batch_size * k as usize * world as usize
             ),
         };
         eprintln!(
@@ -548,7 +586,8 @@ impl Session {
                 continue;
             }
             let line = (step.is_multiple_of(cfg.log.every) || step == to).then(|| {
-                let images = (step * (cfg.batch_size * world as usize) as u64) as f64;
+                let images =
+                    (step * (cfg.batch_size * world as usize * cfg.family.accumulate as usize) as u64) as f64;
                 let (obj, msg, per_step) = window.close(step, images, t0, self.dist.as_ref());
                 if tty {
                     bar.set_message(msg);

@@ -375,8 +375,9 @@ impl Game {
         self.g_steps() * batch as u64
     }
 
-    /// Moves the EMA after a G step on `batch` images (this rank's: the step took `batch` × the
-    /// data-parallel world size); its β (None without EMA).
+    /// Moves the EMA after a G step on `batch` images (this rank's micro-batch: the update took
+    /// `batch` × the data-parallel world size × `train.accumulate`); its β (None without EMA, and
+    /// in a micro-batch before an update's last, whose G step has not moved G yet).
     pub fn update_ema(&self, batch: i64) -> Option<f64> {
         let world = gantry_core::parallel::shard().1;
         self.update_ema_seen(batch, self.images_seen(batch * world))
@@ -385,6 +386,9 @@ impl Game {
     /// [`Self::update_ema`] with the ramp-up counted at `seen` images (the whole batch's).
     pub fn update_ema_seen(&self, batch: i64, seen: u64) -> Option<f64> {
         let e = self.ema.as_ref()?;
+        if !gantry_core::parallel::completes_update() {
+            return None;
+        }
         let batch = batch * gantry_core::parallel::shard().1;
         e.update(batch as usize, seen);
         Some(e.config.beta(batch as usize, seen))

@@ -336,6 +336,13 @@ impl GanFamily {
             let m = model.clone();
             Box::new(move |x: &Tensor, p: &dyn Fn(&str) -> Tensor| m.d_with(x, p)) as DWith
         });
+        if s.train.unroll > 0 && gantry_core::parallel::accumulation() > 1 {
+            bail!(
+                "train.unroll = {} takes its look-ahead D steps within each G step, which train.accumulate = {} would hold back until the last micro-batch: use one of them",
+                s.train.unroll,
+                gantry_core::parallel::accumulation()
+            );
+        }
         if d_with.is_some() && gantry_core::parallel::shard().1 > 1 {
             bail!(
                 "train.unroll_order = 2 runs in one process: its unrolled steps are not averaged over ranks"

@@ -111,9 +111,10 @@ impl ProganFamily {
         Ok(family)
     }
 
-    /// Where training is before the next G step on batches of `b`.
+    /// Where training is before the next G step on batches of `b` (this rank's micro-batch: the
+    /// schedule counts the whole update's images, over ranks and micro-batches).
     fn now(&self, b: i64) -> Growth {
-        self.schedule.at(self.game.images_seen(b))
+        self.schedule.at(self.game.images_seen(b * gantry_core::parallel::shard().1))
     }
 
     fn set_growth(&self, g: Growth) {
