@@ -1,4 +1,4 @@
-//! Compiles the C++ shim (`shim/c10d_shim.cpp`, `sync_bn.cpp`, `optim.cpp`) against the libtorch that torch-sys links
+//! Compiles the C++ shim (`shim/c10d_shim.cpp`, `sync_bn.cpp`, `optim.cpp`, `amp.cpp`) against the libtorch that torch-sys links
 //! (its headers sit beside its `lib/`), with gantry's declarations of the gloo types
 //! (`shim/gloo/`), and links it before libtorch_cpu, which holds c10d and gloo.
 
@@ -20,6 +20,7 @@ fn main() {
         .file("shim/c10d_shim.cpp")
         .file("shim/sync_bn.cpp")
         .file("shim/optim.cpp")
+        .file("shim/amp.cpp")
         .include("shim")
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"))

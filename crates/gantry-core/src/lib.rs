@@ -8,12 +8,15 @@
 //! - [`optim`]: Adam over a `VarStore`, with its full state exportable (tch's optimizers cannot).
 //! - [`fs`]: atomic file writes (temp file + rename).
 //! - [`parallel`]: data parallelism as training code sees it: this rank's share of per-sample
-//!   random draws, and the gradient averaging Adam's updates go through.
+//!   random draws, and the gradient averaging Adam's updates go through; gradient accumulation
+//!   as ranks in sequence.
+//! - [`amp`]: mixed precision as training code sees it: autocast regions and float32 ones.
 //! - [`mem`]: available memory and peak resident set, so large requests are refused up front.
 //! - [`latent`]: N(0, 1) latents from gantry's own seeded generator (sample grids, evaluation).
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod amp;
 pub mod animation;
 pub mod checkpoint;
 pub mod device;

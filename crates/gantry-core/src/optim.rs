@@ -90,6 +90,31 @@ pub struct Adam {
     fused: Option<std::sync::Arc<dyn FusedAdam>>,
     /// The gradients summed over this update's micro-batches so far (gradient accumulation).
     pending: Vec<Tensor>,
+    /// Dynamic loss scaling (float16 mixed precision), if on.
+    scaler: Option<LossScaler>,
+}
+
+/// Dynamic loss scaling for float16 mixed precision, as `torch.amp.GradScaler`: the loss is
+/// multiplied by `scale` before differentiation (so small gradients survive float16), the
+/// gradients divided by it after; an update whose gradients are not all finite is skipped and
+/// halves the scale, and `growth_interval` finite updates in a row double it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossScaler {
+    /// The current scale (GradScaler's `init_scale`: 65536).
+    pub scale: f64,
+    /// Finite updates in a row since the scale last changed.
+    pub good: i64,
+    /// Finite updates in a row after which the scale doubles (GradScaler's 2000).
+    pub growth_interval: i64,
+    /// Updates skipped for non-finite gradients since [`Adam::take_skipped`] last asked.
+    pub skipped: u64,
+}
+
+impl Default for LossScaler {
+    /// GradScaler's defaults: scale 2¹⁶, doubling after 2000 finite updates, halving on overflow.
+    fn default() -> Self {
+        Self { scale: 65536.0, good: 0, growth_interval: 2000, skipped: 0 }
+    }
 }
 
 impl Adam {
@@ -117,7 +142,7 @@ impl Adam {
         let (names, params): (Vec<_>, Vec<_>) = named.into_iter().unzip();
         let m = params.iter().map(Tensor::zeros_like).collect();
         let v = params.iter().map(Tensor::zeros_like).collect();
-        Self { config, names, params, m, v, step: 0, fused: None, pending: Vec::new() }
+        Self { config, names, params, m, v, step: 0, fused: None, pending: Vec::new(), scaler: None }
     }
 
     /// Updates taken so far (t in the bias corrections).
@@ -149,8 +174,18 @@ impl Adam {
     /// The gradients of `loss` with respect to this optimiser's parameters, keeping the graph
     /// when `keep_graph` (several networks updated from one forward pass, each on its own loss:
     /// take every gradient first, then [`Self::apply`] each).
+    /// With loss scaling ([`Self::set_loss_scaler`]) the loss is differentiated times the scale
+    /// and the gradients divided by it.
     pub fn gradients(&self, loss: &Tensor, keep_graph: bool) -> Vec<Tensor> {
-        Tensor::run_backward(&[loss], &self.params, keep_graph, false)
+        match &self.scaler {
+            None => Tensor::run_backward(&[loss], &self.params, keep_graph, false),
+            Some(s) => {
+                let grads = Tensor::run_backward(&[loss * s.scale], &self.params, keep_graph, false);
+                tch::no_grad(|| {
+                    grads.into_iter().map(|g| if g.defined() { g / s.scale } else { g }).collect()
+                })
+            }
+        }
     }
 
     /// One update from the gradients accumulated in each parameter's `.grad`.
@@ -198,6 +233,22 @@ impl Adam {
         };
         let averaged = crate::parallel::average_gradients(grads);
         let grads = averaged.as_deref().unwrap_or(grads);
+        if let Some(s) = &mut self.scaler {
+            // One check over every gradient (after averaging: every rank decides alike).
+            let finite = tch::no_grad(|| {
+                let sums: Vec<Tensor> =
+                    grads.iter().filter(|g| g.defined()).map(|g| g.sum(tch::Kind::Float)).collect();
+                sums.is_empty() || Tensor::stack(&sums, 0).isfinite().all().int64_value(&[]) != 0
+            });
+            if !finite {
+                (s.scale, s.good, s.skipped) = (s.scale * 0.5, 0, s.skipped + 1);
+                return;
+            }
+            s.good += 1;
+            if s.good >= s.growth_interval {
+                (s.scale, s.good) = (s.scale * 2.0, 0);
+            }
+        }
         let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;
         self.step += 1;
         let t = self.step as i32;
@@ -261,6 +312,22 @@ impl Adam {
         self.fused = kernel;
     }
 
+    /// Turns dynamic loss scaling on (float16 mixed precision) or off. Its scale and count are part
+    /// of the state ([`Self::save_state`] writes them while it is on).
+    pub fn set_loss_scaler(&mut self, scaler: Option<LossScaler>) {
+        self.scaler = scaler;
+    }
+
+    /// The loss scaler, when on.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.scaler.as_ref()
+    }
+
+    /// Updates skipped for non-finite gradients since the last call (0 without loss scaling).
+    pub fn take_skipped(&mut self) -> u64 {
+        self.scaler.as_mut().map_or(0, |s| std::mem::take(&mut s.skipped))
+    }
+
     /// Lays the moments out in `format` (as [`crate::layout::to_store`] does the parameters), so
     /// each update reads and writes one layout. Values are unchanged.
     pub fn set_memory_format(&mut self, format: crate::layout::MemoryFormat) {
@@ -279,13 +346,18 @@ impl Adam {
         (&self.m, &self.v, self.step)
     }
 
-    /// The full state as `<prefix>.m.<var>`, `<prefix>.v.<var>` and `<prefix>.step`.
+    /// The full state as `<prefix>.m.<var>`, `<prefix>.v.<var>` and `<prefix>.step`, and with loss
+    /// scaling `<prefix>.loss_scale` (float64) and `<prefix>.loss_scale_good`.
     pub fn save_state(&self, prefix: &str, ck: &mut Checkpoint) {
         for ((name, m), v) in self.names.iter().zip(&self.m).zip(&self.v) {
             ck.insert(format!("{prefix}.m.{name}"), m);
             ck.insert(format!("{prefix}.v.{name}"), v);
         }
         ck.insert_i64(format!("{prefix}.step"), self.step);
+        if let Some(s) = &self.scaler {
+            ck.insert(format!("{prefix}.loss_scale"), &Tensor::from(s.scale));
+            ck.insert_i64(format!("{prefix}.loss_scale_good"), s.good);
+        }
     }
 
     /// Restores the state written by [`Self::save_state`].
@@ -309,6 +381,20 @@ impl Adam {
         if self.step < 0 {
             return Err(CoreError::OptimizerState(format!("{prefix}.step is negative ({})", self.step)));
         }
+        // A checkpoint written without loss scaling (another precision) starts the scaler afresh.
+        if let Some(s) = &mut self.scaler {
+            let key = format!("{prefix}.loss_scale");
+            if ck.tensors.contains_key(&key) {
+                s.scale = ck.get(&key)?.double_value(&[]);
+                s.good = ck.get_i64(&format!("{prefix}.loss_scale_good"))?;
+                if !(s.scale.is_finite() && s.scale > 0.0) {
+                    return Err(CoreError::OptimizerState(format!(
+                        "{key} is not a positive number ({})",
+                        s.scale
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -316,7 +402,7 @@ impl Adam {
     /// puts back: undoing an update (a step skipped for a non-finite loss).
     pub fn snapshot(&self) -> AdamSnapshot {
         let copy = |ts: &[Tensor]| ts.iter().map(Tensor::copy).collect();
-        AdamSnapshot { m: copy(&self.m), v: copy(&self.v), step: self.step }
+        AdamSnapshot { m: copy(&self.m), v: copy(&self.v), step: self.step, scaler: self.scaler }
     }
 
     /// Puts back the state of [`Self::snapshot`] (the parameters are their store's business).
@@ -327,6 +413,7 @@ impl Adam {
             }
         });
         self.step = snap.step;
+        self.scaler = snap.scaler;
     }
 }
 
@@ -369,12 +456,55 @@ pub struct AdamSnapshot {
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     step: i64,
+    scaler: Option<LossScaler>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tch::{nn, Kind};
+
+    #[test]
+    fn loss_scaling_skips_overflowing_updates_and_grows_after_good_ones() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let p = vs.root().ones("p", &[2]);
+        let mut opt = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });
+        let plain = Adam::new(&vs, AdamConfig { lr: 0.1, ..Default::default() });
+        opt.set_loss_scaler(Some(LossScaler { growth_interval: 2, ..Default::default() }));
+        // The gradients are of the loss itself, whatever the scale: a quarter of float16's range
+        // would overflow it, not the float32 arithmetic here.
+        let loss = (&p * Tensor::from_slice(&[3.0f32, -0.5])).sum(Kind::Float);
+        let (scaled, unscaled) = (opt.gradients(&loss, true), plain.gradients(&loss, false));
+        assert!(scaled[0].allclose(&unscaled[0], 0.0, 0.0, false), "{:?}", scaled[0]);
+        // An infinite gradient: no update, the scale halves, the skip is counted once.
+        let before = p.copy();
+        opt.apply(&[Tensor::from_slice(&[f32::INFINITY, 1.0])]);
+        assert!(p.equal(&before) && opt.steps() == 0);
+        assert_eq!(
+            (opt.loss_scaler().unwrap().scale, opt.take_skipped(), opt.take_skipped()),
+            (32768.0, 1, 0)
+        );
+        // Two finite updates double it.
+        opt.apply(&scaled);
+        opt.apply(&scaled);
+        assert_eq!(
+            (opt.loss_scaler().unwrap().scale, opt.loss_scaler().unwrap().good, opt.steps()),
+            (65536.0, 0, 2)
+        );
+        // Saved and loaded with the rest of the state; a checkpoint without it leaves it as is.
+        opt.apply(&scaled);
+        let mut ck = Checkpoint::new();
+        opt.save_state("o", &mut ck);
+        let mut other = Adam::new(&vs, AdamConfig::default());
+        other.set_loss_scaler(Some(LossScaler::default()));
+        other.load_state("o", &ck).unwrap();
+        assert_eq!(other.loss_scaler().map(|s| (s.scale, s.good)), Some((65536.0, 1)));
+        let mut without = Checkpoint::new();
+        plain.save_state("o", &mut without);
+        assert!(!without.tensors.contains_key("o.loss_scale"));
+        other.load_state("o", &without).unwrap();
+        assert_eq!(other.loss_scaler().map(|s| s.scale), Some(65536.0));
+    }
 
     /// Overwrites every variable with fixed values: tests in one process share libtorch's global
     /// generator, so seeded initialisation is not reproducible across concurrently running tests.

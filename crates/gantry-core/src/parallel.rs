@@ -267,14 +267,24 @@ fn drawn_again(shape: &[i64], kind: Kind) -> Option<Tensor> {
     })
 }
 
-/// N(0, 1) per sample of a batch of `shape[0]` (see the module docs).
+/// N(0, 1) per sample of a batch of `shape[0]` (see the module docs). Values asked for in a
+/// lower precision (bfloat16, float16: a tensor made under mixed precision) are drawn in float32
+/// and rounded, so that the generator's stream, and the values, are float32's.
 pub fn randn(shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, options, |s| Tensor::randn(s, options))
+    per_sample(shape, options, |s| Tensor::randn(s, drawn_as(options)).to_kind(options.0))
 }
 
-/// U[0, 1) per sample of a batch of `shape[0]`.
+/// U[0, 1) per sample of a batch of `shape[0]` (lower precisions drawn as [`randn`] draws them).
 pub fn rand(shape: &[i64], options: (Kind, Device)) -> Tensor {
-    per_sample(shape, options, |s| Tensor::rand(s, options))
+    per_sample(shape, options, |s| Tensor::rand(s, drawn_as(options)).to_kind(options.0))
+}
+
+/// The options a floating-point draw is made with: float32 for a lower precision.
+fn drawn_as((kind, device): (Kind, Device)) -> (Kind, Device) {
+    match kind {
+        Kind::BFloat16 | Kind::Half => (Kind::Float, device),
+        k => (k, device),
+    }
 }
 
 /// Integers in `0..high` per sample of a batch of `shape[0]`.

@@ -17,7 +17,8 @@
 //! libtorch and the CUDA runtime and NCCL wheels' headers (`GANTRY_CUDA_INCLUDE`).
 //!
 //! Being the one crate that calls C++, it also holds the one libtorch kernel gantry needs that
-//! tch does not expose: [`fused_adam`] (`shim/optim.cpp`), the multi-tensor Adam step.
+//! tch does not expose: [`fused_adam`] (`shim/optim.cpp`), the multi-tensor Adam step, and
+//! [`set_autocast`] (`shim/amp.cpp`), autocast on the CPU and to a chosen dtype.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -92,6 +93,13 @@ mod ffi {
             err: *mut *mut c_char,
         ) -> c_int;
         pub fn gd_take_sync_failure(g: *mut Group, err: *mut *mut c_char) -> c_int;
+        pub fn gd_autocast_set(
+            cuda: c_int,
+            enabled: c_int,
+            scalar_type: c_int,
+            previous: *mut c_int,
+            err: *mut *mut c_char,
+        ) -> c_int;
         pub fn gd_fused_adam(
             params: *mut *mut c_void,
             grads: *mut *mut c_void,
@@ -251,6 +259,11 @@ mod ffi {
                 err,
             )
         }
+    }
+
+    pub fn autocast_set(cuda: bool, kind: Option<i32>, previous: &mut c_int, err: *mut *mut c_char) -> c_int {
+        // SAFETY: plain values in, one int out through a live reference.
+        unsafe { gd_autocast_set(cuda as c_int, kind.is_some() as c_int, kind.unwrap_or(0), previous, err) }
     }
 
     pub fn barrier(g: *mut Group, err: *mut *mut c_char) -> c_int {
@@ -600,6 +613,31 @@ impl Bucket {
             }
         });
     }
+}
+
+/// Autocast on `device`'s type (CPU or CUDA) to `kind` (`Kind::BFloat16` or `Kind::Half`), or off
+/// with `None`, on this thread from now on: what `torch.autocast(device_type, dtype)` turns on.
+/// Returns the state before (its dtype, or `None` when it was off), to restore. Autocast's cache
+/// of lower-precision weight copies stays off, so weights updated in place are cast afresh.
+pub fn set_autocast(device: Device, kind: Option<Kind>) -> Result<Option<Kind>> {
+    let code = match kind {
+        None => None,
+        Some(Kind::BFloat16) => Some(15),
+        Some(Kind::Half) => Some(5),
+        Some(other) => {
+            return Err(DistError::Unsupported {
+                what: "autocast".into(),
+                message: format!("expected bfloat16 or float16, found {other:?}"),
+            })
+        }
+    };
+    let mut previous = -1;
+    ffi::call("autocast", |err| ffi::autocast_set(device.is_cuda(), code, &mut previous, err))?;
+    Ok(match previous {
+        15 => Some(Kind::BFloat16),
+        5 => Some(Kind::Half),
+        _ => None,
+    })
 }
 
 /// libtorch's multi-tensor Adam kernel, `at::_fused_adam_` (what `torch.optim.Adam(fused=True)`

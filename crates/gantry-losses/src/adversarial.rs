@@ -128,9 +128,11 @@ impl FromStr for AdversarialLoss {
 }
 
 /// The discriminator's loss (see the module table). `real`: `[N]`, `fake`: `[M]` (any shapes with
-/// one value per sample are flattened).
+/// one value per sample are flattened). Computed in float32 from outputs in a lower precision
+/// (mixed precision, `gantry_core::amp`).
 pub fn d_loss(loss: AdversarialLoss, real: &Tensor, fake: &Tensor, r: Reduction) -> Tensor {
-    let (r_out, f_out) = (real.flatten(0, -1), fake.flatten(0, -1));
+    use gantry_core::amp::fp32;
+    let (r_out, f_out) = (fp32(real).flatten(0, -1), fp32(fake).flatten(0, -1));
     match loss {
         AdversarialLoss::Minimax | AdversarialLoss::NonSaturating => {
             two_terms((-r_out).softplus(), f_out.softplus(), r)
@@ -151,7 +153,9 @@ pub fn d_loss(loss: AdversarialLoss, real: &Tensor, fake: &Tensor, r: Reduction)
 /// # Panics
 /// If `loss` is relativistic and `real` is `None`.
 pub fn g_loss(loss: AdversarialLoss, fake: &Tensor, real: Option<&Tensor>, r: Reduction) -> Tensor {
-    let f = fake.flatten(0, -1);
+    use gantry_core::amp::fp32;
+    let f = fp32(fake).flatten(0, -1);
+    let real = real.map(fp32);
     match loss {
         AdversarialLoss::Minimax => reduce(-f.softplus(), r),
         AdversarialLoss::NonSaturating => reduce((-f).softplus(), r),

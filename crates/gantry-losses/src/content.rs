@@ -11,8 +11,9 @@
 use tch::{Kind, Tensor};
 
 /// Mean absolute error between `output` and `target` (same shape): `mean |output − target|`.
+/// In float32 from a lower precision (mixed precision, `gantry_core::amp`).
 pub fn l1(output: &Tensor, target: &Tensor) -> Tensor {
-    (output - target).abs().mean(Kind::Float)
+    (gantry_core::amp::fp32(output) - gantry_core::amp::fp32(target)).abs().mean(Kind::Float)
 }
 
 #[cfg(test)]

@@ -32,12 +32,15 @@ pub enum GpSide {
 }
 
 /// ∇ₓ Σ D(x) for a batch `x` `[N, ...]`: per-sample input gradients `[N, ...]`, differentiable
-/// in the critic's parameters.
+/// in the critic's parameters. In float32 under mixed precision (`gantry_core::amp`): the
+/// critic's pass, its input and the second derivative the penalties take through it.
 pub fn input_gradients(critic: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> Tensor {
-    let x = x.detach().set_requires_grad(true);
-    let out = critic(&x).sum(Kind::Float);
-    let mut g = Tensor::run_backward(&[out], &[&x], true, true);
-    g.pop().expect("one input, one gradient")
+    gantry_core::amp::full_precision(|| {
+        let x = gantry_core::amp::fp32(&x.detach()).set_requires_grad(true);
+        let out = critic(&x).sum(Kind::Float);
+        let mut g = Tensor::run_backward(&[out], &[&x], true, true);
+        g.pop().expect("one input, one gradient")
+    })
 }
 
 /// Per-sample squared L2 norms `[N]` of a gradient batch `[N, ...]`.

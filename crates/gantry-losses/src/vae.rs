@@ -27,6 +27,8 @@ pub fn reparameterise_with(mu: &Tensor, logvar: &Tensor, eps: &Tensor) -> Tensor
 
 /// KL(N(μ, diag σ²) ‖ N(0, I)), summed over the code, averaged over the batch (`[N, d]` inputs).
 pub fn kl_standard_normal(mu: &Tensor, logvar: &Tensor) -> Tensor {
+    // In float32 from a lower precision (mixed precision, `gantry_core::amp`).
+    let (mu, logvar) = (&gantry_core::amp::fp32(mu), &gantry_core::amp::fp32(logvar));
     let per = (mu.square() + logvar.exp() - 1.0 - logvar) * 0.5;
     per.flatten(1, -1).sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float)
 }
@@ -34,6 +36,7 @@ pub fn kl_standard_normal(mu: &Tensor, logvar: &Tensor) -> Tensor {
 /// ½ Σ (a − b)² / s² over each example's elements, averaged over the batch: the negative
 /// Gaussian log-likelihood of `b` around `a` with variance s², without its constant.
 pub fn gaussian_nll(a: &Tensor, b: &Tensor, s: f64) -> Tensor {
+    let (a, b) = (gantry_core::amp::fp32(a), gantry_core::amp::fp32(b));
     ((a - b).square() * (0.5 / (s * s)))
         .flatten(1, -1)
         .sum_dim_intlist(1, false, Kind::Float)

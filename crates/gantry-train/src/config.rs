@@ -540,17 +540,61 @@ pub struct PerfConfig {
     /// their runs resume as they trained.
     #[serde(default)]
     pub fused_adam: bool,
+    /// `perf.precision`: `fp32`, or mixed precision with the forward passes under autocast to
+    /// `bf16` or `fp16` (with dynamic loss scaling); float32 weights, optimiser state, losses
+    /// and penalties either way ([`gantry_core::amp`]).
+    #[serde(default)]
+    pub precision: Precision,
+    /// `perf.loss_scale`: with `precision = "fp16"`, the loss scale each optimiser starts from
+    /// (GradScaler's `init_scale`, 2¹⁶); it halves on every update with non-finite gradients and
+    /// doubles after 2000 finite ones in a row.
+    #[serde(default = "PerfConfig::loss_scale")]
+    pub loss_scale: f64,
+}
+
+/// `perf.precision`: the precision of the forward passes ([`PerfConfig::precision`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Float32 throughout.
+    #[default]
+    Fp32,
+    /// Autocast to bfloat16 (float32's range: no loss scaling needed; CPUs and Ampere+ GPUs).
+    Bf16,
+    /// Autocast to float16 with a dynamic loss scaler per optimiser (`torch.amp.GradScaler`'s
+    /// rule: updates with non-finite gradients are skipped and counted in `fp16_skipped`).
+    Fp16,
+}
+
+impl Precision {
+    /// The autocast dtype (None for fp32).
+    pub fn kind(self) -> Option<tch::Kind> {
+        match self {
+            Precision::Fp32 => None,
+            Precision::Bf16 => Some(tch::Kind::BFloat16),
+            Precision::Fp16 => Some(tch::Kind::Half),
+        }
+    }
 }
 
 impl Default for PerfConfig {
     fn default() -> Self {
-        Self { memory_format: MemoryFormatChoice::Nchw, fused_adam: false }
+        Self {
+            memory_format: MemoryFormatChoice::Nchw,
+            fused_adam: false,
+            precision: Precision::Fp32,
+            loss_scale: Self::loss_scale(),
+        }
     }
 }
 
 impl PerfConfig {
     fn nchw() -> MemoryFormatChoice {
         MemoryFormatChoice::Nchw
+    }
+
+    fn loss_scale() -> f64 {
+        gantry_core::optim::LossScaler::default().scale
     }
 }
 
@@ -740,6 +784,10 @@ impl RunConfig {
                 .map_err(|e| err!("invalid log.keep_best: {e}"))?;
         }
         self.augment.validate()?;
+        let scale = self.perf.loss_scale;
+        if !(scale.is_finite() && scale >= 1.0) {
+            bail!("invalid perf.loss_scale: expected a finite scale ≥ 1, found {scale}");
+        }
         if !self.augment.is_off() && !self.family.augments() {
             bail!(
                 "invalid {}: the {} family does not augment what its discriminator sees (families that do: {})",

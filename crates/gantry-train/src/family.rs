@@ -304,6 +304,39 @@ impl Networks {
         }
     }
 
+    /// Dynamic loss scaling (float16 mixed precision) for every optimiser, each its own scaler
+    /// starting from `scaler`; or off.
+    pub fn set_loss_scaler(&mut self, scaler: Option<gantry_core::optim::LossScaler>) {
+        for opt in self
+            .nets
+            .iter_mut()
+            .filter_map(|n| n.opt.as_mut())
+            .chain(self.shared.iter_mut().map(|o| &mut o.adam))
+        {
+            opt.set_loss_scaler(scaler);
+        }
+    }
+
+    /// With loss scaling: the smallest scale over the optimisers and the updates skipped for
+    /// non-finite gradients since the last call, summed (None without it).
+    pub fn take_loss_scaling(&mut self) -> Option<(f64, u64)> {
+        let mut out: Option<(f64, u64)> = None;
+        for opt in self
+            .nets
+            .iter_mut()
+            .filter_map(|n| n.opt.as_mut())
+            .chain(self.shared.iter_mut().map(|o| &mut o.adam))
+        {
+            let Some(scale) = opt.loss_scaler().map(|s| s.scale) else { continue };
+            let skipped = opt.take_skipped();
+            out = Some(match out {
+                Some((s, k)) => (s.min(scale), k + skipped),
+                None => (scale, skipped),
+            });
+        }
+        out
+    }
+
     /// Trainable parameters of each trained network: (name, count).
     pub fn parameter_counts(&self) -> Vec<(&'static str, i64)> {
         self.nets.iter().filter(|n| n.kind == NetKind::Trained).map(|n| (n.name, trainable(&n.vs))).collect()

@@ -1,6 +1,7 @@
-//! `[perf]` applied to a family's networks: the memory format ([`gantry_core::layout`]) and the
-//! multi-tensor Adam kernel (libtorch's `_fused_adam_`, through gantry-dist's C++ shim, which
-//! this crate has with its `dist` feature).
+//! `[perf]` applied to a family's networks: the memory format ([`gantry_core::layout`]), the
+//! multi-tensor Adam kernel (libtorch's `_fused_adam_`) and mixed precision (libtorch's autocast
+//! switch, [`gantry_core::amp`]) — the last two through gantry-dist's C++ shim, which this crate
+//! has with its `dist` feature.
 
 use std::sync::Arc;
 
@@ -16,7 +17,41 @@ use crate::family::Networks;
 pub fn apply(cfg: &RunConfig, nets: &mut Networks) -> Result<()> {
     nets.set_memory_format(cfg.memory_format());
     nets.set_fused_adam(if cfg.perf.fused_adam { Some(fused_adam()?) } else { None });
+    let fp16 = cfg.perf.precision == crate::config::Precision::Fp16;
+    let scaler = gantry_core::optim::LossScaler { scale: cfg.perf.loss_scale, ..Default::default() };
+    nets.set_loss_scaler(fp16.then_some(scaler));
     Ok(())
+}
+
+/// Mixed precision for this thread's training as `cfg.perf.precision` says, on `device`, until
+/// the guard is dropped (None for fp32); an error naming `perf.precision` where gantry-train was
+/// built without its `dist` feature (no C++ shim).
+pub fn mixed_precision(cfg: &RunConfig, device: tch::Device) -> Result<Option<gantry_core::amp::Installed>> {
+    let Some(kind) = cfg.perf.precision.kind() else { return Ok(None) };
+    if !cfg!(feature = "dist") {
+        bail!("invalid perf.precision: autocast comes through gantry-dist's C++ shim, and this gantry was built without its dist feature (use \"fp32\")");
+    }
+    Ok(Some(gantry_core::amp::install(Arc::new(Switch), device, kind)))
+}
+
+/// libtorch's autocast switch ([`gantry_dist::set_autocast`]).
+#[derive(Debug)]
+struct Switch;
+
+impl gantry_core::amp::Autocast for Switch {
+    #[cfg(feature = "dist")]
+    fn set(
+        &self,
+        device: tch::Device,
+        kind: Option<tch::Kind>,
+    ) -> std::result::Result<Option<tch::Kind>, String> {
+        gantry_dist::set_autocast(device, kind).map_err(|e| e.to_string())
+    }
+
+    #[cfg(not(feature = "dist"))]
+    fn set(&self, _: tch::Device, _: Option<tch::Kind>) -> std::result::Result<Option<tch::Kind>, String> {
+        Err("built without the dist feature".into())
+    }
 }
 
 /// The multi-tensor Adam kernel; an error naming `perf.fused_adam` where gantry-train was built

@@ -49,7 +49,10 @@ pub fn base(name: &str, data: &str, (batch, steps): (usize, u64), family: Family
 /// The `[perf]` of new runs (every preset's): the family's measured memory format, and Adam's
 /// per-tensor arithmetic (the fused kernel measured no faster on the CPU: README, `[perf]`).
 pub fn perf() -> crate::config::PerfConfig {
-    crate::config::PerfConfig { memory_format: crate::config::MemoryFormatChoice::Auto, fused_adam: false }
+    crate::config::PerfConfig {
+        memory_format: crate::config::MemoryFormatChoice::Auto,
+        ..crate::config::PerfConfig::default()
+    }
 }
 
 /// FID during training off, measured in `features` when it is turned on.

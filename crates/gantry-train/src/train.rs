@@ -46,6 +46,8 @@ struct Parts {
     eval: Option<TrainingEval>,
     /// `train.accumulate` in force for the session (`gantry_core::parallel::accumulate`).
     _accumulation: gantry_core::parallel::Accumulation,
+    /// `perf.precision` in force for the session (`gantry_core::amp::install`).
+    _precision: Option<gantry_core::amp::Installed>,
 }
 
 /// Everything a running training session holds.
@@ -130,6 +132,7 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
     let cx = BuildContext { device, batches_per_epoch: Some(data.batches_per_epoch()) };
     let mut family = cfg.family.build(cfg, &cx)?;
     crate::perf::apply(cfg, family.networks_mut())?;
+    let precision = crate::perf::mixed_precision(cfg, device)?;
     let preview = Preview::new(cfg, &data, family.as_ref())?;
     let eval = match data.real_images() {
         Some(images) if cfg.eval.every > 0 => {
@@ -137,7 +140,7 @@ fn prepare(cfg: &mut RunConfig, device: Device) -> Result<Parts> {
         }
         _ => None,
     };
-    Ok(Parts { data, family, preview, eval, _accumulation: accumulation })
+    Ok(Parts { data, family, preview, eval, _accumulation: accumulation, _precision: precision })
 }
 
 /// Starts a new run in `out` (which must not exist or be empty).
@@ -386,20 +389,26 @@ impl Session {
                 let k = (step - 1) * phase.repeat as u64 + j;
                 let family = &mut self.parts.family;
                 let context = || format!("phase {}", phase.name);
+                // Under autocast with `perf.precision` (the phase's float32 parts leave it).
+                let mut run = |b: &Batch| gantry_core::amp::autocast(|| family.run_phase(i, b, k));
                 last = match gantry_core::parallel::accumulation() {
-                    1 => family.run_phase(i, b, k).with_context(context)?,
+                    1 => run(b).with_context(context)?,
                     micro => {
                         let mut runs = Vec::with_capacity(micro as usize);
                         for m in 0..micro {
                             let part = b.micro_batch(m, micro);
-                            let run = gantry_core::parallel::micro_batch(m, || family.run_phase(i, &part, k));
-                            runs.push(run.with_context(context)?);
+                            runs.push(
+                                gantry_core::parallel::micro_batch(m, || run(&part)).with_context(context)?,
+                            );
                         }
                         mean_scalars(&runs)
                     }
                 };
             }
             scalars.extend(last);
+        }
+        if let Some((scale, skipped)) = self.parts.family.networks_mut().take_loss_scaling() {
+            scalars.extend([("fp16_scale", scale), ("fp16_skipped", skipped as f64)]);
         }
         Ok(scalars)
     }

@@ -309,15 +309,18 @@ impl StyleFamily {
         let every = reg.pl_every.max(1);
         let loss = if reg.pl_weight > 0.0 && self.game.g_steps().is_multiple_of(every) {
             let n = (b / reg.pl_batch_shrink.max(1) as i64).max(1);
-            let ws = self.ws(n).detach().set_requires_grad(true);
-            let img = self.synth(&ws);
-            let (pen, mean) = gantry_losses::penalty::path_length_penalty_at(
-                &img,
-                &ws,
-                &self.pl_mean,
-                reg.pl_decay,
-                &gantry_core::parallel::randn_like(&img),
-            );
+            // In float32 under mixed precision: a second derivative through G.
+            let (pen, mean) = gantry_core::amp::full_precision(|| {
+                let ws = self.ws(n).detach().set_requires_grad(true);
+                let img = self.synth(&ws);
+                gantry_losses::penalty::path_length_penalty_at(
+                    &img,
+                    &ws,
+                    &self.pl_mean,
+                    reg.pl_decay,
+                    &gantry_core::parallel::randn_like(&img),
+                )
+            });
             tch::no_grad(|| self.pl_mean.shallow_clone().copy_(&mean));
             out.push(("g_pl", pen.double_value(&[])));
             out.push(("pl_mean", mean.double_value(&[])));
@@ -349,16 +352,19 @@ impl StyleFamily {
             return Vec::new();
         }
         let n = (b / reg.pl_batch_shrink as i64).max(1);
-        let ws = self.ws(n);
-        let img = self.synth(&ws);
-        let noise = gantry_core::parallel::randn_like(&img);
-        let (pen, mean) = gantry_losses::penalty::path_length_penalty_stylegan2ada(
-            &img,
-            &ws,
-            &self.pl_mean,
-            reg.pl_decay,
-            &noise,
-        );
+        // In float32 under mixed precision: a second derivative through G.
+        let (pen, mean) = gantry_core::amp::full_precision(|| {
+            let ws = self.ws(n);
+            let img = self.synth(&ws);
+            let noise = gantry_core::parallel::randn_like(&img);
+            gantry_losses::penalty::path_length_penalty_stylegan2ada(
+                &img,
+                &ws,
+                &self.pl_mean,
+                reg.pl_decay,
+                &noise,
+            )
+        });
         tch::no_grad(|| self.pl_mean.shallow_clone().copy_(&mean));
         let out = vec![("g_pl", pen.double_value(&[])), ("pl_mean", mean.double_value(&[]))];
         let loss = pen * (reg.pl_weight * reg.pl_every as f64);
