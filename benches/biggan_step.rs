@@ -29,7 +29,7 @@ fn biggan_step(c: &mut Criterion) {
         let run = cfg.family.get::<BigGanRun>().unwrap().clone();
         let mut family = BigGanFamily::new(&run, Device::Cpu).unwrap();
         let n = cfg.batch_size as i64;
-        let format = common::perf(&mut family, gantry::train::config::Recipe::memory_format(&run));
+        let (format, _amp) = common::perf(&mut family, gantry::train::config::Recipe::memory_format(&run));
         let batch = Batch {
             images: Tensor::rand([n, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0,
             labels: Some(Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(10)),
@@ -41,7 +41,7 @@ fn biggan_step(c: &mut Criterion) {
             b.iter(|| {
                 for (p, &repeat) in phases.iter().enumerate() {
                     for _ in 0..repeat {
-                        family.run_phase(p, &batch, 0).expect("a phase runs");
+                        gantry::core::amp::autocast(|| family.run_phase(p, &batch, 0)).expect("a phase runs");
                     }
                 }
             })

@@ -39,23 +39,45 @@ pub fn fused_adam() -> Option<std::sync::Arc<dyn gantry::core::optim::FusedAdam>
     on.then(|| gantry::train::perf::fused_adam().expect("the facade builds gantry-train with dist"))
 }
 
-/// Lays out `family`'s networks in [`memory_format`]`(auto)` and installs [`fused_adam`], as the
-/// trainer would; the format, for the batches.
+/// The precision a bench trains in: float32 (None), or `GANTRY_BENCH_PRECISION` (`fp32`,
+/// `bf16`, `fp16`) when set.
+#[allow(dead_code)] // not every bench trains
+pub fn precision() -> Option<tch::Kind> {
+    match std::env::var("GANTRY_BENCH_PRECISION").as_deref() {
+        Ok("bf16") => Some(tch::Kind::BFloat16),
+        Ok("fp16") => Some(tch::Kind::Half),
+        Ok("fp32") | Ok("") | Err(_) => None,
+        Ok(other) => panic!("GANTRY_BENCH_PRECISION: expected fp32, bf16 or fp16, found {other}"),
+    }
+}
+
+/// Lays out `family`'s networks in [`memory_format`]`(auto)`, installs [`fused_adam`] and, with
+/// [`precision`], autocast (and fp16's loss scaling), as the trainer would; the format, for the
+/// batches, and the autocast guard.
 #[allow(dead_code)] // not every bench trains
 pub fn perf(
     family: &mut dyn gantry::train::family::Family,
     auto: gantry::core::layout::MemoryFormat,
-) -> gantry::core::layout::MemoryFormat {
+) -> (gantry::core::layout::MemoryFormat, Option<gantry::core::amp::Installed>) {
     let format = memory_format(auto);
     family.networks_mut().set_memory_format(format);
     family.networks_mut().set_fused_adam(fused_adam());
-    format
+    let kind = precision();
+    if kind == Some(tch::Kind::Half) {
+        family.networks_mut().set_loss_scaler(Some(Default::default()));
+    }
+    let amp = kind.map(|k| {
+        let switch =
+            gantry::train::perf::autocast_switch().expect("the facade builds gantry-train with dist");
+        gantry::core::amp::install(switch, tch::Device::Cpu, k)
+    });
+    (format, amp)
 }
 
 /// Benches one training step — every phase of `family` once (phase runs numbered `k`) — as `id` in
 /// `group`, on a fixed batch: `n` uniform images `[n, c, s, s]` in [-1, 1] as the reals and, for
 /// translation, `ci` input channels beside them; networks and batch in [`memory_format`]`(auto)`,
-/// as the trainer lays them out.
+/// as the trainer lays them out, each phase under autocast with [`precision`].
 #[allow(dead_code)] // not every bench trains
 pub fn train_step(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -66,7 +88,7 @@ pub fn train_step(
     k: u64,
     auto: gantry::core::layout::MemoryFormat,
 ) {
-    let format = perf(family, auto);
+    let (format, _amp) = perf(family, auto);
     let uniform = |c: i64| tch::Tensor::rand([n, c, s, s], (tch::Kind::Float, tch::Device::Cpu)) * 2.0 - 1.0;
     let batch =
         gantry::train::family::Batch { images: uniform(c), labels: None, inputs: inputs.map(uniform) }
@@ -74,7 +96,11 @@ pub fn train_step(
     let phases = family.phases().len();
     group.bench_function(id, |b| {
         b.iter(|| {
-            (0..phases).map(|p| family.run_phase(p, &batch, k).expect("a phase runs")).collect::<Vec<_>>()
+            (0..phases)
+                .map(|p| {
+                    gantry::core::amp::autocast(|| family.run_phase(p, &batch, k)).expect("a phase runs")
+                })
+                .collect::<Vec<_>>()
         })
     });
 }

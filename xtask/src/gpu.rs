@@ -22,7 +22,8 @@
 //! 6. StyleGAN2 at 256² (`stylegan2-paper256`, batch 64 on one GPU): seconds per kimg, beside
 //!    StyleGAN2-ADA's published 21.6–24.2 s/kimg on one V100 (its README's table).
 //! 7. `[perf]` on cuda: `dcgan-mnist` at batch 128 for 40 steps in each of NCHW and NHWC, with
-//!    and without the fused Adam kernel: seconds per step.
+//!    and without the fused Adam kernel, then NHWC with fused Adam under `perf.precision = bf16`
+//!    and `fp16` (loss scale and skipped updates reported): seconds per step.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -399,8 +400,16 @@ fn checks(kit: &Kit, t0: Instant, earlier: Vec<Check>) -> Result<()> {
     record("stylegan2-paper256 speed", r, false);
 
     // 7. [perf] on cuda.
-    for (format, fused) in [("nchw", false), ("nhwc", false), ("nchw", true), ("nhwc", true)] {
-        let out = dir.join(format!("perf-{format}-{fused}"));
+    let settings = [
+        ("nchw", false, "fp32"),
+        ("nhwc", false, "fp32"),
+        ("nchw", true, "fp32"),
+        ("nhwc", true, "fp32"),
+        ("nhwc", true, "bf16"),
+        ("nhwc", true, "fp16"),
+    ];
+    for (format, fused, precision) in settings {
+        let out = dir.join(format!("perf-{format}-{fused}-{precision}"));
         let _ = std::fs::remove_dir_all(&out);
         let mut cmd = gantry();
         cmd.args(["train", "--preset", "dcgan-mnist", "--device", "cuda", "--steps", "40", "--out"])
@@ -411,12 +420,25 @@ fn checks(kit: &Kit, t0: Instant, earlier: Vec<Check>) -> Result<()> {
                 &format!("perf.memory_format={format}"),
                 "--set",
                 &format!("perf.fused_adam={fused}"),
+                "--set",
+                &format!("perf.precision=\"{precision}\""),
             ]);
         let r = run_limited(cmd, Duration::from_secs(60)).and_then(|_| {
             let m = last_metrics(&out).ok_or("no metrics")?;
-            Ok(format!("{:.4} s/step (steps 21–40)", m["sec_per_step"].as_f64().ok_or("no sec_per_step")?))
+            let scaling = match (m.get("fp16_scale"), m.get("fp16_skipped")) {
+                (Some(s), Some(k)) => format!("; loss scale {s}, skipped updates per step {k}"),
+                _ => String::new(),
+            };
+            Ok(format!(
+                "{:.4} s/step (steps 21–40){scaling}",
+                m["sec_per_step"].as_f64().ok_or("no sec_per_step")?
+            ))
         });
-        record(&format!("dcgan-mnist batch 128 on cuda, {format}, fused Adam {fused}"), r, false);
+        record(
+            &format!("dcgan-mnist batch 128 on cuda, {format}, fused Adam {fused}, {precision}"),
+            r,
+            false,
+        );
     }
 
     let failed: Vec<&str> =

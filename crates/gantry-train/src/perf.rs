@@ -28,10 +28,16 @@ pub fn apply(cfg: &RunConfig, nets: &mut Networks) -> Result<()> {
 /// built without its `dist` feature (no C++ shim).
 pub fn mixed_precision(cfg: &RunConfig, device: tch::Device) -> Result<Option<gantry_core::amp::Installed>> {
     let Some(kind) = cfg.perf.precision.kind() else { return Ok(None) };
+    Ok(Some(gantry_core::amp::install(autocast_switch()?, device, kind)))
+}
+
+/// libtorch's autocast switch; an error naming `perf.precision` where gantry-train was built
+/// without its `dist` feature (no C++ shim).
+pub fn autocast_switch() -> Result<Arc<dyn gantry_core::amp::Autocast>> {
     if !cfg!(feature = "dist") {
         bail!("invalid perf.precision: autocast comes through gantry-dist's C++ shim, and this gantry was built without its dist feature (use \"fp32\")");
     }
-    Ok(Some(gantry_core::amp::install(Arc::new(Switch), device, kind)))
+    Ok(Arc::new(Switch))
 }
 
 /// libtorch's autocast switch ([`gantry_dist::set_autocast`]).
