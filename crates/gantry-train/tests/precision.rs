@@ -86,3 +86,39 @@ const LOSS_TOLERANCE: (f64, f64) = (0.1, 0.05);
 /// How far the samples may part, as the mean absolute difference per pixel in [0, 1] (and less
 /// than another seed's float32 run's). Measured: 0.061 (another seed's: 0.089).
 const PIXEL_TOLERANCE: f64 = 0.1;
+
+/// `fp16` from GradScaler's starting scale, 2¹⁶: the first updates overflow float16 and are
+/// skipped, each halving the scale, until it fits; `metrics.jsonl` says so step by step, the
+/// weights stay finite, and the run resumed after step 4 ends as the uninterrupted one.
+#[test]
+fn float16_loss_scaling_skips_overflowing_updates_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = |steps: u64| {
+        dcgan("fp16", 1).with_overrides(&[format!("steps={steps}"), "log.checkpoint_every=1".into()]).unwrap()
+    };
+    let whole = tmp.path().join("whole");
+    let a = gantry_train::train::start(cfg(8), &whole, Device::Cpu).unwrap();
+    let run = RunDir::new(&whole);
+    let scale = run.metric_values("fp16_scale").unwrap();
+    let skipped = run.metric_values("fp16_skipped").unwrap();
+    eprintln!("fp16_scale by step: {scale:?}; skipped: {skipped:?}");
+    let total: f64 = skipped.values().sum();
+    assert!(total >= 1.0, "no update was skipped from 2¹⁶: {skipped:?}");
+    // Every skip halved the smallest scale; none grew it back (2000 finite updates needed).
+    let last = *scale.values().last().unwrap();
+    assert!(last < 65536.0 && last >= 1.0 && (last.log2().fract() == 0.0), "{last}");
+    let ck = gantry_core::checkpoint::Checkpoint::load(&a.checkpoint).unwrap();
+    for (k, t) in &ck.tensors {
+        if t.is_floating_point() {
+            assert!(t.isfinite().all().int64_value(&[]) != 0, "{k} is not finite");
+        }
+    }
+    let split = tmp.path().join("split");
+    gantry_train::train::start(cfg(4), &split, Device::Cpu).unwrap();
+    let b = gantry_train::train::resume(&split, Some(8), Device::Cpu).unwrap();
+    let other = gantry_core::checkpoint::Checkpoint::load(&b.checkpoint).unwrap();
+    assert!(ck.tensors.contains_key("opt_g.loss_scale"));
+    for (k, t) in &ck.tensors {
+        assert!(t.equal(other.get(k).unwrap()), "{k} differs after the resume");
+    }
+}
