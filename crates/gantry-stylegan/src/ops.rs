@@ -46,8 +46,11 @@ pub fn upfirdn2d(x: &Tensor, f: &Tensor, up: i64, down: i64, pad: [i64; 4], gain
     let (fh, fw) = filter_size(f);
     let f = (f * gain).to_kind(x.kind()).flip([0, 1]);
     let weight = f.view([1, 1, fh, fw]).repeat([c, 1, 1, 1]);
-    x = x.conv2d(&weight, None::<Tensor>, [1, 1], [0, 0], [1, 1], c);
-    if down > 1 {
+    // Without upsampling, the reference's `x[:, :, ::down, ::down]` after the filter is the
+    // filter's strided convolution, which computes only the samples kept.
+    let stride = if up == 1 { down } else { 1 };
+    x = x.conv2d(&weight, None::<Tensor>, [stride, stride], [0, 0], [1, 1], c);
+    if down > 1 && up > 1 {
         x = x.slice(2, 0, None, down).slice(3, 0, None, down);
     }
     x
