@@ -12,6 +12,14 @@ use gantry_train::presets;
 use gantry_train::run_dir::RunDir;
 use tch::{Device, Kind, Tensor};
 
+/// Held by each test: libtorch's generator is one per process, so runs on two test threads at
+/// once would draw from each other's stream.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn training() -> std::sync::MutexGuard<'static, ()> {
+    TRAINING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn dcgan(precision: &str, seed: u64) -> RunConfig {
     let sets = [
         "data=\"mnist-5k\"",
@@ -53,6 +61,7 @@ fn grid(run: &RunDir) -> Tensor {
 
 #[test]
 fn two_hundred_bf16_steps_stay_within_tolerance_of_float32() {
+    let _one = training();
     let tmp = tempfile::tempdir().unwrap();
     let run = |precision: &str, seed: u64| {
         let out = tmp.path().join(format!("{precision}-{seed}"));
@@ -76,7 +85,7 @@ fn two_hundred_bf16_steps_stay_within_tolerance_of_float32() {
         means.0, means.1
     );
     assert!(pixel < PIXEL_TOLERANCE && pixel < control, "{pixel} (another seed: {control})");
-    assert!((means.0 - means.1).abs() < 0.02, "{means:?}");
+    assert!((means.0 - means.1).abs() < BRIGHTNESS_TOLERANCE, "{means:?}");
 }
 
 /// How far the late losses may part: 0.1 plus 5% of the float32 run's. Measured (seed 1):
@@ -86,12 +95,16 @@ const LOSS_TOLERANCE: (f64, f64) = (0.1, 0.05);
 /// How far the samples may part, as the mean absolute difference per pixel in [0, 1] (and less
 /// than another seed's float32 run's). Measured: 0.061 (another seed's: 0.089).
 const PIXEL_TOLERANCE: f64 = 0.1;
+/// How far the samples' mean brightness may part. Measured: 0.242 against 0.250 (seeds 3 and 7:
+/// 0.007 and 0.006 apart); bfloat16 kernels round differently on CPUs without AMX.
+const BRIGHTNESS_TOLERANCE: f64 = 0.03;
 
 /// `fp16` from GradScaler's starting scale, 2¹⁶: the first updates overflow float16 and are
 /// skipped, each halving the scale, until it fits; `metrics.jsonl` says so step by step, the
 /// weights stay finite, and the run resumed after step 4 ends as the uninterrupted one.
 #[test]
 fn float16_loss_scaling_skips_overflowing_updates_and_says_so() {
+    let _one = training();
     let tmp = tempfile::tempdir().unwrap();
     let cfg = |steps: u64| {
         dcgan("fp16", 1).with_overrides(&[format!("steps={steps}"), "log.checkpoint_every=1".into()]).unwrap()
