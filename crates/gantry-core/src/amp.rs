@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn regions_switch_on_and_off_and_restore_what_was_there() {
         // Nothing installed: closures run as they are.
-        assert_eq!(autocast(|| precision()), None);
+        assert_eq!(autocast(precision), None);
         let rec = Arc::new(Recorder::default());
         let guard = install(rec.clone(), Device::Cpu, Kind::BFloat16);
         let inner = autocast(|| {

@@ -119,7 +119,7 @@ fn float16_loss_scaling_skips_overflowing_updates_and_says_so() {
     assert!(total >= 1.0, "no update was skipped from 2¹⁶: {skipped:?}");
     // Every skip halved the smallest scale; none grew it back (2000 finite updates needed).
     let last = *scale.values().last().unwrap();
-    assert!(last < 65536.0 && last >= 1.0 && (last.log2().fract() == 0.0), "{last}");
+    assert!((1.0..65536.0).contains(&last) && last.log2().fract() == 0.0, "{last}");
     let ck = gantry_core::checkpoint::Checkpoint::load(&a.checkpoint).unwrap();
     for (k, t) in &ck.tensors {
         if t.is_floating_point() {
