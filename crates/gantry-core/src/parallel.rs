@@ -241,13 +241,13 @@ fn per_sample(shape: &[i64], options: (Kind, Device), draw: impl FnOnce(&[i64]) 
         Some(&b) if world > 1 => {
             let mut wide = shape.to_vec();
             wide[0] = b * world;
-            let (i, _) = micro();
+            let (i, k) = micro();
             let whole = if i == 0 {
                 draw(&wide)
             } else {
                 drawn_again(&wide, options.0).unwrap_or_else(|| draw(&wide))
             };
-            if micro().1 > 1 && i == 0 {
+            if k > 1 && i == 0 {
                 DRAWN.with(|d| d.borrow_mut().draws.push(whole.shallow_clone()));
             }
             whole.narrow(0, r * b, b)

@@ -294,14 +294,14 @@ impl Networks {
     /// Sends every optimiser's updates through `kernel` (or back to the per-tensor arithmetic
     /// with `None`).
     pub fn set_fused_adam(&mut self, kernel: Option<std::sync::Arc<dyn gantry_core::optim::FusedAdam>>) {
-        for n in &mut self.nets {
-            if let Some(opt) = &mut n.opt {
-                opt.set_fused(kernel.clone());
-            }
+        for opt in self.adams_mut() {
+            opt.set_fused(kernel.clone());
         }
-        for o in &mut self.shared {
-            o.adam.set_fused(kernel.clone());
-        }
+    }
+
+    /// Every optimiser: the trained networks' own, then the shared ones.
+    fn adams_mut(&mut self) -> impl Iterator<Item = &mut Adam> {
+        self.nets.iter_mut().filter_map(|n| n.opt.as_mut()).chain(self.shared.iter_mut().map(|o| &mut o.adam))
     }
 
     /// Dynamic loss scaling (float16 mixed precision) for every optimiser, each its own scaler
